@@ -1,0 +1,34 @@
+# Two entry points: `make run` and `make test`. Each creates or refreshes .venv from pyproject.toml.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test lint typecheck pytest bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.runtime: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	bash scripts/ensure-system-packages
+	touch $@ $(VENV)/.runtime
+
+run: $(VENV)/.runtime
+	$(BIN)/pop3srv serve --seed-welcome
+
+test: $(VENV)/.test
+	$(BIN)/ruff check pop3srv admin tests bench
+	$(BIN)/ruff format --check pop3srv admin tests bench
+	$(BIN)/mypy
+	$(BIN)/python -m pytest
+
+bench: $(VENV)/.test
+	$(BIN)/python -m bench.retr
+
+clean:
+	rm -rf $(VENV) var .mypy_cache .pytest_cache .ruff_cache

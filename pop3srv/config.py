@@ -1,0 +1,359 @@
+"""Configuration: where settings come from, what they mean, and checking them.
+
+Sources, later wins (the same order as aws-ses-pop3-server, plus the first and the fifth):
+
+1. the packaged ``pop3srv/settings.toml`` (the defaults; source name ``default``);
+2. ``/etc/aws-ses-pop3-server/config.yaml``;
+3. ``~/.aws-ses-pop3-server/config.yaml``;
+4. ``./config.yaml`` in the working directory (parent folders are not searched);
+5. the file named by ``POP3_CONFIG`` (TOML if it ends in ``.toml``, else YAML); it must exist;
+6. environment variables: key ``some-key`` is ``POP3_SOME_KEY``.
+
+Files use the original's dash keys (``jwt-secret``); underscores are accepted too. An empty
+environment variable counts as unset (as with the original's viper). Environment values of text
+and path keys are taken verbatim; the others are parsed as TOML by dynaconf (``2110``, ``true``,
+``@int 5``). Relative paths and ``~`` are resolved against the working directory and home.
+
+``port`` keeps its original meaning as an alias: with a certificate configured it sets
+``tls-port``, without one ``plain-port``. If ``tls-port``/``plain-port`` is set in the same
+source as ``port`` or a later one, that explicit key wins and ``port`` is ignored (with a warning).
+
+dynaconf is imported by ``config_sources`` and nowhere else in the project. It parses YAML (its
+vendored ruamel) and typed environment values; the layering is done here so every value keeps its
+source, every problem is reported at once, and tests can pass their own environment and folders.
+Helpers: ``config_keys`` (the keys and their types), ``config_sources`` (reading), ``config_rules``
+(checks across keys, warnings).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+from pop3srv import config_rules
+from pop3srv.config_keys import KEYS, Places, dash
+from pop3srv.config_sources import apply_port_alias, read_defaults, read_layers, typed_values
+
+__all__ = [
+    "DEFAULT_ETC_DIR",
+    "AdminSettings",
+    "AuthSettings",
+    "ConfigError",
+    "LimitsSettings",
+    "ListenSettings",
+    "S3Settings",
+    "Settings",
+    "StoreSettings",
+    "TlsSettings",
+    "load_settings",
+    "main_check_config",
+    "redacted",
+]
+
+DEFAULT_ETC_DIR = Path("/etc/aws-ses-pop3-server")
+ENDPOINT_DEFAULT_REGION = "us-east-1"
+
+
+@dataclass(frozen=True)
+class ListenSettings:
+    host: str = ""  # "" = all interfaces
+    tls_port: int = 2995  # implicit TLS (pop3s); 0 disables
+    plain_port: int = 2110  # plaintext offering STLS; 0 disables
+
+
+@dataclass(frozen=True)
+class TlsSettings:
+    """Inline PEM (``cert_pem``/``key_pem``) takes precedence over the paths when both are set."""
+
+    cert_pem: str | None = None
+    key_pem: str | None = field(default=None, repr=False)
+    cert_path: Path | None = None
+    key_path: Path | None = None
+    self_signed: bool = True  # without a configured certificate, generate one into state_dir
+
+    @property
+    def configured(self) -> bool:
+        inline = self.cert_pem is not None and self.key_pem is not None
+        return inline or (self.cert_path is not None and self.key_path is not None)
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    jwt_secret: str | None = field(default=None, repr=False)
+    http_basic_auth_url: str | None = field(default=None, repr=False)  # may embed a password
+    http_basic_auth_url_insecure: bool = False
+    user: str = "user"
+    password: str = field(default=config_rules.DEFAULT_PASSWORD, repr=False)
+    allow_insecure_auth: bool = False
+
+    @property
+    def default_password(self) -> bool:
+        return self.password == config_rules.DEFAULT_PASSWORD
+
+
+@dataclass(frozen=True)
+class S3Settings:
+    access_key_id: str | None = None
+    secret_access_key: str | None = field(default=None, repr=False)
+    session_token: str | None = field(default=None, repr=False)
+    region: str | None = None
+    bucket: str | None = None
+    prefix: str = ""
+    endpoint_url: str | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return self.bucket is not None
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    mail_dir: Path
+    state_dir: Path
+
+
+@dataclass(frozen=True)
+class AdminSettings:
+    host: str = "127.0.0.1"
+    port: int = 8080  # 0 disables the admin app
+    token: str | None = field(default=None, repr=False)  # None: generated into state_dir
+
+
+@dataclass(frozen=True)
+class LimitsSettings:
+    idle_timeout: float = 600.0  # RFC 1939 asks for >= 600 once authenticated; > 0 accepted
+    login_timeout: float = 60.0
+    max_connections: int = 1000
+    max_bad_commands: int = 10
+    shutdown_timeout: float = 10.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    listen: ListenSettings
+    tls: TlsSettings
+    auth: AuthSettings
+    s3: S3Settings
+    store: StoreSettings
+    admin: AdminSettings
+    limits: LimitsSettings
+    verbose: bool
+    #: dash key -> where its effective value came from: "default", a file path, "env POP3_X"
+    sources: Mapping[str, str]
+    #: allowed but probably unintended things, one line each (e.g. the default password)
+    warnings: tuple[str, ...] = ()
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; ``problems`` holds one line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def load_settings(
+    env: Mapping[str, str] | None = None,
+    *,
+    cwd: Path | None = None,
+    home: Path | None = None,
+    etc_dir: Path = DEFAULT_ETC_DIR,
+) -> Settings:
+    """Read every source, check everything, and return the settings or raise
+    :class:`ConfigError` listing all problems found."""
+    env = os.environ if env is None else env
+    places = Places(
+        cwd=Path.cwd() if cwd is None else cwd, home=Path.home() if home is None else home
+    )
+    problems: list[str] = []
+    defaults = read_defaults(problems)
+    layers = read_layers(env, defaults, places, etc_dir, problems)
+    values = typed_values(layers, defaults, places, problems)
+    sources = {key: layers[key].source if key in layers else "default" for key in KEYS}
+    notes = [note] if (note := apply_port_alias(values, layers, sources)) else []
+    if values["aws_s3_region"] is None and values["aws_s3_endpoint_url"] is not None:
+        values["aws_s3_region"] = ENDPOINT_DEFAULT_REGION
+        sources["aws_s3_region"] = "default (aws-s3-endpoint-url is set)"
+    problems += config_rules.cross_problems(values, sources)
+    if problems:
+        raise ConfigError(problems)
+    notes += config_rules.warnings(values, sources)
+    return _build(_Values(values), {dash(k): v for k, v in sources.items()}, notes)
+
+
+class _Values:
+    """Typed access to the checked values (a wrong type here is a bug, hence assert)."""
+
+    def __init__(self, values: Mapping[str, object]) -> None:
+        self._values = values
+
+    def text(self, key: str) -> str:
+        value = self._values[key]
+        assert isinstance(value, str), key
+        return value
+
+    def opt_text(self, key: str) -> str | None:
+        value = self._values[key]
+        return None if value is None else self.text(key)
+
+    def path(self, key: str) -> Path:
+        value = self._values[key]
+        assert isinstance(value, Path), key
+        return value
+
+    def opt_path(self, key: str) -> Path | None:
+        value = self._values[key]
+        return None if value is None else self.path(key)
+
+    def int(self, key: str) -> int:
+        value = self._values[key]
+        assert isinstance(value, int) and not isinstance(value, bool), key
+        return value
+
+    def float(self, key: str) -> float:
+        value = self._values[key]
+        assert isinstance(value, float), key
+        return value
+
+    def bool(self, key: str) -> bool:
+        value = self._values[key]
+        assert isinstance(value, bool), key
+        return value
+
+
+def _build(v: _Values, sources: dict[str, str], notes: list[str]) -> Settings:
+    return Settings(
+        listen=ListenSettings(v.text("host"), v.int("tls_port"), v.int("plain_port")),
+        tls=TlsSettings(
+            cert_pem=v.opt_text("tls_cert"),
+            key_pem=v.opt_text("tls_key"),
+            cert_path=v.opt_path("tls_cert_path"),
+            key_path=v.opt_path("tls_key_path"),
+            self_signed=v.bool("tls_self_signed"),
+        ),
+        auth=AuthSettings(
+            jwt_secret=v.opt_text("jwt_secret"),
+            http_basic_auth_url=v.opt_text("http_basic_auth_url"),
+            http_basic_auth_url_insecure=v.bool("http_basic_auth_url_insecure"),
+            user=v.text("user"),
+            password=v.text("password"),
+            allow_insecure_auth=v.bool("allow_insecure_auth"),
+        ),
+        s3=S3Settings(
+            access_key_id=v.opt_text("aws_access_key_id"),
+            secret_access_key=v.opt_text("aws_secret_access_key"),
+            session_token=v.opt_text("aws_session_token"),
+            region=v.opt_text("aws_s3_region"),
+            bucket=v.opt_text("aws_s3_bucket"),
+            prefix=v.text("aws_s3_prefix"),
+            endpoint_url=v.opt_text("aws_s3_endpoint_url"),
+        ),
+        store=StoreSettings(mail_dir=v.path("mail_dir"), state_dir=v.path("state_dir")),
+        admin=AdminSettings(v.text("admin_host"), v.int("admin_port"), v.opt_text("admin_token")),
+        limits=LimitsSettings(
+            idle_timeout=v.float("idle_timeout"),
+            login_timeout=v.float("login_timeout"),
+            max_connections=v.int("max_connections"),
+            max_bad_commands=v.int("max_bad_commands"),
+            shutdown_timeout=v.float("shutdown_timeout"),
+        ),
+        verbose=v.bool("verbose"),
+        sources=MappingProxyType(sources),
+        warnings=tuple(notes),
+    )
+
+
+def _effective(settings: Settings) -> dict[str, object]:
+    """Underscore key -> effective value, read back from the settings objects."""
+    s = settings
+    return {
+        "host": s.listen.host,
+        "tls_port": s.listen.tls_port,
+        "plain_port": s.listen.plain_port,
+        "tls_cert": s.tls.cert_pem,
+        "tls_key": s.tls.key_pem,
+        "tls_cert_path": s.tls.cert_path,
+        "tls_key_path": s.tls.key_path,
+        "tls_self_signed": s.tls.self_signed,
+        "verbose": s.verbose,
+        "jwt_secret": s.auth.jwt_secret,
+        "http_basic_auth_url": s.auth.http_basic_auth_url,
+        "http_basic_auth_url_insecure": s.auth.http_basic_auth_url_insecure,
+        "user": s.auth.user,
+        "password": s.auth.password,
+        "allow_insecure_auth": s.auth.allow_insecure_auth,
+        "aws_access_key_id": s.s3.access_key_id,
+        "aws_secret_access_key": s.s3.secret_access_key,
+        "aws_session_token": s.s3.session_token,
+        "aws_s3_region": s.s3.region,
+        "aws_s3_bucket": s.s3.bucket,
+        "aws_s3_prefix": s.s3.prefix,
+        "aws_s3_endpoint_url": s.s3.endpoint_url,
+        "mail_dir": s.store.mail_dir,
+        "state_dir": s.store.state_dir,
+        "admin_host": s.admin.host,
+        "admin_port": s.admin.port,
+        "admin_token": s.admin.token,
+        "idle_timeout": s.limits.idle_timeout,
+        "login_timeout": s.limits.login_timeout,
+        "max_connections": s.limits.max_connections,
+        "max_bad_commands": s.limits.max_bad_commands,
+        "shutdown_timeout": s.limits.shutdown_timeout,
+    }
+
+
+def redacted(settings: Settings) -> dict[str, object]:
+    """Dash key -> ``{"value": ..., "source": ...}`` with secrets as ``"***"`` (or
+    ``"(unset)"``), paths as text, inline certificates summarised and URL passwords hidden."""
+    out: dict[str, object] = {}
+    for key, value in _effective(settings).items():
+        shown: object = value
+        if KEYS[key].secret:
+            shown = "(unset)" if value is None else "***"
+        elif isinstance(value, Path):
+            shown = str(value)
+        elif key == "tls_cert" and isinstance(value, str):
+            shown = f"(inline PEM, {len(value)} characters)"
+        elif key.endswith("_url") and isinstance(value, str):
+            shown = config_rules.safe_url(value)
+        out[dash(key)] = {"value": shown, "source": settings.sources.get(dash(key), "default")}
+    return out
+
+
+def _render(key: str, value: object) -> str:
+    if value is None:
+        return "(unset)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, str) and not KEYS[key.replace("-", "_")].secret and key != "tls-cert":
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return str(value)
+
+
+def main_check_config(
+    env: Mapping[str, str] | None = None,
+    *,
+    cwd: Path | None = None,
+    home: Path | None = None,
+    etc_dir: Path = DEFAULT_ETC_DIR,
+) -> int:
+    """``pop3srv check-config``: print the effective configuration (``key = value  # source``,
+    secrets redacted) and return 0, or print each problem to stderr and return 2."""
+    try:
+        settings = load_settings(env, cwd=cwd, home=home, etc_dir=etc_dir)
+    except ConfigError as e:
+        for problem in e.problems:
+            print(f"config error: {problem}", file=sys.stderr)
+        return 2
+    for key, entry in redacted(settings).items():
+        assert isinstance(entry, dict)
+        print(f"{key} = {_render(key, entry['value'])}  # {entry['source']}")
+    for warning in settings.warnings:
+        print(f"config warning: {warning}", file=sys.stderr)
+    return 0

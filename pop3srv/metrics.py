@@ -1,0 +1,87 @@
+"""Every Prometheus metric pop3srv exports, created on an injected ``CollectorRegistry``.
+
+Labels stay low-cardinality: listener kind, command keyword, outcome, operation; never a user,
+a key or an address.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+@dataclass(frozen=True)
+class Metrics:
+    connections_active: Gauge
+    connections_total: Counter
+    connections_refused_total: Counter
+    sessions_total: Counter
+    session_duration_seconds: Histogram
+    commands_total: Counter
+    auth_attempts_total: Counter
+    bytes_sent_total: Counter
+    messages_retrieved_total: Counter
+    messages_deleted_total: Counter
+    s3_requests_total: Counter
+    s3_request_duration_seconds: Histogram
+
+
+def create_metrics(registry: CollectorRegistry) -> Metrics:
+    """Register pop3srv's metrics on ``registry`` (a fresh one per service or test)."""
+    return Metrics(
+        connections_active=Gauge(
+            "pop3_connections_active", "Open POP3 connections.", ["listener"], registry=registry
+        ),
+        connections_total=Counter(
+            "pop3_connections", "Accepted POP3 connections.", ["listener"], registry=registry
+        ),
+        connections_refused_total=Counter(
+            "pop3_connections_refused",
+            "Connections refused before a session started, by reason.",
+            ["reason"],
+            registry=registry,
+        ),
+        sessions_total=Counter(
+            "pop3_sessions", "Ended POP3 sessions by outcome.", ["outcome"], registry=registry
+        ),
+        session_duration_seconds=Histogram(
+            "pop3_session_duration_seconds",
+            "Duration of POP3 connections.",
+            buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 600, 1800),
+            registry=registry,
+        ),
+        commands_total=Counter(
+            "pop3_commands",
+            "POP3 commands by keyword and outcome (ok/err).",
+            ["command", "outcome"],
+            registry=registry,
+        ),
+        auth_attempts_total=Counter(
+            "pop3_auth_attempts",
+            "Login attempts by method and outcome.",
+            ["method", "outcome"],
+            registry=registry,
+        ),
+        bytes_sent_total=Counter(
+            "pop3_bytes_sent", "Octets sent to POP3 clients.", registry=registry
+        ),
+        messages_retrieved_total=Counter(
+            "pop3_messages_retrieved", "Messages sent by RETR.", registry=registry
+        ),
+        messages_deleted_total=Counter(
+            "pop3_messages_deleted", "Messages deleted on QUIT.", registry=registry
+        ),
+        s3_requests_total=Counter(
+            "s3_requests",
+            "S3 requests by operation and outcome.",
+            ["operation", "outcome"],
+            registry=registry,
+        ),
+        s3_request_duration_seconds=Histogram(
+            "s3_request_duration_seconds",
+            "S3 request latency by operation.",
+            ["operation"],
+            registry=registry,
+        ),
+    )

@@ -1,0 +1,181 @@
+"""Composition root: builds the registry, metrics, TLS, authenticator and stores from settings,
+then runs the POP3 listeners in one trio nursery until asked to shut down gracefully."""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from dataclasses import dataclass, field
+from functools import partial
+
+import trio
+from prometheus_client import CollectorRegistry
+
+from pop3srv.auth.base import Authenticator
+from pop3srv.auth.static import StaticAuthenticator
+from pop3srv.config import Settings
+from pop3srv.metrics import Metrics, create_metrics
+from pop3srv.registry import SessionRegistry
+from pop3srv.session import SessionDeps
+from pop3srv.storage.base import (
+    EmptyLocation,
+    FolderLocation,
+    Location,
+    MessageStore,
+    S3Location,
+    StoreUnavailable,
+)
+from pop3srv.storage.empty import EmptyStore
+from pop3srv.storage.folder import FolderStore
+from pop3srv.tls import context_from_pem, ensure_self_signed, server_context
+from pop3srv.transport import ConnectionHandler, TransportLimits
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Bound:
+    """Where the service listens once started (real ports, also when configured as 0)."""
+
+    plain: list[tuple[str, int]] = field(default_factory=list)
+    tls: list[tuple[str, int]] = field(default_factory=list)
+    self_signed_cert: str | None = None
+
+
+@dataclass
+class Runtime:
+    """The process-wide objects, shared by the POP3 listeners and the admin app."""
+
+    settings: Settings
+    registry: SessionRegistry
+    metrics: Metrics
+    prometheus: CollectorRegistry
+    tls_context: ssl.SSLContext | None
+    self_signed_cert: str | None
+    authenticator: Authenticator
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    """Everything the service needs, built once from validated settings."""
+    prometheus = CollectorRegistry()
+    tls_context, cert = _tls_context(settings)
+    return Runtime(
+        settings=settings,
+        registry=SessionRegistry(),
+        metrics=create_metrics(prometheus),
+        prometheus=prometheus,
+        tls_context=tls_context,
+        self_signed_cert=cert,
+        authenticator=_authenticator(settings),
+    )
+
+
+def default_location(settings: Settings) -> Location:
+    """The mailbox of static logins: the configured bucket, else the local mail folder."""
+    s3 = settings.s3
+    if s3.enabled:
+        assert s3.bucket is not None
+        return S3Location(
+            bucket=s3.bucket, prefix=s3.prefix, region=s3.region, endpoint_url=s3.endpoint_url
+        )
+    return FolderLocation(settings.store.mail_dir, settings.s3.prefix)
+
+
+def open_store(location: Location) -> MessageStore:
+    match location:
+        case FolderLocation():
+            return FolderStore(location)
+        case EmptyLocation():
+            return EmptyStore()
+        case S3Location():
+            raise StoreUnavailable("S3 store not available")
+
+
+async def serve(
+    runtime: Runtime,
+    shutdown: trio.Event,
+    *,
+    any_free_port: bool = False,
+    task_status: trio.TaskStatus[Bound] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve POP3 until ``shutdown`` is set, then drain within ``shutdown-timeout``.
+
+    ``any_free_port`` binds every enabled listener to a port the system picks (tests).
+    """
+    settings = runtime.settings
+    deps = SessionDeps(runtime.authenticator, open_store, runtime.registry, runtime.metrics)
+    limits = settings.limits
+    handler = ConnectionHandler(
+        deps,
+        TransportLimits(
+            idle_timeout=limits.idle_timeout,
+            login_timeout=limits.login_timeout,
+            max_connections=limits.max_connections,
+            max_bad_commands=limits.max_bad_commands,
+            allow_insecure_auth=settings.auth.allow_insecure_auth,
+        ),
+        runtime.tls_context,
+    )
+    host = settings.listen.host or None
+    async with trio.open_nursery() as connections:
+        async with trio.open_nursery() as listening:
+            bound = Bound(self_signed_cert=runtime.self_signed_cert)
+            if settings.listen.plain_port:
+                port = 0 if any_free_port else settings.listen.plain_port
+                listeners = await listening.start(
+                    partial(
+                        trio.serve_tcp,
+                        handler.serve_plain,
+                        port,
+                        host=host,
+                        handler_nursery=connections,
+                    )
+                )
+                bound.plain.extend(_addresses(listeners))
+            if runtime.tls_context is not None and settings.listen.tls_port:
+                port = 0 if any_free_port else settings.listen.tls_port
+                listeners = await listening.start(
+                    partial(
+                        trio.serve_ssl_over_tcp,
+                        handler.serve_tls,
+                        port,
+                        runtime.tls_context,
+                        host=host,
+                        https_compatible=True,
+                        handler_nursery=connections,
+                    )
+                )
+                bound.tls.extend(_addresses(listeners))
+            task_status.started(bound)
+            await shutdown.wait()
+            listening.cancel_scope.cancel()
+        log.info("shutting down: %d sessions to drain", len(runtime.registry))
+        runtime.registry.drain()
+        connections.cancel_scope.deadline = trio.current_time() + limits.shutdown_timeout
+
+
+def _addresses(listeners: list[trio.SocketListener]) -> list[tuple[str, int]]:
+    result = []
+    for listener in listeners:
+        inner = listener.transport_listener if isinstance(listener, trio.SSLListener) else listener
+        assert isinstance(inner, trio.SocketListener)
+        host, port, *_ = inner.socket.getsockname()
+        result.append((str(host), int(port)))
+    return result
+
+
+def _tls_context(settings: Settings) -> tuple[ssl.SSLContext | None, str | None]:
+    tls = settings.tls
+    if tls.cert_pem and tls.key_pem:
+        return context_from_pem(tls.cert_pem, tls.key_pem, settings.store.state_dir / "tls"), None
+    if tls.cert_path and tls.key_path:
+        return server_context(tls.cert_path, tls.key_path), None
+    if tls.self_signed:
+        files = ensure_self_signed(settings.store.state_dir)
+        return server_context(files.cert, files.key), str(files.cert)
+    return None, None
+
+
+def _authenticator(settings: Settings) -> Authenticator:
+    auth = settings.auth
+    return StaticAuthenticator(auth.user, auth.password, default_location(settings))

@@ -1,0 +1,338 @@
+"""One POP3 session's logic: each command event is matched, awaited against auth and storage,
+and answered with reply events; store and auth failures become RFC 3206 ``-ERR`` codes.
+
+The session never touches a socket: replies go to an ``Outbox`` the transport provides, and
+what the transport must do next (carry on, start TLS, close) is returned as an ``Action``.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing
+from dataclasses import dataclass
+from typing import Protocol
+
+import trio
+
+from pop3srv.auth.base import Authenticator, AuthFailed, AuthUnavailable, Principal
+from pop3srv.maildrop import Maildrop, NoSuchMessage
+from pop3srv.metrics import Metrics
+from pop3srv.protocol import events as ev
+from pop3srv.protocol.capabilities import capabilities
+from pop3srv.protocol.connection import Connection
+from pop3srv.protocol.sasl import decode_plain
+from pop3srv.protocol.state import State
+from pop3srv.protocol.top import TopFilter
+from pop3srv.registry import SessionRecord, SessionRegistry
+from pop3srv.storage.base import (
+    Location,
+    MessageGone,
+    MessageStore,
+    StoreDenied,
+    StoreError,
+    StoreUnavailable,
+)
+
+TOP_FIRST_CHUNK = 64 * 1024
+COMMIT_TIMEOUT = 120.0
+
+
+class Action(enum.Enum):
+    """What the transport does after a command."""
+
+    CONTINUE = "continue"
+    START_TLS = "start-tls"
+    CLOSE = "close"
+
+
+class Outbox(Protocol):
+    """Where replies go (the transport's send side)."""
+
+    async def send(self, reply: ev.Reply) -> None: ...
+
+
+class StreamAborted(Exception):
+    """A message body failed after ``+OK`` was sent: the connection must be cut."""
+
+
+@dataclass(frozen=True)
+class SessionDeps:
+    """Process-wide collaborators every session shares."""
+
+    authenticator: Authenticator
+    open_store: Callable[[Location], MessageStore]
+    registry: SessionRegistry
+    metrics: Metrics
+    implementation: str = "pop3srv"
+
+
+@dataclass(frozen=True)
+class SessionPolicy:
+    """Per-connection rules decided by the transport."""
+
+    plaintext_auth_allowed: bool
+    max_bad_commands: int = 10
+
+
+@dataclass
+class _Login:
+    principal: Principal
+    store: MessageStore
+    maildrop: Maildrop
+
+
+class Session:
+    """Answers one connection's commands in order."""
+
+    def __init__(
+        self, conn: Connection, deps: SessionDeps, policy: SessionPolicy, record: SessionRecord
+    ) -> None:
+        self._conn = conn
+        self._deps = deps
+        self._policy = policy
+        self._record = record
+        self._login: _Login | None = None
+        self._bad_commands = 0
+        self._sasl_user: str | None = None
+
+    @property
+    def principal(self) -> Principal | None:
+        return self._login.principal if self._login else None
+
+    async def handle(self, event: ev.Command, out: Outbox) -> Action:
+        """Answer one command; returns what the transport must do next."""
+        match event:
+            case ev.BadCommand(reply=reply):
+                return await self._bad(reply, out)
+            case ev.Capa():
+                await out.send(ev.MultiLine("Capability list follows", self._capabilities()))
+            case ev.Stls():
+                await out.send(ev.Ok("Begin TLS negotiation"))
+                return Action.START_TLS
+            case ev.Quit():
+                return await self._quit(out)
+            case ev.User() | ev.Pass() | ev.Auth() | ev.AuthResponse() | ev.AuthCancel():
+                return await self._authorization(event, out)
+            case _:
+                await self._transaction(event, out)
+        return Action.CONTINUE
+
+    def tls_started(self) -> None:
+        """STLS completed: credentials may now be sent."""
+        self._policy = SessionPolicy(True, self._policy.max_bad_commands)
+
+    def abort(self) -> None:
+        """The connection ended without QUIT: free the maildrop, commit nothing."""
+        if self._login is not None:
+            self._deps.registry.release_mailbox(self._login.principal.mailbox, self._record)
+            self._login = None
+
+    # --- AUTHORIZATION ------------------------------------------------------------------
+
+    async def _authorization(self, event: ev.Command, out: Outbox) -> Action:
+        if not self._policy.plaintext_auth_allowed:
+            return await self._bad(
+                ev.Err("Plaintext authentication disallowed before STLS", "AUTH"), out
+            )
+        match event:
+            case ev.User():
+                await out.send(ev.Ok("send PASS"))
+            case ev.Pass(password=password):
+                return await self._login_with(self._conn.user or "", password, "user", out)
+            case ev.Auth(mechanism=None):
+                await out.send(ev.MultiLine("SASL mechanisms follow", ["PLAIN"]))
+            case ev.Auth(mechanism="PLAIN", initial_response=None):
+                await out.send(ev.Continue(""))
+            case ev.Auth(mechanism="PLAIN", initial_response=str(response)):
+                return await self._sasl_plain(response, out)
+            case ev.Auth():
+                await out.send(ev.Err("unsupported authentication mechanism"))
+            case ev.AuthResponse(data=data):
+                return await self._sasl_plain(data, out)
+            case ev.AuthCancel():
+                await out.send(ev.Err("authentication cancelled"))
+        return Action.CONTINUE
+
+    async def _sasl_plain(self, response: str, out: Outbox) -> Action:
+        try:
+            _authzid, authcid, password = decode_plain(response)
+        except ValueError:
+            return await self._bad(ev.Err("malformed SASL PLAIN response"), out)
+        return await self._login_with(authcid, password, "plain", out)
+
+    async def _login_with(self, user: str, password: str, method: str, out: Outbox) -> Action:
+        attempts = self._deps.metrics.auth_attempts_total
+        try:
+            principal = await self._deps.authenticator.authenticate(user, password)
+        except AuthFailed as exc:
+            attempts.labels(method, "failure").inc()
+            return await self._bad(ev.Err(str(exc), "AUTH"), out)
+        except AuthUnavailable as exc:
+            attempts.labels(method, "unavailable").inc()
+            await out.send(ev.Err(str(exc), "SYS/TEMP"))
+            return Action.CONTINUE
+        attempts.labels(method, "success").inc()
+        reply = await self._open_maildrop(principal)
+        if isinstance(reply, ev.Ok):
+            self._deps.registry.update(self._record, user=principal.user, state="TRANSACTION")
+        await out.send(reply)
+        return Action.CONTINUE
+
+    async def _open_maildrop(self, principal: Principal) -> ev.Ok | ev.Err:
+        registry = self._deps.registry
+        if not registry.acquire_mailbox(principal.mailbox, self._record):
+            return ev.Err("maildrop already locked by another session", "IN-USE")
+        store = self._deps.open_store(principal.location)
+        try:
+            await store.check_access()
+            maildrop = Maildrop(await store.list_messages())
+        except StoreError as exc:
+            registry.release_mailbox(principal.mailbox, self._record)
+            return _store_err(exc, "cannot open maildrop")
+        self._login = _Login(principal, store, maildrop)
+        count, octets = maildrop.stat()
+        return ev.Ok(f"maildrop has {count} messages ({octets} octets)")
+
+    # --- TRANSACTION --------------------------------------------------------------------
+
+    async def _transaction(self, event: ev.Command, out: Outbox) -> None:
+        assert self._login is not None, "the protocol only allows these after login"
+        drop = self._login.maildrop
+        try:
+            match event:
+                case ev.Stat():
+                    count, octets = drop.stat()
+                    await out.send(ev.Ok(f"{count} {octets}"))
+                case ev.List(msg=None):
+                    await out.send(_listing(drop, lambda e: str(e.info.size), "scan listing"))
+                case ev.List(msg=int(n)):
+                    await out.send(ev.Ok(f"{n} {drop.get(n).info.size}"))
+                case ev.Uidl(msg=None):
+                    await out.send(_listing(drop, lambda e: e.uid, "unique-id listing"))
+                case ev.Uidl(msg=int(n)):
+                    await out.send(ev.Ok(f"{n} {drop.get(n).uid}"))
+                case ev.Retr(msg=n):
+                    info = drop.get(n).info
+                    await self._send_message(info.key, info.size, None, out)
+                case ev.Top(msg=n, lines=lines):
+                    await self._send_message(drop.get(n).info.key, None, lines, out)
+                case ev.Dele(msg=n):
+                    drop.mark_deleted(n)
+                    await out.send(ev.Ok(f"message {n} deleted"))
+                case ev.Noop():
+                    await out.send(ev.Ok())
+                case ev.Rset():
+                    drop.reset()
+                    count, octets = drop.stat()
+                    await out.send(ev.Ok(f"maildrop has {count} messages ({octets} octets)"))
+        except NoSuchMessage as exc:
+            await out.send(ev.Err(str(exc)))
+
+    async def _send_message(self, key: str, size: int | None, top: int | None, out: Outbox) -> None:
+        assert self._login is not None
+        store = self._login.store
+        first = TOP_FIRST_CHUNK if top is not None else None
+        async with aclosing(store.stream(key, first_chunk=first)) as chunks:
+            try:
+                head = await _first_chunk(chunks)
+            except StoreError as exc:
+                await out.send(_store_err(exc, "cannot read message"))
+                return
+            await out.send(ev.BeginData(f"{size} octets" if size is not None else "top of message"))
+            try:
+                await _pump(head, chunks, TopFilter(top) if top is not None else None, out)
+            except StoreError as exc:
+                raise StreamAborted(str(exc)) from exc
+        await out.send(ev.EndData())
+        if top is None:
+            self._deps.metrics.messages_retrieved_total.inc()
+
+    # --- QUIT / UPDATE ------------------------------------------------------------------
+
+    async def _quit(self, out: Outbox) -> Action:
+        if self._login is None or self._conn.state is not State.UPDATE:
+            await out.send(ev.Ok("pop3srv signing off"))
+            return Action.CLOSE
+        self._deps.registry.update(self._record, state="UPDATE")
+        keys = self._login.maildrop.marked_keys()
+        with trio.CancelScope(shield=True):
+            reply = await self._commit(keys)
+            await out.send(reply)
+        self.abort()
+        return Action.CLOSE
+
+    async def _commit(self, keys: list[str]) -> ev.Ok | ev.Err:
+        assert self._login is not None
+        if not keys:
+            return ev.Ok("pop3srv signing off")
+        with trio.move_on_after(COMMIT_TIMEOUT):
+            try:
+                result = await self._login.store.delete(keys)
+            except StoreError:
+                return ev.Err("some deleted messages not removed", "SYS/TEMP")
+            self._deps.metrics.messages_deleted_total.inc(len(result.deleted))
+            if result.failed:
+                return ev.Err("some deleted messages not removed", "SYS/TEMP")
+            remaining = len(self._login.maildrop) - len(keys)
+            return ev.Ok(f"pop3srv signing off ({remaining} messages left)")
+        return ev.Err("some deleted messages not removed", "SYS/TEMP")
+
+    # --- helpers ------------------------------------------------------------------------
+
+    async def _bad(self, reply: ev.Err, out: Outbox) -> Action:
+        self._bad_commands += 1
+        await out.send(reply)
+        if self._bad_commands >= self._policy.max_bad_commands:
+            return Action.CLOSE
+        return Action.CONTINUE
+
+    def _capabilities(self) -> list[str]:
+        allowed = self._policy.plaintext_auth_allowed
+        return capabilities(
+            state=self._conn.state,
+            stls_available=self._conn.stls_available and not self._conn.is_tls,
+            user_allowed=allowed,
+            sasl_mechanisms=["PLAIN"] if allowed else [],
+            implementation=self._deps.implementation,
+        )
+
+
+def _listing(drop: Maildrop, column: Callable[..., str], what: str) -> ev.MultiLine:
+    live = drop.live()
+    count, octets = drop.stat()
+    lines = [f"{entry.number} {column(entry)}" for entry in live]
+    return ev.MultiLine(f"{count} messages ({octets} octets) {what}", lines)
+
+
+async def _first_chunk(chunks: AsyncIterator[bytes]) -> bytes:
+    async for chunk in chunks:
+        return chunk
+    return b""
+
+
+async def _pump(
+    head: bytes, chunks: AsyncIterator[bytes], top: TopFilter | None, out: Outbox
+) -> None:
+    chunk: bytes | None = head
+    while chunk is not None:
+        if top is None:
+            await out.send(ev.Data(chunk))
+        else:
+            passed = top.feed(chunk)
+            if passed:
+                await out.send(ev.Data(passed))
+            if top.done:
+                return
+        chunk = await anext(chunks, None)
+
+
+def _store_err(exc: StoreError, what: str) -> ev.Err:
+    match exc:
+        case StoreDenied():
+            return ev.Err(f"{what}: access denied", "SYS/PERM")
+        case MessageGone():
+            return ev.Err("message no longer exists", "SYS/TEMP")
+        case StoreUnavailable():
+            return ev.Err(f"{what}: storage temporarily unavailable", "SYS/TEMP")
+    return ev.Err(f"{what}: storage error", "SYS/TEMP")

@@ -1,0 +1,126 @@
+"""Local mail folder store: one raw message per file under ``root/prefix``, as in the bucket.
+
+Files are listed without reading them (size and mtime from ``stat``), streamed in chunks in a
+worker thread, and deleted only when asked (on QUIT). Hidden files (a delivery in progress
+writes ``.name.tmp`` then renames), sub-folders and SES's setup notification are not messages.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import AsyncGenerator, Sequence
+from pathlib import Path
+
+import trio
+
+from pop3srv.storage.base import (
+    CHUNK_SIZE,
+    SES_SETUP_NOTIFICATION,
+    DeleteResult,
+    FolderLocation,
+    MessageGone,
+    MessageInfo,
+    StoreDenied,
+    StoreUnavailable,
+)
+
+
+class FolderStore:
+    """``MessageStore`` over a directory of raw message files."""
+
+    def __init__(self, location: FolderLocation, *, chunk_size: int = CHUNK_SIZE) -> None:
+        self._dir = location.root / location.prefix.strip("/")
+        self._chunk_size = chunk_size
+
+    @property
+    def directory(self) -> Path:
+        return self._dir
+
+    async def check_access(self) -> None:
+        await trio.to_thread.run_sync(self._check_access_sync)
+
+    def _check_access_sync(self) -> None:
+        if not self._dir.exists():
+            return  # an empty mailbox: nothing has been delivered yet
+        if not self._dir.is_dir() or not os.access(self._dir, os.R_OK | os.X_OK):
+            raise StoreDenied("mail folder is not a readable directory")
+
+    async def list_messages(self) -> list[MessageInfo]:
+        return await trio.to_thread.run_sync(self._list_sync)
+
+    def _list_sync(self) -> list[MessageInfo]:
+        try:
+            entries = list(os.scandir(self._dir))
+        except FileNotFoundError:
+            return []
+        except PermissionError as exc:
+            raise StoreDenied("mail folder is not readable") from exc
+        except OSError as exc:
+            raise StoreUnavailable(f"cannot list mail folder: {exc.strerror}") from exc
+        messages = []
+        for entry in entries:
+            if not _is_message_name(entry.name):
+                continue
+            try:
+                if not entry.is_file(follow_symlinks=False):
+                    continue
+                st = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue  # deleted while listing
+            messages.append(MessageInfo(arrived=st.st_mtime, key=entry.name, size=st.st_size))
+        messages.sort()
+        return messages
+
+    async def stream(
+        self, key: str, *, first_chunk: int | None = None
+    ) -> AsyncGenerator[bytes, None]:
+        path = self._path(key)
+        try:
+            handle = await trio.open_file(path, "rb", buffering=0)
+        except FileNotFoundError as exc:
+            raise MessageGone(key) from exc
+        except OSError as exc:
+            raise StoreUnavailable(f"cannot open message: {exc.strerror}") from exc
+        async with handle:
+            while True:
+                try:
+                    chunk = await handle.read(self._chunk_size)
+                except OSError as exc:
+                    raise StoreUnavailable(f"cannot read message: {exc.strerror}") from exc
+                if not chunk:
+                    return
+                yield chunk
+
+    async def delete(self, keys: Sequence[str]) -> DeleteResult:
+        return await trio.to_thread.run_sync(self._delete_sync, list(keys))
+
+    def _delete_sync(self, keys: list[str]) -> DeleteResult:
+        deleted: list[str] = []
+        failed: list[str] = []
+        for key in keys:
+            try:
+                self._path(key).unlink()
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                if exc.errno not in (errno.ENOENT,):
+                    failed.append(key)
+                    continue
+            deleted.append(key)
+        return DeleteResult(deleted=tuple(deleted), failed=tuple(failed))
+
+    def _path(self, key: str) -> Path:
+        if not _is_message_name(key):
+            raise MessageGone(key)
+        return self._dir / key
+
+
+def _is_message_name(name: str) -> bool:
+    return (
+        bool(name)
+        and not name.startswith(".")
+        and "/" not in name
+        and "\\" not in name
+        and name != SES_SETUP_NOTIFICATION
+    )

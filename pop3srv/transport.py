@@ -1,0 +1,238 @@
+"""The only code touching POP3 sockets: listeners, TLS and STLS, timeouts, limits, and the
+receive/parse/dispatch/send loop that drives a sans-I/O ``Connection`` and a ``Session``."""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import logging
+import ssl
+import time
+from dataclasses import dataclass
+
+import trio
+
+from pop3srv.protocol import events as ev
+from pop3srv.protocol.connection import Connection
+from pop3srv.registry import SessionRecord
+from pop3srv.session import Action, Session, SessionDeps, SessionPolicy, StreamAborted
+
+log = logging.getLogger(__name__)
+
+RECEIVE_SIZE = 64 * 1024
+HANDSHAKE_TIMEOUT = 30.0
+CLOSE_TIMEOUT = 2.0
+GREETING = "pop3srv ready"
+
+
+@dataclass(frozen=True)
+class TransportLimits:
+    """Timeouts and caps applied to every connection."""
+
+    idle_timeout: float = 600.0
+    login_timeout: float = 60.0
+    max_connections: int = 1000
+    max_bad_commands: int = 10
+    allow_insecure_auth: bool = False
+
+
+class _Closed(Exception):
+    """The peer went away or was too slow; end the connection quietly."""
+
+
+class _SocketOutbox:
+    """Turns replies into bytes with the sans-I/O connection and sends them, bounded in time."""
+
+    def __init__(self, handler: ConnectionHandler, conn: Connection, record: SessionRecord) -> None:
+        self.stream: trio.abc.Stream | None = None
+        self._handler = handler
+        self._conn = conn
+        self._record = record
+
+    async def send(self, reply: ev.Reply) -> None:
+        await self.send_bytes(self._conn.send(reply))
+
+    async def send_bytes(self, data: bytes) -> None:
+        assert self.stream is not None
+        try:
+            with trio.fail_after(self._handler.limits.idle_timeout):
+                await self.stream.send_all(data)
+        except (trio.BrokenResourceError, trio.ClosedResourceError, trio.TooSlowError) as exc:
+            raise _Closed from exc
+        self._record.bytes_sent += len(data)
+        self._handler.deps.metrics.bytes_sent_total.inc(len(data))
+
+
+class ConnectionHandler:
+    """Serves one POP3 connection per call; shared by both listeners."""
+
+    def __init__(
+        self, deps: SessionDeps, limits: TransportLimits, tls_context: ssl.SSLContext | None
+    ) -> None:
+        self.deps = deps
+        self.limits = limits
+        self.tls_context = tls_context
+
+    async def serve_plain(self, stream: trio.SocketStream) -> None:
+        await self.serve_stream(stream, "plain", is_tls=False)
+
+    async def serve_tls(self, stream: trio.SSLStream[trio.SocketStream]) -> None:
+        await self.serve_stream(stream, "tls", is_tls=True)
+
+    async def serve_stream(
+        self, stream: trio.abc.Stream, listener: str, is_tls: bool = False
+    ) -> None:
+        """Serve one connection on any stream (memory streams in tests)."""
+        metrics = self.deps.metrics
+        peer = _peer_of(stream)
+        metrics.connections_total.labels(listener).inc()
+        started = time.monotonic()
+        outcome = "error"
+        try:
+            if is_tls:
+                await _handshake(stream)
+            if len(self.deps.registry) >= self.limits.max_connections:
+                metrics.connections_refused_total.labels("max_connections").inc()
+                with trio.move_on_after(CLOSE_TIMEOUT):
+                    await stream.send_all(b"-ERR [SYS/TEMP] too many connections, try later\r\n")
+                outcome = "refused"
+                return
+            metrics.connections_active.labels(listener).inc()
+            try:
+                outcome = await self._session(stream, listener, peer, is_tls=is_tls)
+            finally:
+                metrics.connections_active.labels(listener).dec()
+        except (_Closed, trio.BrokenResourceError, trio.ClosedResourceError, trio.TooSlowError):
+            outcome = "dropped"
+        except Exception:
+            log.exception("connection from %s failed", peer)
+        finally:
+            metrics.sessions_total.labels(outcome).inc()
+            metrics.session_duration_seconds.observe(time.monotonic() - started)
+            await _close(stream)
+
+    async def _session(
+        self, stream: trio.abc.Stream, listener: str, peer: str, *, is_tls: bool
+    ) -> str:
+        registry = self.deps.registry
+        conn = Connection(stls_available=self.tls_context is not None, is_tls=is_tls)
+        with registry.session(peer, listener) as record:
+            outbox = _SocketOutbox(self, conn, record)
+            outbox.stream = stream
+            session = Session(conn, self.deps, self._policy(peer, is_tls), record)
+            try:
+                with record.cancel_scope:
+                    return await self._loop(conn, session, outbox, record)
+                return "kicked"
+            finally:
+                session.abort()
+
+    async def _loop(
+        self, conn: Connection, session: Session, outbox: _SocketOutbox, record: SessionRecord
+    ) -> str:
+        await outbox.send_bytes(conn.greeting(GREETING))
+        while True:
+            event = conn.next_event()
+            if event is ev.NEED_DATA:
+                if not await self._receive(conn, session, outbox, record):
+                    return "timeout"
+                continue
+            if event is ev.PAUSED:
+                raise RuntimeError("session left a command unanswered")
+            if isinstance(event, ev.ConnectionClosed):
+                return "dropped"
+            record.commands += 1
+            record.last_activity = time.time()
+            action = await self._dispatch(session, event, outbox)
+            if action is Action.CLOSE:
+                return "completed" if isinstance(event, ev.Quit) else "closed"
+            if action is Action.START_TLS:
+                outbox.stream = await self._start_tls(outbox.stream)
+                session.tls_started()
+                self.deps.registry.update(record, listener="stls")
+
+    async def _dispatch(self, session: Session, event: ev.Command, outbox: _SocketOutbox) -> Action:
+        name = type(event).__name__.upper()
+        try:
+            action = await session.handle(event, outbox)
+        except StreamAborted:
+            self.deps.metrics.commands_total.labels(name, "aborted").inc()
+            raise _Closed from None
+        outcome = "err" if isinstance(event, ev.BadCommand) else "ok"
+        self.deps.metrics.commands_total.labels(name, outcome).inc()
+        return action
+
+    async def _receive(
+        self, conn: Connection, session: Session, outbox: _SocketOutbox, record: SessionRecord
+    ) -> bool:
+        """Read more input; False after an idle timeout or a shutdown notice was sent."""
+        stream = outbox.stream
+        assert stream is not None
+        registry = self.deps.registry
+        timeout = self.limits.idle_timeout if session.principal else self.limits.login_timeout
+        if not registry.shutting_down.is_set():
+            with trio.move_on_after(timeout) as waiting:
+                record.wait_scope = waiting
+                data = await stream.receive_some(RECEIVE_SIZE)
+                record.wait_scope = None
+                conn.receive_data(bytes(data))
+                return True
+        record.wait_scope = None
+        if registry.shutting_down.is_set():
+            notice = ev.Err("server shutting down, try again later", "SYS/TEMP")
+        else:
+            notice = ev.Err("autologout; idle for too long")
+        with trio.move_on_after(CLOSE_TIMEOUT):
+            await outbox.send_bytes(conn.goodbye(notice))
+        return False
+
+    async def _start_tls(self, stream: trio.abc.Stream | None) -> trio.SSLStream[trio.abc.Stream]:
+        assert self.tls_context is not None and stream is not None
+        tls = trio.SSLStream(stream, self.tls_context, server_side=True, https_compatible=True)
+        await _handshake(tls)
+        return tls
+
+    def _policy(self, peer: str, is_tls: bool) -> SessionPolicy:
+        allowed = is_tls or self.limits.allow_insecure_auth or _is_loopback(peer)
+        return SessionPolicy(allowed, max_bad_commands=self.limits.max_bad_commands)
+
+
+async def _handshake(stream: trio.abc.Stream) -> None:
+    assert isinstance(stream, trio.SSLStream)
+    with trio.fail_after(HANDSHAKE_TIMEOUT):
+        await stream.do_handshake()
+
+
+async def _close(stream: trio.abc.Stream) -> None:
+    with trio.move_on_after(CLOSE_TIMEOUT) as scope:
+        scope.shield = True
+        with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+            await stream.aclose()
+    if scope.cancelled_caught:
+        await trio.aclose_forcefully(stream)
+
+
+def _peer_of(stream: trio.abc.Stream) -> str:
+    inner: object = stream
+    while isinstance(inner, trio.SSLStream):
+        inner = inner.transport_stream
+    if isinstance(inner, trio.SocketStream):
+        try:
+            host, port, *_ = inner.socket.getpeername()
+        except OSError:
+            return "unknown"
+        return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
+    return "memory"
+
+
+def _is_loopback(peer: str) -> bool:
+    host = peer.rsplit(":", 1)[0].strip("[]")
+    if host == "memory":
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback
+    return address.is_loopback

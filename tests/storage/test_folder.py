@@ -1,0 +1,77 @@
+"""The local folder store: what counts as a message, ordering, streaming, deletion."""
+
+from __future__ import annotations
+
+import os
+from contextlib import aclosing
+from pathlib import Path
+
+import pytest
+
+from pop3srv.storage.base import SES_SETUP_NOTIFICATION, FolderLocation, MessageGone
+from pop3srv.storage.folder import FolderStore
+
+
+def _write(path: Path, data: bytes, mtime: int) -> None:
+    path.write_bytes(data)
+    os.utime(path, (mtime, mtime))
+
+
+async def test_lists_messages_by_mtime_then_name_skipping_non_messages(tmp_path: Path) -> None:
+    box = tmp_path / "inbox"
+    box.mkdir()
+    _write(box / "zzz", b"late", 300)
+    _write(box / "bbb", b"second", 100)
+    _write(box / "aaa", b"first", 100)
+    _write(box / SES_SETUP_NOTIFICATION, b"setup", 50)
+    _write(box / ".incoming.tmp", b"partial", 50)
+    (box / "sub").mkdir()
+    _write(box / "sub" / "nested", b"nested", 10)
+    store = FolderStore(FolderLocation(tmp_path, "inbox/"))
+    listed = await store.list_messages()
+    assert [(m.key, m.size) for m in listed] == [("aaa", 5), ("bbb", 6), ("zzz", 4)]
+
+
+async def test_missing_folder_is_an_empty_mailbox(tmp_path: Path) -> None:
+    store = FolderStore(FolderLocation(tmp_path / "nothing"))
+    await store.check_access()
+    assert await store.list_messages() == []
+
+
+async def test_stream_yields_bounded_chunks_and_stops_early(tmp_path: Path) -> None:
+    data = os.urandom(100_000)
+    (tmp_path / "m").write_bytes(data)
+    store = FolderStore(FolderLocation(tmp_path), chunk_size=4096)
+    chunks = [chunk async for chunk in store.stream("m")]
+    assert b"".join(chunks) == data
+    assert max(len(c) for c in chunks) == 4096
+    async with aclosing(store.stream("m")) as stream:
+        async for chunk in stream:
+            assert chunk == data[:4096]
+            break
+
+
+@pytest.mark.parametrize("key", ["gone", "../etc/passwd", ".hidden", SES_SETUP_NOTIFICATION])
+async def test_stream_of_missing_or_unsafe_key_is_message_gone(tmp_path: Path, key: str) -> None:
+    store = FolderStore(FolderLocation(tmp_path))
+    with pytest.raises(MessageGone):
+        async for _ in store.stream(key):
+            pass
+
+
+async def test_delete_removes_and_counts_missing_as_deleted(tmp_path: Path) -> None:
+    (tmp_path / "a").write_bytes(b"a")
+    (tmp_path / "b").write_bytes(b"b")
+    store = FolderStore(FolderLocation(tmp_path))
+    result = await store.delete(["a", "already-gone"])
+    assert result.deleted == ("a", "already-gone")
+    assert result.failed == ()
+    assert [p.name for p in tmp_path.iterdir()] == ["b"]
+
+
+async def test_delete_failure_is_reported_and_keeps_the_entry(tmp_path: Path) -> None:
+    (tmp_path / "stuck").mkdir()  # unlink() of a directory fails, even for root
+    result = await FolderStore(FolderLocation(tmp_path)).delete(["stuck"])
+    assert result.failed == ("stuck",)
+    assert result.deleted == ()
+    assert (tmp_path / "stuck").exists()

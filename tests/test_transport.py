@@ -1,0 +1,115 @@
+"""The transport loop on memory streams with trio's autojump clock: timeouts, drain, kick."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import trio
+import trio.testing
+from prometheus_client import CollectorRegistry
+
+from pop3srv.auth.static import StaticAuthenticator
+from pop3srv.metrics import create_metrics
+from pop3srv.registry import SessionRegistry
+from pop3srv.service import open_store
+from pop3srv.session import SessionDeps
+from pop3srv.storage.base import FolderLocation
+from pop3srv.transport import ConnectionHandler, TransportLimits
+
+
+def _handler(tmp_path: Path, **limits: float) -> ConnectionHandler:
+    (tmp_path / "m1").write_bytes(b"Subject: one\r\n\r\nbody\r\n")
+    deps = SessionDeps(
+        StaticAuthenticator("u", "p", FolderLocation(tmp_path)),
+        open_store,
+        SessionRegistry(),
+        create_metrics(CollectorRegistry()),
+    )
+    return ConnectionHandler(deps, TransportLimits(**limits), None)  # type: ignore[arg-type]
+
+
+async def _read_all(stream: trio.abc.Stream) -> bytes:
+    data = b""
+    while chunk := await stream.receive_some():
+        data += chunk
+    return data
+
+
+async def _line(stream: trio.abc.Stream) -> bytes:
+    data = b""
+    while not data.endswith(b"\n"):
+        data += await stream.receive_some(1)
+    return data
+
+
+async def test_login_timeout_autologout(tmp_path: Path, autojump_clock: object) -> None:
+    handler = _handler(tmp_path, login_timeout=60, idle_timeout=600)
+    client, server = trio.testing.memory_stream_pair()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(handler.serve_stream, server, "plain")
+        assert (await _line(client)).startswith(b"+OK")
+        start = trio.current_time()
+        rest = await _read_all(client)
+        assert trio.current_time() - start == pytest.approx(60)
+    assert rest.startswith(b"-ERR autologout")
+
+
+async def test_idle_timeout_after_login_is_longer(tmp_path: Path, autojump_clock: object) -> None:
+    handler = _handler(tmp_path, login_timeout=60, idle_timeout=600)
+    client, server = trio.testing.memory_stream_pair()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(handler.serve_stream, server, "plain")
+        await _line(client)
+        await client.send_all(b"USER u\r\nPASS p\r\nDELE 1\r\n")
+        for _ in range(3):
+            assert (await _line(client)).startswith(b"+OK")
+        start = trio.current_time()
+        rest = await _read_all(client)
+        assert trio.current_time() - start == pytest.approx(600)
+    assert rest.startswith(b"-ERR autologout")
+    assert (tmp_path / "m1").exists(), "a timed-out session commits nothing"
+
+
+async def test_drain_tells_waiting_sessions_and_closes(
+    tmp_path: Path, autojump_clock: object
+) -> None:
+    handler = _handler(tmp_path)
+    client, server = trio.testing.memory_stream_pair()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(handler.serve_stream, server, "plain")
+        await _line(client)
+        handler.deps.registry.drain()
+        rest = await _read_all(client)
+    assert rest == b"-ERR [SYS/TEMP] server shutting down, try again later\r\n"
+
+
+async def test_kick_ends_the_session_without_committing(tmp_path: Path) -> None:
+    handler = _handler(tmp_path)
+    client, server = trio.testing.memory_stream_pair()
+    registry = handler.deps.registry
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(handler.serve_stream, server, "plain")
+        await _line(client)
+        await client.send_all(b"USER u\r\nPASS p\r\nDELE 1\r\n")
+        for _ in range(3):
+            await _line(client)
+        (snapshot,) = registry.snapshots()
+        assert snapshot.user == "u"
+        assert registry.kick(snapshot.id)
+        assert await _read_all(client) == b""
+    assert len(registry) == 0
+    assert (tmp_path / "m1").exists()
+
+
+async def test_connection_cap_refuses_extra_connections(tmp_path: Path) -> None:
+    handler = _handler(tmp_path, max_connections=1)
+    first_client, first_server = trio.testing.memory_stream_pair()
+    second_client, second_server = trio.testing.memory_stream_pair()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(handler.serve_stream, first_server, "plain")
+        await _line(first_client)
+        nursery.start_soon(handler.serve_stream, second_server, "plain")
+        assert (await _read_all(second_client)).startswith(b"-ERR [SYS/TEMP] too many")
+        await first_client.send_all(b"QUIT\r\n")
+        assert (await _read_all(first_client)).startswith(b"+OK")
