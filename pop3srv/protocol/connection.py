@@ -120,7 +120,11 @@ class Connection:
         return self._body is not None
 
     def receive_data(self, data: bytes) -> None:
-        """Adds bytes received from the client; ``b""`` means the client closed its side."""
+        """Adds bytes received from the client; ``b""`` means the client closed its side.
+
+        Read (and call this) only when ``next_event`` returned ``NEED_DATA``: the buffer bounds
+        the unfinished line to ``max_auth_line`` octets, but not what is fed while ``PAUSED``.
+        """
         if not data:
             self._eof = True  # also harmless when already closed
             return

@@ -171,7 +171,7 @@ def _parse_auth(args: Sequence[str]) -> Command:
     if len(args) > 2:
         return _bad("AUTH: too many arguments")
     mechanism = args[0].upper()
-    if not _MECHANISM.fullmatch(mechanism):
+    if not args[0].isascii() or not _MECHANISM.fullmatch(mechanism):  # "ß".upper() is "SS"
         return _bad("invalid SASL mechanism name")
     return Auth(mechanism, args[1] if len(args) == 2 else None)
 

@@ -197,6 +197,7 @@ async def test_tls_1_2_client_connects_and_server_floor_is_1_2(server: RunningSe
         context = server.client_tls_context()
         context.maximum_version = ssl.TLSVersion.TLSv1_2
         client = poplib.POP3_SSL("localhost", server.tls_port, context=context, timeout=10)
+        assert isinstance(client.sock, ssl.SSLSocket)
         version = client.sock.version()
         client.quit()
         return str(version)

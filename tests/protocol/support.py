@@ -153,7 +153,9 @@ def serve(
     while True:
         event = conn.next_event()
         if event is NEED_DATA:
-            conn.receive_data(next(pending, b""))
+            chunk = next(pending, None)
+            if chunk != b"":  # an I/O layer never passes an empty read; None is the EOF
+                conn.receive_data(chunk or b"")
             continue
         assert event is not PAUSED, "every command is answered before the next is asked for"
         events.append(event)

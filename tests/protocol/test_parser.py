@@ -166,6 +166,11 @@ AUTHORIZATION_CASES = [
     ("auth_bad_mechanism", b"AUTH PL@IN", bad("invalid SASL mechanism name")),
     ("auth_mechanism_too_long", b"AUTH " + b"A" * 21, bad("invalid SASL mechanism name")),
     ("auth_mechanism_8bit", b"AUTH PL\xc3\x84IN", bad("invalid SASL mechanism name")),
+    (
+        "auth_mechanism_upper_cases_to_ascii",
+        "AUTH plai\u00df".encode(),
+        bad("invalid SASL mechanism name"),
+    ),
     # STLS (RFC 2595)
     ("stls", b"STLS", Stls()),
     ("stls_lower", b"stls", Stls()),
