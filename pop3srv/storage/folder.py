@@ -11,6 +11,7 @@ import errno
 import os
 from collections.abc import AsyncGenerator, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 import trio
 
@@ -75,22 +76,41 @@ class FolderStore:
     async def stream(
         self, key: str, *, first_chunk: int | None = None
     ) -> AsyncGenerator[bytes, None]:
-        path = self._path(key)
+        handle, chunk = await trio.to_thread.run_sync(self._open_and_read, self._path(key))
         try:
-            handle = await trio.open_file(path, "rb", buffering=0)
+            while chunk:
+                yield chunk
+                if handle is None:
+                    return
+                chunk = await trio.to_thread.run_sync(self._read, handle)
+        finally:
+            if handle is not None:
+                handle.close()
+
+    def _open_and_read(self, path: Path) -> tuple[BinaryIO | None, bytes]:
+        """Open and read the first chunk in one thread hop; a message that fits in it is
+        closed at once (the common case: one hop per small message)."""
+        try:
+            handle = path.open("rb", buffering=0)
         except FileNotFoundError as exc:
-            raise MessageGone(key) from exc
+            raise MessageGone(path.name) from exc
         except OSError as exc:
             raise StoreUnavailable(f"cannot open message: {exc.strerror}") from exc
-        async with handle:
-            while True:
-                try:
-                    chunk = await handle.read(self._chunk_size)
-                except OSError as exc:
-                    raise StoreUnavailable(f"cannot read message: {exc.strerror}") from exc
-                if not chunk:
-                    return
-                yield chunk
+        try:
+            chunk = self._read(handle)
+            if handle.tell() >= os.fstat(handle.fileno()).st_size:
+                handle.close()
+                return None, chunk
+        except BaseException:
+            handle.close()
+            raise
+        return handle, chunk
+
+    def _read(self, handle: BinaryIO) -> bytes:
+        try:
+            return handle.read(self._chunk_size)
+        except OSError as exc:
+            raise StoreUnavailable(f"cannot read message: {exc.strerror}") from exc
 
     async def delete(self, keys: Sequence[str]) -> DeleteResult:
         return await trio.to_thread.run_sync(self._delete_sync, list(keys))
