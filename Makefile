@@ -25,7 +25,9 @@ test: $(VENV)/.test
 	$(BIN)/ruff check pop3srv admin tests bench
 	$(BIN)/ruff format --check pop3srv admin tests bench
 	$(BIN)/mypy
-	$(BIN)/python -m pytest
+	@$(BIN)/python -m pytest; rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests; failing" >&2; fi; \
+	  exit $$rc
 
 bench: $(VENV)/.test
 	$(BIN)/python -m bench.retr

@@ -8,10 +8,8 @@ what the transport must do next (carry on, start TLS, close) is returned as an `
 from __future__ import annotations
 
 import enum
-from collections.abc import AsyncIterator, Callable
-from contextlib import aclosing
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 
 import trio
 
@@ -23,18 +21,10 @@ from pop3srv.protocol.capabilities import capabilities
 from pop3srv.protocol.connection import Connection
 from pop3srv.protocol.sasl import decode_plain
 from pop3srv.protocol.state import State
-from pop3srv.protocol.top import TopFilter
 from pop3srv.registry import SessionRecord, SessionRegistry
-from pop3srv.storage.base import (
-    Location,
-    MessageGone,
-    MessageStore,
-    StoreDenied,
-    StoreError,
-    StoreUnavailable,
-)
+from pop3srv.retrieval import Outbox, send_message, store_error_reply
+from pop3srv.storage.base import Location, MessageStore, StoreError
 
-TOP_FIRST_CHUNK = 64 * 1024
 COMMIT_TIMEOUT = 120.0
 
 
@@ -44,16 +34,6 @@ class Action(enum.Enum):
     CONTINUE = "continue"
     START_TLS = "start-tls"
     CLOSE = "close"
-
-
-class Outbox(Protocol):
-    """Where replies go (the transport's send side)."""
-
-    async def send(self, reply: ev.Reply) -> None: ...
-
-
-class StreamAborted(Exception):
-    """A message body failed after ``+OK`` was sent: the connection must be cut."""
 
 
 @dataclass(frozen=True)
@@ -189,7 +169,7 @@ class Session:
             maildrop = Maildrop(await store.list_messages())
         except StoreError as exc:
             registry.release_mailbox(principal.mailbox, self._record)
-            return _store_err(exc, "cannot open maildrop")
+            return store_error_reply(exc, "cannot open maildrop")
         self._login = _Login(principal, store, maildrop)
         count, octets = maildrop.stat()
         return ev.Ok(f"maildrop has {count} messages ({octets} octets)")
@@ -231,20 +211,7 @@ class Session:
 
     async def _send_message(self, key: str, size: int | None, top: int | None, out: Outbox) -> None:
         assert self._login is not None
-        store = self._login.store
-        first = TOP_FIRST_CHUNK if top is not None else None
-        async with aclosing(store.stream(key, first_chunk=first)) as chunks:
-            try:
-                head = await _first_chunk(chunks)
-            except StoreError as exc:
-                await out.send(_store_err(exc, "cannot read message"))
-                return
-            await out.send(ev.BeginData(f"{size} octets" if size is not None else "top of message"))
-            try:
-                await _pump(head, chunks, TopFilter(top) if top is not None else None, out)
-            except StoreError as exc:
-                raise StreamAborted(str(exc)) from exc
-        await out.send(ev.EndData())
+        await send_message(self._login.store, key, out, size=size, top=top)
         if top is None:
             self._deps.metrics.messages_retrieved_total.inc()
 
@@ -303,36 +270,3 @@ def _listing(drop: Maildrop, column: Callable[..., str], what: str) -> ev.MultiL
     count, octets = drop.stat()
     lines = [f"{entry.number} {column(entry)}" for entry in live]
     return ev.MultiLine(f"{count} messages ({octets} octets) {what}", lines)
-
-
-async def _first_chunk(chunks: AsyncIterator[bytes]) -> bytes:
-    async for chunk in chunks:
-        return chunk
-    return b""
-
-
-async def _pump(
-    head: bytes, chunks: AsyncIterator[bytes], top: TopFilter | None, out: Outbox
-) -> None:
-    chunk: bytes | None = head
-    while chunk is not None:
-        if top is None:
-            await out.send(ev.Data(chunk))
-        else:
-            passed = top.feed(chunk)
-            if passed:
-                await out.send(ev.Data(passed))
-            if top.done:
-                return
-        chunk = await anext(chunks, None)
-
-
-def _store_err(exc: StoreError, what: str) -> ev.Err:
-    match exc:
-        case StoreDenied():
-            return ev.Err(f"{what}: access denied", "SYS/PERM")
-        case MessageGone():
-            return ev.Err("message no longer exists", "SYS/TEMP")
-        case StoreUnavailable():
-            return ev.Err(f"{what}: storage temporarily unavailable", "SYS/TEMP")
-    return ev.Err(f"{what}: storage error", "SYS/TEMP")

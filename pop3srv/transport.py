@@ -15,7 +15,8 @@ import trio
 from pop3srv.protocol import events as ev
 from pop3srv.protocol.connection import Connection
 from pop3srv.registry import SessionRecord
-from pop3srv.session import Action, Session, SessionDeps, SessionPolicy, StreamAborted
+from pop3srv.retrieval import StreamAborted
+from pop3srv.session import Action, Session, SessionDeps, SessionPolicy
 
 log = logging.getLogger(__name__)
 
@@ -80,11 +81,11 @@ class ConnectionHandler:
         await self.serve_stream(stream, "tls", is_tls=True)
 
     async def serve_stream(
-        self, stream: trio.abc.Stream, listener: str, is_tls: bool = False
+        self, stream: trio.abc.Stream, listener: str, is_tls: bool = False, peer: str | None = None
     ) -> None:
-        """Serve one connection on any stream (memory streams in tests)."""
+        """Serve one connection on any stream (memory streams in tests, which name the peer)."""
         metrics = self.deps.metrics
-        peer = _peer_of(stream)
+        peer = peer or _peer_of(stream)
         metrics.connections_total.labels(listener).inc()
         started = time.monotonic()
         outcome = "error"
@@ -193,7 +194,7 @@ class ConnectionHandler:
         return tls
 
     def _policy(self, peer: str, is_tls: bool) -> SessionPolicy:
-        allowed = is_tls or self.limits.allow_insecure_auth or _is_loopback(peer)
+        allowed = is_tls or self.limits.allow_insecure_auth or is_loopback(peer)
         return SessionPolicy(allowed, max_bad_commands=self.limits.max_bad_commands)
 
 
@@ -225,7 +226,8 @@ def _peer_of(stream: trio.abc.Stream) -> str:
     return "memory"
 
 
-def _is_loopback(peer: str) -> bool:
+def is_loopback(peer: str) -> bool:
+    """Whether a ``host:port`` peer is a loopback address (IPv4-mapped IPv6 included)."""
     host = peer.rsplit(":", 1)[0].strip("[]")
     if host == "memory":
         return True

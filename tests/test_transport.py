@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
+from typing import cast
 
 import pytest
 import trio
@@ -14,8 +16,8 @@ from pop3srv.metrics import create_metrics
 from pop3srv.registry import SessionRegistry
 from pop3srv.service import open_store
 from pop3srv.session import SessionDeps
-from pop3srv.storage.base import FolderLocation
-from pop3srv.transport import ConnectionHandler, TransportLimits
+from pop3srv.storage.base import FolderLocation, Location, MessageStore
+from pop3srv.transport import ConnectionHandler, TransportLimits, is_loopback
 
 
 def _handler(tmp_path: Path, **limits: float) -> ConnectionHandler:
@@ -113,3 +115,73 @@ async def test_connection_cap_refuses_extra_connections(tmp_path: Path) -> None:
         assert (await _read_all(second_client)).startswith(b"-ERR [SYS/TEMP] too many")
         await first_client.send_all(b"QUIT\r\n")
         assert (await _read_all(first_client)).startswith(b"+OK")
+
+
+async def test_remote_plaintext_peer_gets_no_user_and_auth_is_refused(tmp_path: Path) -> None:
+    handler = _handler(tmp_path)
+    client, server = trio.testing.memory_stream_pair()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(handler.serve_stream, server, "plain", False, "192.0.2.7:40000")
+        await _line(client)
+        await client.send_all(b"CAPA\r\nUSER u\r\nAUTH PLAIN AHUAcA==\r\nQUIT\r\n")
+        transcript = await _read_all(client)
+    capa = transcript.split(b".\r\n")[0]
+    assert b"USER" not in capa
+    assert b"SASL" not in capa
+    assert transcript.count(b"-ERR [AUTH] Plaintext authentication disallowed") == 2
+
+
+@pytest.mark.parametrize(
+    ("peer", "loopback"),
+    [
+        ("127.0.0.1:1", True),
+        ("127.8.9.1:1", True),
+        ("[::1]:1", True),
+        ("[::ffff:127.0.0.1]:1", True),
+        ("10.0.0.1:1", False),
+        ("[2001:db8::1]:1", False),
+    ],
+)
+def test_loopback_detection(peer: str, loopback: bool) -> None:
+    assert is_loopback(peer) is loopback
+
+
+class _SlowDeleteStore:
+    """A folder store whose delete takes 30 s (autojump clock) and records completion."""
+
+    def __init__(self, inner: object) -> None:
+        self.inner = inner
+        self.deleted: list[str] = []
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+    async def delete(self, keys: list[str]) -> object:
+        await trio.sleep(30)
+        result = await self.inner.delete(keys)  # type: ignore[attr-defined]
+        self.deleted.extend(keys)
+        return result
+
+
+async def test_quit_commit_is_not_cut_by_cancellation(
+    tmp_path: Path, autojump_clock: object
+) -> None:
+    stores: list[_SlowDeleteStore] = []
+
+    def slow_store(location: Location) -> MessageStore:
+        stores.append(_SlowDeleteStore(open_store(location)))
+        return cast(MessageStore, stores[-1])
+
+    handler = _handler(tmp_path)
+    handler.deps = replace(handler.deps, open_store=slow_store)
+    client, server = trio.testing.memory_stream_pair()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(handler.serve_stream, server, "plain")
+        await _line(client)
+        await client.send_all(b"USER u\r\nPASS p\r\nDELE 1\r\nQUIT\r\n")
+        for _ in range(3):
+            await _line(client)
+        await trio.sleep(1)  # the commit is under way
+        nursery.cancel_scope.cancel()  # e.g. the shutdown deadline passing
+    assert stores[0].deleted == ["m1"]
+    assert not (tmp_path / "m1").exists()
