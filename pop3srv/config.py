@@ -30,12 +30,25 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
-from pop3srv import config_rules
+from pop3srv import config_rules, config_tables
 from pop3srv.config_keys import KEYS, Places, dash
+from pop3srv.config_model import (
+    AdminSettings,
+    AuthSettings,
+    LimitsSettings,
+    ListenSettings,
+    MailboxEntry,
+    PenaltySettings,
+    S3Settings,
+    Settings,
+    StoreSettings,
+    TlsSettings,
+    UserEntry,
+)
 from pop3srv.config_sources import apply_port_alias, read_defaults, read_layers, typed_values
 
 __all__ = [
@@ -45,10 +58,13 @@ __all__ = [
     "ConfigError",
     "LimitsSettings",
     "ListenSettings",
+    "MailboxEntry",
+    "PenaltySettings",
     "S3Settings",
     "Settings",
     "StoreSettings",
     "TlsSettings",
+    "UserEntry",
     "load_settings",
     "main_check_config",
     "redacted",
@@ -56,96 +72,6 @@ __all__ = [
 
 DEFAULT_ETC_DIR = Path("/etc/aws-ses-pop3-server")
 ENDPOINT_DEFAULT_REGION = "us-east-1"
-
-
-@dataclass(frozen=True)
-class ListenSettings:
-    host: str = ""  # "" = all interfaces
-    tls_port: int = 2995  # implicit TLS (pop3s); 0 disables
-    plain_port: int = 2110  # plaintext offering STLS; 0 disables
-
-
-@dataclass(frozen=True)
-class TlsSettings:
-    """Inline PEM (``cert_pem``/``key_pem``) takes precedence over the paths when both are set."""
-
-    cert_pem: str | None = None
-    key_pem: str | None = field(default=None, repr=False)
-    cert_path: Path | None = None
-    key_path: Path | None = None
-    self_signed: bool = True  # without a configured certificate, generate one into state_dir
-
-    @property
-    def configured(self) -> bool:
-        inline = self.cert_pem is not None and self.key_pem is not None
-        return inline or (self.cert_path is not None and self.key_path is not None)
-
-
-@dataclass(frozen=True)
-class AuthSettings:
-    jwt_secret: str | None = field(default=None, repr=False)
-    http_basic_auth_url: str | None = field(default=None, repr=False)  # may embed a password
-    http_basic_auth_url_insecure: bool = False
-    user: str = "user"
-    password: str = field(default=config_rules.DEFAULT_PASSWORD, repr=False)
-    allow_insecure_auth: bool = False
-
-    @property
-    def default_password(self) -> bool:
-        return self.password == config_rules.DEFAULT_PASSWORD
-
-
-@dataclass(frozen=True)
-class S3Settings:
-    access_key_id: str | None = None
-    secret_access_key: str | None = field(default=None, repr=False)
-    session_token: str | None = field(default=None, repr=False)
-    region: str | None = None
-    bucket: str | None = None
-    prefix: str = ""
-    endpoint_url: str | None = None
-
-    @property
-    def enabled(self) -> bool:
-        return self.bucket is not None
-
-
-@dataclass(frozen=True)
-class StoreSettings:
-    mail_dir: Path
-    state_dir: Path
-
-
-@dataclass(frozen=True)
-class AdminSettings:
-    host: str = "127.0.0.1"
-    port: int = 8080  # 0 disables the admin app
-    token: str | None = field(default=None, repr=False)  # None: generated into state_dir
-
-
-@dataclass(frozen=True)
-class LimitsSettings:
-    idle_timeout: float = 600.0  # RFC 1939 asks for >= 600 once authenticated; > 0 accepted
-    login_timeout: float = 60.0
-    max_connections: int = 1000
-    max_bad_commands: int = 10
-    shutdown_timeout: float = 10.0
-
-
-@dataclass(frozen=True)
-class Settings:
-    listen: ListenSettings
-    tls: TlsSettings
-    auth: AuthSettings
-    s3: S3Settings
-    store: StoreSettings
-    admin: AdminSettings
-    limits: LimitsSettings
-    verbose: bool
-    #: dash key -> where its effective value came from: "default", a file path, "env POP3_X"
-    sources: Mapping[str, str]
-    #: allowed but probably unintended things, one line each (e.g. the default password)
-    warnings: tuple[str, ...] = ()
 
 
 class ConfigError(Exception):
@@ -179,10 +105,40 @@ def load_settings(
         values["aws_s3_region"] = ENDPOINT_DEFAULT_REGION
         sources["aws_s3_region"] = "default (aws-s3-endpoint-url is set)"
     problems += config_rules.cross_problems(values, sources)
+    problems += config_tables.list_problems(values, sources)
+    tables = _tables(values, sources, problems)
     if problems:
         raise ConfigError(problems)
     notes += config_rules.warnings(values, sources)
-    return _build(_Values(values), {dash(k): v for k, v in sources.items()}, notes)
+    return _build(_Values(values), {dash(k): v for k, v in sources.items()}, notes, tables)
+
+
+@dataclass(frozen=True)
+class _Tables:
+    mailboxes: Mapping[str, MailboxEntry]
+    users: Mapping[str, UserEntry]
+    jwt_secrets: Mapping[str, str]
+    providers: tuple[str, ...]
+
+
+def _tables(
+    values: Mapping[str, object], sources: Mapping[str, str], problems: list[str]
+) -> _Tables:
+    def table(key: str) -> Mapping[str, object]:
+        value = values.get(key)
+        return value if isinstance(value, dict) else {}
+
+    mailboxes = config_tables.parse_mailboxes(table("mailboxes"), sources["mailboxes"], problems)
+    return _Tables(
+        mailboxes=MappingProxyType(mailboxes),
+        users=MappingProxyType(
+            config_tables.parse_users(table("users"), sources["users"], mailboxes, problems)
+        ),
+        jwt_secrets=MappingProxyType(
+            config_tables.parse_secrets(table("jwt_secrets"), sources["jwt_secrets"], problems)
+        ),
+        providers=config_tables.effective_providers(values),
+    )
 
 
 class _Values:
@@ -219,13 +175,18 @@ class _Values:
         assert isinstance(value, float), key
         return value
 
+    def texts(self, key: str) -> tuple[str, ...]:
+        value = self._values[key]
+        assert isinstance(value, tuple), key
+        return value
+
     def bool(self, key: str) -> bool:
         value = self._values[key]
         assert isinstance(value, bool), key
         return value
 
 
-def _build(v: _Values, sources: dict[str, str], notes: list[str]) -> Settings:
+def _build(v: _Values, sources: dict[str, str], notes: list[str], tables: _Tables) -> Settings:
     return Settings(
         listen=ListenSettings(v.text("host"), v.int("tls_port"), v.int("plain_port")),
         tls=TlsSettings(
@@ -242,6 +203,19 @@ def _build(v: _Values, sources: dict[str, str], notes: list[str]) -> Settings:
             user=v.text("user"),
             password=v.text("password"),
             allow_insecure_auth=v.bool("allow_insecure_auth"),
+            jwt_secrets=tables.jwt_secrets,
+            jwt_algorithms=v.texts("jwt_algorithms"),
+            jwt_leeway=v.float("jwt_leeway"),
+            providers=tables.providers,
+            users=tables.users,
+            mailboxes=tables.mailboxes,
+            app_password_secret=v.opt_text("app_password_secret"),
+            penalty=PenaltySettings(
+                free_failures=v.int("login_penalty_free"),
+                start=v.float("login_penalty_start"),
+                maximum=v.float("login_penalty_max"),
+                max_auth_failures=v.int("max_auth_failures"),
+            ),
         ),
         s3=S3Settings(
             access_key_id=v.opt_text("aws_access_key_id"),
@@ -251,6 +225,8 @@ def _build(v: _Values, sources: dict[str, str], notes: list[str]) -> Settings:
             bucket=v.opt_text("aws_s3_bucket"),
             prefix=v.text("aws_s3_prefix"),
             endpoint_url=v.opt_text("aws_s3_endpoint_url"),
+            delete_mode=v.text("delete_mode"),
+            trash_prefix=v.text("trash_prefix"),
         ),
         store=StoreSettings(mail_dir=v.path("mail_dir"), state_dir=v.path("state_dir")),
         admin=AdminSettings(v.text("admin_host"), v.int("admin_port"), v.opt_text("admin_token")),
@@ -303,6 +279,19 @@ def _effective(settings: Settings) -> dict[str, object]:
         "max_connections": s.limits.max_connections,
         "max_bad_commands": s.limits.max_bad_commands,
         "shutdown_timeout": s.limits.shutdown_timeout,
+        "jwt_secrets": s.auth.jwt_secrets,
+        "jwt_algorithms": s.auth.jwt_algorithms,
+        "jwt_leeway": s.auth.jwt_leeway,
+        "auth_providers": s.auth.providers,
+        "users": s.auth.users,
+        "mailboxes": s.auth.mailboxes,
+        "app_password_secret": s.auth.app_password_secret,
+        "login_penalty_free": s.auth.penalty.free_failures,
+        "login_penalty_start": s.auth.penalty.start,
+        "login_penalty_max": s.auth.penalty.maximum,
+        "max_auth_failures": s.auth.penalty.max_auth_failures,
+        "delete_mode": s.s3.delete_mode,
+        "trash_prefix": s.s3.trash_prefix,
     }
 
 
@@ -312,7 +301,11 @@ def redacted(settings: Settings) -> dict[str, object]:
     out: dict[str, object] = {}
     for key, value in _effective(settings).items():
         shown: object = value
-        if KEYS[key].secret:
+        if isinstance(value, Mapping):
+            shown = f"({len(value)} entries: {', '.join(sorted(value))})" if value else "(none)"
+        elif isinstance(value, tuple):
+            shown = ", ".join(value) or "(default)"
+        elif KEYS[key].secret:
             shown = "(unset)" if value is None else "***"
         elif isinstance(value, Path):
             shown = str(value)

@@ -24,6 +24,10 @@ class Kind(Enum):
     BOOL = "bool"
     SECONDS = "seconds"  # float > 0
     COUNT = "count"  # int >= 1
+    WHOLE = "whole number"  # int >= 0
+    DURATION = "duration"  # float >= 0
+    LIST = "list"  # tuple[str, ...]; from the environment: comma-separated or a TOML/JSON list
+    TABLE = "table"  # dict; from the environment: a TOML inline table or JSON object
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,21 @@ KEYS: dict[str, Key] = {
     "max_connections": Key(Kind.COUNT),
     "max_bad_commands": Key(Kind.COUNT),
     "shutdown_timeout": Key(Kind.SECONDS),
+    # logins (see config_tables for the tables' shapes)
+    "jwt_secrets": Key(Kind.TABLE, secret=True),
+    "jwt_algorithms": Key(Kind.LIST),
+    "jwt_leeway": Key(Kind.DURATION),
+    "auth_providers": Key(Kind.LIST),
+    "users": Key(Kind.TABLE, secret=True),
+    "mailboxes": Key(Kind.TABLE, secret=True),
+    "app_password_secret": Key(Kind.OPT_TEXT, secret=True),
+    "login_penalty_free": Key(Kind.WHOLE),
+    "login_penalty_start": Key(Kind.DURATION),
+    "login_penalty_max": Key(Kind.DURATION),
+    "max_auth_failures": Key(Kind.COUNT),
+    # deleting from S3
+    "delete_mode": Key(Kind.TEXT),
+    "trash_prefix": Key(Kind.TEXT),
 }
 
 #: Required text keys for which "" is a meaningful value.
@@ -149,28 +168,79 @@ def coerce(key: str, value: object, places: Places) -> object:
     spec = KEYS[key]
     kind = spec.kind
     if kind in (Kind.TEXT, Kind.OPT_TEXT, Kind.PATH, Kind.OPT_PATH):
-        text = _text(value, spec.secret)
-        if text == "" and kind in (Kind.OPT_TEXT, Kind.OPT_PATH):
-            return None  # an empty optional value means unset
-        if text == "" and key not in TEXT_MAY_BE_EMPTY:
-            raise BadValue("must not be empty")
-        return places.path(text) if kind in (Kind.PATH, Kind.OPT_PATH) else text
-    if kind is Kind.PORT:
-        port = _whole(value)
-        if port is None or not 0 <= port <= 65535:
-            raise BadValue(f"{show(value)} is not a port (0-65535)")
-        return port
-    if kind is Kind.COUNT:
-        count = _whole(value)
-        if count is None or count < 1:
-            raise BadValue(f"{show(value)} is not a whole number >= 1")
-        return count
-    if kind is Kind.SECONDS:
-        seconds = _number(value)
-        if seconds is None or not math.isfinite(seconds) or seconds <= 0:
-            raise BadValue(f"{show(value)} is not a number of seconds > 0")
-        return seconds
+        return _coerce_text(key, spec, value, places)
+    if kind in (Kind.PORT, Kind.COUNT, Kind.WHOLE):
+        return _coerce_whole(kind, value)
+    if kind in (Kind.SECONDS, Kind.DURATION):
+        return _coerce_seconds(kind, value)
+    if kind is Kind.LIST:
+        return _list(value)
+    if kind is Kind.TABLE:
+        return _table(value, spec.secret)
     return _bool(value)
+
+
+def _coerce_text(key: str, spec: Key, value: object, places: Places) -> object:
+    text = _text(value, spec.secret)
+    if text == "" and spec.kind in (Kind.OPT_TEXT, Kind.OPT_PATH):
+        return None  # an empty optional value means unset
+    if text == "" and key not in TEXT_MAY_BE_EMPTY:
+        raise BadValue("must not be empty")
+    return places.path(text) if spec.kind in (Kind.PATH, Kind.OPT_PATH) else text
+
+
+_WHOLE_RULES = {
+    Kind.PORT: (0, 65535, "is not a port (0-65535)"),
+    Kind.COUNT: (1, None, "is not a whole number >= 1"),
+    Kind.WHOLE: (0, None, "is not a whole number >= 0"),
+}
+
+
+def _coerce_whole(kind: Kind, value: object) -> int:
+    low, high, complaint = _WHOLE_RULES[kind]
+    number = _whole(value)
+    if number is None or number < low or (high is not None and number > high):
+        raise BadValue(f"{show(value)} {complaint}")
+    return number
+
+
+def _coerce_seconds(kind: Kind, value: object) -> float:
+    seconds = _number(value)
+    zero_ok = kind is Kind.DURATION
+    if (
+        seconds is None
+        or not math.isfinite(seconds)
+        or seconds < 0
+        or (seconds == 0 and not zero_ok)
+    ):
+        raise BadValue(f"{show(value)} is not a number of seconds {'>= 0' if zero_ok else '> 0'}")
+    return seconds
+
+
+def _list(value: object) -> tuple[str, ...]:
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                value = json.loads(text)
+            except ValueError as exc:
+                raise BadValue(f"{show(value)} is not a list") from exc
+        else:
+            return tuple(item.strip() for item in text.split(",") if item.strip())
+    if isinstance(value, list | tuple) and all(isinstance(item, str) for item in value):
+        return tuple(item.strip() for item in value)
+    raise BadValue(f"{show(value)} is not a list of texts")
+
+
+def _table(value: object, secret: bool) -> dict[str, object]:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError as exc:
+            raise BadValue(f"{show(value, secret=secret)} is not a table (JSON or TOML)") from exc
+    if isinstance(value, dict):
+        return {str(name): item for name, item in value.items()}
+    raise BadValue(f"{show(value, secret=secret)} is not a table")
 
 
 def _text(value: object, secret: bool) -> str:

@@ -16,6 +16,7 @@ from pop3srv.config_keys import dash
 
 DEFAULT_PASSWORD = "changeit"  # noqa: S105 - the original's documented default
 RFC1939_IDLE_TIMEOUT = 600.0
+MIN_HMAC_KEY = 32
 ALL_INTERFACES = frozenset({"", "0.0.0.0", "::", "[::]"})
 
 _PAIRS = (
@@ -192,6 +193,12 @@ def warnings(values: Mapping[str, object], sources: Mapping[str, str]) -> list[s
         found.append(
             f"idle-timeout: {idle:g} is below the 600 seconds RFC 1939 asks of an autologout "
             f"timer {_from(sources, 'idle_timeout')}"
+        )
+    secret = values.get("jwt_secret")
+    if isinstance(secret, str) and len(secret.encode()) < MIN_HMAC_KEY:
+        found.append(
+            f"jwt-secret: shorter than {MIN_HMAC_KEY} bytes (RFC 7518 asks for at least as "
+            f"long as the HS256 hash); tokens still work {_from(sources, 'jwt_secret')}"
         )
     url = values.get("http_basic_auth_url")
     if isinstance(url, str) and values.get("http_basic_auth_url_insecure") is True:

@@ -20,11 +20,19 @@ class Metrics:
     session_duration_seconds: Histogram
     commands_total: Counter
     auth_attempts_total: Counter
+    login_delay_seconds: Histogram
     bytes_sent_total: Counter
     messages_retrieved_total: Counter
     messages_deleted_total: Counter
     s3_requests_total: Counter
     s3_request_duration_seconds: Histogram
+    s3_received_bytes_total: Counter
+    s3_pool_clients: Gauge
+    s3_pool_clients_created_total: Counter
+    s3_pool_client_hits_total: Counter
+    s3_pool_clients_evicted_total: Counter
+    s3_pool_threads_busy: Gauge
+    s3_open_bodies: Gauge
 
 
 def create_metrics(registry: CollectorRegistry) -> Metrics:
@@ -63,6 +71,12 @@ def create_metrics(registry: CollectorRegistry) -> Metrics:
             ["method", "outcome"],
             registry=registry,
         ),
+        login_delay_seconds=Histogram(
+            "pop3_login_delay_seconds",
+            "Penalty delays applied to logins from addresses with recent failures.",
+            buckets=(0.5, 1, 2, 4, 8, 15, 30, 60),
+            registry=registry,
+        ),
         bytes_sent_total=Counter(
             "pop3_bytes_sent", "Octets sent to POP3 clients.", registry=registry
         ),
@@ -82,6 +96,37 @@ def create_metrics(registry: CollectorRegistry) -> Metrics:
             "s3_request_duration_seconds",
             "S3 request latency by operation.",
             ["operation"],
+            registry=registry,
+        ),
+        s3_received_bytes_total=Counter(
+            "s3_received_bytes",
+            "Object body octets read from S3 (GET responses).",
+            registry=registry,
+        ),
+        s3_pool_clients=Gauge(
+            "s3_pool_clients", "S3 clients cached by the pool.", registry=registry
+        ),
+        s3_pool_clients_created_total=Counter(
+            "s3_pool_clients_created",
+            "S3 clients created (cache misses of the pool).",
+            registry=registry,
+        ),
+        s3_pool_client_hits_total=Counter(
+            "s3_pool_client_hits", "S3 client look-ups served from the pool.", registry=registry
+        ),
+        s3_pool_clients_evicted_total=Counter(
+            "s3_pool_clients_evicted",
+            "S3 clients dropped from the pool (least recently used or idle).",
+            registry=registry,
+        ),
+        s3_pool_threads_busy=Gauge(
+            "s3_pool_threads_busy",
+            "Worker threads currently running blocking S3 calls.",
+            registry=registry,
+        ),
+        s3_open_bodies=Gauge(
+            "s3_open_bodies",
+            "S3 response bodies currently being streamed to POP3 clients.",
             registry=registry,
         ),
     )

@@ -8,25 +8,32 @@ import ssl
 from dataclasses import dataclass, field
 from functools import partial
 
+import httpx
 import trio
 from prometheus_client import CollectorRegistry
 
 from pop3srv.auth.base import Authenticator
-from pop3srv.auth.static import StaticAuthenticator
+from pop3srv.auth.factory import build_authenticator
+from pop3srv.auth.penalty import LoginPenalty
 from pop3srv.config import Settings
 from pop3srv.metrics import Metrics, create_metrics
 from pop3srv.registry import SessionRegistry
 from pop3srv.session import SessionDeps
 from pop3srv.storage.base import (
+    DemoLocation,
     EmptyLocation,
     FolderLocation,
     Location,
     MessageStore,
+    S3Credentials,
     S3Location,
     StoreUnavailable,
 )
 from pop3srv.storage.empty import EmptyStore
 from pop3srv.storage.folder import FolderStore
+from pop3srv.storage.memory import demo_store
+from pop3srv.storage.pool import PoolSettings, S3Pool
+from pop3srv.storage.s3 import S3Store
 from pop3srv.tls import context_from_pem, ensure_self_signed, server_context
 from pop3srv.transport import ConnectionHandler, TransportLimits
 
@@ -53,20 +60,36 @@ class Runtime:
     tls_context: ssl.SSLContext | None
     self_signed_cert: str | None
     authenticator: Authenticator
+    penalty: LoginPenalty
+    http_client: httpx.AsyncClient
+    #: S3 clients and worker threads shared by every S3 mailbox (and the admin app)
+    pool: S3Pool
+
+    def open_store(self, location: Location) -> MessageStore:
+        """The store of a login's mailbox; S3 stores share this runtime's pool."""
+        return open_store(location, self.pool)
 
 
-def build_runtime(settings: Settings) -> Runtime:
-    """Everything the service needs, built once from validated settings."""
+def build_runtime(settings: Settings, *, pool_settings: PoolSettings | None = None) -> Runtime:
+    """Everything the service needs, built once from validated settings.
+
+    ``pool_settings`` sizes the S3 client pool (tests use short timeouts and few retries).
+    """
     prometheus = CollectorRegistry()
+    metrics = create_metrics(prometheus)
     tls_context, cert = _tls_context(settings)
+    http_client = httpx.AsyncClient(headers={"User-Agent": "pop3srv"})
     return Runtime(
         settings=settings,
         registry=SessionRegistry(),
-        metrics=create_metrics(prometheus),
+        metrics=metrics,
         prometheus=prometheus,
         tls_context=tls_context,
         self_signed_cert=cert,
-        authenticator=_authenticator(settings),
+        authenticator=build_authenticator(settings, default_location(settings), http_client),
+        penalty=LoginPenalty(settings.auth.penalty),
+        http_client=http_client,
+        pool=S3Pool(metrics, pool_settings),
     )
 
 
@@ -75,20 +98,32 @@ def default_location(settings: Settings) -> Location:
     s3 = settings.s3
     if s3.enabled:
         assert s3.bucket is not None
+        credentials = None
+        if s3.access_key_id and s3.secret_access_key:
+            credentials = S3Credentials(s3.access_key_id, s3.secret_access_key, s3.session_token)
         return S3Location(
-            bucket=s3.bucket, prefix=s3.prefix, region=s3.region, endpoint_url=s3.endpoint_url
+            bucket=s3.bucket,
+            prefix=s3.prefix,
+            region=s3.region,
+            endpoint_url=s3.endpoint_url,
+            credentials=credentials,
         )
     return FolderLocation(settings.store.mail_dir, settings.s3.prefix)
 
 
-def open_store(location: Location) -> MessageStore:
+def open_store(location: Location, pool: S3Pool | None = None) -> MessageStore:
+    """The store for ``location``; S3 locations need the process's ``pool``."""
     match location:
         case FolderLocation():
             return FolderStore(location)
         case EmptyLocation():
             return EmptyStore()
+        case DemoLocation():
+            return demo_store()
         case S3Location():
-            raise StoreUnavailable("S3 store not available")
+            if pool is None:
+                raise StoreUnavailable("S3 store not available (no client pool)")
+            return S3Store(location, pool)
 
 
 async def serve(
@@ -103,7 +138,13 @@ async def serve(
     ``any_free_port`` binds every enabled listener to a port the system picks (tests).
     """
     settings = runtime.settings
-    deps = SessionDeps(runtime.authenticator, open_store, runtime.registry, runtime.metrics)
+    deps = SessionDeps(
+        runtime.authenticator,
+        runtime.open_store,
+        runtime.registry,
+        runtime.metrics,
+        penalty=runtime.penalty,
+    )
     limits = settings.limits
     handler = ConnectionHandler(
         deps,
@@ -113,6 +154,7 @@ async def serve(
             max_connections=limits.max_connections,
             max_bad_commands=limits.max_bad_commands,
             allow_insecure_auth=settings.auth.allow_insecure_auth,
+            max_auth_failures=settings.auth.penalty.max_auth_failures,
         ),
         runtime.tls_context,
     )
@@ -152,6 +194,8 @@ async def serve(
         log.info("shutting down: %d sessions to drain", len(runtime.registry))
         runtime.registry.drain()
         connections.cancel_scope.deadline = trio.current_time() + limits.shutdown_timeout
+    with trio.CancelScope(shield=True):
+        await runtime.http_client.aclose()
 
 
 def _addresses(listeners: list[trio.SocketListener]) -> list[tuple[str, int]]:
@@ -174,8 +218,3 @@ def _tls_context(settings: Settings) -> tuple[ssl.SSLContext | None, str | None]
         files = ensure_self_signed(settings.store.state_dir)
         return server_context(files.cert, files.key), str(files.cert)
     return None, None
-
-
-def _authenticator(settings: Settings) -> Authenticator:
-    auth = settings.auth
-    return StaticAuthenticator(auth.user, auth.password, default_location(settings))

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import trio
 
-from pop3srv.auth.base import Authenticator, AuthFailed, AuthUnavailable, Principal
+from pop3srv.auth.base import Authenticator, AuthFailed, AuthUnavailable, LoginContext, Principal
+from pop3srv.auth.penalty import LoginPenalty, address_of
+from pop3srv.config_model import PenaltySettings
 from pop3srv.maildrop import Maildrop, NoSuchMessage
 from pop3srv.metrics import Metrics
 from pop3srv.protocol import events as ev
@@ -44,6 +46,7 @@ class SessionDeps:
     open_store: Callable[[Location], MessageStore]
     registry: SessionRegistry
     metrics: Metrics
+    penalty: LoginPenalty = field(default_factory=lambda: LoginPenalty(PenaltySettings()))
     implementation: str = "pop3srv"
 
 
@@ -53,6 +56,8 @@ class SessionPolicy:
 
     plaintext_auth_allowed: bool
     max_bad_commands: int = 10
+    max_auth_failures: int = 3
+    context: LoginContext = field(default_factory=LoginContext)
 
 
 @dataclass
@@ -74,6 +79,7 @@ class Session:
         self._record = record
         self._login: _Login | None = None
         self._bad_commands = 0
+        self._auth_failures = 0
         self._sasl_user: str | None = None
 
     @property
@@ -100,7 +106,8 @@ class Session:
 
     def tls_started(self) -> None:
         """STLS completed: credentials may now be sent."""
-        self._policy = SessionPolicy(True, self._policy.max_bad_commands)
+        secure = replace(self._policy.context, secure=True)
+        self._policy = replace(self._policy, plaintext_auth_allowed=True, context=secure)
 
     def abort(self) -> None:
         """The connection ended without QUIT: free the maildrop, commit nothing."""
@@ -142,17 +149,27 @@ class Session:
         return await self._login_with(authcid, password, "plain", out)
 
     async def _login_with(self, user: str, password: str, method: str, out: Outbox) -> Action:
-        attempts = self._deps.metrics.auth_attempts_total
+        metrics, penalty = self._deps.metrics, self._deps.penalty
+        address = address_of(self._policy.context.peer)
+        if delay := penalty.delay(address):
+            metrics.login_delay_seconds.observe(delay)
+            await trio.sleep(delay)
+        context = self._policy.context
         try:
-            principal = await self._deps.authenticator.authenticate(user, password)
+            principal = await self._deps.authenticator.authenticate(user, password, context)
         except AuthFailed as exc:
-            attempts.labels(method, "failure").inc()
-            return await self._bad(ev.Err(str(exc), "AUTH"), out)
+            metrics.auth_attempts_total.labels(method, "failure").inc()
+            penalty.failed(address)
+            self._auth_failures += 1
+            await out.send(ev.Err(str(exc), "AUTH"))
+            too_many = self._auth_failures >= self._policy.max_auth_failures
+            return Action.CLOSE if too_many else Action.CONTINUE
         except AuthUnavailable as exc:
-            attempts.labels(method, "unavailable").inc()
+            metrics.auth_attempts_total.labels(method, "unavailable").inc()
             await out.send(ev.Err(str(exc), "SYS/TEMP"))
             return Action.CONTINUE
-        attempts.labels(method, "success").inc()
+        metrics.auth_attempts_total.labels(method, "success").inc()
+        penalty.succeeded(address)
         reply = await self._open_maildrop(principal)
         if isinstance(reply, ev.Ok):
             self._deps.registry.update(self._record, user=principal.user, state="TRANSACTION")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import trio
 
+from pop3srv.auth.base import LoginContext
 from pop3srv.protocol import events as ev
 from pop3srv.protocol.connection import Connection
 from pop3srv.registry import SessionRecord
@@ -35,6 +36,7 @@ class TransportLimits:
     max_connections: int = 1000
     max_bad_commands: int = 10
     allow_insecure_auth: bool = False
+    max_auth_failures: int = 3
 
 
 class _Closed(Exception):
@@ -194,8 +196,13 @@ class ConnectionHandler:
         return tls
 
     def _policy(self, peer: str, is_tls: bool) -> SessionPolicy:
-        allowed = is_tls or self.limits.allow_insecure_auth or is_loopback(peer)
-        return SessionPolicy(allowed, max_bad_commands=self.limits.max_bad_commands)
+        loopback = is_loopback(peer)
+        return SessionPolicy(
+            plaintext_auth_allowed=is_tls or self.limits.allow_insecure_auth or loopback,
+            max_bad_commands=self.limits.max_bad_commands,
+            max_auth_failures=self.limits.max_auth_failures,
+            context=LoginContext(peer=peer, loopback=loopback, secure=is_tls),
+        )
 
 
 async def _handshake(stream: trio.abc.Stream) -> None:

@@ -23,7 +23,7 @@ from pop3srv.transport import ConnectionHandler, TransportLimits, is_loopback
 def _handler(tmp_path: Path, **limits: float) -> ConnectionHandler:
     (tmp_path / "m1").write_bytes(b"Subject: one\r\n\r\nbody\r\n")
     deps = SessionDeps(
-        StaticAuthenticator("u", "p", FolderLocation(tmp_path)),
+        StaticAuthenticator.single("u", "p", FolderLocation(tmp_path)),
         open_store,
         SessionRegistry(),
         create_metrics(CollectorRegistry()),

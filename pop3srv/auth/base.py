@@ -23,6 +23,15 @@ class Principal:
         return self.location.lock_key
 
 
+@dataclass(frozen=True)
+class LoginContext:
+    """Where a login comes from; providers may refuse weak credentials from afar."""
+
+    peer: str = "memory"
+    loopback: bool = True
+    secure: bool = False
+
+
 class AuthFailed(Exception):
     """Wrong credentials: RFC 3206 ``AUTH``. The message is safe to show the client."""
 
@@ -34,7 +43,7 @@ class AuthUnavailable(Exception):
 class Authenticator(Protocol):
     """Checks a user name and password; returns the principal or raises ``AuthFailed``."""
 
-    async def authenticate(self, user: str, password: str) -> Principal: ...
+    async def authenticate(self, user: str, password: str, context: LoginContext) -> Principal: ...
 
 
 def secrets_equal(given: str, expected: str) -> bool:

@@ -1,10 +1,16 @@
-"""Static credentials: one configured user name and password for one configured mailbox."""
+"""Static credentials: the configured ``user``/``password`` and the ``users`` table.
+
+Every entry is compared in constant time (user and password both), so neither timing nor the
+reply tells which part was wrong. The original's default password ``changeit`` works only from
+loopback peers.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from pop3srv.auth.base import AuthFailed, Principal, secrets_equal
+from pop3srv.auth.base import AuthFailed, LoginContext, Principal, secrets_equal
 from pop3srv.storage.base import Location
 
 DEFAULT_USER = "user"
@@ -12,20 +18,29 @@ DEFAULT_PASSWORD = "changeit"  # noqa: S105 - the original's documented default,
 
 
 @dataclass(frozen=True)
-class StaticAuthenticator:
-    """Accepts exactly ``user``/``password`` (both compared in constant time)."""
-
+class StaticEntry:
     user: str
     password: str = field(repr=False)
     location: Location
 
-    @property
-    def uses_default_password(self) -> bool:
-        return self.password == DEFAULT_PASSWORD
 
-    async def authenticate(self, user: str, password: str) -> Principal:
-        user_ok = secrets_equal(user, self.user)
-        password_ok = secrets_equal(password, self.password)
-        if not (user_ok and password_ok):
+@dataclass(frozen=True)
+class StaticAuthenticator:
+    """Accepts exactly one of its entries."""
+
+    entries: Sequence[StaticEntry]
+
+    @classmethod
+    def single(cls, user: str, password: str, location: Location) -> StaticAuthenticator:
+        return cls((StaticEntry(user, password, location),))
+
+    async def authenticate(self, user: str, password: str, context: LoginContext) -> Principal:
+        match = None
+        for entry in self.entries:  # no early exit: the same work for every entry
+            if secrets_equal(user, entry.user) & secrets_equal(password, entry.password):
+                match = entry
+        if match is None:
             raise AuthFailed("invalid user name or password")
-        return Principal(user=self.user, location=self.location, method="static")
+        if match.password == DEFAULT_PASSWORD and not context.loopback:
+            raise AuthFailed("the default password is accepted from this host only")
+        return Principal(user=match.user, location=match.location, method="static")

@@ -119,4 +119,15 @@ class EmptyLocation:
         return f"empty:{self.name}"
 
 
-Location = FolderLocation | S3Location | EmptyLocation
+@dataclass(frozen=True)
+class DemoLocation:
+    """The original's ``demo`` provider: one sample message, nothing really deleted."""
+
+    name: str = "demo"
+
+    @property
+    def lock_key(self) -> str:
+        return f"demo:{self.name}"
+
+
+Location = FolderLocation | S3Location | EmptyLocation | DemoLocation

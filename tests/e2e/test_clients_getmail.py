@@ -1,0 +1,177 @@
+"""getmail6 (Debian package getmail6) as an unmodified client: plaintext and implicit TLS.
+
+getmail6 has no STLS support for POP3 (getmailcore has only SimplePOP3Retriever, plaintext,
+and SimplePOP3SSLRetriever, TLS from the first byte), so STLS is not tested here.
+
+getmail re-generates each message with Python's email package before handing it to the
+MDA_external destination (a script storing its input). Its transformations (configuration
+documentation in /usr/share/doc/getmail6, getmailcore/message.py), and how they are handled:
+- the Received and Delivered-To headers are turned off with `received = false` and
+  `delivered_to = false`;
+- a `Return-Path: <unknown>` line is always prepended (it cannot be turned off): the test
+  checks that it is there and strips it;
+- lines end with os.linesep (LF) instead of CRLF: compared with `lf_line_ends`;
+- the empty line ending the header section is always written, also for the corpus'
+  "headers-only" message that has none: `with_header_separator`.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PASSWORD, USER, RunningServer
+from tests.corpus import BIG_NAME, write_corpus
+from tests.e2e.clients import (
+    ClientRun,
+    assert_delivered,
+    assert_transport_used,
+    client_env,
+    host_for,
+    lf_line_ends,
+    mail_left,
+    make_mda,
+    port_for,
+    run_client,
+    stored_messages,
+    trust_file,
+    untrusted_ca_file,
+    with_header_separator,
+    write_private,
+)
+
+GETMAIL = shutil.which("getmail")  # installed by `make test` (scripts/ensure-system-packages)
+
+GETMAIL_TRANSPORTS = ["plain", "tls"]
+
+# getmail exits 127 whenever a retriever failed (login, socket or TLS errors alike).
+GETMAIL_FAILED = 127
+
+RETURN_PATH = b"Return-Path: <unknown>\n"
+
+
+def _rcfile(
+    server: RunningServer, transport: str, *, mda: Path, delete: bool, password: str, trust: str
+) -> str:
+    """A getmailrc; parameter names are those of getmail6's configuration documentation."""
+    assert "\n" not in password and "%" not in password
+    retriever = [
+        "[retriever]",
+        f"server = {host_for(transport)}",
+        f"port = {port_for(server, transport)}",
+        f"username = {USER}",
+        f"password = {password}",
+        "timeout = 60",
+    ]
+    if transport == "plain":
+        retriever.insert(1, "type = SimplePOP3Retriever")
+    else:
+        # ca_certs turns on certificate and host name verification
+        retriever[1:1] = ["type = SimplePOP3SSLRetriever", f"ca_certs = {trust}"]
+    return "\n".join(
+        [
+            *retriever,
+            "",
+            "[destination]",
+            "type = MDA_external",
+            f"path = {mda}",
+            # getmail refuses to run commands as root unless told to (containers often run
+            # the test suite as root); it has no effect for other users.
+            "allow_root_commands = true",
+            "",
+            "[options]",
+            "verbose = 2",
+            "read_all = true",
+            f"delete = {'true' if delete else 'false'}",
+            "received = false",
+            "delivered_to = false",
+            "",
+        ]
+    )
+
+
+async def _getmail(
+    server: RunningServer,
+    base: Path,
+    transport: str,
+    *,
+    delete: bool,
+    password: str = PASSWORD,
+    trust: str | None = None,
+) -> tuple[ClientRun, list[bytes]]:
+    """One getmail run with its own HOME, getmail directory and MDA output directory."""
+    assert GETMAIL is not None
+    getmaildir = base / "getmail"
+    getmaildir.mkdir(parents=True)
+    out = base / "delivered"
+    mda = make_mda(base, out)
+    write_private(
+        getmaildir / "getmailrc",
+        _rcfile(
+            server,
+            transport,
+            mda=mda,
+            delete=delete,
+            password=password,
+            trust=trust or trust_file(server),
+        ),
+    )
+    command = [GETMAIL, f"--getmaildir={getmaildir}", "--rcfile=getmailrc"]
+    run = await run_client(command, client_env(base / "home"), cwd=base)
+    return run, stored_messages(out)
+
+
+def _without_return_path(delivered: list[bytes]) -> list[bytes]:
+    for message in delivered:
+        assert message.startswith(RETURN_PATH), message[:200]
+    return [message[len(RETURN_PATH) :] for message in delivered]
+
+
+def _as_getmail_delivers(wire: bytes) -> bytes:
+    return lf_line_ends(with_header_separator(wire))
+
+
+@pytest.mark.parametrize("transport", GETMAIL_TRANSPORTS)
+async def test_getmail_delivers_corpus_byte_exact_keeps_then_deletes(
+    server: RunningServer, tmp_path: Path, transport: str
+) -> None:
+    messages = write_corpus(server.mail_dir, big=transport == "tls")
+    assert transport != "tls" or BIG_NAME in messages
+
+    run, delivered = await _getmail(server, tmp_path / "keep", transport, delete=False)
+    assert run.returncode == 0, run
+    assert_delivered(_without_return_path(delivered), messages, _as_getmail_delivers)
+    assert mail_left(server) == sorted(messages), "delete = false must not delete anything"
+
+    # delete = true: DELE after each successful delivery, committed by QUIT.
+    run, delivered = await _getmail(server, tmp_path / "delete", transport, delete=True)
+    assert run.returncode == 0, run
+    assert_delivered(_without_return_path(delivered), messages, _as_getmail_delivers)
+    assert mail_left(server) == []
+    assert_transport_used(server, transport)
+
+
+@pytest.mark.parametrize("transport", GETMAIL_TRANSPORTS)
+async def test_getmail_wrong_password_fails_and_deletes_nothing(
+    server: RunningServer, tmp_path: Path, transport: str
+) -> None:
+    messages = write_corpus(server.mail_dir)
+    run, delivered = await _getmail(server, tmp_path, transport, delete=True, password="wrong")
+    assert run.returncode == GETMAIL_FAILED, run
+    assert b"-ERR [AUTH]" in run.stderr, run
+    assert delivered == []
+    assert mail_left(server) == sorted(messages)
+
+
+async def test_getmail_rejects_a_certificate_it_does_not_trust(
+    server: RunningServer, tmp_path: Path
+) -> None:
+    messages = write_corpus(server.mail_dir)
+    other_ca = str(untrusted_ca_file(tmp_path))
+    run, delivered = await _getmail(server, tmp_path, "tls", delete=True, trust=other_ca)
+    assert run.returncode == GETMAIL_FAILED, run
+    assert b"CERTIFICATE_VERIFY_FAILED" in run.stderr, run
+    assert delivered == []
+    assert mail_left(server) == sorted(messages)
