@@ -28,7 +28,8 @@ TRANSPORTS = ("plain", "stls", "tls")
 CLIENT_TIMEOUT = 120
 
 #: The self-signed certificate is issued for localhost and 127.0.0.1; TLS clients connect to
-#: "localhost" because fetchmail and getmail match only DNS names, not IP addresses.
+#: "localhost" because fetchmail matches the host only against DNS names, not IP addresses
+#: ("Server CommonName mismatch: vm != 127.0.0.1"); the other clients do the same for symmetry.
 TLS_HOST = "localhost"
 PLAIN_HOST = "127.0.0.1"
 
