@@ -70,6 +70,7 @@ KEYS: dict[str, Key] = {
     "idle_timeout": Key(Kind.SECONDS),
     "login_timeout": Key(Kind.SECONDS),
     "max_connections": Key(Kind.COUNT),
+    "max_connections_per_ip": Key(Kind.COUNT),
     "max_bad_commands": Key(Kind.COUNT),
     "shutdown_timeout": Key(Kind.SECONDS),
     # logins (see config_tables for the tables' shapes)

@@ -130,6 +130,7 @@ class LimitsSettings:
     idle_timeout: float = 600.0  # RFC 1939 asks for >= 600 once authenticated; > 0 accepted
     login_timeout: float = 60.0
     max_connections: int = 1000
+    max_connections_per_ip: int = 50
     max_bad_commands: int = 10
     shutdown_timeout: float = 10.0
 

@@ -152,6 +152,7 @@ async def serve(
             idle_timeout=limits.idle_timeout,
             login_timeout=limits.login_timeout,
             max_connections=limits.max_connections,
+            max_connections_per_ip=limits.max_connections_per_ip,
             max_bad_commands=limits.max_bad_commands,
             allow_insecure_auth=settings.auth.allow_insecure_auth,
             max_auth_failures=settings.auth.penalty.max_auth_failures,

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 
 import trio
 
+from pop3srv.admission import Admission
 from pop3srv.auth.base import LoginContext
+from pop3srv.auth.penalty import address_of
 from pop3srv.protocol import events as ev
 from pop3srv.protocol.connection import Connection
 from pop3srv.registry import SessionRecord
@@ -23,6 +25,7 @@ log = logging.getLogger(__name__)
 
 RECEIVE_SIZE = 64 * 1024
 HANDSHAKE_TIMEOUT = 30.0
+REFUSE_TIMEOUT = 5.0
 CLOSE_TIMEOUT = 2.0
 GREETING = "pop3srv ready"
 
@@ -34,6 +37,7 @@ class TransportLimits:
     idle_timeout: float = 600.0
     login_timeout: float = 60.0
     max_connections: int = 1000
+    max_connections_per_ip: int = 50
     max_bad_commands: int = 10
     allow_insecure_auth: bool = False
     max_auth_failures: int = 3
@@ -75,6 +79,11 @@ class ConnectionHandler:
         self.deps = deps
         self.limits = limits
         self.tls_context = tls_context
+        self.admission = Admission(limits.max_connections, limits.max_connections_per_ip)
+
+    @property
+    def _handshake_timeout(self) -> float:
+        return min(HANDSHAKE_TIMEOUT, self.limits.login_timeout)
 
     async def serve_plain(self, stream: trio.SocketStream) -> None:
         await self.serve_stream(stream, "plain", is_tls=False)
@@ -91,20 +100,19 @@ class ConnectionHandler:
         metrics.connections_total.labels(listener).inc()
         started = time.monotonic()
         outcome = "error"
+        refusal = self.admission.refusal(address_of(peer))
         try:
-            if is_tls:
-                await _handshake(stream)
-            if len(self.deps.registry) >= self.limits.max_connections:
-                metrics.connections_refused_total.labels("max_connections").inc()
-                with trio.move_on_after(CLOSE_TIMEOUT):
-                    await stream.send_all(b"-ERR [SYS/TEMP] too many connections, try later\r\n")
-                outcome = "refused"
+            if refusal is not None:
+                outcome = await self._refuse(stream, refusal, is_tls=is_tls)
                 return
-            metrics.connections_active.labels(listener).inc()
-            try:
-                outcome = await self._session(stream, listener, peer, is_tls=is_tls)
-            finally:
-                metrics.connections_active.labels(listener).dec()
+            with self.admission.admitted(address_of(peer)):
+                if is_tls:
+                    await _handshake(stream, self._handshake_timeout)
+                metrics.connections_active.labels(listener).inc()
+                try:
+                    outcome = await self._session(stream, listener, peer, is_tls=is_tls)
+                finally:
+                    metrics.connections_active.labels(listener).dec()
         except (_Closed, trio.BrokenResourceError, trio.ClosedResourceError, trio.TooSlowError):
             outcome = "dropped"
         except Exception:
@@ -113,6 +121,20 @@ class ConnectionHandler:
             metrics.sessions_total.labels(outcome).inc()
             metrics.session_duration_seconds.observe(time.monotonic() - started)
             await _close(stream)
+
+    async def _refuse(self, stream: trio.abc.Stream, reason: str, *, is_tls: bool) -> str:
+        """Tell an over-the-cap client why (after a short TLS handshake), then close."""
+        self.deps.metrics.connections_refused_total.labels(reason).inc()
+        text = (
+            "too many connections from your address"
+            if reason.endswith("ip")
+            else ("too many connections")
+        )
+        with trio.move_on_after(REFUSE_TIMEOUT):
+            if is_tls:
+                await _handshake(stream, REFUSE_TIMEOUT)
+            await stream.send_all(f"-ERR [SYS/TEMP] {text}, try again later\r\n".encode())
+        return "refused"
 
     async def _session(
         self, stream: trio.abc.Stream, listener: str, peer: str, *, is_tls: bool
@@ -192,7 +214,7 @@ class ConnectionHandler:
     async def _start_tls(self, stream: trio.abc.Stream | None) -> trio.SSLStream[trio.abc.Stream]:
         assert self.tls_context is not None and stream is not None
         tls = trio.SSLStream(stream, self.tls_context, server_side=True, https_compatible=True)
-        await _handshake(tls)
+        await _handshake(tls, self._handshake_timeout)
         return tls
 
     def _policy(self, peer: str, is_tls: bool) -> SessionPolicy:
@@ -205,9 +227,9 @@ class ConnectionHandler:
         )
 
 
-async def _handshake(stream: trio.abc.Stream) -> None:
+async def _handshake(stream: trio.abc.Stream, timeout: float = HANDSHAKE_TIMEOUT) -> None:
     assert isinstance(stream, trio.SSLStream)
-    with trio.fail_after(HANDSHAKE_TIMEOUT):
+    with trio.fail_after(timeout):
         await stream.do_handshake()
 
 

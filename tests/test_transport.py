@@ -185,3 +185,21 @@ async def test_quit_commit_is_not_cut_by_cancellation(
         nursery.cancel_scope.cancel()  # e.g. the shutdown deadline passing
     assert stores[0].deleted == ["m1"]
     assert not (tmp_path / "m1").exists()
+
+
+async def test_per_address_cap_refuses_only_that_address(tmp_path: Path) -> None:
+    handler = _handler(tmp_path, max_connections_per_ip=2)
+    pairs = [trio.testing.memory_stream_pair() for _ in range(4)]
+    peers = ["192.0.2.1:1", "192.0.2.1:2", "192.0.2.1:3", "192.0.2.9:1"]
+    replies = []
+    async with trio.open_nursery() as nursery:
+        for (client, server), peer in zip(pairs, peers, strict=True):
+            nursery.start_soon(handler.serve_stream, server, "plain", False, peer)
+            replies.append(await _line(client))
+        for client, _server in (pairs[0], pairs[1], pairs[3]):
+            await client.send_all(b"QUIT\r\n")
+    assert [reply[:3] for reply in replies] == [b"+OK", b"+OK", b"-ER", b"+OK"]
+    assert (
+        replies[2] == b"-ERR [SYS/TEMP] too many connections from your address, try again later\r\n"
+    )
+    assert handler.admission.total == 0

@@ -1,0 +1,43 @@
+"""Admission control for new connections: a global cap and a cap per client address, counted
+from accept (so TLS handshakes in progress count too), before any session work is done."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+class Admission:
+    """Counts open connections overall and per address; refuses beyond the caps."""
+
+    def __init__(self, max_total: int, max_per_address: int) -> None:
+        self.max_total = max_total
+        self.max_per_address = max_per_address
+        self._total = 0
+        self._by_address: Counter[str] = Counter()
+
+    @property
+    def total(self) -> int:
+        return self._total
+
+    def refusal(self, address: str) -> str | None:
+        """Why a new connection from ``address`` must be refused now, or None."""
+        if self._total >= self.max_total:
+            return "max_connections"
+        if self._by_address[address] >= self.max_per_address:
+            return "max_connections_per_ip"
+        return None
+
+    @contextmanager
+    def admitted(self, address: str) -> Iterator[None]:
+        """Count a connection for the duration of the block."""
+        self._total += 1
+        self._by_address[address] += 1
+        try:
+            yield
+        finally:
+            self._total -= 1
+            self._by_address[address] -= 1
+            if not self._by_address[address]:
+                del self._by_address[address]
