@@ -156,10 +156,11 @@ class ConnectionHandler:
         self, conn: Connection, session: Session, outbox: _SocketOutbox, record: SessionRecord
     ) -> str:
         await outbox.send_bytes(conn.greeting(GREETING))
+        login_deadline = trio.current_time() + self.limits.login_timeout
         while True:
             event = conn.next_event()
             if event is ev.NEED_DATA:
-                if not await self._receive(conn, session, outbox, record):
+                if not await self._receive(conn, session, outbox, record, login_deadline):
                     return "timeout"
                 continue
             if event is ev.PAUSED:
@@ -188,15 +189,25 @@ class ConnectionHandler:
         return action
 
     async def _receive(
-        self, conn: Connection, session: Session, outbox: _SocketOutbox, record: SessionRecord
+        self,
+        conn: Connection,
+        session: Session,
+        outbox: _SocketOutbox,
+        record: SessionRecord,
+        login_deadline: float,
     ) -> bool:
-        """Read more input; False after an idle timeout or a shutdown notice was sent."""
+        """Read more input; False after a timeout or a shutdown notice was sent.
+
+        After login the RFC 1939 idle timer restarts with every read; before it, the whole
+        login must finish by ``login_deadline`` (a byte now and then does not keep it open).
+        """
         stream = outbox.stream
         assert stream is not None
         registry = self.deps.registry
-        timeout = self.limits.idle_timeout if session.principal else self.limits.login_timeout
+        idle_deadline = trio.current_time() + self.limits.idle_timeout
+        deadline = idle_deadline if session.principal else login_deadline
         if not registry.shutting_down.is_set():
-            with trio.move_on_after(timeout) as waiting:
+            with trio.move_on_at(deadline) as waiting:
                 record.wait_scope = waiting
                 data = await stream.receive_some(RECEIVE_SIZE)
                 record.wait_scope = None

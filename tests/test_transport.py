@@ -203,3 +203,20 @@ async def test_per_address_cap_refuses_only_that_address(tmp_path: Path) -> None
         replies[2] == b"-ERR [SYS/TEMP] too many connections from your address, try again later\r\n"
     )
     assert handler.admission.total == 0
+
+
+async def test_login_deadline_is_not_extended_by_trickling(
+    tmp_path: Path, autojump_clock: object
+) -> None:
+    handler = _handler(tmp_path, login_timeout=60, idle_timeout=600)
+    client, server = trio.testing.memory_stream_pair()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(handler.serve_stream, server, "plain")
+        await _line(client)
+        start = trio.current_time()
+        for _ in range(5):  # a byte every 10 s: a slowloris that never finishes a line
+            await trio.sleep(10)
+            await client.send_all(b"N")
+        rest = await _read_all(client)
+        assert trio.current_time() - start == pytest.approx(60)
+    assert rest.startswith(b"-ERR autologout")
