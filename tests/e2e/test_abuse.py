@@ -5,77 +5,35 @@ the server is up, its memory has not run away, and a normal session works."""
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import poplib
 import random
-import signal
 import socket
 import ssl
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import PASSWORD, USER, server_env
+from tests.conftest import PASSWORD, USER
 from tests.corpus import write_corpus
-
-
-@dataclass
-class Process:
-    pid: int
-    plain: int
-    tls: int
-    cert: str
-
-    def rss_mib(self) -> float:
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        raise AssertionError("no VmRSS")
-
-    def alive(self) -> bool:
-        return Path(f"/proc/{self.pid}").exists()
+from tests.e2e.process import ServerProcess, spawn_server
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Process]:
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     tmp = tmp_path_factory.mktemp("abuse")
     write_corpus(tmp / "mail")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("POP3_")}
-    env.update(
-        server_env(
-            tmp,
-            POP3_LOGIN_TIMEOUT="2",
-            POP3_MAX_CONNECTIONS="10000",
-            POP3_MAX_CONNECTIONS_PER_IP="10000",
-            POP3_LOGIN_PENALTY_MAX="0.2",
-        ),
-        HOME=str(tmp),
+    proc = spawn_server(
+        tmp,
+        POP3_LOGIN_TIMEOUT="2",
+        POP3_MAX_CONNECTIONS="10000",
+        POP3_MAX_CONNECTIONS_PER_IP="10000",
+        POP3_LOGIN_PENALTY_MAX="0.2",
     )
-    ports = tmp / "ports.json"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pop3srv", "serve", "--any-free-port", "--ports-file", str(ports)],
-        cwd=tmp,
-        env=env,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 30
-    while not ports.exists() or not ports.read_text():
-        assert proc.poll() is None and time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    bound = json.loads(ports.read_text())
-    cert = str(tmp / "state" / "tls" / "self-signed.crt")
-    yield Process(proc.pid, bound["plain"][0][1], bound["tls"][0][1], cert)
-    proc.send_signal(signal.SIGTERM)
-    _out, err = proc.communicate(timeout=30)
-    assert proc.returncode == 0, err[-2000:]
+    yield proc
+    err = proc.stop()
     assert "Traceback" not in err, err[-4000:]
 
 
@@ -93,7 +51,7 @@ def _drain(sock: socket.socket) -> bytes:
     return data
 
 
-def _normal_session_works(proc: Process) -> None:
+def _normal_session_works(proc: ServerProcess) -> None:
     client = poplib.POP3("127.0.0.1", proc.plain, timeout=30)
     client.user(USER)
     client.pass_(PASSWORD)
@@ -109,7 +67,7 @@ def _many(count: int, job: object) -> list[object]:
         return list(pool.map(job, range(count)))  # type: ignore[arg-type]
 
 
-def test_random_bytes_get_errors_and_closed(served: Process) -> None:
+def test_random_bytes_get_errors_and_closed(served: ServerProcess) -> None:
     rng = random.Random(7)
 
     def garbage(index: int) -> bytes:
@@ -126,7 +84,7 @@ def test_random_bytes_get_errors_and_closed(served: Process) -> None:
     _normal_session_works(served)
 
 
-def test_megabyte_lines_without_lf(served: Process) -> None:
+def test_megabyte_lines_without_lf(served: ServerProcess) -> None:
     def endless(index: int) -> bytes:
         sock = _connect(served.plain)
         sock.recv(100)
@@ -142,7 +100,7 @@ def test_megabyte_lines_without_lf(served: Process) -> None:
     _normal_session_works(served)
 
 
-def test_slowloris_is_cut_by_the_login_timeout(served: Process) -> None:
+def test_slowloris_is_cut_by_the_login_timeout(served: ServerProcess) -> None:
     socks = [_connect(served.plain) for _ in range(20)]
     for sock in socks:
         sock.recv(100)
@@ -170,7 +128,7 @@ def test_slowloris_is_cut_by_the_login_timeout(served: Process) -> None:
         sock.close()
 
 
-def test_thousands_of_connections_opened_and_dropped(served: Process) -> None:
+def test_thousands_of_connections_opened_and_dropped(served: ServerProcess) -> None:
     before = served.rss_mib()
 
     def drop(index: int) -> None:
@@ -187,7 +145,7 @@ def test_thousands_of_connections_opened_and_dropped(served: Process) -> None:
     assert served.rss_mib() - before < 40
 
 
-def test_tls_handshakes_abandoned_midway(served: Process) -> None:
+def test_tls_handshakes_abandoned_midway(served: ServerProcess) -> None:
     hello = bytes.fromhex("160301") + b"\x02\x00" + b"\x01\x00\x01\xfc\x03\x03" + os.urandom(64)
     socks = []
     for index in range(200):
@@ -204,7 +162,7 @@ def test_tls_handshakes_abandoned_midway(served: Process) -> None:
     client.quit()
 
 
-def test_stls_twice_is_refused(served: Process) -> None:
+def test_stls_twice_is_refused(served: ServerProcess) -> None:
     sock = _connect(served.plain)
     sock.recv(100)
     sock.sendall(b"STLS\r\n")
@@ -225,7 +183,7 @@ def _read_until_dot(sock: socket.socket) -> bytes:
     return data
 
 
-def test_auth_flood_is_closed_by_the_budget(served: Process) -> None:
+def test_auth_flood_is_closed_by_the_budget(served: ServerProcess) -> None:
     def flood(index: int) -> bytes:
         sock = _connect(served.plain, timeout=30)
         sock.recv(100)

@@ -1,0 +1,70 @@
+"""``pop3srv serve`` as a child process on free loopback ports, for tests that kill or probe it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.conftest import server_env
+
+
+@dataclass
+class ServerProcess:
+    popen: subprocess.Popen[str]
+    plain: int
+    tls: int
+    cert: str
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def rss_mib(self) -> float:
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        raise AssertionError("no VmRSS")
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def kill(self) -> None:
+        self.popen.send_signal(signal.SIGKILL)
+        self.popen.wait(timeout=30)
+
+    def stop(self) -> str:
+        """SIGTERM, wait, and return stderr; the exit status must be 0."""
+        self.popen.send_signal(signal.SIGTERM)
+        _out, err = self.popen.communicate(timeout=30)
+        assert self.popen.returncode == 0, err[-2000:]
+        return err
+
+
+def spawn_server(tmp: Path, **extra: str) -> ServerProcess:
+    """Start the server with the test environment of ``conftest.server_env`` plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("POP3_")}
+    env.update(server_env(tmp, **extra), HOME=str(tmp))
+    ports = tmp / "ports.json"
+    ports.unlink(missing_ok=True)
+    popen = subprocess.Popen(
+        [sys.executable, "-m", "pop3srv", "serve", "--any-free-port", "--ports-file", str(ports)],
+        cwd=tmp,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while not ports.exists() or not ports.read_text():
+        if popen.poll() is not None or time.monotonic() > deadline:
+            popen.kill()
+            raise AssertionError(f"server did not start: {popen.communicate()[1][-2000:]}")
+        time.sleep(0.05)
+    bound = json.loads(ports.read_text())
+    cert = str(tmp / "state" / "tls" / "self-signed.crt")
+    return ServerProcess(popen, bound["plain"][0][1], bound["tls"][0][1], cert)
