@@ -1,4 +1,5 @@
-"""The ``pop3srv`` command line: ``serve`` (the default) and ``check-config``."""
+"""The ``pop3srv`` command line: ``serve`` (the default), ``check-config``, ``token mint`` and
+``sessions``."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import trio
 
+from admin import commands as admin_commands
 from pop3srv import __version__, config
 from pop3srv.config import ConfigError, Settings
 from pop3srv.service import Bound, Runtime, build_runtime, default_location, serve
@@ -29,6 +31,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = args.command or "serve"
     if command == "check-config":
         return config.main_check_config()
+    if command in ("token", "sessions"):
+        return _admin_command(command, args)
     return _serve_command(args)
 
 
@@ -39,6 +43,8 @@ def _parser() -> argparse.ArgumentParser:
     serve_cmd = commands.add_parser("serve", help="run the POP3 listeners (default)")
     _serve_options(serve_cmd)
     commands.add_parser("check-config", help="validate and print the effective configuration")
+    admin_commands.add_token_parser(commands)
+    admin_commands.add_sessions_parser(commands)
     _serve_options(parser)
     return parser
 
@@ -57,6 +63,18 @@ def _serve_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--ports-file", type=Path, help="write the bound addresses as JSON to this file"
     )
+
+
+def _admin_command(command: str, args: argparse.Namespace) -> int:
+    try:
+        settings = config.load_settings()
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"config error: {problem}", file=sys.stderr)
+        return EXIT_CONFIG
+    if command == "token":
+        return admin_commands.token_mint(settings, args)
+    return admin_commands.sessions(settings, args)
 
 
 def _serve_command(args: argparse.Namespace) -> int:
@@ -93,7 +111,8 @@ async def _run(runtime: Runtime, any_free_port: bool, ports_file: Path | None) -
             )
             _announce(runtime.settings, bound)
             if ports_file is not None:
-                ports_file.write_text(json.dumps({"plain": bound.plain, "tls": bound.tls}))
+                ports = {"plain": bound.plain, "tls": bound.tls, "admin": bound.admin}
+                ports_file.write_text(json.dumps(ports))
             async for signum in signals:
                 log.info("received %s, draining", signal.Signals(signum).name)
                 shutdown.set()
@@ -125,6 +144,9 @@ def _announce(settings: Settings, bound: Bound) -> None:
         log.info("POP3 (plain, STLS) on %s port %d", host, port)
     for host, port in bound.tls:
         log.info("POP3S (implicit TLS) on %s port %d", host, port)
+    for host, port in bound.admin:
+        url = f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+        log.info("admin app on %s (metrics on %smetrics)", url, url)
     if bound.self_signed_cert:
         log.info("TLS certificate (self-signed): %s", bound.self_signed_cert)
     log.info("mail from %s; log in as user %r", where, settings.auth.user)

@@ -227,6 +227,9 @@ def _build(v: _Values, sources: dict[str, str], notes: list[str], tables: _Table
             endpoint_url=v.opt_text("aws_s3_endpoint_url"),
             delete_mode=v.text("delete_mode"),
             trash_prefix=v.text("trash_prefix"),
+            lock=v.text("lock"),
+            lock_lease=v.float("lock_lease"),
+            lock_prefix=v.text("lock_prefix"),
         ),
         store=StoreSettings(mail_dir=v.path("mail_dir"), state_dir=v.path("state_dir")),
         admin=AdminSettings(v.text("admin_host"), v.int("admin_port"), v.opt_text("admin_token")),
@@ -294,6 +297,9 @@ def _effective(settings: Settings) -> dict[str, object]:
         "max_auth_failures": s.auth.penalty.max_auth_failures,
         "delete_mode": s.s3.delete_mode,
         "trash_prefix": s.s3.trash_prefix,
+        "lock": s.s3.lock,
+        "lock_lease": s.s3.lock_lease,
+        "lock_prefix": s.s3.lock_prefix,
     }
 
 

@@ -87,6 +87,10 @@ KEYS: dict[str, Key] = {
     "max_auth_failures": Key(Kind.COUNT),
     # deleting from S3
     "delete_mode": Key(Kind.TEXT),
+    # maildrop locks across replicas
+    "lock": Key(Kind.TEXT),
+    "lock_lease": Key(Kind.SECONDS),
+    "lock_prefix": Key(Kind.TEXT),
     "trash_prefix": Key(Kind.TEXT),
 }
 

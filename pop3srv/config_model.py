@@ -106,6 +106,9 @@ class S3Settings:
     endpoint_url: str | None = None
     delete_mode: str = "delete"  # or "trash": copy to trash_prefix, then delete
     trash_prefix: str = "trash/"
+    lock: str = "local"  # or "s3": maildrop locks across replicas on conditional writes
+    lock_lease: float = 60.0
+    lock_prefix: str = ".pop3srv-locks/"
 
     @property
     def enabled(self) -> bool:

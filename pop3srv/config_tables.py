@@ -22,6 +22,7 @@ from pop3srv.config_model import MailboxEntry, UserEntry
 PROVIDERS = ("jwt", "http", "static", "app-password")
 ALGORITHMS = ("HS256", "HS384", "HS512")
 DELETE_MODES = ("delete", "trash")
+LOCK_KINDS = ("local", "s3")
 
 _MAILBOX_TEXT = (
     "bucket",
@@ -153,6 +154,8 @@ def list_problems(values: Mapping[str, object], sources: Mapping[str, str]) -> l
             problems.append(f"auth-providers: {provider} needs {need} {src('auth_providers')}")
     if values.get("delete_mode") not in DELETE_MODES:
         problems.append(f"delete-mode: must be delete or trash {src('delete_mode')}")
+    if values.get("lock") not in LOCK_KINDS:
+        problems.append(f"lock: must be local or s3 {src('lock')}")
     return problems
 
 

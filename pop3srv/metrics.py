@@ -33,6 +33,10 @@ class Metrics:
     s3_pool_clients_evicted_total: Counter
     s3_pool_threads_busy: Gauge
     s3_open_bodies: Gauge
+    admin_sessions_ended_total: Counter
+    admin_passwords_minted_total: Counter
+    admin_logins_total: Counter
+    admin_live_clients: Gauge
 
 
 def create_metrics(registry: CollectorRegistry) -> Metrics:
@@ -127,6 +131,28 @@ def create_metrics(registry: CollectorRegistry) -> Metrics:
         s3_open_bodies=Gauge(
             "s3_open_bodies",
             "S3 response bodies currently being streamed to POP3 clients.",
+            registry=registry,
+        ),
+        admin_sessions_ended_total=Counter(
+            "pop3_admin_sessions_ended",
+            "POP3 sessions ended from the admin app or API.",
+            registry=registry,
+        ),
+        admin_passwords_minted_total=Counter(
+            "pop3_admin_passwords_minted",
+            "Mailbox passwords minted by the admin app or API, by kind (jwt, app-password).",
+            ["kind"],
+            registry=registry,
+        ),
+        admin_logins_total=Counter(
+            "pop3_admin_logins",
+            "Admin web UI login attempts by outcome (ok, failed).",
+            ["outcome"],
+            registry=registry,
+        ),
+        admin_live_clients=Gauge(
+            "pop3_admin_live_clients",
+            "Open websockets following the live sessions.",
             registry=registry,
         ),
     )

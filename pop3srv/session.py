@@ -16,6 +16,7 @@ import trio
 from pop3srv.auth.base import Authenticator, AuthFailed, AuthUnavailable, LoginContext, Principal
 from pop3srv.auth.penalty import LoginPenalty, address_of
 from pop3srv.config_model import PenaltySettings
+from pop3srv.locks import Held, MaildropLocks
 from pop3srv.maildrop import Maildrop, NoSuchMessage
 from pop3srv.metrics import Metrics
 from pop3srv.protocol import events as ev
@@ -47,6 +48,8 @@ class SessionDeps:
     registry: SessionRegistry
     metrics: Metrics
     penalty: LoginPenalty = field(default_factory=lambda: LoginPenalty(PenaltySettings()))
+    #: None: this process's locks only (the registry's)
+    locks: MaildropLocks | None = None
     implementation: str = "pop3srv"
 
 
@@ -65,6 +68,7 @@ class _Login:
     principal: Principal
     store: MessageStore
     maildrop: Maildrop
+    held: Held
 
 
 class Session:
@@ -78,6 +82,7 @@ class Session:
         self._policy = policy
         self._record = record
         self._login: _Login | None = None
+        self._locks = deps.locks or MaildropLocks(deps.registry)
         self._bad_commands = 0
         self._auth_failures = 0
         self._sasl_user: str | None = None
@@ -109,11 +114,12 @@ class Session:
         secure = replace(self._policy.context, secure=True)
         self._policy = replace(self._policy, plaintext_auth_allowed=True, context=secure)
 
-    def abort(self) -> None:
-        """The connection ended without QUIT: free the maildrop, commit nothing."""
+    async def release(self) -> None:
+        """Free the maildrop (after QUIT, or when the connection ended without it: then
+        nothing is committed)."""
         if self._login is not None:
-            self._deps.registry.release_mailbox(self._login.principal.mailbox, self._record)
-            self._login = None
+            login, self._login = self._login, None
+            await self._locks.release(login.held, self._record)
 
     # --- AUTHORIZATION ------------------------------------------------------------------
 
@@ -177,17 +183,20 @@ class Session:
         return Action.CONTINUE
 
     async def _open_maildrop(self, principal: Principal) -> ev.Ok | ev.Err:
-        registry = self._deps.registry
-        if not registry.acquire_mailbox(principal.mailbox, self._record):
+        try:
+            held = await self._locks.acquire(principal.location, self._record)
+        except StoreError as exc:
+            return store_error_reply(exc, "cannot lock maildrop")
+        if held is None:
             return ev.Err("maildrop already locked by another session", "IN-USE")
         store = self._deps.open_store(principal.location)
         try:
             await store.check_access()
             maildrop = Maildrop(await store.list_messages())
         except StoreError as exc:
-            registry.release_mailbox(principal.mailbox, self._record)
+            await self._locks.release(held, self._record)
             return store_error_reply(exc, "cannot open maildrop")
-        self._login = _Login(principal, store, maildrop)
+        self._login = _Login(principal, store, maildrop, held)
         count, octets = maildrop.stat()
         return ev.Ok(f"maildrop has {count} messages ({octets} octets)")
 
@@ -243,7 +252,7 @@ class Session:
         with trio.CancelScope(shield=True):
             reply = await self._commit(keys)
             await out.send(reply)
-        self.abort()
+        await self.release()
         return Action.CLOSE
 
     async def _commit(self, keys: list[str]) -> ev.Ok | ev.Err:

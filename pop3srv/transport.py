@@ -150,7 +150,7 @@ class ConnectionHandler:
                     return await self._loop(conn, session, outbox, record)
                 return "kicked"
             finally:
-                session.abort()
+                await session.release()
 
     async def _loop(
         self, conn: Connection, session: Session, outbox: _SocketOutbox, record: SessionRecord

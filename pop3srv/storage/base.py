@@ -105,7 +105,7 @@ class S3Location:
 
     @property
     def lock_key(self) -> str:
-        return f"s3:{self.endpoint_url or 'aws'}/{self.bucket}/{self.prefix}"
+        return f"s3:{self.endpoint_url or 'aws'}/{self.bucket}/{self.prefix.strip('/')}"
 
 
 @dataclass(frozen=True)

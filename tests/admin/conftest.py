@@ -1,0 +1,104 @@
+"""Fixtures of the admin tests: an app over a real registry and metrics (Quart test client),
+and helpers for a whole server with the admin app on a free port."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry
+from quart.typing import TestClientProtocol
+from quart_trio import QuartTrio
+
+from admin.app import create_app
+from admin.deps import AdminDeps, ClientInfo
+from admin.minting import TokenMinter
+from pop3srv.config import Settings, load_settings
+from pop3srv.metrics import Metrics, create_metrics
+from pop3srv.registry import SessionRegistry
+from tests.conftest import server_env
+
+ADMIN_TOKEN = "admin-test-token-0123456789"
+JWT_SECRET = "jwt-test-secret-0123456789abcdef"
+MAILBOXES = {"work": {"folder": "work"}, "team<b>": {"folder": "team"}}
+BEARER = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+CHROMIUM = "/usr/bin/chromium"
+
+requires_promtool = pytest.mark.skipif(
+    shutil.which("promtool") is None, reason="promtool (Debian package prometheus) not installed"
+)
+
+
+def admin_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """Server settings with JWT minting, a mailboxes table and a known admin token."""
+    env = {
+        "POP3_JWT_SECRET": JWT_SECRET,
+        "POP3_MAILBOXES": json.dumps(MAILBOXES),
+        "POP3_ADMIN_TOKEN": ADMIN_TOKEN,
+        # JWT, app passwords and the static user of tests.conftest (for poplib logins)
+        "POP3_AUTH_PROVIDERS": '["jwt", "app-password", "static"]',
+    }
+    env.update(extra)
+    return env
+
+
+def load(tmp_path: Path, **extra: str) -> Settings:
+    env = server_env(tmp_path, **admin_env(tmp_path, **extra))
+    return load_settings(env, cwd=tmp_path, home=tmp_path, etc_dir=tmp_path / "etc")
+
+
+@dataclass
+class Harness:
+    """An admin app over a real registry and metrics, with switchable readiness."""
+
+    app: QuartTrio
+    registry: SessionRegistry
+    prometheus: CollectorRegistry
+    metrics: Metrics
+    ready: list[bool] = field(default_factory=lambda: [True])
+
+    def client(self) -> TestClientProtocol:
+        return self.app.test_client()
+
+
+def make_harness(settings: Settings, *, client: ClientInfo | None = None) -> Harness:
+    registry = SessionRegistry()
+    prometheus = CollectorRegistry()
+    metrics = create_metrics(prometheus)
+    ready = [True]
+    info = client or ClientInfo(
+        host="mail.example.org", tls_port=995, plain_port=110, stls=True, self_signed=False
+    )
+    deps = AdminDeps(
+        registry=registry,
+        prometheus=prometheus,
+        metrics=metrics,
+        token=ADMIN_TOKEN,
+        minter=TokenMinter.from_settings(settings),
+        ready=lambda: ready[0],
+        client=lambda: info,
+        live_refresh=0.05,
+    )
+    return Harness(create_app(deps), registry, prometheus, metrics, ready)
+
+
+@pytest.fixture
+def harness(tmp_path: Path) -> Harness:
+    return make_harness(load(tmp_path))
+
+
+HarnessFactory = Callable[..., Harness]
+
+
+@pytest.fixture
+def harness_with(tmp_path: Path) -> HarnessFactory:
+    """A harness built from extra settings (env-style keyword arguments)."""
+
+    def build(**extra: str) -> Harness:
+        return make_harness(load(tmp_path, **extra))
+
+    return build

@@ -1,0 +1,73 @@
+"""Two replicas (two ``pop3srv serve`` processes) on one SeaweedFS bucket with ``lock: s3``:
+concurrent logins to one mailbox have exactly one winner; killing the winner frees the mailbox
+once its lease has run out."""
+
+from __future__ import annotations
+
+import poplib
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from tests.conftest import PASSWORD, USER
+from tests.e2e.process import ServerProcess, spawn_server
+from tests.s3.servers import S3Server
+
+pytest_plugins = ("tests.s3.plugin",)
+
+LEASE = "2"
+
+
+def _login(port: int) -> tuple[str, poplib.POP3 | None]:
+    client = poplib.POP3("127.0.0.1", port, timeout=30)
+    client.user(USER)
+    try:
+        client.pass_(PASSWORD)
+    except poplib.error_proto as exc:
+        client.quit()
+        return str(exc), None
+    return "+OK", client
+
+
+def _replicas(tmp_path: Path, seaweedfs: S3Server, bucket: str) -> list[ServerProcess]:
+    env = seaweedfs.env(bucket, "inbox/")
+    replicas = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        replicas.append(spawn_server(tmp_path / name, POP3_LOCK="s3", POP3_LOCK_LEASE=LEASE, **env))
+    return replicas
+
+
+def test_one_winner_across_replicas_and_lease_expiry(tmp_path: Path, seaweedfs: S3Server) -> None:
+    bucket = seaweedfs.create_bucket("replicas")
+    for index in range(3):
+        seaweedfs.put(bucket, f"inbox/m{index}", f"Subject: {index}\r\n\r\nx\r\n".encode())
+    first, second = _replicas(tmp_path, seaweedfs, bucket)
+    try:
+        for _round in range(3):
+            with ThreadPoolExecutor(2) as pool:
+                results = list(pool.map(_login, [first.plain, second.plain]))
+            winners = [client for reply, client in results if client is not None]
+            losers = [reply for reply, client in results if client is None]
+            assert len(winners) == 1, results
+            assert "[IN-USE]" in losers[0]
+            winners[0].quit()  # releases the lock at once
+        reply, client = _login(first.plain)
+        assert client is not None
+        first.kill()  # the holder dies without releasing
+        assert "[IN-USE]" in _login(second.plain)[0]
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            reply, client = _login(second.plain)
+            if client is not None:
+                assert client.stat()[0] == 3
+                client.quit()
+                break
+            assert "[IN-USE]" in reply
+            time.sleep(0.5)
+        else:
+            raise AssertionError("the dead replica's lock never expired")
+    finally:
+        for replica in (first, second):
+            if replica.alive():
+                replica.stop()

@@ -1,0 +1,61 @@
+"""The cross-replica maildrop lock on real S3 servers (SeaweedFS and moto): one holder, release,
+takeover after the lease, and a holder that loses its lease is told."""
+
+from __future__ import annotations
+
+import trio
+
+from pop3srv.storage.pool import S3Pool
+from pop3srv.storage.s3lock import S3Locks
+from tests.s3.servers import S3Server
+
+pytest_plugins = ("tests.s3.plugin",)
+
+
+def _never() -> None:
+    raise AssertionError("lost a lease that should hold")
+
+
+async def test_one_holder_then_release(s3_server: S3Server, bucket: str, pool: S3Pool) -> None:
+    locks = S3Locks(pool, lease=60)
+    location = s3_server.location(bucket, "inbox/")
+    first = await locks.acquire(location, "s1", _never)
+    assert first is not None
+    assert await locks.acquire(location, "s2", _never) is None
+    same_folder = s3_server.location(bucket, "inbox")
+    assert await locks.acquire(same_folder, "s3", _never) is None
+    other = await locks.acquire(s3_server.location(bucket, "other/"), "s4", _never)
+    assert other is not None
+    await locks.release(first)
+    again = await locks.acquire(location, "s5", _never)
+    assert again is not None
+    assert all(key.startswith(".pop3srv-locks/") for key in s3_server.keys(bucket))
+
+
+async def test_renewal_keeps_the_lease(s3_server: S3Server, bucket: str, pool: S3Pool) -> None:
+    holder = S3Locks(pool, lease=1.5)
+    other = S3Locks(pool, lease=1.5)
+    location = s3_server.location(bucket)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(holder.run)
+        assert await holder.acquire(location, "a", _never) is not None
+        await trio.sleep(3.5)  # more than two leases, renewed every 0.5 s
+        assert await other.acquire(location, "b", _never) is None
+        nursery.cancel_scope.cancel()
+
+
+async def test_stale_lock_is_taken_over_and_the_old_holder_told(
+    s3_server: S3Server, bucket: str, pool: S3Pool
+) -> None:
+    crashed = S3Locks(pool, lease=1)  # never renews: like a replica that died
+    survivor = S3Locks(pool, lease=1)
+    location = s3_server.location(bucket)
+    lost: list[str] = []
+    old = await crashed.acquire(location, "a", lambda: lost.append("a"))
+    assert old is not None
+    assert await survivor.acquire(location, "b", _never) is None
+    await trio.sleep(2.5)  # the lease (by the S3 server's clock, seconds resolution) runs out
+    assert await survivor.acquire(location, "b", _never) is not None
+    await crashed.renew(old)
+    assert lost == ["a"]
+    assert old.lost
