@@ -12,6 +12,8 @@ from quart import Quart
 
 from admin.auth import UiSessions
 from admin.minting import TokenMinter
+from pop3srv.auth.penalty import LoginPenalty
+from pop3srv.config_model import PenaltySettings
 from pop3srv.metrics import Metrics
 from pop3srv.registry import SessionRegistry
 
@@ -45,6 +47,8 @@ class AdminDeps:
     ui_session_ttl: float = UI_SESSION_TTL
     #: how often live websockets look for moved counters (commands, bytes, last activity)
     live_refresh: float = 2.0
+    #: growing delays for wrong admin tokens, per client address (as for POP3 logins)
+    penalty: LoginPenalty = field(default_factory=lambda: LoginPenalty(PenaltySettings()))
 
 
 @dataclass

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from urllib.parse import urlsplit
 
+import trio
 from quart import Quart, Response, render_template, request
 
 from admin.auth import (
@@ -94,10 +95,15 @@ def register(app: Quart, ctx: AdminContext) -> None:
         given = form.get(CSRF_FIELD, "")
         if not expected or not given or not token_matches(given, expected):
             return await _login_page("The form expired; please try again.", 403)
+        address = request.remote_addr or "unknown"
+        if delay := deps.penalty.delay(address):
+            await trio.sleep(delay)
         if not token_matches(form.get("token", "").strip(), deps.token):
+            deps.penalty.failed(address)
             deps.metrics.admin_logins_total.labels("failed").inc()
-            log.warning("admin login with a wrong token from %s", request.remote_addr)
+            log.warning("admin login with a wrong token from %s", address)
             return await _login_page("Wrong admin token.", 401)
+        deps.penalty.succeeded(address)
         deps.metrics.admin_logins_total.labels("ok").inc()
         cookie, _ = ctx.sessions.create()
         response = _redirect("/")

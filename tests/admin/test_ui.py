@@ -12,6 +12,7 @@ import pytest
 from quart.typing import TestClientProtocol as QuartClient
 
 from admin.auth import CSRF_HEADER, LOGIN_COOKIE, SESSION_COOKIE
+from admin.deps import admin_context
 from tests.admin.conftest import ADMIN_TOKEN, Harness
 
 LOOPBACK = {"server": ("127.0.0.1", 8080)}
@@ -203,3 +204,13 @@ async def test_static_assets_are_served(harness: Harness) -> None:
         assert response.status_code == 200
     script = await (await harness.client().get("/static/admin.js")).get_data(True)
     assert "innerHTML" not in script
+
+
+async def test_wrong_tokens_slow_that_address_down(harness: Harness) -> None:
+    for _ in range(3):
+        response, _ = await _login(harness, token="wrong")
+        assert response.status_code == 401
+    penalty = admin_context(harness.app).deps.penalty
+    address = "<local>"  # the Quart test client's remote address
+    assert penalty.delay(address) == 1.0  # free failures used up: the next attempt waits
+    assert penalty.delay("192.0.2.1") == 0
