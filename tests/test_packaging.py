@@ -39,7 +39,7 @@ COMPOSE = ROOT / "compose.yaml"
 DEPLOY = ROOT / "deploy"
 PROMETHEUS = DEPLOY / "prometheus.yml"
 HAPROXY = DEPLOY / "haproxy.cfg"
-SECTIONS = ROOT / "docs" / "README-sections.md"
+SECTIONS = ROOT / "README.md"
 ARCHITECTURE = ROOT / "docs" / "architecture.md"
 POP3_NAME = re.compile(r"\bPOP3_[A-Z0-9_]+\b")
 KNOWN_ENV = {env_name(key) for key in KEYS} | set(IGNORED_ENV)
@@ -395,7 +395,7 @@ def _script_output(name: str) -> str:
 def test_readme_sections_carry_the_current_configuration_table() -> None:
     table = _script_output("config-table")
     assert table in SECTIONS.read_text(encoding="utf-8"), (
-        "docs/README-sections.md's configuration table is out of date: paste the output of "
+        "README.md's configuration table is out of date: paste the output of "
         "`.venv/bin/python scripts/config-table` over it"
     )
 
@@ -410,7 +410,7 @@ def test_readme_sections_name_every_key_and_variable() -> None:
 def test_readme_sections_carry_the_current_metrics_table() -> None:
     table = _script_output("metrics-table")
     assert table in SECTIONS.read_text(encoding="utf-8"), (
-        "docs/README-sections.md's metrics table is out of date: paste the output of "
+        "README.md's metrics table is out of date: paste the output of "
         "`.venv/bin/python scripts/metrics-table` over it"
     )
 
