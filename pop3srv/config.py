@@ -18,9 +18,21 @@ and path keys are taken verbatim; the others are parsed as TOML by dynaconf (``2
 ``tls-port``, without one ``plain-port``. If ``tls-port``/``plain-port`` is set in the same
 source as ``port`` or a later one, that explicit key wins and ``port`` is ignored (with a warning).
 
-dynaconf is imported by ``config_sources`` and nowhere else in the project. It parses YAML (its
-vendored ruamel) and typed environment values; the layering is done here so every value keeps its
-source, every problem is reported at once, and tests can pass their own environment and folders.
+A later source replaces a key's whole value: tables (``users``, ``mailboxes``, ``jwt-secrets``)
+and lists are not merged across sources.
+
+dynaconf is imported by ``config_sources`` and nowhere else in the project. Each ``load_settings``
+call makes one ``Dynaconf`` instance (never a global one) and feeds it the sources above in order,
+one layer per source named by its source; each key's raw value and the source that set it last
+come back from that instance (its history). ``config_sources`` reads the files itself (YAML through
+dynaconf's vendored ruamel) and takes the environment from the mapping given to ``load_settings``,
+rather than letting dynaconf find them, so that every problem is reported at once naming its
+source, dash keys become underscores before dynaconf sees them, no parent folder, ``*.local.yaml``
+or ``dynaconf_hooks.py`` is looked at, and tests can pass their own environment and folders; the
+instance ignores ``os.environ``, dynaconf's own ``*_FOR_DYNACONF`` options included. Typing and
+the checks are this project's (``config_keys``, ``config_rules``, ``config_tables``), so that
+every problem names the key, the value and its source.
+
 Helpers: ``config_keys`` (the keys and their types), ``config_sources`` (reading), ``config_rules``
 (checks across keys, warnings).
 """

@@ -1,11 +1,42 @@
-"""Reading the configuration sources into one layer of raw values per key, then typing them.
+"""Reading the configuration sources into one ``dynaconf.Dynaconf`` instance, then typing them.
 
-Part of :mod:`pop3srv.config` (see its docstring for the order of sources). The only place
-dynaconf is imported: it parses YAML (its vendored ruamel) and typed environment values.
+Part of :mod:`pop3srv.config` (see its docstring for the order of sources). The only module that
+imports dynaconf.
+
+How dynaconf is used. :func:`read_layers` makes one ``Dynaconf`` per ``load_settings`` call (never
+a global one) and feeds it the sources in order, one layer each, with ``Settings.set`` and a
+``SourceMetadata`` naming the source: the packaged defaults, the three ``config.yaml`` files, the
+``POP3_CONFIG`` file, then one layer per ``POP3_*`` variable of the ``env`` mapping given to
+``load_settings``. dynaconf holds the layered values (a later source replaces a key, tables
+included: merging is off) and the history of the sources that set each key; each key's value is
+read back from the instance, and its source and rank from ``dynaconf.get_history``. dynaconf
+also parses: YAML files with its vendored ruamel, and the environment values of keys that are
+not text or paths as TOML with its converters (``2110``, ``true``, ``@int 5``).
+
+What is done here rather than by dynaconf's own loaders, and why:
+
+* The files are read and parsed here, not named in ``settings_files``: so that every problem is
+  collected (a broken file names the file and the line, a missing ``POP3_CONFIG`` file is an
+  error, unknown keys get suggestions), dash keys become underscores before dynaconf sees them
+  (else ``POP3_JWT_SECRET`` would not override ``jwt-secret``), ``~`` and relative paths follow
+  ``Places`` (dynaconf would search a relative ``config.yaml`` up the parent folders), and
+  dynaconf's extras stay off (``*.local.yaml`` files, includes, ``dynaconf_hooks.py`` run from
+  the folders of loaded files).
+* The environment comes from the ``env`` mapping, never ``os.environ`` (tests pass their own).
+  Text and path values are taken verbatim (a password ``0123`` stays ``0123``).
+* The instance is sealed from the process environment: dynaconf reads its own options
+  (``SETTINGS_FILE_FOR_DYNACONF``, ``MERGE_ENABLED_FOR_DYNACONF``, ``DYNACONF_*`` ...) from
+  ``os.environ`` over the constructor's; here it sees an empty environment instead.
+* ``auto_cast`` is off, so a file value such as ``"@format {this.X}"`` or ``"@int 5"`` stays the
+  text written; only the typed environment values go through dynaconf's converters.
+* A table or list is unset before a later source sets it, so that a ``dynaconf_merge`` marker
+  inside a user's table is an unknown entry (reported) rather than a silent merge.
 """
 
 from __future__ import annotations
 
+import copy
+import functools
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -33,12 +64,50 @@ IGNORED_ENV = frozenset({CONFIG_ENV})
 DEFAULT_RANK = 1
 ENV_RANK = 6
 
+#: The ``Dynaconf`` options: nothing is loaded by dynaconf itself (no settings files, no
+#: environment loader, no .env, includes or external stores), no merging, no ``@`` converters
+#: on stored values, no dotted or nested keys.
+_DYNACONF_OPTIONS: dict[str, object] = {
+    "settings_files": [],
+    "core_loaders": [],
+    "loaders": [],
+    "includes": [],
+    "preload": [],
+    "secrets": None,
+    "environments": False,
+    "load_dotenv": False,
+    "envvar_prefix": None,
+    "redis_enabled": False,
+    "vault_enabled": False,
+    "merge_enabled": False,
+    "auto_cast": False,
+    "dotted_lookup": False,
+    "nested_separator": "__",
+    "index_separator": None,
+    "sysenv_fallback": False,
+    "validate_on_update": False,
+    "apply_default_on_none": False,
+}
+#: For :func:`dynaconf.utils.parse_conf.parse_conf_data` on typed environment values: the
+#: converters on, whatever ``AUTO_CAST_FOR_DYNACONF`` says in the process environment.
+_ENV_PARSING = {"AUTO_CAST_FOR_DYNACONF": True}
+
 
 @dataclass(frozen=True)
 class Raw:
     value: object
     source: str
     rank: int  # position of the source in the order above; later wins
+
+
+@dataclass(frozen=True)
+class _Layer:
+    """One source's values (underscore keys), as fed to dynaconf."""
+
+    source: str  # "default", a file's absolute path, or "env POP3_X"
+    loader: str  # "toml", "yaml" or "env": SourceMetadata.loader
+    rank: int
+    values: dict[str, object]
 
 
 def _dynaconf_yaml(text: str) -> object:
@@ -51,7 +120,55 @@ def _dynaconf_yaml(text: str) -> object:
 def _dynaconf_env_value(text: str) -> object:
     from dynaconf.utils.parse_conf import parse_conf_data  # noqa: PLC0415
 
-    return cast(object, parse_conf_data(text, tomlfy=True))
+    return cast(object, parse_conf_data(text, tomlfy=True, box_settings=_ENV_PARSING))
+
+
+@functools.cache
+def _sealed_settings_class() -> type:
+    """dynaconf's ``Settings`` with an empty environment (see the module docstring)."""
+    from dynaconf.base import Settings  # noqa: PLC0415 - dynaconf costs ~0.2 s to import
+
+    class SealedSettings(Settings):  # type: ignore[misc]  # dynaconf is untyped
+        @property
+        def environ(self) -> Mapping[str, str]:
+            return {}
+
+    return SealedSettings
+
+
+def _new_dynaconf() -> Any:
+    from dynaconf import Dynaconf  # noqa: PLC0415
+
+    return Dynaconf(_wrapper_class=_sealed_settings_class(), **_DYNACONF_OPTIONS)
+
+
+def _feed(settings: Any, layer: _Layer) -> None:
+    from dynaconf.loaders.base import SourceMetadata  # noqa: PLC0415
+
+    metadata = SourceMetadata(loader=layer.loader, identifier=layer.source, env="global")
+    for key, value in layer.values.items():
+        name = key.upper()
+        if isinstance(value, dict | list):  # replaced, never merged (see the module docstring)
+            settings.unset(name, force=True)
+        # a copy: dynaconf turns nested tables into its own nodes in place
+        settings.set(name, copy.deepcopy(value), loader_identifier=metadata)
+
+
+def _layered(settings: Any, layers: list[_Layer]) -> dict[str, Raw]:
+    """Each key that some layer set -> its value in dynaconf and the last source that set it."""
+    from dynaconf import get_history  # noqa: PLC0415
+
+    order = {layer.source: (i, layer) for i, layer in enumerate(layers)}
+    stored: dict[str, object] = settings.as_dict()
+    out: dict[str, Raw] = {}
+    for key in KEYS:
+        name = key.upper()
+        if name not in stored:
+            continue
+        history = get_history(settings, name, filter_callable=lambda m: m.identifier in order)
+        _, last = max((order[entry["identifier"]] for entry in history), key=lambda o: o[0])
+        out[key] = Raw(stored[name], last.source, last.rank)
+    return out
 
 
 def _parse(text: str, path: Path, label: str) -> tuple[object, str | None]:
@@ -103,8 +220,30 @@ def _read(path: Path, label: str, *, required: bool, problems: list[str]) -> dic
     return out
 
 
-def _read_env(env: Mapping[str, str], problems: list[str]) -> dict[str, Raw]:
-    out: dict[str, Raw] = {}
+def _file_layers(
+    env: Mapping[str, str], places: Places, etc_dir: Path, problems: list[str]
+) -> list[_Layer]:
+    files: list[tuple[Path, bool]] = [
+        (etc_dir / "config.yaml", False),
+        (places.home / HOME_DIR_NAME / "config.yaml", False),
+        (places.cwd / "config.yaml", False),
+    ]
+    if env.get(CONFIG_ENV):
+        files.append((places.path(env[CONFIG_ENV]), True))
+    layers: list[_Layer] = []
+    for rank, (path, required) in enumerate(files, start=DEFAULT_RANK + 1):
+        label = str(path.absolute())
+        if any(layer.source == label for layer in layers):  # e.g. run from /etc/aws-ses-...
+            continue
+        values = _read(path, label, required=required, problems=problems)
+        loader = "toml" if path.suffix.lower() == ".toml" else "yaml"
+        layers.append(_Layer(label, loader, rank, values))
+    return layers
+
+
+def _env_layers(env: Mapping[str, str], problems: list[str]) -> list[_Layer]:
+    """One layer per ``POP3_*`` variable (each is its own source), in name order."""
+    layers: list[_Layer] = []
     for name in sorted(env):
         if not name.startswith("POP3_") or name in IGNORED_ENV:
             continue
@@ -125,8 +264,8 @@ def _read_env(env: Mapping[str, str], problems: list[str]) -> dict[str, Raw]:
                 problems.append(f"{dash(key)}: {e} (from {label})")
                 continue
         if value is not None:  # "@none" leaves the key as it was
-            out[key] = Raw(value, label, ENV_RANK)
-    return out
+            layers.append(_Layer(label, "env", ENV_RANK, {key: value}))
+    return layers
 
 
 def read_defaults(problems: list[str]) -> dict[str, object]:
@@ -147,26 +286,16 @@ def read_layers(
     etc_dir: Path,
     problems: list[str],
 ) -> dict[str, Raw]:
-    layers = {
-        key: Raw(value, "default", DEFAULT_RANK) for key, value in defaults.items() if key in KEYS
-    }
-    files: list[tuple[Path, bool]] = [
-        (etc_dir / "config.yaml", False),
-        (places.home / HOME_DIR_NAME / "config.yaml", False),
-        (places.cwd / "config.yaml", False),
+    """Feed every source, in order, to a new ``Dynaconf``; each key set -> value and source."""
+    layers = [
+        _Layer("default", "toml", DEFAULT_RANK, {k: v for k, v in defaults.items() if k in KEYS}),
+        *_file_layers(env, places, etc_dir, problems),
+        *_env_layers(env, problems),
     ]
-    if env.get(CONFIG_ENV):
-        files.append((places.path(env[CONFIG_ENV]), True))
-    seen: set[Path] = set()
-    for rank, (path, required) in enumerate(files, start=2):
-        if path.absolute() in seen:  # e.g. run from /etc/aws-ses-pop3-server
-            continue
-        seen.add(path.absolute())
-        label = str(path.absolute())
-        for key, value in _read(path, label, required=required, problems=problems).items():
-            layers[key] = Raw(value, label, rank)
-    layers.update(_read_env(env, problems))
-    return layers
+    settings = _new_dynaconf()
+    for layer in layers:
+        _feed(settings, layer)
+    return _layered(settings, layers)
 
 
 def typed_values(
