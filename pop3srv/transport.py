@@ -24,6 +24,7 @@ from pop3srv.session import Action, Session, SessionDeps, SessionPolicy
 log = logging.getLogger(__name__)
 
 RECEIVE_SIZE = 64 * 1024
+COALESCE = 64 * 1024  # body bytes gathered before a write
 HANDSHAKE_TIMEOUT = 30.0
 REFUSE_TIMEOUT = 5.0
 CLOSE_TIMEOUT = 2.0
@@ -55,9 +56,24 @@ class _SocketOutbox:
         self._handler = handler
         self._conn = conn
         self._record = record
+        self._pending: list[bytes] = []
+        self._pending_size = 0
 
     async def send(self, reply: ev.Reply) -> None:
-        await self.send_bytes(self._conn.send(reply))
+        """Send a reply; the pieces of a body are gathered up to ``COALESCE`` octets, so a small
+        message goes out as one write (status line, body and terminator together)."""
+        data = self._conn.send(reply)
+        if isinstance(reply, ev.BeginData | ev.Data):
+            self._pending.append(data)
+            self._pending_size += len(data)
+            if self._pending_size < COALESCE:
+                return
+            data = b""
+        if self._pending:
+            data = b"".join([*self._pending, data])
+            self._pending.clear()
+            self._pending_size = 0
+        await self.send_bytes(data)
 
     async def send_bytes(self, data: bytes) -> None:
         assert self.stream is not None

@@ -89,7 +89,10 @@ class BodyEncoder:
             chunk = chunk[:-1]
         if not chunk:
             return b""
-        out = chunk.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n").replace(b"\n.", b"\n..")
+        if chunk.count(b"\n") == chunk.count(b"\r\n"):  # already CRLF (what SES stores)
+            out = chunk.replace(b"\n.", b"\n..") if b"\n." in chunk else chunk
+        else:
+            out = chunk.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n").replace(b"\n.", b"\n..")
         if self._at_line_start and out.startswith(b"."):
             out = b"." + out
         self._at_line_start = out.endswith(b"\n")
