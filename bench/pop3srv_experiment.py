@@ -94,14 +94,14 @@ def apply(names: set[str]) -> None:
 
         async def send(self: transport._SocketOutbox, reply: ev.Reply) -> None:
             data = self._conn.send(reply)
-            pending: bytes = getattr(self, "_pending", b"")
+            pending: bytes = getattr(self, "_experiment_pending", b"")
             if (
                 isinstance(reply, ev.BeginData | ev.Data)
                 and len(pending) + len(data) < PENDING_LIMIT
             ):
-                self._pending = pending + data  # type: ignore[attr-defined]
+                self._experiment_pending = pending + data  # type: ignore[attr-defined]
                 return
-            self._pending = b""  # type: ignore[attr-defined]
+            self._experiment_pending = b""  # type: ignore[attr-defined]
             await self.send_bytes(pending + data if pending else data)
 
         transport._SocketOutbox.send = send  # type: ignore[method-assign]
