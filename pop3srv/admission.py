@@ -41,3 +41,30 @@ class Admission:
             self._by_address[address] -= 1
             if not self._by_address[address]:
                 del self._by_address[address]
+
+
+class LoginSlots:
+    """Login attempts in progress per user name (case-insensitive), capped: a burst of
+    parallel guesses at one mailbox, or a client stuck reconnecting, cannot pile up."""
+
+    def __init__(self, max_per_user: int) -> None:
+        self.max_per_user = max_per_user
+        self._in_progress: Counter[str] = Counter()
+
+    def in_progress(self, user: str) -> int:
+        return self._in_progress[user.casefold()]
+
+    @contextmanager
+    def slot(self, user: str) -> Iterator[bool]:
+        """Yields whether this attempt may proceed; counted for the block when it may."""
+        name = user.casefold()
+        if self._in_progress[name] >= self.max_per_user:
+            yield False
+            return
+        self._in_progress[name] += 1
+        try:
+            yield True
+        finally:
+            self._in_progress[name] -= 1
+            if not self._in_progress[name]:
+                del self._in_progress[name]

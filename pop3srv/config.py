@@ -228,6 +228,7 @@ def _build(v: _Values, sources: dict[str, str], notes: list[str], tables: _Table
                 start=v.float("login_penalty_start"),
                 maximum=v.float("login_penalty_max"),
                 max_auth_failures=v.int("max_auth_failures"),
+                max_logins_per_user=v.int("max_logins_per_user"),
             ),
         ),
         s3=S3Settings(

@@ -85,6 +85,7 @@ KEYS: dict[str, Key] = {
     "login_penalty_start": Key(Kind.DURATION),
     "login_penalty_max": Key(Kind.DURATION),
     "max_auth_failures": Key(Kind.COUNT),
+    "max_logins_per_user": Key(Kind.COUNT),
     # deleting from S3
     "delete_mode": Key(Kind.TEXT),
     # maildrop locks across replicas

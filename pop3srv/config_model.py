@@ -69,6 +69,7 @@ class PenaltySettings:
     start: float = 1.0  # first delay, seconds; doubles per further failure
     maximum: float = 15.0
     max_auth_failures: int = 3  # per connection, then it is closed
+    max_logins_per_user: int = 4  # login attempts in progress at once per user name
 
 
 @dataclass(frozen=True)

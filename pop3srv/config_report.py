@@ -59,6 +59,7 @@ def _effective(settings: Settings) -> dict[str, object]:
         "login_penalty_start": s.auth.penalty.start,
         "login_penalty_max": s.auth.penalty.maximum,
         "max_auth_failures": s.auth.penalty.max_auth_failures,
+        "max_logins_per_user": s.auth.penalty.max_logins_per_user,
         "delete_mode": s.s3.delete_mode,
         "trash_prefix": s.s3.trash_prefix,
         "lock": s.s3.lock,

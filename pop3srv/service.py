@@ -13,6 +13,7 @@ from admin.deps import AdminDeps, ClientInfo
 from admin.minting import TokenMinter
 from admin.serve import serve_admin
 from admin.tokenfile import ensure_admin_token
+from pop3srv.admission import LoginSlots
 from pop3srv.config import Settings
 from pop3srv.runtime import Bound, Runtime, build_runtime, default_location, open_store
 from pop3srv.session import SessionDeps
@@ -42,6 +43,7 @@ async def serve(
         runtime.registry,
         runtime.metrics,
         penalty=runtime.penalty,
+        logins=LoginSlots(settings.auth.penalty.max_logins_per_user),
         locks=runtime.locks,
     )
     limits = settings.limits

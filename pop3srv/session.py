@@ -13,10 +13,12 @@ from dataclasses import dataclass, field, replace
 
 import trio
 
-from pop3srv.auth.base import Authenticator, AuthFailed, AuthUnavailable, LoginContext, Principal
-from pop3srv.auth.penalty import LoginPenalty, address_of
+from pop3srv.admission import LoginSlots
+from pop3srv.auth.base import Authenticator, LoginContext, Principal
+from pop3srv.auth.penalty import LoginPenalty
 from pop3srv.config_model import PenaltySettings
 from pop3srv.locks import Held, MaildropLocks
+from pop3srv.login import Gate, LoginRefused
 from pop3srv.maildrop import Maildrop, NoSuchMessage
 from pop3srv.metrics import Metrics
 from pop3srv.protocol import events as ev
@@ -48,6 +50,7 @@ class SessionDeps:
     registry: SessionRegistry
     metrics: Metrics
     penalty: LoginPenalty = field(default_factory=lambda: LoginPenalty(PenaltySettings()))
+    logins: LoginSlots = field(default_factory=lambda: LoginSlots(4))
     #: None: this process's locks only (the registry's)
     locks: MaildropLocks | None = None
     implementation: str = "pop3srv"
@@ -83,6 +86,7 @@ class Session:
         self._record = record
         self._login: _Login | None = None
         self._locks = deps.locks or MaildropLocks(deps.registry)
+        self._gate = Gate(deps.authenticator, deps.penalty, deps.logins, deps.metrics)
         self._bad_commands = 0
         self._auth_failures = 0
         self._sasl_user: str | None = None
@@ -155,27 +159,13 @@ class Session:
         return await self._login_with(authcid, password, "plain", out)
 
     async def _login_with(self, user: str, password: str, method: str, out: Outbox) -> Action:
-        metrics, penalty = self._deps.metrics, self._deps.penalty
-        address = address_of(self._policy.context.peer)
-        if delay := penalty.delay(address):
-            metrics.login_delay_seconds.observe(delay)
-            await trio.sleep(delay)
-        context = self._policy.context
         try:
-            principal = await self._deps.authenticator.authenticate(user, password, context)
-        except AuthFailed as exc:
-            metrics.auth_attempts_total.labels(method, "failure").inc()
-            penalty.failed(address)
-            self._auth_failures += 1
-            await out.send(ev.Err(str(exc), "AUTH"))
+            principal = await self._gate.log_in(user, password, method, self._policy.context)
+        except LoginRefused as refused:
+            await out.send(refused.reply)
+            self._auth_failures += refused.bad_credentials
             too_many = self._auth_failures >= self._policy.max_auth_failures
             return Action.CLOSE if too_many else Action.CONTINUE
-        except AuthUnavailable as exc:
-            metrics.auth_attempts_total.labels(method, "unavailable").inc()
-            await out.send(ev.Err(str(exc), "SYS/TEMP"))
-            return Action.CONTINUE
-        metrics.auth_attempts_total.labels(method, "success").inc()
-        penalty.succeeded(address)
         reply = await self._open_maildrop(principal)
         if isinstance(reply, ev.Ok):
             self._deps.registry.update(self._record, user=principal.user, state="TRANSACTION")

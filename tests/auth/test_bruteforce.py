@@ -3,12 +3,15 @@ is slowed and cut off, while a correct login from another address is not (autoju
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import trio
 import trio.testing
 from prometheus_client import CollectorRegistry
 
+from pop3srv.admission import LoginSlots
+from pop3srv.auth.base import AuthFailed, LoginContext, Principal
 from pop3srv.auth.penalty import LoginPenalty
 from pop3srv.auth.static import StaticAuthenticator
 from pop3srv.config import PenaltySettings
@@ -91,3 +94,41 @@ async def test_connection_closed_after_max_auth_failures(
             transcript += chunk
     assert transcript.count(b"-ERR [AUTH]") == 3
     assert transcript.endswith(b"-ERR [AUTH] invalid user name or password\r\n")
+
+
+class _SlowAuthenticator:
+    """Takes 10 s per check (autojump clock): logins pile up while it works."""
+
+    async def authenticate(self, user: str, password: str, context: LoginContext) -> Principal:
+        await trio.sleep(10)
+        raise AuthFailed("invalid user name or password")
+
+
+async def test_parallel_logins_for_one_user_are_capped(
+    tmp_path: Path, autojump_clock: object
+) -> None:
+    handler = _handler(tmp_path)
+    handler.deps = replace(
+        handler.deps,
+        authenticator=_SlowAuthenticator(),
+        logins=LoginSlots(2),
+    )
+    replies: list[bytes] = []
+
+    async def attempt(index: int) -> None:
+        client, server = trio.testing.memory_stream_pair()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(handler.serve_stream, server, "plain", False, f"192.0.2.{index}:1")
+            await _line(client)
+            await client.send_all(b"USER victim\r\nPASS guess\r\n")
+            await _line(client)
+            replies.append(await _line(client))
+            await client.send_all(b"QUIT\r\n")
+            await _line(client)
+
+    async with trio.open_nursery() as nursery:
+        for index in range(5):
+            nursery.start_soon(attempt, index)
+    assert sorted(reply[:11] for reply in replies) == [b"-ERR [AUTH]"] * 2 + [b"-ERR [IN-US"] * 3
+    limited = handler.deps.metrics.auth_attempts_total.labels("user", "limited")
+    assert limited._value.get() == 3
