@@ -87,9 +87,14 @@ def _value(session: Mapping[str, Any], key: str) -> str:
     return str(value)
 
 
+def _printable(text: str) -> str:
+    """User names are chosen by clients: never let control characters reach the terminal."""
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
+
+
 def format_table(sessions: Sequence[Mapping[str, Any]]) -> str:
     rows = [[title for title, _ in COLUMNS]]
-    rows += [[_value(s, key) for _, key in COLUMNS] for s in sessions]
+    rows += [[_printable(_value(s, key)) for _, key in COLUMNS] for s in sessions]
     widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
     lines = [
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
@@ -107,5 +112,5 @@ def format_event(message: Mapping[str, Any]) -> str:
     if kind == "close":
         return f"close   {message.get('id')}"
     session = message.get("session", {})
-    fields = " ".join(f"{key}={_value(session, key)}" for _, key in COLUMNS[1:])
+    fields = " ".join(f"{key}={_printable(_value(session, key))}" for _, key in COLUMNS[1:])
     return f"{kind:<7} {session.get('id')} {fields}"

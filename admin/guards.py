@@ -33,9 +33,7 @@ def api_denied(ctx: AdminContext, *, unsafe: bool) -> Response | None:
     """None if the request may use the API, else the 401/403 JSON answer."""
     given = bearer_token(request.headers.get("Authorization"))
     if given is not None:
-        if token_matches(given, ctx.deps.token):
-            return None
-        return json_error(401, "invalid admin token")
+        return _check_bearer(ctx, given, request.remote_addr)
     session = ui_session(ctx)
     if session is None:
         return json_error(401, "authentication required: send Authorization: Bearer <admin-token>")
@@ -55,12 +53,27 @@ def websocket_denied(ctx: AdminContext) -> Response | None:
     a same-origin page. No token in the URL: it would end up in logs and browser history."""
     given = bearer_token(websocket.headers.get("Authorization"))
     if given is not None:
-        return None if token_matches(given, ctx.deps.token) else json_error(401, "invalid token")
+        return _check_bearer(ctx, given, websocket.remote_addr)
     if ctx.sessions.get(websocket.cookies.get(SESSION_COOKIE)) is None:
         return json_error(401, "authentication required")
     if not same_origin(websocket.headers.get("Origin"), websocket.scheme, websocket.host):
         return json_error(403, "cross-origin websocket refused")
     return None
+
+
+def _check_bearer(ctx: AdminContext, given: str, address: str | None) -> Response | None:
+    """None for the right token; wrong ones count against the client's address, which then
+    gets 429 for a growing time (as POP3 logins do), so a short admin-token cannot be guessed."""
+    penalty, where = ctx.deps.penalty, address or "unknown"
+    if wait := penalty.delay(where):
+        response = json_error(429, f"too many wrong admin tokens; retry in {wait:g} s")
+        response.headers["Retry-After"] = str(int(wait + 0.999))
+        return response
+    if token_matches(given, ctx.deps.token):
+        penalty.succeeded(where)
+        return None
+    penalty.failed(where)
+    return json_error(401, "invalid admin token")
 
 
 def ui_session(ctx: AdminContext) -> UiSession | None:

@@ -31,13 +31,15 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncGenerator, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from bench.retr import PASSWORD, USER
 
-PATCHES = ("encoder", "inline-open", "coalesce", "list-cache")
+# "encoder", "inline-open" and "coalesce" were measured here and are now part of pop3srv
+# itself (protocol/writer.py, storage/folder.py, transport.py); the listing cache is not.
+PATCHES = ("list-cache",)
 #: a directory whose mtime is this recent may still change within the same timestamp tick
 #: (as Dovecot's Maildir sync does, the cached listing is trusted only when it is older)
 LIST_CACHE_SETTLED_S = 2.0
@@ -45,66 +47,8 @@ PENDING_LIMIT = 256 * 1024
 
 
 def apply(names: set[str]) -> None:
-    from pop3srv import transport  # noqa: PLC0415 - patched only in the experiment process
-    from pop3srv.protocol import events as ev  # noqa: PLC0415
-    from pop3srv.protocol.writer import BodyEncoder  # noqa: PLC0415
     from pop3srv.storage.base import MessageInfo  # noqa: PLC0415
     from pop3srv.storage.folder import FolderStore  # noqa: PLC0415
-
-    if "encoder" in names:
-        original_encode = BodyEncoder.encode
-
-        def encode(self: BodyEncoder, chunk: bytes) -> bytes:
-            if (
-                chunk
-                and not self._held_cr
-                and not self._finished
-                and not chunk.endswith(b"\r")
-                and chunk.count(b"\n") == chunk.count(b"\r\n")
-            ):  # already CRLF throughout: only dot-stuffing is left to do
-                out = chunk.replace(b"\n.", b"\n..") if b"\n." in chunk else chunk
-                if self._at_line_start and out.startswith(b"."):
-                    out = b"." + out
-                self._at_line_start = out.endswith(b"\n")
-                return out
-            return original_encode(self, chunk)
-
-        BodyEncoder.encode = encode  # type: ignore[method-assign]
-
-    if "inline-open" in names:
-        import trio  # noqa: PLC0415
-
-        async def stream(
-            self: FolderStore, key: str, *, first_chunk: int | None = None
-        ) -> AsyncGenerator[bytes, None]:
-            handle, chunk = self._open_and_read(self._path(key))
-            try:
-                while chunk:
-                    yield chunk
-                    if handle is None:
-                        return
-                    chunk = await trio.to_thread.run_sync(self._read, handle)
-            finally:
-                if handle is not None:
-                    handle.close()
-
-        FolderStore.stream = stream  # type: ignore[method-assign]
-
-    if "coalesce" in names:
-
-        async def send(self: transport._SocketOutbox, reply: ev.Reply) -> None:
-            data = self._conn.send(reply)
-            pending: bytes = getattr(self, "_experiment_pending", b"")
-            if (
-                isinstance(reply, ev.BeginData | ev.Data)
-                and len(pending) + len(data) < PENDING_LIMIT
-            ):
-                self._experiment_pending = pending + data  # type: ignore[attr-defined]
-                return
-            self._experiment_pending = b""  # type: ignore[attr-defined]
-            await self.send_bytes(pending + data if pending else data)
-
-        transport._SocketOutbox.send = send  # type: ignore[method-assign]
 
     if "list-cache" in names:
         original_list = FolderStore._list_sync

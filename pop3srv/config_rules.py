@@ -104,16 +104,19 @@ def _aws_problems(values: Mapping[str, object], sources: Mapping[str, str]) -> l
 
 
 def safe_url(url: str) -> str:
-    """The URL with any password in it replaced by ``***``."""
+    """The URL for logs and messages: a password is replaced by ``***`` and the query and
+    fragment (where API keys tend to live) by ``?***``."""
     try:
         parts = urlsplit(url)
-        if parts.password is None:
-            return url
-    except ValueError:  # unparsable: hide whatever precedes an "@"
-        return "***@" + url.rpartition("@")[2] if "@" in url else url
+        user = parts.username or ""
+        has_password = parts.password is not None
+    except ValueError:  # unparsable: hide whatever precedes an "@" and follows a "?"
+        shown = "***@" + url.rpartition("@")[2] if "@" in url else url
+        return shown.split("?")[0].split("#")[0] + ("?***" if "?" in url or "#" in url else "")
     host = parts.netloc.rpartition("@")[2]
-    user = parts.username or ""
-    return SplitResult(parts.scheme, f"{user}:***@{host}", *parts[2:]).geturl()
+    netloc = f"{user}:***@{host}" if has_password else parts.netloc
+    hidden = "***" if parts.query or parts.fragment else ""
+    return SplitResult(parts.scheme, netloc, parts.path, hidden, "").geturl()
 
 
 def is_loopback(host: str) -> bool:

@@ -3,6 +3,7 @@ progress, the authenticator call and its metrics. Yields the principal or the ``
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import trio
@@ -12,6 +13,8 @@ from pop3srv.auth.base import Authenticator, AuthFailed, AuthUnavailable, LoginC
 from pop3srv.auth.penalty import LoginPenalty, address_of
 from pop3srv.metrics import Metrics
 from pop3srv.protocol import events as ev
+
+log = logging.getLogger(__name__)
 
 
 class LoginRefused(Exception):
@@ -44,7 +47,7 @@ class Gate:
         with self.slots.slot(user) as admitted:
             if not admitted:
                 attempts.labels(method, "limited").inc()
-                reply = ev.Err("too many logins in progress for this user", "IN-USE")
+                reply = ev.Err("too many logins in progress for this user", "SYS/TEMP")
                 raise LoginRefused(reply, bad_credentials=False)
             try:
                 principal = await self.authenticator.authenticate(user, password, context)
@@ -55,6 +58,16 @@ class Gate:
             except AuthUnavailable as exc:
                 attempts.labels(method, "unavailable").inc()
                 raise LoginRefused(ev.Err(str(exc), "SYS/TEMP"), bad_credentials=False) from exc
+            except UnicodeError as exc:  # e.g. a password that is not UTF-8, to a JWT parser
+                attempts.labels(method, "failure").inc()
+                self.penalty.failed(address)
+                reply = ev.Err("invalid user name or password", "AUTH")
+                raise LoginRefused(reply, bad_credentials=True) from exc
+            except Exception as exc:  # a provider bug must not cost the client its session
+                log.exception("authentication provider failed")
+                attempts.labels(method, "error").inc()
+                reply = ev.Err("authentication failed, try again later", "SYS/TEMP")
+                raise LoginRefused(reply, bad_credentials=False) from exc
         attempts.labels(method, "success").inc()
         self.penalty.succeeded(address)
         return principal

@@ -46,7 +46,6 @@ class SessionRecord:
     last_activity: float = field(default_factory=time.time)
     cancel_scope: trio.CancelScope = field(default_factory=trio.CancelScope)
     wait_scope: trio.CancelScope | None = None
-    kicked: bool = False
 
     def snapshot(self) -> SessionSnapshot:
         return SessionSnapshot(
@@ -115,7 +114,6 @@ class SessionRegistry:
         record = self._sessions.get(session_id)
         if record is None:
             return False
-        record.kicked = True
         record.cancel_scope.cancel()
         return True
 

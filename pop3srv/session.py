@@ -89,7 +89,6 @@ class Session:
         self._gate = Gate(deps.authenticator, deps.penalty, deps.logins, deps.metrics)
         self._bad_commands = 0
         self._auth_failures = 0
-        self._sasl_user: str | None = None
 
     @property
     def principal(self) -> Principal | None:
@@ -153,9 +152,12 @@ class Session:
 
     async def _sasl_plain(self, response: str, out: Outbox) -> Action:
         try:
-            _authzid, authcid, password = decode_plain(response)
+            authzid, authcid, password = decode_plain(response)
         except ValueError:
             return await self._bad(ev.Err("malformed SASL PLAIN response"), out)
+        if authzid and authzid != authcid:  # RFC 4616: no acting as another user
+            await out.send(ev.Err("authorization identity not permitted", "AUTH"))
+            return Action.CONTINUE
         return await self._login_with(authcid, password, "plain", out)
 
     async def _login_with(self, user: str, password: str, method: str, out: Outbox) -> Action:
@@ -179,13 +181,16 @@ class Session:
             return store_error_reply(exc, "cannot lock maildrop")
         if held is None:
             return ev.Err("maildrop already locked by another session", "IN-USE")
-        store = self._deps.open_store(principal.location)
         try:
+            store = self._deps.open_store(principal.location)
             await store.check_access()
             maildrop = Maildrop(await store.list_messages())
-        except StoreError as exc:
-            await self._locks.release(held, self._record)
-            return store_error_reply(exc, "cannot open maildrop")
+        except BaseException as exc:  # a store error, or a kick while listing: free the lock
+            with trio.CancelScope(shield=True):
+                await self._locks.release(held, self._record)
+            if isinstance(exc, StoreError):
+                return store_error_reply(exc, "cannot open maildrop")
+            raise
         self._login = _Login(principal, store, maildrop, held)
         count, octets = maildrop.stat()
         return ev.Ok(f"maildrop has {count} messages ({octets} octets)")
@@ -239,10 +244,10 @@ class Session:
             return Action.CLOSE
         self._deps.registry.update(self._record, state="UPDATE")
         keys = self._login.maildrop.marked_keys()
-        with trio.CancelScope(shield=True):
+        with trio.CancelScope(shield=True):  # a commit in progress is never cut in half
             reply = await self._commit(keys)
-            await out.send(reply)
-        await self.release()
+            await self.release()  # before the reply: a client reconnecting at once gets in
+        await out.send(reply)
         return Action.CLOSE
 
     async def _commit(self, keys: list[str]) -> ev.Ok | ev.Err:

@@ -57,6 +57,8 @@ class _SocketOutbox:
         self._conn = conn
         self._record = record
         self._pending: list[bytes] = []
+        #: before login, every write must also finish by this (trio) time
+        self.login_deadline: float | None = None
         self._pending_size = 0
 
     async def send(self, reply: ev.Reply) -> None:
@@ -77,8 +79,11 @@ class _SocketOutbox:
 
     async def send_bytes(self, data: bytes) -> None:
         assert self.stream is not None
+        deadline = trio.current_time() + self._handler.limits.idle_timeout
+        if self.login_deadline is not None:  # a client that does not read cannot outstay it
+            deadline = min(deadline, self.login_deadline)
         try:
-            with trio.fail_after(self._handler.limits.idle_timeout):
+            with trio.fail_at(deadline):
                 await self.stream.send_all(data)
         except (trio.BrokenResourceError, trio.ClosedResourceError, trio.TooSlowError) as exc:
             raise _Closed from exc
@@ -139,16 +144,16 @@ class ConnectionHandler:
             await _close(stream)
 
     async def _refuse(self, stream: trio.abc.Stream, reason: str, *, is_tls: bool) -> str:
-        """Tell an over-the-cap client why (after a short TLS handshake), then close."""
+        """Tell an over-the-cap plaintext client why, then close (TLS ones are just closed)."""
         self.deps.metrics.connections_refused_total.labels(reason).inc()
         text = (
             "too many connections from your address"
             if reason.endswith("ip")
             else ("too many connections")
         )
+        if is_tls:  # no handshake work for connections over the cap: just close
+            return "refused"
         with trio.move_on_after(REFUSE_TIMEOUT):
-            if is_tls:
-                await _handshake(stream, REFUSE_TIMEOUT)
             await stream.send_all(f"-ERR [SYS/TEMP] {text}, try again later\r\n".encode())
         return "refused"
 
@@ -173,6 +178,7 @@ class ConnectionHandler:
     ) -> str:
         await outbox.send_bytes(conn.greeting(GREETING))
         login_deadline = trio.current_time() + self.limits.login_timeout
+        outbox.login_deadline = login_deadline
         while True:
             event = conn.next_event()
             if event is ev.NEED_DATA:
@@ -185,6 +191,8 @@ class ConnectionHandler:
                 return "dropped"
             record.commands += 1
             record.last_activity = time.time()
+            if session.principal is not None:
+                outbox.login_deadline = None
             action = await self._dispatch(session, event, outbox)
             if action is Action.CLOSE:
                 return "completed" if isinstance(event, ev.Quit) else "closed"
@@ -234,6 +242,7 @@ class ConnectionHandler:
             notice = ev.Err("server shutting down, try again later", "SYS/TEMP")
         else:
             notice = ev.Err("autologout; idle for too long")
+        outbox.login_deadline = None  # the notice has its own short bound
         with trio.move_on_after(CLOSE_TIMEOUT):
             await outbox.send_bytes(conn.goodbye(notice))
         return False

@@ -220,3 +220,25 @@ async def test_login_deadline_is_not_extended_by_trickling(
         rest = await _read_all(client)
         assert trio.current_time() - start == pytest.approx(60)
     assert rest.startswith(b"-ERR autologout")
+
+
+async def test_a_client_that_never_reads_cannot_outstay_the_login_deadline(
+    tmp_path: Path, autojump_clock: object
+) -> None:
+    handler = _handler(tmp_path, login_timeout=60, idle_timeout=600)
+    client, server = trio.testing.lockstep_stream_pair()  # writes block until read
+    ended: list[float] = []
+
+    async def serve() -> None:
+        await handler.serve_stream(server, "plain")
+        ended.append(trio.current_time())
+
+    async with trio.open_nursery() as nursery:
+        start = trio.current_time()
+        nursery.start_soon(serve)
+        await client.receive_some(100)  # the greeting; then never read again
+        await client.send_all(b"CAPA\r\n")
+        await trio.sleep(1000)
+        nursery.cancel_scope.cancel()
+    assert ended, "the server gave up on the connection"
+    assert ended[0] - start <= 60 + 2  # the login deadline (+ the short goodbye bound)

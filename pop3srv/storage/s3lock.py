@@ -38,6 +38,9 @@ class S3Lease:
     on_lost: Callable[[], None] = field(repr=False)
     renewed_at: float = 0.0
     lost: bool = False
+    released: bool = False
+    #: renewal and release of one lease never overlap (each changes the ETag)
+    busy: trio.Lock = field(default_factory=trio.Lock, repr=False)
 
 
 class S3Locks:
@@ -71,45 +74,66 @@ class S3Locks:
         return lease
 
     async def release(self, lease: S3Lease) -> None:
-        if lease in self._held:
-            self._held.remove(lease)
-        if lease.lost:
-            return
-        client = await self.pool.client(lease.location)
-        try:
-            await self.pool.call(
-                client,
-                "delete_object",
-                Bucket=lease.location.bucket,
-                Key=lease.key,
-                IfMatch=lease.etag,
-            )
-        except StoreError as exc:  # taken over already, or S3 down: the lease runs out
-            log.info("maildrop lock not released: %s", exc)
+        async with lease.busy:
+            lease.released = True
+            if lease in self._held:
+                self._held.remove(lease)
+            if lease.lost:
+                return
+            try:
+                client = await self.pool.client(lease.location)
+                await self.pool.call(
+                    client,
+                    "delete_object",
+                    Bucket=lease.location.bucket,
+                    Key=lease.key,
+                    IfMatch=lease.etag,
+                )
+            except StoreError as exc:  # taken over already, or S3 down: the lease runs out
+                log.info("maildrop lock not released: %s", exc)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Renew every held lease each third of the lease time, until cancelled."""
+        """Renew every held lease each third of the lease time, all at once, until
+        cancelled; a failure affects only its own lease, never this task."""
         task_status.started()
         while True:
             await trio.sleep(self.lease / 3)
-            for lease in list(self._held):
-                await self.renew(lease)
+            async with trio.open_nursery() as nursery:
+                for lease in list(self._held):
+                    nursery.start_soon(self.renew, lease)
 
     async def renew(self, lease: S3Lease) -> None:
-        """Renew one lease now (``run`` does this for all of them periodically)."""
-        client = await self.pool.client(lease.location)
+        """Renew one lease now; a lease that may have run out, or was taken over, is lost."""
+        async with lease.busy:
+            if lease.released or lease.lost:
+                return
+            etag = await self._try_renew(lease)
+            if etag is not None:
+                lease.etag, lease.renewed_at = etag, trio.current_time()
+            elif self._may_have_expired(lease):
+                self._lose(lease)
+
+    async def _try_renew(self, lease: S3Lease) -> str | None:
+        """The new ETag; None after a failure (logged)."""
         body = json.dumps({"owner": "renewed", "lease": self.lease}).encode()
         try:
+            client = await self.pool.client(lease.location)
             etag = await self._put(client, lease.location, lease.key, body, IfMatch=lease.etag)
         except StoreUnavailable as exc:
             log.warning("maildrop lock renewal failed: %s", exc)
-            if trio.current_time() - lease.renewed_at < self.lease:
-                return  # try again next round; the lease still holds
-            etag = None
-        if etag is None:
-            self._lose(lease)
-            return
-        lease.etag, lease.renewed_at = etag, trio.current_time()
+            return None
+        except Exception:  # denied credentials, a bug: this lease only
+            log.exception("maildrop lock renewal failed")
+            lease.renewed_at = -float("inf")  # cannot be trusted any more
+            return None
+        if etag is None:  # 412: taken over
+            lease.renewed_at = -float("inf")
+        return etag
+
+    def _may_have_expired(self, lease: S3Lease) -> bool:
+        """Another replica may take over ``lease`` seconds after the last renewal; give up
+        one renewal interval before that, so two sessions never hold the mailbox at once."""
+        return trio.current_time() - lease.renewed_at >= self.lease - self.lease / 3
 
     def _lose(self, lease: S3Lease) -> None:
         log.warning("maildrop lock lost; ending its session without committing")

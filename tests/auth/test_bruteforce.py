@@ -129,6 +129,6 @@ async def test_parallel_logins_for_one_user_are_capped(
     async with trio.open_nursery() as nursery:
         for index in range(5):
             nursery.start_soon(attempt, index)
-    assert sorted(reply[:11] for reply in replies) == [b"-ERR [AUTH]"] * 2 + [b"-ERR [IN-US"] * 3
+    assert sorted(reply[:11] for reply in replies) == [b"-ERR [AUTH]"] * 2 + [b"-ERR [SYS/T"] * 3
     limited = handler.deps.metrics.auth_attempts_total.labels("user", "limited")
     assert limited._value.get() == 3

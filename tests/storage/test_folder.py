@@ -75,3 +75,18 @@ async def test_delete_failure_is_reported_and_keeps_the_entry(tmp_path: Path) ->
     assert result.failed == ("stuck",)
     assert result.deleted == ()
     assert (tmp_path / "stuck").exists()
+
+
+async def test_symlink_or_fifo_swapped_in_is_not_served(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.key"
+    secret.write_bytes(b"PRIVATE KEY")
+    box = tmp_path / "box"
+    box.mkdir()
+    (box / "link").symlink_to(secret)
+    os.mkfifo(box / "fifo")
+    store = FolderStore(FolderLocation(box))
+    assert await store.list_messages() == []
+    for key in ("link", "fifo"):  # as if swapped in after the listing
+        with pytest.raises(MessageGone):
+            async for _ in store.stream(key):
+                pass

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import trio
 
+from pop3srv.storage.base import S3Location, StoreDenied
 from pop3srv.storage.pool import S3Pool
 from pop3srv.storage.s3lock import S3Locks
 from tests.s3.servers import S3Server
@@ -59,3 +60,33 @@ async def test_stale_lock_is_taken_over_and_the_old_holder_told(
     await crashed.renew(old)
     assert lost == ["a"]
     assert old.lost
+
+
+class _DeniedAfterFirstPut:
+    """A pool whose credentials stop working after the lock was taken (an expired token)."""
+
+    def __init__(self) -> None:
+        self.puts = 0
+
+    async def client(self, location: object) -> object:
+        return object()
+
+    async def call(self, client: object, operation: str, /, **params: object) -> object:
+        self.puts += 1
+        if self.puts == 1:
+            return {"ETag": '"first"'}
+        raise StoreDenied("S3 put_object failed: ExpiredToken (HTTP 400)")
+
+
+async def test_a_denied_renewal_loses_that_lease_without_stopping_renewals(
+    autojump_clock: object,
+) -> None:
+    locks = S3Locks(_DeniedAfterFirstPut(), lease=3)  # type: ignore[arg-type]
+    lost: list[str] = []
+    lease = await locks.acquire(S3Location(bucket="b"), "s1", lambda: lost.append("s1"))
+    assert lease is not None
+    async with trio.open_nursery() as nursery:
+        await nursery.start(locks.run)
+        await trio.sleep(10)  # several renewal rounds; run() must survive them
+        assert lost == ["s1"]
+        nursery.cancel_scope.cancel()
