@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from pop3srv.netaddr import is_loopback_host
 
 SESSION_COOKIE = "pop3srv_admin"
 LOGIN_COOKIE = "pop3srv_login"
@@ -49,14 +50,7 @@ def new_secret() -> str:
 
 
 def is_loopback(host: str | None) -> bool:
-    if not host:
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+    return is_loopback_host(host)
 
 
 def cookie_secure(scheme: str, server: object) -> bool:

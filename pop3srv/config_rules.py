@@ -6,13 +6,13 @@ its packaged default or None) and their sources, and returns problem lines.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import SplitResult, urlsplit
 
 from pop3srv.config_keys import dash
+from pop3srv.netaddr import is_loopback_host
 
 DEFAULT_PASSWORD = "changeit"  # noqa: S105 - the original's documented default
 RFC1939_IDLE_TIMEOUT = 600.0
@@ -120,13 +120,7 @@ def safe_url(url: str) -> str:
 
 
 def is_loopback(host: str) -> bool:
-    host = host.lower().rstrip(".")
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return is_loopback_host(host)
 
 
 def _url_problems(values: Mapping[str, object], sources: Mapping[str, str]) -> list[str]:

@@ -279,7 +279,7 @@ class Session:
         allowed = self._policy.plaintext_auth_allowed
         return capabilities(
             state=self._conn.state,
-            stls_available=self._conn.stls_available and not self._conn.is_tls,
+            stls_available=self._conn.stls_allowed,
             user_allowed=allowed,
             sasl_mechanisms=["PLAIN"] if allowed else [],
             implementation=self._deps.implementation,

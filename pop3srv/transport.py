@@ -4,7 +4,6 @@ receive/parse/dispatch/send loop that drives a sans-I/O ``Connection`` and a ``S
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import logging
 import ssl
 import time
@@ -15,6 +14,7 @@ import trio
 from pop3srv.admission import Admission
 from pop3srv.auth.base import LoginContext
 from pop3srv.auth.penalty import address_of
+from pop3srv.netaddr import is_loopback_peer
 from pop3srv.protocol import events as ev
 from pop3srv.protocol.connection import Connection
 from pop3srv.registry import SessionRecord
@@ -293,13 +293,4 @@ def _peer_of(stream: trio.abc.Stream) -> str:
 
 def is_loopback(peer: str) -> bool:
     """Whether a ``host:port`` peer is a loopback address (IPv4-mapped IPv6 included)."""
-    host = peer.rsplit(":", 1)[0].strip("[]")
-    if host == "memory":
-        return True
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped.is_loopback
-    return address.is_loopback
+    return is_loopback_peer(peer)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import trio
 
 from pop3srv.config_model import PenaltySettings
+from pop3srv.netaddr import host_of
 
 
 @dataclass
@@ -63,4 +64,4 @@ class LoginPenalty:
 
 def address_of(peer: str) -> str:
     """The address part of a ``host:port`` / ``[v6]:port`` peer."""
-    return peer.rsplit(":", 1)[0].strip("[]") if ":" in peer else peer
+    return host_of(peer)
