@@ -62,7 +62,8 @@ from pop3srv.config_model import (
     UserEntry,
 )
 from pop3srv.config_report import redacted, render
-from pop3srv.config_sources import apply_port_alias, read_defaults, read_layers, typed_values
+from pop3srv.config_sources import read_defaults, read_layers
+from pop3srv.config_values import apply_port_alias, typed_values
 
 __all__ = [
     "DEFAULT_ETC_DIR",
