@@ -24,6 +24,9 @@ from pop3srv.welcome import seed_if_empty
 
 log = logging.getLogger("pop3srv")
 EXIT_CONFIG = 2
+#: Third-party loggers whose INFO/DEBUG lines would show callback URLs (with their query),
+#: S3 request headers or bodies.
+QUIET_LOGGERS = ("httpx", "httpcore", "botocore", "boto3", "urllib3", "s3transfer")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -88,6 +91,8 @@ def _serve_command(args: argparse.Namespace) -> int:
         level=logging.DEBUG if settings.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    for chatty in QUIET_LOGGERS:  # they log request URLs, headers or bodies: never secrets
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     try:
         runtime = build_runtime(settings)
     except TlsSetupError as exc:

@@ -56,6 +56,7 @@ class _SocketOutbox:
         self._handler = handler
         self._conn = conn
         self._record = record
+        self.record_id = record.id
         self._pending: list[bytes] = []
         #: before login, every write must also finish by this (trio) time
         self.login_deadline: float | None = None
@@ -139,6 +140,7 @@ class ConnectionHandler:
         except Exception:
             log.exception("connection from %s failed", peer)
         finally:
+            log.debug("connection from %s on %s ended: %s", peer, listener, outcome)
             metrics.sessions_total.labels(outcome).inc()
             metrics.session_duration_seconds.observe(time.monotonic() - started)
             await _close(stream)
@@ -210,6 +212,8 @@ class ConnectionHandler:
             raise _Closed from None
         outcome = "err" if isinstance(event, ev.BadCommand) else "ok"
         self.deps.metrics.commands_total.labels(name, outcome).inc()
+        if log.isEnabledFor(logging.DEBUG):  # the keyword only: never arguments or passwords
+            log.debug("session %s: %s -> %s", outbox.record_id, name, action.value)
         return action
 
     async def _receive(

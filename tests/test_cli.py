@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+from pytest_httpserver import HTTPServer
+
 from tests.conftest import PASSWORD, USER, server_env
 
 
@@ -91,3 +93,45 @@ def test_serve_answers_then_drains_on_sigterm(tmp_path: Path) -> None:
     assert process.returncode == 0, err
     assert "draining" in err
     assert PASSWORD not in err
+
+
+def test_verbose_logs_show_no_secrets(tmp_path: Path, httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/auth").respond_with_json({"provider": "demo"})
+    url = httpserver.url_for("/auth") + "?apikey=QUERYSECRET42"
+    ports_file = tmp_path / "ports.json"
+    env = _env(tmp_path, POP3_VERBOSE="true", POP3_HTTP_BASIC_AUTH_URL=url)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pop3srv",
+            "serve",
+            "--any-free-port",
+            "--ports-file",
+            str(ports_file),
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not ports_file.exists() or not ports_file.read_text():
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        port = json.loads(ports_file.read_text())["plain"][0][1]
+        client = poplib.POP3("127.0.0.1", port, timeout=10)
+        client.user("jane")
+        client.pass_("PASSWORDSECRET77")
+        assert client.retr(1)[1]  # the demo message: its body must not be logged either
+        client.quit()
+        process.send_signal(signal.SIGTERM)
+        _out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert "DEBUG" in err  # verbose logging was on
+    for secret in ("QUERYSECRET42", "PASSWORDSECRET77", "demo mailbox: your client"):
+        assert secret not in err
