@@ -28,7 +28,7 @@ from pop3srv.storage.base import (
     StoreUnavailable,
 )
 from pop3srv.storage.empty import EmptyStore
-from pop3srv.storage.folder import FolderStore
+from pop3srv.storage.folder import FolderStore, ListingCache
 from pop3srv.storage.memory import demo_store
 from pop3srv.storage.pool import PoolSettings, S3Pool
 from pop3srv.storage.s3 import S3Store
@@ -63,6 +63,8 @@ class Runtime:
     #: S3 clients and worker threads shared by every S3 mailbox (and the admin app)
     pool: S3Pool
     locks: MaildropLocks
+    #: folder listings reused while a folder is unchanged
+    listings: ListingCache = field(default_factory=ListingCache)
     #: set once the POP3 listeners are bound (the admin app's /readyz)
     ready: trio.Event = field(default_factory=trio.Event)
 
@@ -73,7 +75,7 @@ class Runtime:
         """The store of a login's mailbox; S3 stores share this runtime's pool."""
         s3 = self.settings.s3
         trash = s3.trash_prefix if s3.delete_mode == "trash" else None
-        return open_store(location, self.pool, trash_prefix=trash)
+        return open_store(location, self.pool, trash_prefix=trash, listings=self.listings)
 
 
 def build_runtime(settings: Settings, *, pool_settings: PoolSettings | None = None) -> Runtime:
@@ -123,12 +125,17 @@ def default_location(settings: Settings) -> Location:
 
 
 def open_store(
-    location: Location, pool: S3Pool | None = None, *, trash_prefix: str | None = None
+    location: Location,
+    pool: S3Pool | None = None,
+    *,
+    trash_prefix: str | None = None,
+    listings: ListingCache | None = None,
 ) -> MessageStore:
-    """The store for ``location``; S3 locations need the process's ``pool``."""
+    """The store for ``location``; S3 locations need the process's ``pool``; folder listings
+    are reused through ``listings`` when given."""
     match location:
         case FolderLocation():
-            return FolderStore(location)
+            return FolderStore(location, listings=listings)
         case EmptyLocation():
             return EmptyStore()
         case DemoLocation():

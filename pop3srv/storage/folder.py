@@ -10,6 +10,9 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import AsyncGenerator, Sequence
 from pathlib import Path
 from typing import BinaryIO
@@ -31,21 +34,67 @@ from pop3srv.storage.base import (
 INLINE_READ_LIMIT = 64 * 1024
 
 
+class ListingCache:
+    """Listings of mail folders, reused while a folder's modification time is unchanged.
+
+    Messages are files that are added (created or renamed in) and removed, never rewritten in
+    place; each such change moves the folder's mtime, and the next login lists it afresh. Only
+    folders unchanged for ``settle`` seconds are cached, so two changes within one timestamp
+    tick cannot hide each other. Shared by the sessions of a process (worker threads: locked).
+    """
+
+    def __init__(self, max_folders: int = 1024, settle: float = 2.0) -> None:
+        self._max = max_folders
+        self._settle = settle
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[str, tuple[tuple[int, int, int], list[MessageInfo]]] = (
+            OrderedDict()
+        )
+        self.hits = 0
+
+    def get(self, directory: Path, st: os.stat_result) -> list[MessageInfo] | None:
+        with self._lock:
+            entry = self._entries.get(str(directory))
+            if entry is None or entry[0] != _identity(st):
+                return None
+            self._entries.move_to_end(str(directory))
+            self.hits += 1
+            return list(entry[1])
+
+    def put(self, directory: Path, st: os.stat_result, listing: list[MessageInfo]) -> None:
+        if time.time() - st.st_mtime < self._settle:
+            return
+        with self._lock:
+            self._entries[str(directory)] = (_identity(st), list(listing))
+            self._entries.move_to_end(str(directory))
+            while len(self._entries) > self._max:
+                self._entries.popitem(last=False)
+
+
+def _identity(st: os.stat_result) -> tuple[int, int, int]:
+    return st.st_mtime_ns, st.st_ino, st.st_dev
+
+
 class FolderStore:
     """``MessageStore`` over a directory of raw message files."""
 
-    def __init__(self, location: FolderLocation, *, chunk_size: int = CHUNK_SIZE) -> None:
+    def __init__(
+        self,
+        location: FolderLocation,
+        *,
+        chunk_size: int = CHUNK_SIZE,
+        listings: ListingCache | None = None,
+    ) -> None:
         self._dir = location.root / location.prefix.strip("/")
         self._chunk_size = chunk_size
+        self._listings = listings
 
     @property
     def directory(self) -> Path:
         return self._dir
 
     async def check_access(self) -> None:
-        await trio.to_thread.run_sync(self._check_access_sync)
-
-    def _check_access_sync(self) -> None:
+        """A few stat calls on a local folder: done in the event loop."""
         if not self._dir.exists():
             return  # an empty mailbox: nothing has been delivered yet
         if not self._dir.is_dir() or not os.access(self._dir, os.R_OK | os.X_OK):
@@ -55,6 +104,20 @@ class FolderStore:
         return await trio.to_thread.run_sync(self._list_sync)
 
     def _list_sync(self) -> list[MessageInfo]:
+        try:
+            st = os.stat(self._dir)
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise StoreUnavailable(f"cannot list mail folder: {exc.strerror}") from exc
+        if self._listings is not None and (cached := self._listings.get(self._dir, st)):
+            return cached
+        listing = self._scan()
+        if self._listings is not None:
+            self._listings.put(self._dir, st, listing)
+        return listing
+
+    def _scan(self) -> list[MessageInfo]:
         try:
             entries = list(os.scandir(self._dir))
         except FileNotFoundError:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import time
 from contextlib import aclosing
 from pathlib import Path
 
 import pytest
 
 from pop3srv.storage.base import SES_SETUP_NOTIFICATION, FolderLocation, MessageGone
-from pop3srv.storage.folder import FolderStore
+from pop3srv.storage.folder import FolderStore, ListingCache
 
 
 def _write(path: Path, data: bytes, mtime: int) -> None:
@@ -90,3 +91,33 @@ async def test_symlink_or_fifo_swapped_in_is_not_served(tmp_path: Path) -> None:
         with pytest.raises(MessageGone):
             async for _ in store.stream(key):
                 pass
+
+
+def _age(path: Path, seconds: float = 60) -> None:
+    past = time.time() - seconds
+    os.utime(path, (past, past))
+
+
+async def test_listing_cache_reuses_a_settled_folder_until_it_changes(tmp_path: Path) -> None:
+    (tmp_path / "a").write_bytes(b"one")
+    _age(tmp_path)
+    cache = ListingCache()
+    store = FolderStore(FolderLocation(tmp_path), listings=cache)
+    first = await store.list_messages()
+    assert await store.list_messages() == first
+    assert cache.hits == 1
+    (tmp_path / "b").write_bytes(b"two")  # a delivery moves the folder's mtime
+    assert [m.key for m in await store.list_messages()] == ["a", "b"]
+    _age(tmp_path)
+    await store.list_messages()
+    (tmp_path / "a").unlink()  # so does a deletion (another client's QUIT)
+    assert [m.key for m in await store.list_messages()] == ["b"]
+
+
+async def test_listing_cache_skips_a_folder_that_just_changed(tmp_path: Path) -> None:
+    (tmp_path / "a").write_bytes(b"one")  # mtime: now, not settled
+    cache = ListingCache(settle=2.0)
+    store = FolderStore(FolderLocation(tmp_path), listings=cache)
+    await store.list_messages()
+    await store.list_messages()
+    assert cache.hits == 0
