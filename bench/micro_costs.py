@@ -18,7 +18,7 @@ from pathlib import Path
 
 import trio
 
-from bench.compare_dovecot import big_message, small_message
+from bench.compare_mail import big_message, small_message
 from pop3srv.protocol.writer import BodyEncoder
 
 N = 5000

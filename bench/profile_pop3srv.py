@@ -26,16 +26,10 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
-from bench.compare_dovecot import (
-    BenchClient,
-    Mail,
-    big_message,
-    password_of,
-    pop3srv_source,
-    small_message,
-    start_pop3srv,
-    warm_up,
-)
+from bench.compare_client import BenchClient
+from bench.compare_mail import Mail, big_message, password_of, small_message
+from bench.compare_servers import pop3srv_source, start_pop3srv
+from bench.compare_workloads import warm_up
 
 PY_SPY = shutil.which("py-spy", path=os.path.dirname(sys.executable)) or "py-spy"
 
