@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 import time
@@ -45,7 +44,6 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
-from bench import pop3srv_experiment
 from bench.compare_mail import Mail, big_message, small_message
 from bench.compare_measure import Target
 from bench.compare_report import markdown
@@ -75,19 +73,13 @@ def parse_args() -> tuple[argparse.ArgumentParser, argparse.Namespace]:
     parser.add_argument(
         "--targets",
         default="pop3srv,dovecot,dovecot-performance",
-        help="comma-separated: pop3srv, dovecot, dovecot-performance, pop3srv-experiment, "
-        "pop3srv-experiment=PATCH+PATCH",
+        help="comma-separated: pop3srv, dovecot, dovecot-performance",
     )
     parser.add_argument(
         "--pop3srv-tree",
         choices=("head", "worktree"),
         default="head",
         help="serve pop3srv from a snapshot of HEAD (default) or from the work tree as it is",
-    )
-    parser.add_argument(
-        "--experiment-patches",
-        default=",".join(pop3srv_experiment.PATCHES),
-        help="for the pop3srv-experiment target (see bench/pop3srv_experiment.py)",
     )
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
     parser.add_argument("--json-out", type=Path)
@@ -113,24 +105,13 @@ def start_targets(
     root: Path,
     mail: Mail,
     args: argparse.Namespace,
-    info: dict[str, str],
     parser: argparse.ArgumentParser,
 ) -> list[Target]:
-    """Starts the servers of ``--targets`` in that order; records experiment patches in
-    ``info``."""
+    """Starts the servers of ``--targets`` in that order."""
     targets: list[Target] = []
     for name in args.targets.split(","):
         if name == "pop3srv":
             targets.append(start_pop3srv(stack, root / "pop3srv", mail))
-        elif name.startswith("pop3srv-experiment"):
-            # pop3srv-experiment (--experiment-patches) or pop3srv-experiment=encoder+coalesce
-            patches = name.partition("=")[2].replace("+", ",") or args.experiment_patches
-            os.environ["POP3SRV_EXPERIMENT"] = patches  # read by the server at start-up
-            label = "pop3srv+" + patches.replace(",", "+")
-            info[f"{label} patches"] = patches
-            targets.append(
-                start_pop3srv(stack, root / label, mail, label, pop3srv_experiment.server)
-            )
         elif name.startswith("dovecot"):
             profile = name.removeprefix("dovecot").removeprefix("-") or "default"
             targets.append(start_dovecot(stack, root / name, mail, profile))
@@ -181,7 +162,7 @@ def main() -> None:
             root, args.pop3srv_tree
         )
         print(f"pop3srv from {info['pop3srv_imported_from']}", file=sys.stderr)
-        targets = start_targets(stack, root, mail, args, info, parser)
+        targets = start_targets(stack, root, mail, args, parser)
         checked = run_phases(targets, mail, args)
         info["loadavg_at_end"] = " ".join(Path("/proc/loadavg").read_text().split()[:3])
         report = {

@@ -14,7 +14,6 @@ import subprocess
 import sys
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
 
 from bench import dovecot_instance
 from bench.compare_mail import BASE_TIME, Mail, password_of, write_folder
@@ -55,9 +54,7 @@ def pop3srv_source(root: Path, tree: str) -> tuple[str, str]:
     return where, commit
 
 
-def start_pop3srv(
-    stack: ExitStack, root: Path, mail: Mail, name: str = "pop3srv", launcher: Any = pop3srv_server
-) -> Target:
+def start_pop3srv(stack: ExitStack, root: Path, mail: Mail) -> Target:
     state, mail_dir = root / "state", root / "mail"
     state.mkdir(parents=True)
     for user, messages in mail.users().items():
@@ -68,8 +65,8 @@ def start_pop3srv(
         "users": {user: {"password": password_of(user), "mailbox": user} for user in users},
     }
     (state / "config.yaml").write_text(json.dumps(config))
-    pid, port = stack.enter_context(launcher(mail_dir, state))
-    return Target(name, pid, port)
+    pid, port = stack.enter_context(pop3srv_server(mail_dir, state))
+    return Target("pop3srv", pid, port)
 
 
 def start_dovecot(stack: ExitStack, root: Path, mail: Mail, profile: str) -> Target:

@@ -14,18 +14,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import signal
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import trio
 
-from bench.retr import RssSampler, rss_kib
+from bench.retr import RssSampler, rss_kib, server
 
 PASSWORD = "load-password"
 
@@ -45,33 +41,6 @@ def _write_config(root: Path, users: int, messages: int) -> Path:
     config = root / "config.yaml"
     config.write_text("\n".join(lines) + "\n")
     return config
-
-
-def _start(root: Path, config: Path) -> tuple[subprocess.Popen[bytes], int]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("POP3_")}
-    env.update(
-        POP3_CONFIG=str(config),
-        POP3_HOST="127.0.0.1",
-        POP3_MAIL_DIR=str(root / "mail"),
-        POP3_STATE_DIR=str(root / "state"),
-        POP3_ADMIN_PORT="0",
-        POP3_PASSWORD="unused-x1",
-        POP3_MAX_CONNECTIONS="20000",
-        POP3_MAX_CONNECTIONS_PER_IP="20000",
-        HOME=str(root),
-    )
-    ports = root / "ports.json"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pop3srv", "serve", "--any-free-port", "--ports-file", str(ports)],
-        cwd=root,
-        env=env,
-        stderr=subprocess.DEVNULL,
-    )
-    while not ports.exists() or not ports.read_text():
-        if proc.poll() is not None:
-            raise RuntimeError("server exited")
-        time.sleep(0.05)
-    return proc, json.loads(ports.read_text())["plain"][0][1]
 
 
 class Client:
@@ -207,15 +176,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         config = _write_config(root, users, args.messages)
-        proc, port = _start(root, config)
-        try:
-            with RssSampler(proc.pid) as sampler:
+        caps = {"POP3_MAX_CONNECTIONS": "20000", "POP3_MAX_CONNECTIONS_PER_IP": "20000"}
+        with server(root / "mail", root / "state", POP3_CONFIG=str(config), **caps) as running:
+            pid, port = running
+            with RssSampler(pid) as sampler:
                 load = trio.run(load_phase, port, args.sessions, args.seconds)
             load["server_rss_peak_MiB"] = sampler.peak / 1024
-            idle = trio.run(idle_phase, port, args.idle, users, proc.pid)
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=60)
+            idle = trio.run(idle_phase, port, args.idle, users, pid)
     print(json.dumps({"load": load, "idle": idle}, indent=2))
 
 

@@ -55,9 +55,12 @@ class RssSampler:
 
 
 @contextmanager
-def server(mail_dir: Path, state: Path) -> Iterator[tuple[int, int]]:
+def server(mail_dir: Path, state: Path, **extra_env: str) -> Iterator[tuple[int, int]]:
+    """``pop3srv serve`` as a subprocess on free loopback ports, static login USER/PASSWORD
+    on ``mail_dir`` unless ``extra_env`` says otherwise; yields (pid, plain port)."""
+    state.mkdir(parents=True, exist_ok=True)
     ports_file = state / "ports.json"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("POP3_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("POP3_", "AWS_"))}
     env.update(
         POP3_HOST="127.0.0.1",
         POP3_MAIL_DIR=str(mail_dir),
@@ -66,17 +69,11 @@ def server(mail_dir: Path, state: Path) -> Iterator[tuple[int, int]]:
         POP3_PASSWORD=PASSWORD,
         POP3_ADMIN_PORT="0",
         HOME=str(state),
+        **extra_env,
     )
+    command = [sys.executable, "-m", "pop3srv", "serve", "--any-free-port"]
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pop3srv",
-            "serve",
-            "--any-free-port",
-            "--ports-file",
-            str(ports_file),
-        ],
+        [*command, "--ports-file", str(ports_file)],
         cwd=state,
         env=env,
         stderr=subprocess.DEVNULL,
@@ -90,6 +87,24 @@ def server(mail_dir: Path, state: Path) -> Iterator[tuple[int, int]]:
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
+
+
+def measure_retr(client: Client, pid: int) -> dict[str, float]:
+    """RETR 1 on a logged-in client: throughput and the server's RSS while it sends."""
+    before = rss_kib(pid)
+    with RssSampler(pid) as sampler:
+        start = time.perf_counter()
+        client.command("RETR 1")
+        octets = client.drain_body()
+        seconds = time.perf_counter() - start
+    return {
+        "MiB": octets / 2**20,
+        "seconds": seconds,
+        "MiB/s": octets / 2**20 / seconds,
+        "rss_before_MiB": before / 1024,
+        "rss_peak_MiB": sampler.peak / 1024,
+        "rss_growth_MiB": (sampler.peak - before) / 1024,
+    }
 
 
 class Client:
@@ -119,21 +134,9 @@ def bench_big(mail_dir: Path, state: Path, mib: int) -> dict[str, float]:
         client = Client(port)
         client.command(f"USER {USER}")
         client.command(f"PASS {PASSWORD}")
-        before = rss_kib(pid)
-        with RssSampler(pid) as sampler:
-            start = time.perf_counter()
-            client.command("RETR 1")
-            octets = client.drain_body()
-            seconds = time.perf_counter() - start
+        result = measure_retr(client, pid)
         client.command("QUIT")
-    return {
-        "MiB": octets / 2**20,
-        "seconds": seconds,
-        "MiB/s": octets / 2**20 / seconds,
-        "rss_before_MiB": before / 1024,
-        "rss_peak_MiB": sampler.peak / 1024,
-        "rss_growth_MiB": (sampler.peak - before) / 1024,
-    }
+    return result
 
 
 def bench_many(mail_dir: Path, state: Path, count: int) -> dict[str, float]:

@@ -19,10 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -32,7 +28,7 @@ from pathlib import Path
 import trio
 from prometheus_client import CollectorRegistry
 
-from bench.retr import PASSWORD, USER, Client, RssSampler, rss_kib
+from bench.retr import PASSWORD, USER, Client, measure_retr, server
 from pop3srv.metrics import create_metrics
 from pop3srv.storage.pool import S3Pool
 from pop3srv.storage.s3 import S3Store
@@ -47,35 +43,13 @@ def pop3_server(
     s3: S3Server, bucket: str, prefix: str, state: Path, endpoint_url: str | None = None
 ) -> Iterator[tuple[int, int]]:
     """``pop3srv serve`` on the bucket; yields (pid, plain port)."""
-    state.mkdir(parents=True, exist_ok=True)
-    ports_file = state / "ports.json"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("POP3_", "AWS_"))}
-    env.update(
-        POP3_HOST="127.0.0.1",
-        POP3_STATE_DIR=str(state),
-        POP3_MAIL_DIR=str(state / "mail"),
-        POP3_USER=USER,
-        POP3_PASSWORD=PASSWORD,
-        POP3_ADMIN_PORT="0",
-        HOME=str(state),
+    with server(
+        state / "mail",
+        state,
         PYTHONPATH=str(Path(__file__).resolve().parents[1]),  # this tree's pop3srv
         **s3.env(bucket, prefix, endpoint_url),
-    )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "pop3srv", "serve", "--any-free-port", "--ports-file", ports_file],
-        cwd=state,
-        env=env,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        while not ports_file.exists() or not ports_file.read_text():
-            if process.poll() is not None:
-                raise RuntimeError("server exited")
-            time.sleep(0.05)
-        yield process.pid, json.loads(ports_file.read_text())["plain"][0][1]
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
+    ) as running:
+        yield running
 
 
 def login(port: int) -> Client:
@@ -129,21 +103,9 @@ def bench_list(s3: S3Server, bucket: str, state: Path) -> dict[str, float]:
 def bench_retr(s3: S3Server, bucket: str, state: Path) -> dict[str, float]:
     with pop3_server(s3, bucket, "big", state / "retr") as (pid, port):
         client = login(port)
-        before = rss_kib(pid)
-        with RssSampler(pid) as sampler:
-            start = time.perf_counter()
-            client.command("RETR 1")
-            octets = client.drain_body()
-            seconds = time.perf_counter() - start
+        result = measure_retr(client, pid)
         client.command("QUIT")
-    return {
-        "MiB": octets / 2**20,
-        "seconds": seconds,
-        "MiB/s": octets / 2**20 / seconds,
-        "rss_before_MiB": before / 1024,
-        "rss_peak_MiB": sampler.peak / 1024,
-        "rss_growth_MiB": (sampler.peak - before) / 1024,
-    }
+    return result
 
 
 def bench_top_and_logins(s3: S3Server, bucket: str, state: Path, logins: int) -> dict[str, float]:
