@@ -14,6 +14,7 @@ import trio
 from pop3srv.admission import Admission
 from pop3srv.auth.base import LoginContext
 from pop3srv.auth.penalty import address_of
+from pop3srv.config_model import Settings
 from pop3srv.netaddr import is_loopback_peer
 from pop3srv.protocol import events as ev
 from pop3srv.protocol.connection import Connection
@@ -43,6 +44,19 @@ class TransportLimits:
     allow_insecure_auth: bool = False
     max_auth_failures: int = 3
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TransportLimits:
+        limits, auth = settings.limits, settings.auth
+        return cls(
+            idle_timeout=limits.idle_timeout,
+            login_timeout=limits.login_timeout,
+            max_connections=limits.max_connections,
+            max_connections_per_ip=limits.max_connections_per_ip,
+            max_bad_commands=limits.max_bad_commands,
+            allow_insecure_auth=auth.allow_insecure_auth,
+            max_auth_failures=auth.penalty.max_auth_failures,
+        )
+
 
 class _Closed(Exception):
     """The peer went away or was too slow; end the connection quietly."""
@@ -66,17 +80,18 @@ class _SocketOutbox:
         """Send a reply; the pieces of a body are gathered up to ``COALESCE`` octets, so a small
         message goes out as one write (status line, body and terminator together)."""
         data = self._conn.send(reply)
-        if isinstance(reply, ev.BeginData | ev.Data):
+        if data:
             self._pending.append(data)
             self._pending_size += len(data)
-            if self._pending_size < COALESCE:
-                return
-            data = b""
-        if self._pending:
-            data = b"".join([*self._pending, data])
-            self._pending.clear()
-            self._pending_size = 0
-        await self.send_bytes(data)
+        if isinstance(reply, ev.BeginData | ev.Data) and self._pending_size < COALESCE:
+            return
+        pending = self._pending
+        # one piece (a 256 KiB chunk of a big message) is sent as it is, not copied
+        data = pending[0] if len(pending) == 1 else b"".join(pending)
+        self._pending = []
+        self._pending_size = 0
+        if data:
+            await self.send_bytes(data)
 
     async def send_bytes(self, data: bytes) -> None:
         assert self.stream is not None
