@@ -23,7 +23,6 @@ from pop3srv.tls import TlsSetupError
 from pop3srv.welcome import seed_if_empty
 
 log = logging.getLogger("pop3srv")
-EXIT_CONFIG = 2
 #: Third-party loggers whose INFO/DEBUG lines would show callback URLs (with their query),
 #: S3 request headers or bodies.
 QUIET_LOGGERS = ("httpx", "httpcore", "botocore", "boto3", "urllib3", "s3transfer")
@@ -72,9 +71,7 @@ def _admin_command(command: str, args: argparse.Namespace) -> int:
     try:
         settings = config.load_settings()
     except ConfigError as exc:
-        for problem in exc.problems:
-            print(f"config error: {problem}", file=sys.stderr)
-        return EXIT_CONFIG
+        return config.report_problems(exc.problems)
     if command == "token":
         return admin_commands.token_mint(settings, args)
     return admin_commands.sessions(settings, args)
@@ -84,9 +81,7 @@ def _serve_command(args: argparse.Namespace) -> int:
     try:
         settings = config.load_settings()
     except ConfigError as exc:
-        for problem in exc.problems:
-            print(f"config error: {problem}", file=sys.stderr)
-        return EXIT_CONFIG
+        return config.report_problems(exc.problems)
     logging.basicConfig(
         level=logging.DEBUG if settings.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -96,8 +91,7 @@ def _serve_command(args: argparse.Namespace) -> int:
     try:
         runtime = build_runtime(settings)
     except TlsSetupError as exc:
-        print(f"config error: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
+        return config.report_problems([str(exc)])
     _warn_about_defaults(settings, seed=args.seed_welcome)
     try:
         trio.run(partial(_run, runtime, args.any_free_port, args.ports_file))

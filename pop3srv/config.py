@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -262,6 +262,16 @@ def _build(v: _Values, sources: dict[str, str], notes: list[str], tables: _Table
     )
 
 
+EXIT_INVALID = 2
+
+
+def report_problems(problems: Sequence[str]) -> int:
+    """Print each problem as one ``config error:`` line on stderr; returns the exit status."""
+    for problem in problems:
+        print(f"config error: {problem}", file=sys.stderr)
+    return EXIT_INVALID
+
+
 def main_check_config(
     env: Mapping[str, str] | None = None,
     *,
@@ -274,9 +284,7 @@ def main_check_config(
     try:
         settings = load_settings(env, cwd=cwd, home=home, etc_dir=etc_dir)
     except ConfigError as e:
-        for problem in e.problems:
-            print(f"config error: {problem}", file=sys.stderr)
-        return 2
+        return report_problems(e.problems)
     for key, entry in redacted(settings).items():
         assert isinstance(entry, dict)
         print(f"{key} = {render(key, entry['value'])}  # {entry['source']}")

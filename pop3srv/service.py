@@ -46,20 +46,7 @@ async def serve(
         logins=LoginSlots(settings.auth.penalty.max_logins_per_user),
         locks=runtime.locks,
     )
-    limits = settings.limits
-    handler = ConnectionHandler(
-        deps,
-        TransportLimits(
-            idle_timeout=limits.idle_timeout,
-            login_timeout=limits.login_timeout,
-            max_connections=limits.max_connections,
-            max_connections_per_ip=limits.max_connections_per_ip,
-            max_bad_commands=limits.max_bad_commands,
-            allow_insecure_auth=settings.auth.allow_insecure_auth,
-            max_auth_failures=settings.auth.penalty.max_auth_failures,
-        ),
-        runtime.tls_context,
-    )
+    handler = ConnectionHandler(deps, TransportLimits.from_settings(settings), runtime.tls_context)
     bound = Bound(self_signed_cert=runtime.self_signed_cert)
     async with trio.open_nursery() as background:
         if runtime.locks.remote is not None:
