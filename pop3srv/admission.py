@@ -1,11 +1,41 @@
-"""Admission control for new connections: a global cap and a cap per client address, counted
-from accept (so TLS handshakes in progress count too), before any session work is done."""
+"""The limits every POP3 connection runs under (``TransportLimits``), and admission control:
+a global cap and a cap per client address counted from accept (so TLS handshakes in progress
+count too), and a cap on login attempts in progress per user name."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+
+from pop3srv.config_model import Settings
+
+
+@dataclass(frozen=True)
+class TransportLimits:
+    """Timeouts and caps applied to every connection."""
+
+    idle_timeout: float = 600.0
+    login_timeout: float = 60.0
+    max_connections: int = 1000
+    max_connections_per_ip: int = 50
+    max_bad_commands: int = 10
+    allow_insecure_auth: bool = False
+    max_auth_failures: int = 3
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TransportLimits:
+        limits, auth = settings.limits, settings.auth
+        return cls(
+            idle_timeout=limits.idle_timeout,
+            login_timeout=limits.login_timeout,
+            max_connections=limits.max_connections,
+            max_connections_per_ip=limits.max_connections_per_ip,
+            max_bad_commands=limits.max_bad_commands,
+            allow_insecure_auth=auth.allow_insecure_auth,
+            max_auth_failures=auth.penalty.max_auth_failures,
+        )
 
 
 class Admission:

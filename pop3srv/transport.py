@@ -7,20 +7,20 @@ import contextlib
 import logging
 import ssl
 import time
-from dataclasses import dataclass
 
 import trio
 
-from pop3srv.admission import Admission
+from pop3srv.admission import Admission, TransportLimits
 from pop3srv.auth.base import LoginContext
 from pop3srv.auth.penalty import address_of
-from pop3srv.config_model import Settings
-from pop3srv.netaddr import is_loopback_peer
+from pop3srv.netaddr import is_loopback_peer as is_loopback
 from pop3srv.protocol import events as ev
 from pop3srv.protocol.connection import Connection
 from pop3srv.registry import SessionRecord
 from pop3srv.retrieval import StreamAborted
 from pop3srv.session import Action, Session, SessionDeps, SessionPolicy
+
+__all__ = ["ConnectionHandler", "TransportLimits", "is_loopback"]
 
 log = logging.getLogger(__name__)
 
@@ -30,32 +30,6 @@ HANDSHAKE_TIMEOUT = 30.0
 REFUSE_TIMEOUT = 5.0
 CLOSE_TIMEOUT = 2.0
 GREETING = "pop3srv ready"
-
-
-@dataclass(frozen=True)
-class TransportLimits:
-    """Timeouts and caps applied to every connection."""
-
-    idle_timeout: float = 600.0
-    login_timeout: float = 60.0
-    max_connections: int = 1000
-    max_connections_per_ip: int = 50
-    max_bad_commands: int = 10
-    allow_insecure_auth: bool = False
-    max_auth_failures: int = 3
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> TransportLimits:
-        limits, auth = settings.limits, settings.auth
-        return cls(
-            idle_timeout=limits.idle_timeout,
-            login_timeout=limits.login_timeout,
-            max_connections=limits.max_connections,
-            max_connections_per_ip=limits.max_connections_per_ip,
-            max_bad_commands=limits.max_bad_commands,
-            allow_insecure_auth=auth.allow_insecure_auth,
-            max_auth_failures=auth.penalty.max_auth_failures,
-        )
 
 
 class _Closed(Exception):
@@ -308,8 +282,3 @@ def _peer_of(stream: trio.abc.Stream) -> str:
             return "unknown"
         return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
     return "memory"
-
-
-def is_loopback(peer: str) -> bool:
-    """Whether a ``host:port`` peer is a loopback address (IPv4-mapped IPv6 included)."""
-    return is_loopback_peer(peer)
