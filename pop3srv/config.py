@@ -202,7 +202,13 @@ class _Values:
 
 def _build(v: _Values, sources: dict[str, str], notes: list[str], tables: _Tables) -> Settings:
     return Settings(
-        listen=ListenSettings(v.text("host"), v.int("tls_port"), v.int("plain_port")),
+        listen=ListenSettings(
+            v.text("host"),
+            v.int("tls_port"),
+            v.int("plain_port"),
+            proxy_protocol=v.bool("proxy_protocol"),
+            proxy_trusted=v.texts("proxy_trusted"),
+        ),
         tls=TlsSettings(
             cert_pem=v.opt_text("tls_cert"),
             key_pem=v.opt_text("tls_key"),
@@ -231,6 +237,8 @@ def _build(v: _Values, sources: dict[str, str], notes: list[str], tables: _Table
                 max_auth_failures=v.int("max_auth_failures"),
                 max_logins_per_user=v.int("max_logins_per_user"),
             ),
+            trust_loopback=v.bool("trust_loopback"),
+            require_jti=v.bool("require_jti"),
         ),
         s3=S3Settings(
             access_key_id=v.opt_text("aws_access_key_id"),
@@ -245,9 +253,19 @@ def _build(v: _Values, sources: dict[str, str], notes: list[str], tables: _Table
             lock=v.text("lock"),
             lock_lease=v.float("lock_lease"),
             lock_prefix=v.text("lock_prefix"),
+            lock_takeover=v.bool("lock_takeover"),
+            kms_endpoint_url=v.opt_text("aws_kms_endpoint_url"),
         ),
         store=StoreSettings(mail_dir=v.path("mail_dir"), state_dir=v.path("state_dir")),
-        admin=AdminSettings(v.text("admin_host"), v.int("admin_port"), v.opt_text("admin_token")),
+        admin=AdminSettings(
+            v.text("admin_host"),
+            v.int("admin_port"),
+            v.opt_text("admin_token"),
+            public_host=v.opt_text("public_host"),
+            public_tls_port=v.int("public_tls_port"),
+            public_plain_port=v.int("public_plain_port"),
+            allowed_hosts=v.texts("admin_allowed_hosts"),
+        ),
         limits=LimitsSettings(
             idle_timeout=v.float("idle_timeout"),
             login_timeout=v.float("login_timeout"),
@@ -255,8 +273,10 @@ def _build(v: _Values, sources: dict[str, str], notes: list[str], tables: _Table
             max_connections_per_ip=v.int("max_connections_per_ip"),
             max_bad_commands=v.int("max_bad_commands"),
             shutdown_timeout=v.float("shutdown_timeout"),
+            ipv6_prefix_length=v.int("ipv6_prefix_length"),
         ),
         verbose=v.bool("verbose"),
+        log_format=v.text("log_format"),
         sources=MappingProxyType(sources),
         warnings=tuple(notes),
     )

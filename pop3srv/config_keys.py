@@ -93,6 +93,21 @@ KEYS: dict[str, Key] = {
     "lock_lease": Key(Kind.SECONDS),
     "lock_prefix": Key(Kind.TEXT),
     "trash_prefix": Key(Kind.TEXT),
+    "lock_takeover": Key(Kind.BOOL),
+    # SES mail encrypted with KMS
+    "aws_kms_endpoint_url": Key(Kind.OPT_TEXT),
+    # running behind balancers and relays
+    "proxy_protocol": Key(Kind.BOOL),
+    "proxy_trusted": Key(Kind.LIST),
+    "trust_loopback": Key(Kind.BOOL),
+    "ipv6_prefix_length": Key(Kind.WHOLE),
+    "log_format": Key(Kind.TEXT),
+    # what the admin app tells users and which Host headers it answers
+    "public_host": Key(Kind.OPT_TEXT),
+    "public_tls_port": Key(Kind.PORT),
+    "public_plain_port": Key(Kind.PORT),
+    "admin_allowed_hosts": Key(Kind.LIST),
+    "require_jti": Key(Kind.BOOL),
 }
 
 #: Required text keys for which "" is a meaningful value.

@@ -17,6 +17,8 @@ class ListenSettings:
     host: str = ""  # "" = all interfaces
     tls_port: int = 2995  # implicit TLS (pop3s); 0 disables
     plain_port: int = 2110  # plaintext offering STLS; 0 disables
+    proxy_protocol: bool = False  # PROXY protocol v1/v2 headers on the POP3 listeners
+    proxy_trusted: tuple[str, ...] = ()  # CIDRs allowed to send them (others are refused)
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,7 @@ class MailboxEntry:
     prefix: str = ""
     region: str | None = None
     endpoint_url: str | None = None
+    kms_endpoint_url: str | None = None
     access_key_id: str | None = None
     secret_access_key: str | None = field(default=None, repr=False)
     session_token: str | None = field(default=None, repr=False)
@@ -90,6 +93,8 @@ class AuthSettings:
     mailboxes: Mapping[str, MailboxEntry] = field(default_factory=dict)
     app_password_secret: str | None = field(default=None, repr=False)
     penalty: PenaltySettings = field(default_factory=PenaltySettings)
+    trust_loopback: bool = True  # False: loopback peers get no plaintext-auth exception
+    require_jti: bool = False  # refuse JWT passwords without a registered jti
 
     @property
     def default_password(self) -> bool:
@@ -110,6 +115,8 @@ class S3Settings:
     lock: str = "local"  # or "s3": maildrop locks across replicas on conditional writes
     lock_lease: float = 60.0
     lock_prefix: str = ".pop3srv-locks/"
+    lock_takeover: bool = True  # a new login takes over from a session idle between commands
+    kms_endpoint_url: str | None = None  # None: the region's standard KMS endpoint
 
     @property
     def enabled(self) -> bool:
@@ -127,6 +134,10 @@ class AdminSettings:
     host: str = "127.0.0.1"
     port: int = 8080  # 0 disables the admin app
     token: str | None = field(default=None, repr=False)  # None: generated into state_dir
+    public_host: str | None = None  # what the UI tells mail-client users to configure
+    public_tls_port: int = 0  # 0: not set
+    public_plain_port: int = 0
+    allowed_hosts: tuple[str, ...] = ()  # Host headers answered besides loopback and host
 
 
 @dataclass(frozen=True)
@@ -137,6 +148,7 @@ class LimitsSettings:
     max_connections_per_ip: int = 50
     max_bad_commands: int = 10
     shutdown_timeout: float = 10.0
+    ipv6_prefix_length: int = 64  # IPv6 clients grouped by this prefix for penalties and caps
 
 
 @dataclass(frozen=True)
@@ -151,5 +163,6 @@ class Settings:
     verbose: bool
     #: dash key -> where its effective value came from: "default", a file path, "env POP3_X"
     sources: Mapping[str, str]
+    log_format: str = "text"  # or "json"
     #: allowed but probably unintended things, one line each (e.g. the default password)
     warnings: tuple[str, ...] = ()

@@ -14,6 +14,7 @@ Shapes (YAML shown; TOML tables or JSON in an environment variable work the same
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 
 from pop3srv.config_keys import dash, normalise
@@ -23,12 +24,15 @@ PROVIDERS = ("jwt", "http", "static", "app-password")
 ALGORITHMS = ("HS256", "HS384", "HS512")
 DELETE_MODES = ("delete", "trash")
 LOCK_KINDS = ("local", "s3")
+LOG_FORMATS = ("text", "json")
+MAX_IPV6_PREFIX = 128
 
 _MAILBOX_TEXT = (
     "bucket",
     "prefix",
     "region",
     "endpoint_url",
+    "kms_endpoint_url",
     "access_key_id",
     "secret_access_key",
     "session_token",
@@ -42,6 +46,7 @@ _ALIASES = {  # the original's key names are accepted inside a mailbox too
     "aws_s3_bucket": "bucket",
     "aws_s3_prefix": "prefix",
     "aws_s3_endpoint_url": "endpoint_url",
+    "aws_kms_endpoint_url": "kms_endpoint_url",
 }
 
 
@@ -85,6 +90,7 @@ def parse_mailboxes(
             prefix=text.get("prefix", ""),
             region=text.get("region"),
             endpoint_url=text.get("endpoint_url"),
+            kms_endpoint_url=text.get("kms_endpoint_url"),
             access_key_id=text.get("access_key_id"),
             secret_access_key=text.get("secret_access_key"),
             session_token=text.get("session_token"),
@@ -156,6 +162,18 @@ def list_problems(values: Mapping[str, object], sources: Mapping[str, str]) -> l
         problems.append(f"delete-mode: must be delete or trash {src('delete_mode')}")
     if values.get("lock") not in LOCK_KINDS:
         problems.append(f"lock: must be local or s3 {src('lock')}")
+    if values.get("log_format") not in LOG_FORMATS:
+        problems.append(f"log-format: must be text or json {src('log_format')}")
+    prefix_length = values.get("ipv6_prefix_length")
+    if isinstance(prefix_length, int) and prefix_length > MAX_IPV6_PREFIX:
+        problems.append(f"ipv6-prefix-length: must be 0-128 {src('ipv6_prefix_length')}")
+    for cidr in _texts(values.get("proxy_trusted")):
+        try:
+            ipaddress.ip_network(cidr, strict=False)
+        except ValueError:
+            problems.append(
+                f"proxy-trusted: {cidr!r} is not an address or CIDR network {src('proxy_trusted')}"
+            )
     return problems
 
 
