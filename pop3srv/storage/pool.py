@@ -17,6 +17,9 @@ Rules:
   cancelled caller waits for its thread, so no thread outlives the task that started it;
   ``streaming`` closes a response body on any exit, so a cancelled or abandoned RETR never
   leaves a half-read body (and its connection) behind.
+* GetObject (RETR, TOP) does not use the client: each entry has an ``s3get.ObjectGetter`` with
+  the client's endpoint, region and credentials, which signs GETs itself and sends them on
+  keep-alive connections in the event loop (no thread, no botocore per-call machinery).
 * Errors are mapped by ``s3errors`` before they leave the pool; every request is counted in
   ``s3_requests_total{operation,outcome}`` and timed in ``s3_request_duration_seconds``.
 """
@@ -37,11 +40,14 @@ import botocore.session
 import trio
 import urllib3.exceptions
 from botocore.config import Config
+from botocore.credentials import Credentials
 from botocore.exceptions import BotoCoreError, ClientError
 
 from pop3srv.metrics import Metrics
 from pop3srv.storage.base import S3Credentials, S3Location, StoreError
 from pop3srv.storage.s3errors import map_error, outcome
+from pop3srv.storage.s3get import BodyCounter, ObjectGetter
+from pop3srv.storage.s3http import Endpoint
 
 T = TypeVar("T")
 
@@ -95,6 +101,7 @@ def client_config(settings: PoolSettings, *, path_style: bool) -> Config:
 @dataclass
 class _Entry:
     client: Any
+    getter: ObjectGetter
     last_used: float
 
 
@@ -119,7 +126,7 @@ class S3Pool:
         self.clients_created = 0
         self.hits = 0
         self.evicted = 0
-        self.open_bodies = 0
+        self._bodies = BodyCounter(metrics)
         metrics.s3_pool_threads_busy.set_function(lambda: self._limiter.borrowed_tokens)
 
     @property
@@ -133,6 +140,11 @@ class S3Pool:
     @property
     def limiter(self) -> trio.CapacityLimiter:
         return self._limiter
+
+    @property
+    def open_bodies(self) -> int:
+        """Response bodies being read now (both GET paths)."""
+        return self._bodies.open
 
     def __len__(self) -> int:
         return len(self._clients)
@@ -165,6 +177,13 @@ class S3Pool:
 
     async def client(self, location: S3Location) -> Any:
         """The client for ``location``'s endpoint, region and credentials (created once)."""
+        return (await self._entry(location)).client
+
+    async def getter(self, location: S3Location) -> ObjectGetter:
+        """The lean GET path for the same endpoint, region and credentials as ``client``."""
+        return (await self._entry(location)).getter
+
+    async def _entry(self, location: S3Location) -> _Entry:
         key = self.key(location)
         now = self._clock()
         self.sweep(now)
@@ -174,19 +193,19 @@ class S3Pool:
                 entry = self._clients.get(key)
                 if entry is None:
                     try:
-                        client = await trio.to_thread.run_sync(self._create, location)
+                        client, getter = await trio.to_thread.run_sync(self._create, location)
                     except (*_S3_FAILURES, ValueError) as exc:  # e.g. a malformed endpoint URL
                         raise map_error(exc, "create_client") from exc
-                    entry = self._clients[key] = _Entry(client, now)
+                    entry = self._clients[key] = _Entry(client, getter, now)
                     self.clients_created += 1
                     self._metrics.s3_pool_clients_created_total.inc()
                     self._trim()
-                    return client
+                    return entry
         self._clients.move_to_end(key)
         entry.last_used = now
         self.hits += 1
         self._metrics.s3_pool_client_hits_total.inc()
-        return entry.client
+        return entry
 
     def sweep(self, now: float | None = None) -> int:
         """Drop clients unused for ``idle_timeout``; returns how many were dropped."""
@@ -205,9 +224,9 @@ class S3Pool:
         for key in list(self._clients):
             self._drop(key)
 
-    def _create(self, location: S3Location) -> Any:
+    def _create(self, location: S3Location) -> tuple[Any, ObjectGetter]:
         credentials = location.credentials
-        return self._session.create_client(
+        client = self._session.create_client(
             "s3",
             region_name=location.region,
             endpoint_url=location.endpoint_url,
@@ -216,6 +235,33 @@ class S3Pool:
             aws_session_token=credentials.session_token if credentials else None,
             config=client_config(self._settings, path_style=location.endpoint_url is not None),
         )
+        if credentials is not None:
+            resolved: Any = Credentials(
+                credentials.access_key_id,
+                credentials.secret_access_key,
+                credentials.session_token,
+            )
+        else:  # the default chain, as the client resolved it (None: no credentials)
+            resolved = self._session.get_credentials()
+        settings = self._settings
+        getter = ObjectGetter(
+            endpoint_url=client.meta.endpoint_url,
+            path_style=location.endpoint_url is not None,
+            region=client.meta.region_name or "us-east-1",
+            credentials=resolved,
+            metrics=self._metrics,
+            max_attempts=settings.max_attempts,
+            endpoint_factory=lambda scheme, host, port: Endpoint(
+                scheme,
+                host,
+                port,
+                max_connections=settings.max_connections,
+                connect_timeout=settings.connect_timeout,
+                read_timeout=settings.read_timeout,
+            ),
+            bodies=self._bodies,
+        )
+        return client, getter
 
     def _trim(self) -> None:
         while len(self._clients) > self._settings.max_clients:
@@ -229,6 +275,7 @@ class S3Pool:
         self._metrics.s3_pool_clients.set(len(self._clients))
         # Idle connections close now; one a stream still reads from closes when released.
         entry.client.close()
+        entry.getter.close()
 
     # --- blocking calls -----------------------------------------------------------------
 
@@ -276,11 +323,9 @@ class S3Pool:
     def streaming(self, body: Any) -> Iterator[Any]:
         """Hold a response body open for the block; it is closed on any exit (cancellation,
         an early ``aclose`` of the reader, an error), dropping its connection if half read."""
-        self.open_bodies += 1
-        self._metrics.s3_open_bodies.inc()
+        self._bodies.opened()
         try:
             yield body
         finally:
-            self.open_bodies -= 1
-            self._metrics.s3_open_bodies.dec()
+            self._bodies.closed()
             body.close()

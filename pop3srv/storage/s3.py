@@ -12,8 +12,8 @@ The mailbox is every object *directly* under the store's prefix:
 * Numbering follows ``LastModified`` (the arrival time), then the key; the listing uses the
   ListObjectsV2 paginator, so mailboxes of any size are served whole.
 
-Reading never holds a whole message: RETR is one GetObject whose body is read in
-``CHUNK_SIZE`` pieces in worker threads; TOP (``first_chunk``) asks for a byte range first and
+Reading never holds a whole message: RETR is one GetObject (``s3get``'s lean path, in the event
+loop) whose body is handed on as it arrives; TOP (``first_chunk``) asks for a byte range first and
 widens (doubling, up to ``MAX_RANGE``) with further ranged GETs only while the reader keeps
 asking, each one pinned to the first response's ETag (``If-Match``) so a replaced object is
 reported as gone instead of being spliced. A body is closed whenever its reader stops early or
@@ -27,13 +27,12 @@ deleted (a message that cannot be copied is reported as not removed).
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import Any
 
 import trio
 
 from pop3srv.storage.base import (
-    CHUNK_SIZE,
     SES_SETUP_NOTIFICATION,
     DeleteResult,
     MessageGone,
@@ -43,6 +42,7 @@ from pop3srv.storage.base import (
 )
 from pop3srv.storage.pool import S3Pool
 from pop3srv.storage.s3errors import GONE_CODES, RangeNotSatisfiable
+from pop3srv.storage.s3get import S3Object
 
 #: Largest byte range one TOP request widens to.
 MAX_RANGE = 8 * 1024 * 1024
@@ -70,7 +70,6 @@ class S3Store:
         pool: S3Pool,
         *,
         trash_prefix: str | None = None,
-        chunk_size: int = CHUNK_SIZE,
         delete_batch: int = DELETE_BATCH,
     ) -> None:
         if trash_prefix is not None and not trash_prefix.strip("/"):
@@ -82,7 +81,6 @@ class S3Store:
         self._bucket = location.bucket
         self._prefix = folder_prefix(location.prefix)
         self._trash = folder_prefix(trash_prefix) if trash_prefix is not None else None
-        self._chunk_size = chunk_size
         self._delete_batch = delete_batch
 
     @property
@@ -156,40 +154,36 @@ class S3Store:
         self, key: str, *, first_chunk: int | None = None
     ) -> AsyncGenerator[bytes, None]:
         object_key = self.object_key(key)
-        client = await self._client()
+        getter = await self._pool.getter(self._location)
         if first_chunk is None:
-            response = await self._pool.call(
-                client, "get_object", Bucket=self._bucket, Key=object_key
-            )
-            with self._pool.streaming(response["Body"]) as body:
-                while chunk := await self._pool.read(body, self._chunk_size):
+            async with getter.get(self._bucket, object_key) as obj:
+                async for chunk in self._body(obj):
                     yield chunk
             return
         offset, length = 0, max(1, first_chunk)
-        etag: dict[str, str] = {}
+        etag: str | None = None
         while True:
+            byte_range = f"bytes={offset}-{offset + length - 1}"
             try:
-                response = await self._pool.call(
-                    client,
-                    "get_object",
-                    Bucket=self._bucket,
-                    Key=object_key,
-                    Range=f"bytes={offset}-{offset + length - 1}",
-                    **etag,
-                )
+                async with getter.get(
+                    self._bucket, object_key, byte_range=byte_range, if_match=etag
+                ) as obj:
+                    etag = obj.etag or etag
+                    end, total = _content_range(obj.content_range)
+                    async for chunk in self._body(obj):
+                        yield chunk
             except RangeNotSatisfiable as exc:
                 if offset == 0:
                     return  # an empty object
                 raise MessageGone("message changed while being read") from exc
-            if "ETag" in response:
-                etag = {"IfMatch": response["ETag"]}
-            end, total = _content_range(response.get("ContentRange"))
-            with self._pool.streaming(response["Body"]) as body:
-                while chunk := await self._pool.read(body, self._chunk_size):
-                    yield chunk
             if end is None or total is None or end + 1 >= total:
                 return  # the whole object came back (Range ignored), or its end was reached
             offset, length = end + 1, min(length * 2, MAX_RANGE)
+
+    def _body(self, obj: S3Object) -> AsyncIterator[bytes]:
+        """The message octets of a GET response (the place a decoder of stored objects wraps
+        ``obj.chunks()``, with ``obj.metadata`` at hand)."""
+        return obj.chunks()
 
     # --- deleting -----------------------------------------------------------------------
 

@@ -142,9 +142,10 @@ async def test_top_fetches_a_range_first_and_widens_only_while_read(
             if len(seen) >= 300 * 1024:
                 break
     assert seen == big[: len(seen)]
-    # 64 KiB, then 128 KiB, then 256 KiB: three more ranged GETs, nothing beyond them
+    # 64 KiB, then 128 KiB, then 256 KiB: three more ranged GETs, nothing beyond them (the
+    # last one is read only as far as the reader went, then its connection is closed)
     assert requests(pool, "get_object") == 1 + 3
-    assert received(pool) == 65536 + (64 + 128 + 256) * 1024
+    assert 65536 + (64 + 128) * 1024 < received(pool) <= 65536 + (64 + 128 + 256) * 1024
     assert pool.open_bodies == 0
 
 
