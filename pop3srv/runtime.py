@@ -16,6 +16,7 @@ from pop3srv.auth.penalty import LoginPenalty
 from pop3srv.config import Settings
 from pop3srv.locks import MaildropLocks
 from pop3srv.metrics import Metrics, create_metrics
+from pop3srv.readahead import ByteBudget
 from pop3srv.registry import SessionRegistry
 from pop3srv.storage.base import (
     DemoLocation,
@@ -65,6 +66,8 @@ class Runtime:
     locks: MaildropLocks
     #: folder listings reused while a folder is unchanged
     listings: ListingCache = field(default_factory=ListingCache)
+    #: octets all sessions together may hold read ahead (S3 mailboxes)
+    readahead: ByteBudget = field(default_factory=ByteBudget)
     #: set once the POP3 listeners are bound (the admin app's /readyz)
     ready: trio.Event = field(default_factory=trio.Event)
 

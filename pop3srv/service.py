@@ -45,6 +45,7 @@ async def serve(
         penalty=runtime.penalty,
         logins=LoginSlots(settings.auth.penalty.max_logins_per_user),
         locks=runtime.locks,
+        readahead=runtime.readahead,
     )
     handler = ConnectionHandler(deps, TransportLimits.from_settings(settings), runtime.tls_context)
     bound = Bound(self_signed_cert=runtime.self_signed_cert)

@@ -64,6 +64,9 @@ def folder_prefix(prefix: str) -> str:
 class S3Store:
     """``MessageStore`` over the objects directly under one prefix of one bucket."""
 
+    #: every GET is a round trip: sessions read the next messages ahead (``readahead``)
+    read_ahead = True
+
     def __init__(
         self,
         location: S3Location,
