@@ -34,8 +34,10 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+import botocore.parsers
 import botocore.session
 import trio
 import urllib3.exceptions
@@ -98,6 +100,16 @@ def client_config(settings: PoolSettings, *, path_style: bool) -> Config:
     )
 
 
+def parse_timestamp(value: str) -> datetime:
+    """Response timestamps: ISO 8601 (every ``LastModified`` of a listing) with the standard
+    library, ~10x faster than botocore's dateutil parser, which stays for other forms."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return botocore.parsers.DEFAULT_TIMESTAMP_PARSER(value)  # type: ignore[no-any-return]
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
 @dataclass
 class _Entry:
     client: Any
@@ -119,6 +131,8 @@ class S3Pool:
         self._settings = settings or PoolSettings()
         self._clock = clock
         self._session = botocore.session.get_session()
+        parsers = self._session.get_component("response_parser_factory")
+        parsers.set_parser_defaults(timestamp_parser=parse_timestamp)
         self._limiter = trio.CapacityLimiter(self._settings.threads)
         self._create_lock = trio.Lock()
         self._clients: OrderedDict[ClientKey, _Entry] = OrderedDict()

@@ -27,7 +27,7 @@ deleted (a message that cannot be copied is reported as not removed).
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Sequence
 from typing import Any
 
 import trio
@@ -85,6 +85,7 @@ class S3Store:
         self._prefix = folder_prefix(location.prefix)
         self._trash = folder_prefix(trash_prefix) if trash_prefix is not None else None
         self._delete_batch = delete_batch
+        self._first_page: tuple[Iterator[dict[str, Any]], dict[str, Any] | None] | None = None
 
     @property
     def location(self) -> S3Location:
@@ -113,27 +114,29 @@ class S3Store:
     # --- listing ------------------------------------------------------------------------
 
     async def check_access(self) -> None:
-        """One cheap ListObjectsV2 (``MaxKeys=1``): bad credentials or a missing bucket fail
-        here, at PASS time, as ``StoreDenied``."""
-        client = await self._client()
-        await self._pool.call(
-            client, "list_objects_v2", Bucket=self._bucket, Prefix=self._prefix, MaxKeys=1
-        )
+        """The listing's first page: bad credentials or a missing bucket fail here, at PASS
+        time, as ``StoreDenied``; ``list_messages`` then goes on from this page, so a login
+        makes no request just to check access."""
+        self._first_page = await self._pages()
 
     async def list_messages(self) -> list[MessageInfo]:
-        client = await self._client()
-        paginator = client.get_paginator("list_objects_v2")
-        pages = iter(paginator.paginate(Bucket=self._bucket, Prefix=self._prefix, Delimiter="/"))
+        pages, page = self._first_page or await self._pages()
+        self._first_page = None
         messages: list[MessageInfo] = []
-        while True:
-            page = await self._pool.run("list_objects_v2", next, pages, None)
-            if page is None:
-                break
+        while page is not None:
             messages.extend(self._messages(page))
             if not page.get("IsTruncated"):
                 break  # the last page: asking the paginator again would make no request
+            page = await self._pool.run("list_objects_v2", next, pages, None)
         messages.sort()
         return messages
+
+    async def _pages(self) -> tuple[Iterator[dict[str, Any]], dict[str, Any] | None]:
+        """A ListObjectsV2 paginator over the mailbox, and its first page."""
+        client = await self._client()
+        paginator = client.get_paginator("list_objects_v2")
+        pages = iter(paginator.paginate(Bucket=self._bucket, Prefix=self._prefix, Delimiter="/"))
+        return pages, await self._pool.run("list_objects_v2", next, pages, None)
 
     def _messages(self, page: dict[str, Any]) -> list[MessageInfo]:
         found = []

@@ -62,7 +62,10 @@ async def test_lists_2500_messages_across_pages_in_arrival_order(
     assert [m.key for m in listed] == corpus_mailbox.order
     assert {m.key: m.size for m in listed} == corpus_mailbox.sizes
     assert listed == sorted(listed)
-    assert requests(pool, "list_objects_v2") == 1 + 3  # check_access, then pages of 1,000
+    # pages of 1,000: check_access asks for the first, the listing goes on from it
+    assert requests(pool, "list_objects_v2") == 3
+    assert len(await store.list_messages()) == MAILBOX_SIZE  # a later listing starts afresh
+    assert requests(pool, "list_objects_v2") == 3 + 3
 
 
 async def test_ses_layout_keeps_only_messages_directly_under_the_prefix(
@@ -130,8 +133,10 @@ async def test_top_fetches_a_range_first_and_widens_only_while_read(
 ) -> None:
     store = _store(corpus_mailbox, pool)
     big = corpus_mailbox.messages[BIG_NAME]
+    head = b""
     async with aclosing(store.stream(BIG_NAME, first_chunk=65536)) as chunks:
-        head = await anext(chunks)
+        while len(head) < 65536:  # the first range, in the pieces it arrived in
+            head += await anext(chunks)
     assert head == big[:65536]
     assert (requests(pool, "get_object"), received(pool)) == (1, 65536)
 
@@ -280,5 +285,5 @@ async def test_many_logins_with_the_same_credentials_share_one_client(
         await store.check_access()
         await store.list_messages()
     assert pool.clients_created == 1
-    assert pool.hits == 20 * 2 - 1
+    assert pool.hits == 20 - 1  # the listing goes on from check_access's page
     assert time.perf_counter() - start < 10
