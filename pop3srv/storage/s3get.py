@@ -40,7 +40,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.exceptions import ClientError
 
 from pop3srv.metrics import Metrics
-from pop3srv.storage.base import StoreDenied, StoreError, StoreUnavailable
+from pop3srv.storage.base import CHUNK_SIZE, StoreDenied, StoreError, StoreUnavailable
 from pop3srv.storage.s3errors import map_error, outcome
 from pop3srv.storage.s3http import Endpoint, HttpError, Response
 
@@ -79,14 +79,29 @@ class S3Object:
         value = self.headers.get("content-length")
         return int(value) if value is not None and value.isdigit() else None
 
-    async def chunks(self) -> AsyncIterator[bytes]:
-        """The body as it arrives; a failure mid-body is ``StoreUnavailable``."""
+    async def chunks(self, size: int = CHUNK_SIZE) -> AsyncIterator[bytes]:
+        """The body: its first piece as soon as it arrives (a small message is all there),
+        then pieces gathered up to ``size`` octets (fewer, larger writes downstream); a
+        failure mid-body is ``StoreUnavailable``."""
+        pending: list[bytes] = []
+        held = 0
+        first = True
         try:
-            async for chunk in self._response.chunks():
-                self._on_bytes(len(chunk))
-                yield chunk
+            async for piece in self._response.chunks():
+                self._on_bytes(len(piece))
+                if first:
+                    first = False
+                    yield piece
+                    continue
+                if pending and held + len(piece) > size:  # never more than size at once
+                    yield b"".join(pending)
+                    pending, held = [], 0
+                pending.append(piece)
+                held += len(piece)
         except HttpError as exc:
             raise StoreUnavailable(f"S3 get_object failed: body {exc}") from exc
+        if pending:
+            yield b"".join(pending)
 
 
 class ObjectGetter:
