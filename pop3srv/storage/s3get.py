@@ -1,9 +1,10 @@
 """The lean GetObject path: SigV4-signed GETs (whole or ranged) on trio, no worker thread.
 
 RETR of a small SES mail used to cost ~2 ms of CPU, most of it botocore's per-call machinery
-(hooks, endpoint rules, response parsing) and two worker-thread hops. Here a GET is signed with
-botocore's own ``S3SigV4Auth`` (session tokens included) and sent over ``s3http``'s keep-alive
-connections, in the event loop. boto3 still does everything else (listing, deleting, locks).
+(hooks, endpoint rules, response parsing) and two worker-thread hops. Here a GET is signed by
+``sigv4`` (botocore's S3 signature, session tokens included, the day's signing key kept) and
+sent over ``s3http``'s keep-alive connections, in the event loop. boto3 still does everything
+else (listing, deleting, locks).
 
 What it keeps from the botocore client it stands beside:
 
@@ -32,14 +33,14 @@ import urllib.parse
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import trio
-from botocore.auth import S3SigV4Auth
-from botocore.awsrequest import AWSRequest
 from botocore.exceptions import ClientError
 
 from pop3srv.metrics import Metrics
+from pop3srv.storage import sigv4
 from pop3srv.storage.base import CHUNK_SIZE, StoreDenied, StoreError, StoreUnavailable
 from pop3srv.storage.s3errors import map_error, outcome
 from pop3srv.storage.s3http import Endpoint, HttpError, Response
@@ -132,6 +133,7 @@ class ObjectGetter:
         self._endpoint_factory = endpoint_factory
         self._endpoints: dict[str, Endpoint] = {}
         self._bodies = bodies
+        self._signing_key: tuple[str, str, bytes] | None = None  # (day, secret, key)
 
     def close(self) -> None:
         for endpoint in self._endpoints.values():
@@ -144,7 +146,7 @@ class ObjectGetter:
         """GetObject; yields the response with its body unread, closed on any exit."""
         host, path = self._address(bucket, key)
         endpoint = self._endpoint(host)
-        extra = {"Range": byte_range, "If-Match": if_match}
+        extra = {"range": byte_range, "if-match": if_match}
         headers = {name: value for name, value in extra.items() if value is not None}
         async with AsyncExitStack() as stack:
             response = await self._send(stack, endpoint, host, path, headers)
@@ -211,13 +213,25 @@ class ObjectGetter:
             frozen = await trio.to_thread.run_sync(credentials.get_frozen_credentials)
         else:
             frozen = credentials.get_frozen_credentials()
+        now = datetime.now(UTC)
+        day = now.strftime("%Y%m%d")
+        cached = self._signing_key
+        if cached is None or cached[0] != day or cached[1] != frozen.secret_key:
+            key = sigv4.signing_key(frozen.secret_key, day, self._region)
+            cached = self._signing_key = (day, frozen.secret_key, key)
         default_port = 443 if self._scheme == "https" else 80
         netloc = host if self._port == default_port else f"{host}:{self._port}"
-        request = AWSRequest("GET", f"{self._scheme}://{netloc}{path}", headers=dict(headers))
-        S3SigV4Auth(frozen, "s3", self._region).add_auth(request)
-        signed = [("Host", netloc)]
-        signed += [(name, str(value)) for name, value in request.headers.items()]
-        return signed
+        return sigv4.sign(
+            "GET",
+            netloc,
+            path,
+            headers,
+            access_key=frozen.access_key,
+            key=cached[2],
+            token=frozen.token,
+            region=self._region,
+            now=now,
+        )
 
     def _address(self, bucket: str, key: str) -> tuple[str, str]:
         quoted = urllib.parse.quote(key, safe="/~")
