@@ -9,8 +9,9 @@ The mailbox is every object *directly* under the store's prefix:
 * Not messages: ``AMAZON_SES_SETUP_NOTIFICATION``, the folder marker (the prefix itself, a
   zero-byte ``inbox/``) and anything in a sub-folder (``inbox/sub/...``, listed with
   ``Delimiter="/"`` so sub-folder keys come back as common prefixes and are never fetched).
-* Numbering follows ``LastModified`` (the arrival time), then the key; the listing uses the
-  ListObjectsV2 paginator, so mailboxes of any size are served whole.
+* Numbering follows ``LastModified`` (the arrival time), then the key; the listing follows
+  ListObjectsV2's continuation tokens page by page (``s3list``, on the lean GET path), so
+  mailboxes of any size are served whole; the first page doubles as the access check.
 
 Reading never holds a whole message: RETR is one GetObject (``s3get``'s lean path, in the event
 loop) whose body is handed on as it arrives; TOP (``first_chunk``) asks for a byte range first and
@@ -27,7 +28,7 @@ deleted (a message that cannot be copied is reported as not removed).
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import Any
 
 import trio
@@ -43,6 +44,7 @@ from pop3srv.storage.base import (
 from pop3srv.storage.pool import S3Pool
 from pop3srv.storage.s3errors import GONE_CODES, RangeNotSatisfiable
 from pop3srv.storage.s3get import S3Object
+from pop3srv.storage.s3list import Page, list_page
 
 #: Largest byte range one TOP request widens to.
 MAX_RANGE = 8 * 1024 * 1024
@@ -85,7 +87,7 @@ class S3Store:
         self._prefix = folder_prefix(location.prefix)
         self._trash = folder_prefix(trash_prefix) if trash_prefix is not None else None
         self._delete_batch = delete_batch
-        self._first_page: tuple[Iterator[dict[str, Any]], dict[str, Any] | None] | None = None
+        self._first_page: Page | None = None
 
     @property
     def location(self) -> S3Location:
@@ -117,41 +119,31 @@ class S3Store:
         """The listing's first page: bad credentials or a missing bucket fail here, at PASS
         time, as ``StoreDenied``; ``list_messages`` then goes on from this page, so a login
         makes no request just to check access."""
-        self._first_page = await self._pages()
+        self._first_page = await self._page(None)
 
     async def list_messages(self) -> list[MessageInfo]:
-        pages, page = self._first_page or await self._pages()
+        page = self._first_page or await self._page(None)
         self._first_page = None
-        messages: list[MessageInfo] = []
-        while page is not None:
+        messages = self._messages(page)
+        while page.next_token is not None:
+            page = await self._page(page.next_token)
             messages.extend(self._messages(page))
-            if not page.get("IsTruncated"):
-                break  # the last page: asking the paginator again would make no request
-            page = await self._pool.run("list_objects_v2", next, pages, None)
         messages.sort()
         return messages
 
-    async def _pages(self) -> tuple[Iterator[dict[str, Any]], dict[str, Any] | None]:
-        """A ListObjectsV2 paginator over the mailbox, and its first page."""
-        client = await self._client()
-        paginator = client.get_paginator("list_objects_v2")
-        pages = iter(paginator.paginate(Bucket=self._bucket, Prefix=self._prefix, Delimiter="/"))
-        return pages, await self._pool.run("list_objects_v2", next, pages, None)
+    async def _page(self, token: str | None) -> Page:
+        getter = await self._pool.getter(self._location)
+        return await list_page(getter, self._bucket, self._prefix, token)
 
-    def _messages(self, page: dict[str, Any]) -> list[MessageInfo]:
+    def _messages(self, page: Page) -> list[MessageInfo]:
         found = []
-        for item in page.get("Contents", ()):
-            full_key: str = item["Key"]
-            if not full_key.startswith(self._prefix):
+        for item in page.objects:
+            if not item.key.startswith(self._prefix):
                 continue
-            name = full_key[len(self._prefix) :]
+            name = item.key[len(self._prefix) :]
             if not _is_message_name(name):
                 continue
-            found.append(
-                MessageInfo(
-                    arrived=item["LastModified"].timestamp(), key=name, size=int(item["Size"])
-                )
-            )
+            found.append(MessageInfo(arrived=item.last_modified, key=name, size=item.size))
         return found
 
     # --- reading ------------------------------------------------------------------------

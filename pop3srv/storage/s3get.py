@@ -149,7 +149,9 @@ class ObjectGetter:
         extra = {"range": byte_range, "if-match": if_match}
         headers = {name: value for name, value in extra.items() if value is not None}
         async with AsyncExitStack() as stack:
-            response = await self._send(stack, endpoint, host, path, headers)
+            response = await self._send(
+                stack, endpoint, host, path, headers, operation="get_object"
+            )
             self._bodies.opened()
             stack.callback(self._bodies.closed)
             lowered = {
@@ -171,17 +173,21 @@ class ObjectGetter:
         host: str,
         path: str,
         headers: dict[str, str],
+        *,
+        operation: str,
+        query: str = "",
     ) -> Response:
-        """One counted, timed GetObject call: attempts until a 200/206 or a final error."""
+        """One counted, timed GET call: attempts until a 200/206 or a final error."""
         start = time.perf_counter()
         error: StoreError | None = None
+        target = f"{path}?{query}" if query else path
         try:
             for attempt in range(self._max_attempts):
-                signed = await self._sign(host, path, headers)
+                signed = await self._sign(host, path, headers, query)
                 inner = AsyncExitStack()
                 try:
                     response = await inner.enter_async_context(
-                        endpoint.request("GET", path, signed)
+                        endpoint.request("GET", target, signed)
                     )
                     if response.status in (200, 206):
                         stack.push_async_exit(inner)
@@ -197,18 +203,38 @@ class ObjectGetter:
                 if attempt + 1 >= self._max_attempts or not _retryable(failure):
                     break
                 await trio.sleep(random.random() * min(MAX_BACKOFF, 2.0**attempt))  # noqa: S311 jitter
-            error = _mapped(failure)
+            error = _mapped(failure, operation)
             raise error from failure
+        except StoreError as exc:  # e.g. no credentials
+            error = exc
+            raise
         finally:
-            self._metrics.s3_requests_total.labels("get_object", outcome(error)).inc()
-            self._metrics.s3_request_duration_seconds.labels("get_object").observe(
+            self._metrics.s3_requests_total.labels(operation, outcome(error)).inc()
+            self._metrics.s3_request_duration_seconds.labels(operation).observe(
                 time.perf_counter() - start
             )
 
-    async def _sign(self, host: str, path: str, headers: dict[str, str]) -> list[tuple[str, str]]:
+    async def fetch(self, bucket: str, params: Mapping[str, str], operation: str) -> bytes:
+        """A small bucket-level GET (``?list-type=2...``): the whole response document."""
+        host, path = self._address(bucket, "")
+        path = path.rstrip("/") or "/"  # the bucket itself: /bucket (path style) or /
+        query = sigv4.canonical_query(params)
+        async with AsyncExitStack() as stack:
+            endpoint = self._endpoint(host)
+            response = await self._send(
+                stack, endpoint, host, path, {}, operation=operation, query=query
+            )
+            try:
+                return await response.read()
+            except HttpError as exc:
+                raise StoreUnavailable(f"S3 {operation} failed: {exc}") from exc
+
+    async def _sign(
+        self, host: str, path: str, headers: dict[str, str], query: str
+    ) -> list[tuple[str, str]]:
         credentials = self._credentials
         if credentials is None:
-            raise StoreDenied("S3 get_object failed: no usable AWS credentials")
+            raise StoreDenied("S3 request failed: no usable AWS credentials")
         if getattr(credentials, "refresh_needed", lambda: False)():
             frozen = await trio.to_thread.run_sync(credentials.get_frozen_credentials)
         else:
@@ -231,6 +257,7 @@ class ObjectGetter:
             token=frozen.token,
             region=self._region,
             now=now,
+            query=query,
         )
 
     def _address(self, bucket: str, key: str) -> tuple[str, str]:
@@ -269,7 +296,7 @@ def _client_error(status: int, body: bytes) -> ClientError:
     match = _CODE.search(body)
     code = match.group(1).decode("utf-8", "replace") if match else str(status)
     return ClientError(
-        {"Error": {"Code": code}, "ResponseMetadata": {"HTTPStatusCode": status}}, "GetObject"
+        {"Error": {"Code": code}, "ResponseMetadata": {"HTTPStatusCode": status}}, "GET"
     )
 
 
@@ -283,7 +310,7 @@ def _retryable(failure: Exception) -> bool:
     return False
 
 
-def _mapped(failure: Exception) -> StoreError:
+def _mapped(failure: Exception, operation: str) -> StoreError:
     if isinstance(failure, HttpError):
-        return StoreUnavailable(f"S3 get_object failed: {failure}")
-    return map_error(failure, "get_object")
+        return StoreUnavailable(f"S3 {operation} failed: {failure}")
+    return map_error(failure, operation)

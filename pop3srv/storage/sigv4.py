@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import urllib.parse
 from collections.abc import Mapping
 from datetime import datetime
 
@@ -39,10 +40,12 @@ def sign(
     token: str | None,
     region: str,
     now: datetime,
+    query: str = "",
 ) -> list[tuple[str, str]]:
     """The request's headers, signed with ``key`` (``signing_key`` of the secret for
     ``now``'s day and ``region``): ``path`` is already URI-encoded (S3 paths are signed as
-    sent), ``host`` includes a non-default port, ``headers`` are lower-case names."""
+    sent), ``host`` includes a non-default port, ``headers`` are lower-case names, ``query``
+    is canonical (``canonical_query``) and sent as it is."""
     amz_date = now.strftime("%Y%m%dT%H%M%SZ")
     day = amz_date[:8]
     signed = dict(headers)
@@ -54,7 +57,7 @@ def sign(
     names = sorted(signed)
     canonical_headers = "".join(f"{name}:{' '.join(signed[name].split())}\n" for name in names)
     signed_names = ";".join(names)
-    canonical = f"{method}\n{path}\n\n{canonical_headers}\n{signed_names}\n{EMPTY_SHA256}"
+    canonical = f"{method}\n{path}\n{query}\n{canonical_headers}\n{signed_names}\n{EMPTY_SHA256}"
     scope = f"{day}/{region}/s3/aws4_request"
     to_sign = f"{ALGORITHM}\n{amz_date}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
     signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
@@ -63,3 +66,10 @@ def sign(
         f"SignedHeaders={signed_names}, Signature={signature}"
     )
     return [*signed.items(), ("authorization", authorization)]
+
+
+def canonical_query(params: Mapping[str, str]) -> str:
+    """A query string in SigV4's canonical form (sorted, every reserved octet encoded)."""
+    quote = urllib.parse.quote
+    pairs = sorted((quote(k, safe="-_.~"), quote(v, safe="-_.~")) for k, v in params.items())
+    return "&".join(f"{k}={v}" for k, v in pairs)
