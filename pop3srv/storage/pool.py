@@ -11,15 +11,14 @@ Rules:
   keep no client: they ask the pool for one per operation, which keeps the LRU order and idle
   times true. The cache is bounded (least recently used dropped first) and idle clients are
   dropped on the next look-up.
-* Every blocking call (an S3 request, a read of a response body) runs in a worker thread through
+* Every blocking boto3 call (delete, copy, lock objects) runs in a worker thread through
   ``trio.to_thread.run_sync(..., limiter=..., abandon_on_cancel=False)`` under one shared
   ``CapacityLimiter``; the clients' connection pools are at least as large as the limiter. A
-  cancelled caller waits for its thread, so no thread outlives the task that started it;
-  ``streaming`` closes a response body on any exit, so a cancelled or abandoned RETR never
-  leaves a half-read body (and its connection) behind.
-* GetObject (RETR, TOP) does not use the client: each entry has an ``s3get.ObjectGetter`` with
-  the client's endpoint, region and credentials, which signs GETs itself and sends them on
-  keep-alive connections in the event loop (no thread, no botocore per-call machinery).
+  cancelled caller waits for its thread, so no thread outlives the task that started it.
+* GetObject (RETR, TOP) and ListObjectsV2 do not use the client: each entry has an
+  ``s3get.ObjectGetter`` with the client's endpoint, region and credentials, which signs its
+  requests itself and sends them on keep-alive connections in the event loop (no thread, no
+  botocore per-call machinery); a body being read closes its connection on any early exit.
 * Errors are mapped by ``s3errors`` before they leave the pool; every request is counted in
   ``s3_requests_total{operation,outcome}`` and timed in ``s3_request_duration_seconds``.
 """
@@ -31,8 +30,7 @@ import hmac
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -321,25 +319,3 @@ class S3Pool:
             if elapsed:  # the request ran (not cancelled while waiting for a thread)
                 self._metrics.s3_requests_total.labels(operation, outcome(error)).inc()
                 self._metrics.s3_request_duration_seconds.labels(operation).observe(elapsed[0])
-
-    async def read(self, body: Any, size: int) -> bytes:
-        """Read up to ``size`` octets of a response body in a worker thread."""
-        try:
-            chunk: bytes = await trio.to_thread.run_sync(
-                body.read, size, limiter=self._limiter, abandon_on_cancel=False
-            )
-        except _S3_FAILURES as exc:
-            raise map_error(exc, "get_object") from exc
-        self._metrics.s3_received_bytes_total.inc(len(chunk))
-        return chunk
-
-    @contextmanager
-    def streaming(self, body: Any) -> Iterator[Any]:
-        """Hold a response body open for the block; it is closed on any exit (cancellation,
-        an early ``aclose`` of the reader, an error), dropping its connection if half read."""
-        self._bodies.opened()
-        try:
-            yield body
-        finally:
-            self._bodies.closed()
-            body.close()
