@@ -15,6 +15,7 @@ from admin.serve import serve_admin
 from admin.tokenfile import ensure_admin_token
 from pop3srv.admission import LoginSlots
 from pop3srv.config import Settings
+from pop3srv.listening import listen_error
 from pop3srv.runtime import Bound, Runtime, build_runtime, default_location, open_store
 from pop3srv.session import SessionDeps
 from pop3srv.transport import ConnectionHandler, TransportLimits
@@ -45,18 +46,25 @@ async def serve(
         penalty=runtime.penalty,
         logins=LoginSlots(settings.auth.penalty.max_logins_per_user),
         locks=runtime.locks,
+        failures=runtime.failures,
     )
-    handler = ConnectionHandler(deps, TransportLimits.from_settings(settings), runtime.tls_context)
+    limits = TransportLimits.from_settings(settings)
+    handler = ConnectionHandler(deps, limits, runtime.tls_context, runtime.proxy)
+    runtime.tls_target = handler
     bound = Bound(self_signed_cert=runtime.self_signed_cert)
     async with trio.open_nursery() as background:
+        await background.start(runtime.failures.run)
         if runtime.locks.remote is not None:
             await background.start(runtime.locks.remote.run)
         async with trio.open_nursery() as admin:
             if settings.admin.port:
                 admin_port = 0 if any_free_port else settings.admin.port
-                bound.admin.extend(
-                    await admin.start(partial(_serve_admin, runtime, bound, admin_port, shutdown))
-                )
+                serving = partial(_serve_admin, runtime, bound, admin_port, shutdown)
+                try:
+                    bound.admin.extend(await admin.start(serving))
+                except* OSError as group:
+                    host = settings.admin.host
+                    raise listen_error(group, host, admin_port, "admin-port") from None
             await _serve_pop3(
                 runtime,
                 handler,
@@ -84,30 +92,26 @@ async def _serve_pop3(
         async with trio.open_nursery() as listening:
             if settings.listen.plain_port:
                 port = 0 if any_free_port else settings.listen.plain_port
-                listeners = await listening.start(
-                    partial(
-                        trio.serve_tcp,
-                        handler.serve_plain,
-                        port,
-                        host=host,
-                        handler_nursery=connections,
-                    )
+                serving = partial(
+                    trio.serve_tcp,
+                    handler.serve_plain,
+                    port,
+                    host=host,
+                    handler_nursery=connections,
                 )
-                bound.plain.extend(_addresses(listeners))
+                try:
+                    bound.plain.extend(_addresses(await listening.start(serving)))
+                except* OSError as group:
+                    raise listen_error(group, host, port, "plain-port") from None
             if runtime.tls_context is not None and settings.listen.tls_port:
                 port = 0 if any_free_port else settings.listen.tls_port
-                listeners = await listening.start(
-                    partial(
-                        trio.serve_ssl_over_tcp,
-                        handler.serve_tls,
-                        port,
-                        runtime.tls_context,
-                        host=host,
-                        https_compatible=True,
-                        handler_nursery=connections,
-                    )
+                serving = partial(  # the handler does the TLS, after any PROXY header
+                    trio.serve_tcp, handler.serve_tls, port, host=host, handler_nursery=connections
                 )
-                bound.tls.extend(_addresses(listeners))
+                try:
+                    bound.tls.extend(_addresses(await listening.start(serving)))
+                except* OSError as group:
+                    raise listen_error(group, host, port, "tls-port") from None
             runtime.ready.set()
             task_status.started(bound)
             await shutdown.wait()
@@ -165,8 +169,6 @@ def _client_info(settings: Settings, bound: Bound, tls: bool) -> ClientInfo:
 def _addresses(listeners: list[trio.SocketListener]) -> list[tuple[str, int]]:
     result = []
     for listener in listeners:
-        inner = listener.transport_listener if isinstance(listener, trio.SSLListener) else listener
-        assert isinstance(inner, trio.SocketListener)
-        host, port, *_ = inner.socket.getsockname()
+        host, port, *_ = listener.socket.getsockname()
         result.append((str(host), int(port)))
     return result

@@ -16,6 +16,7 @@ from pop3srv.auth.penalty import address_of
 from pop3srv.netaddr import is_loopback_peer as is_loopback
 from pop3srv.protocol import events as ev
 from pop3srv.protocol.connection import Connection
+from pop3srv.proxied import ProxyGate, ProxyRefused
 from pop3srv.registry import SessionRecord
 from pop3srv.retrieval import StreamAborted
 from pop3srv.session import Action, Session, SessionDeps, SessionPolicy
@@ -85,11 +86,18 @@ class ConnectionHandler:
     """Serves one POP3 connection per call; shared by both listeners."""
 
     def __init__(
-        self, deps: SessionDeps, limits: TransportLimits, tls_context: ssl.SSLContext | None
+        self,
+        deps: SessionDeps,
+        limits: TransportLimits,
+        tls_context: ssl.SSLContext | None,
+        proxy: ProxyGate | None = None,
     ) -> None:
         self.deps = deps
         self.limits = limits
+        #: replaced on reload (SIGHUP); connections in progress keep the one they started with
         self.tls_context = tls_context
+        #: PROXY protocol headers expected first on every connection (``proxy-protocol``)
+        self.proxy = proxy
         self.admission = Admission(limits.max_connections, limits.max_connections_per_ip)
 
     @property
@@ -99,7 +107,9 @@ class ConnectionHandler:
     async def serve_plain(self, stream: trio.SocketStream) -> None:
         await self.serve_stream(stream, "plain", is_tls=False)
 
-    async def serve_tls(self, stream: trio.SSLStream[trio.SocketStream]) -> None:
+    async def serve_tls(self, stream: trio.SocketStream) -> None:
+        """Implicit TLS: the handshake (with the current context) runs inside ``serve_stream``,
+        after any PROXY header."""
         await self.serve_stream(stream, "tls", is_tls=True)
 
     async def serve_stream(
@@ -111,12 +121,21 @@ class ConnectionHandler:
         metrics.connections_total.labels(listener).inc()
         started = time.monotonic()
         outcome = "error"
-        refusal = self.admission.refusal(address_of(peer))
         try:
+            if self.proxy is not None:
+                try:
+                    stream, peer = await self.proxy.accept(stream, peer, self._handshake_timeout)
+                except ProxyRefused as exc:
+                    log.info("connection from %s refused: %s", peer, exc)
+                    outcome = "refused"
+                    return
+            refusal = self.admission.refusal(address_of(peer))
             if refusal is not None:
                 outcome = await self._refuse(stream, refusal, is_tls=is_tls)
                 return
             with self.admission.admitted(address_of(peer)):
+                if is_tls and not isinstance(stream, trio.SSLStream):
+                    stream = self._wrap_tls(stream)
                 if is_tls:
                     await _handshake(stream, self._handshake_timeout)
                 metrics.connections_active.labels(listener).inc()
@@ -240,9 +259,13 @@ class ConnectionHandler:
             await outbox.send_bytes(conn.goodbye(notice))
         return False
 
+    def _wrap_tls(self, stream: trio.abc.Stream) -> trio.SSLStream[trio.abc.Stream]:
+        assert self.tls_context is not None
+        return trio.SSLStream(stream, self.tls_context, server_side=True, https_compatible=True)
+
     async def _start_tls(self, stream: trio.abc.Stream | None) -> trio.SSLStream[trio.abc.Stream]:
-        assert self.tls_context is not None and stream is not None
-        tls = trio.SSLStream(stream, self.tls_context, server_side=True, https_compatible=True)
+        assert stream is not None
+        tls = self._wrap_tls(stream)
         await _handshake(tls, self._handshake_timeout)
         return tls
 

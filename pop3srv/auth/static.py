@@ -46,7 +46,10 @@ class StaticAuthenticator:
         match = self._by_user.get(user)
         expected = match.password if match is not None else _DUMMY
         if not secrets_equal(password, expected) or match is None:
-            raise AuthFailed("invalid user name or password")
+            reason = "unknown-user" if match is None else "bad-password"
+            raise AuthFailed("invalid user name or password", reason=reason)
         if match.password == DEFAULT_PASSWORD and not context.loopback:
-            raise AuthFailed("the default password is accepted from this host only")
+            raise AuthFailed(
+                "the default password is accepted from this host only", reason="default-password"
+            )
         return Principal(user=match.user, location=match.location, method="static")
