@@ -97,6 +97,8 @@ class FailureLog:
             user=safe_user(who.user),
             action="delete",
             **describe_location(location),
+            operation="delete_objects" if result.codes else None,
+            code=",".join(result.codes) or None,
         )
 
     def login_failed(self, who: Who, user: str, method: str, reason: str) -> None:

@@ -34,6 +34,8 @@ class DeleteResult:
 
     deleted: tuple[str, ...]
     failed: tuple[str, ...] = ()
+    #: why they failed, as the store's error codes (e.g. ``AccessDenied``), for the log
+    codes: tuple[str, ...] = ()
 
 
 class StoreError(Exception):
