@@ -41,6 +41,7 @@ def run_once(tmp_path: Path, **extra: str) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
         timeout=60,
+        check=False,
     )
 
 
