@@ -55,7 +55,7 @@ class ProxiedPOP3(poplib.POP3):
         super().__init__(host, port, timeout=timeout)
 
     def _create_socket(self, timeout: float) -> socket.socket:
-        sock = super()._create_socket(timeout)
+        sock = socket.create_connection((self.host, self.port), timeout)
         sock.sendall(self._header)
         return sock
 
@@ -67,12 +67,13 @@ class ProxiedPOP3SSL(poplib.POP3_SSL):
         self, host: str, port: int, header: bytes, context: ssl.SSLContext, timeout: float = 30
     ) -> None:
         self._header = header
+        self._tls = context
         super().__init__(host, port, context=context, timeout=timeout)
 
     def _create_socket(self, timeout: float) -> socket.socket:
-        sock = poplib.POP3._create_socket(self, timeout)
+        sock = socket.create_connection((self.host, self.port), timeout)
         sock.sendall(self._header)
-        return self.context.wrap_socket(sock, server_hostname=self.host)
+        return self._tls.wrap_socket(sock, server_hostname=self.host)
 
 
 def tls_greeting_with_header_in_one_segment(
