@@ -74,7 +74,7 @@ def balanced(tmp_path: Path) -> Iterator[tuple[ServerProcess, int, int]]:
 def test_pop3srv_sees_the_clients_own_address_through_haproxy(
     balanced: tuple[ServerProcess, int, int],
 ) -> None:
-    server, admin, front = balanced
+    _server, admin, front = balanced
     deadline = time.monotonic() + 15
     while True:
         try:
