@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 
@@ -52,9 +52,15 @@ class Who:
 class FailureLog:
     """Writes the failure lines; one per process, shared by every session."""
 
-    def __init__(self, window: float = WINDOW, max_keys: int = 4096) -> None:
+    def __init__(
+        self,
+        window: float = WINDOW,
+        max_keys: int = 4096,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.window = window
         self._max_keys = max_keys
+        self._clock = clock
         #: key -> (start of its window, failures suppressed in it, fields of the last one)
         self._seen: OrderedDict[tuple[object, ...], tuple[float, int, dict[str, FieldValue]]]
         self._seen = OrderedDict()
@@ -124,10 +130,10 @@ class FailureLog:
 
     def flush(self) -> None:
         """Report failures suppressed in windows that have ended (all when shutting down)."""
-        self._expire(time.monotonic(), everything=False)
+        self._expire(self._clock(), everything=False)
 
     def flush_all(self) -> None:
-        self._expire(time.monotonic(), everything=True)
+        self._expire(self._clock(), everything=True)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Flush every window until cancelled, then report what is left."""
@@ -140,7 +146,7 @@ class FailureLog:
             self.flush_all()
 
     def _admit(self, key: tuple[object, ...], fields: dict[str, FieldValue]) -> bool:
-        now = time.monotonic()
+        now = self._clock()
         self._expire(now, everything=False)
         seen = self._seen.get(key)
         if seen is not None:
@@ -159,7 +165,7 @@ class FailureLog:
 
     def _report(self, start: float, count: int, fields: dict[str, FieldValue]) -> None:
         if count:
-            seconds = round(time.monotonic() - start)
+            seconds = round(self._clock() - start)
             message = f"store failure repeated {count} more times in {seconds} s"
             event(log, logging.WARNING, message, repeats=count, **fields)
 

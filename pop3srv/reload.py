@@ -24,6 +24,8 @@ log = logging.getLogger("pop3srv.reload")
 
 #: the ``auth`` fields a reload applies
 TABLES = ("users", "mailboxes", "jwt_secrets")
+#: settings fields whose key has another name
+KEY_NAMES = {"providers": "auth-providers", "penalty": "login-penalty", "log_format": "log-format"}
 
 
 def reload(runtime: Runtime, load: Callable[[], Settings]) -> bool:
@@ -89,4 +91,4 @@ def restart_only_changes(old: Settings, new: Settings) -> list[str]:
             ]
         elif before != after:
             changed.append(name)
-    return [name.replace("_", "-") for name in changed]
+    return [KEY_NAMES.get(name, name.replace("_", "-")) for name in changed]
