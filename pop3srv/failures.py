@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import trio
 
 from pop3srv.logsetup import FieldValue, event
+from pop3srv.netaddr import host_of
 from pop3srv.storage.base import (
     DeleteResult,
     FolderLocation,
@@ -61,9 +62,8 @@ class FailureLog:
         self.window = window
         self._max_keys = max_keys
         self._clock = clock
-        #: key -> (start of its window, failures suppressed in it, fields of the last one)
-        self._seen: OrderedDict[tuple[object, ...], tuple[float, int, dict[str, FieldValue]]]
-        self._seen = OrderedDict()
+        #: key -> (start of its window, failures suppressed in it, what, fields of the last one)
+        self._seen: OrderedDict[tuple[object, ...], _Window] = OrderedDict()
 
     def store_failed(
         self, exc: StoreError, action: str, who: Who, location: Location | None
@@ -78,7 +78,7 @@ class FailureLog:
         kind = type(exc).__name__
         key = (kind, action, *where.values(), *detail.values())
         fields: dict[str, FieldValue] = {"action": action, "error": kind, **where, **detail}
-        if not self._admit(key, fields):
+        if not self._admit(key, "store failure", fields):
             return
         level = logging.INFO if isinstance(exc, MessageGone) else logging.WARNING
         event(
@@ -106,6 +106,13 @@ class FailureLog:
             operation="delete_objects" if result.codes else None,
             code=",".join(result.codes) or None,
         )
+
+    def connection_refused(self, peer: str, reason: str) -> None:
+        """A connection ended before its session (PROXY protocol: untrusted, bad header); the
+        same refusal from the same address is counted, not repeated, within a window."""
+        fields: dict[str, FieldValue] = {"address": host_of(peer), "reason": reason}
+        if self._admit(("refused", *fields.values()), "connection refused", fields):
+            event(log, logging.INFO, "connection refused", peer=peer, reason=reason)
 
     def login_failed(self, who: Who, user: str, method: str, reason: str) -> None:
         event(
@@ -145,29 +152,39 @@ class FailureLog:
         finally:
             self.flush_all()
 
-    def _admit(self, key: tuple[object, ...], fields: dict[str, FieldValue]) -> bool:
+    def _admit(self, key: tuple[object, ...], what: str, fields: dict[str, FieldValue]) -> bool:
+        """Whether to log this one now (the first in its window); else it is counted."""
         now = self._clock()
         self._expire(now, everything=False)
         seen = self._seen.get(key)
         if seen is not None:
-            self._seen[key] = (seen[0], seen[1] + 1, fields)
+            self._seen[key] = _Window(seen.start, seen.count + 1, what, fields)
             return False
-        self._seen[key] = (now, 0, fields)
+        self._seen[key] = _Window(now, 0, what, fields)
         while len(self._seen) > self._max_keys:
-            self._report(*self._seen.popitem(last=False)[1])
+            self._report(self._seen.popitem(last=False)[1])
         return True
 
     def _expire(self, now: float, *, everything: bool) -> None:
-        for key, (start, count, fields) in list(self._seen.items()):
-            if everything or now - start >= self.window:
+        for key, window in list(self._seen.items()):
+            if everything or now - window.start >= self.window:
                 del self._seen[key]
-                self._report(start, count, fields)
+                self._report(window)
 
-    def _report(self, start: float, count: int, fields: dict[str, FieldValue]) -> None:
-        if count:
-            seconds = round(self._clock() - start)
-            message = f"store failure repeated {count} more times in {seconds} s"
-            event(log, logging.WARNING, message, repeats=count, **fields)
+    def _report(self, window: _Window) -> None:
+        if window.count:
+            seconds = round(self._clock() - window.start)
+            message = f"{window.what} repeated {window.count} more times in {seconds} s"
+            level = logging.INFO if window.what == "connection refused" else logging.WARNING
+            event(log, level, message, repeats=window.count, **window.fields)
+
+
+@dataclass(frozen=True)
+class _Window:
+    start: float
+    count: int
+    what: str
+    fields: dict[str, FieldValue]
 
 
 class LoggedStore:

@@ -79,13 +79,13 @@ class ProxyGate:
         return any(address in network for network in self.trusted)
 
     async def accept(
-        self, stream: trio.abc.Stream, peer: str, timeout: float
+        self, stream: trio.abc.Stream, peer: str, deadline: float
     ) -> tuple[trio.abc.Stream, str]:
         """The stream to go on with and the client's address; ``ProxyRefused`` if neither."""
         if not self.is_trusted(peer):
             raise ProxyRefused("not a trusted proxy (proxy-trusted)")
         parser = ProxyHeaderParser()
-        with trio.move_on_after(timeout):
+        with trio.move_on_at(deadline):
             while True:
                 data = await stream.receive_some(RECEIVE_SIZE)
                 try:

@@ -108,8 +108,7 @@ class ConnectionHandler:
         await self.serve_stream(stream, "plain", is_tls=False)
 
     async def serve_tls(self, stream: trio.SocketStream) -> None:
-        """Implicit TLS: the handshake (with the current context) runs inside ``serve_stream``,
-        after any PROXY header."""
+        """Implicit TLS: ``serve_stream`` handshakes, after any PROXY header."""
         await self.serve_stream(stream, "tls", is_tls=True)
 
     async def serve_stream(
@@ -121,23 +120,23 @@ class ConnectionHandler:
         metrics.connections_total.labels(listener).inc()
         started = time.monotonic()
         outcome = "error"
+        # a PROXY header and the TLS handshake share one bound, from accept
+        deadline = trio.current_time() + self._handshake_timeout
         try:
             if self.proxy is not None:
                 try:
-                    stream, peer = await self.proxy.accept(stream, peer, self._handshake_timeout)
+                    stream, peer = await self.proxy.accept(stream, peer, deadline)
                 except ProxyRefused as exc:
-                    log.info("connection from %s refused: %s", peer, exc)
                     outcome = "refused"
+                    self.deps.failures.connection_refused(peer, str(exc))
                     return
             refusal = self.admission.refusal(address_of(peer))
             if refusal is not None:
                 outcome = await self._refuse(stream, refusal, is_tls=is_tls)
                 return
             with self.admission.admitted(address_of(peer)):
-                if is_tls and not isinstance(stream, trio.SSLStream):
-                    stream = self._wrap_tls(stream)
-                if is_tls:
-                    await _handshake(stream, self._handshake_timeout)
+                if is_tls:  # with the context of now (a reload swaps it for later connections)
+                    stream = await self._start_tls(stream, deadline)
                 metrics.connections_active.labels(listener).inc()
                 try:
                     outcome = await self._session(stream, listener, peer, is_tls=is_tls)
@@ -156,11 +155,7 @@ class ConnectionHandler:
     async def _refuse(self, stream: trio.abc.Stream, reason: str, *, is_tls: bool) -> str:
         """Tell an over-the-cap plaintext client why, then close (TLS ones are just closed)."""
         self.deps.metrics.connections_refused_total.labels(reason).inc()
-        text = (
-            "too many connections from your address"
-            if reason.endswith("ip")
-            else ("too many connections")
-        )
+        text = "too many connections" + (" from your address" if reason.endswith("ip") else "")
         if is_tls:  # no handshake work for connections over the cap: just close
             return "refused"
         with trio.move_on_after(REFUSE_TIMEOUT):
@@ -259,14 +254,13 @@ class ConnectionHandler:
             await outbox.send_bytes(conn.goodbye(notice))
         return False
 
-    def _wrap_tls(self, stream: trio.abc.Stream) -> trio.SSLStream[trio.abc.Stream]:
-        assert self.tls_context is not None
-        return trio.SSLStream(stream, self.tls_context, server_side=True, https_compatible=True)
-
-    async def _start_tls(self, stream: trio.abc.Stream | None) -> trio.SSLStream[trio.abc.Stream]:
-        assert stream is not None
-        tls = self._wrap_tls(stream)
-        await _handshake(tls, self._handshake_timeout)
+    async def _start_tls(
+        self, stream: trio.abc.Stream | None, deadline: float | None = None
+    ) -> trio.SSLStream[trio.abc.Stream]:
+        assert self.tls_context is not None and stream is not None
+        tls = trio.SSLStream(stream, self.tls_context, server_side=True, https_compatible=True)
+        with trio.fail_at(deadline or trio.current_time() + self._handshake_timeout):
+            await tls.do_handshake()
         return tls
 
     def _policy(self, peer: str, is_tls: bool) -> SessionPolicy:
@@ -277,12 +271,6 @@ class ConnectionHandler:
             max_auth_failures=self.limits.max_auth_failures,
             context=LoginContext(peer=peer, loopback=loopback, secure=is_tls),
         )
-
-
-async def _handshake(stream: trio.abc.Stream, timeout: float = HANDSHAKE_TIMEOUT) -> None:
-    assert isinstance(stream, trio.SSLStream)
-    with trio.fail_after(timeout):
-        await stream.do_handshake()
 
 
 async def _close(stream: trio.abc.Stream) -> None:
