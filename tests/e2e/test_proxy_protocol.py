@@ -241,7 +241,7 @@ def test_an_untrusted_source_is_refused_with_or_without_a_header(tmp_path: Path)
     assert closed_without_greeting(server.tls, v1(CLIENT_V4))
     stderr = server.stop()
     lines = [line for line in json_lines(stderr) if "not a trusted" in line.get("reason", "")]
-    assert [line["message"][:41] for line in lines] == [
+    assert [line["message"][:40] for line in lines] == [
         "connection refused",
         "connection refused repeated 2 more times",
     ]
