@@ -91,6 +91,10 @@ class FailureLog:
             **fields,
         )
 
+    def watch(self, store: MessageStore, who: Who, location: Location) -> LoggedStore:
+        """``store`` with its failures logged for this session."""
+        return LoggedStore(store, self, who, location)
+
     def delete_incomplete(self, result: DeleteResult, who: Who, location: Location) -> None:
         """Some messages marked in a QUIT could not be removed."""
         event(

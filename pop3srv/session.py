@@ -17,7 +17,7 @@ from pop3srv.admission import LoginSlots
 from pop3srv.auth.base import Authenticator, LoginContext, Principal
 from pop3srv.auth.penalty import LoginPenalty
 from pop3srv.config_model import PenaltySettings
-from pop3srv.failures import FailureLog, LoggedStore, Who
+from pop3srv.failures import FailureLog, Who
 from pop3srv.locks import Held, MaildropLocks
 from pop3srv.login import Gate, LoginRefused
 from pop3srv.maildrop import Maildrop, NoSuchMessage
@@ -164,13 +164,10 @@ class Session:
             return Action.CONTINUE
         return await self._login_with(authcid, password, "plain", out)
 
-    def _who(self, user: str | None = None) -> Who:
-        return Who(self._record.id, self._record.peer, user or self._record.user)
-
     async def _login_with(self, user: str, password: str, method: str, out: Outbox) -> Action:
-        context = self._policy.context
+        who, context = Who(self._record.id, self._record.peer, user), self._policy.context
         try:
-            principal = await self._gate.log_in(user, password, method, context, self._who(user))
+            principal = await self._gate.log_in(user, password, method, context, who)
         except LoginRefused as refused:
             await out.send(refused.reply)
             self._auth_failures += refused.bad_credentials
@@ -183,17 +180,16 @@ class Session:
         return Action.CONTINUE
 
     async def _open_maildrop(self, principal: Principal) -> ev.Ok | ev.Err:
-        who = self._who(principal.user)
+        who, location = Who(self._record.id, self._record.peer, principal.user), principal.location
         try:
-            held = await self._locks.acquire(principal.location, self._record)
+            held = await self._locks.acquire(location, self._record)
         except StoreError as exc:
-            self._deps.failures.store_failed(exc, "lock", who, principal.location)
+            self._deps.failures.store_failed(exc, "lock", who, location)
             return store_error_reply(exc, "cannot lock maildrop")
         if held is None:
             return ev.Err("maildrop already locked by another session", "IN-USE")
         try:
-            opened = self._deps.open_store(principal.location)
-            store = LoggedStore(opened, self._deps.failures, who, principal.location)
+            store = self._deps.failures.watch(self._deps.open_store(location), who, location)
             await store.check_access()
             maildrop = Maildrop(await store.list_messages())
         except BaseException as exc:  # a store error, or a kick while listing: free the lock
