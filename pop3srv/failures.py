@@ -203,6 +203,10 @@ class LoggedStore:
     def _failed(self, exc: StoreError, action: str) -> None:
         self._failures.store_failed(exc, action, self.who, self._location)
 
+    def __getattr__(self, name: str) -> object:
+        """Anything else a store offers (e.g. a newer protocol method) is the store's own."""
+        return getattr(self._store, name)
+
     async def check_access(self) -> None:
         try:
             await self._store.check_access()

@@ -201,3 +201,11 @@ async def test_the_logged_store_logs_each_failure_and_raises_it(
     last = records(caplog)[-1]
     assert last.getMessage() == "store failure: 2 of 2 messages not deleted"
     assert fields_of(last)["code"] == "AccessDenied"
+
+
+def test_the_logged_store_passes_on_what_it_does_not_wrap() -> None:
+    class Extra(Failing):
+        read_ahead = 4
+
+    store = LoggedStore(Extra(), FailureLog(), WHO, LOCATION)
+    assert store.read_ahead == 4
