@@ -246,3 +246,15 @@ def test_an_untrusted_source_is_refused_with_or_without_a_header(tmp_path: Path)
         "connection refused repeated 2 more times",
     ]
     assert "Traceback" not in stderr
+
+
+def test_the_per_address_cap_counts_real_addresses(tmp_path: Path) -> None:
+    server = spawn_server(tmp_path, **proxied_env(POP3_MAX_CONNECTIONS_PER_IP="1"))
+    first = ProxiedPOP3("127.0.0.1", server.plain, v2(CLIENT_V4))
+    other = ProxiedPOP3("127.0.0.1", server.plain, v2(CLIENT_V6))  # another client: admitted
+    with socket.create_connection(("127.0.0.1", server.plain), timeout=15) as again:
+        again.sendall(v1(("192.0.2.9", 40003)))  # the first client's address once more
+        assert again.recv(1024).startswith(b"-ERR [SYS/TEMP] too many connections from your")
+    first.quit()
+    other.quit()
+    server.stop()
