@@ -28,7 +28,12 @@ class ProxyConfigError(ValueError):
 
 
 class ProxyRefused(Exception):
-    """The connection may not go on; the message says why (safe to log)."""
+    """The connection may not go on; the message says why (safe to log). ``quiet``: it closed
+    before sending a byte (a port probe or a TCP health check), not worth a log line."""
+
+    def __init__(self, reason: str, *, quiet: bool = False) -> None:
+        super().__init__(reason)
+        self.quiet = quiet
 
 
 class PrefixedStream(trio.abc.Stream):
@@ -85,9 +90,13 @@ class ProxyGate:
         if not self.is_trusted(peer):
             raise ProxyRefused("not a trusted proxy (proxy-trusted)")
         parser = ProxyHeaderParser()
+        received = 0
         with trio.move_on_at(deadline):
             while True:
                 data = await stream.receive_some(RECEIVE_SIZE)
+                if not data and not received:
+                    raise ProxyRefused("closed before sending anything", quiet=True)
+                received += len(data)
                 try:
                     if not data:
                         parser.eof()

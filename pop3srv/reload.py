@@ -10,6 +10,7 @@ changes to them are named in one warning.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import fields, replace
@@ -59,6 +60,8 @@ def reload(runtime: Runtime, load: Callable[[], Settings]) -> bool:
 def _reload_tls(runtime: Runtime, new: Settings) -> None:
     target = runtime.tls_target
     if target is None or target.tls_context is None:
+        if new.tls.configured:
+            log.warning("reload: TLS was off at start-up; turning it on needs a restart")
         return
     try:
         context, _self_signed = tls_context(new)
@@ -72,7 +75,8 @@ def _reload_tls(runtime: Runtime, new: Settings) -> None:
     tls = new.tls
     pem = tls.cert_pem.encode() if tls.cert_pem else None
     if pem is None and tls.cert_path is not None:
-        pem = tls.cert_path.read_bytes()
+        with contextlib.suppress(OSError):
+            pem = tls.cert_path.read_bytes()
     log.info("reload: new connections use %s", describe_certificate(pem))
 
 

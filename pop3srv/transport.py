@@ -128,7 +128,8 @@ class ConnectionHandler:
                     stream, peer = await self.proxy.accept(stream, peer, deadline)
                 except ProxyRefused as exc:
                     outcome = "refused"
-                    self.deps.failures.connection_refused(peer, str(exc))
+                    if not exc.quiet:
+                        self.deps.failures.connection_refused(peer, str(exc))
                     return
             refusal = self.admission.refusal(address_of(peer))
             if refusal is not None:

@@ -53,3 +53,20 @@ async def test_a_silent_balancer_is_refused_at_the_deadline(
     _client, server = trio.testing.memory_stream_pair()
     with pytest.raises(ProxyRefused, match="in time"):
         await ProxyGate(["127.0.0.1"]).accept(server, "127.0.0.1:9", trio.current_time() + 30)
+
+
+async def test_a_connection_closed_before_any_byte_is_refused_quietly() -> None:
+    client, server = trio.testing.memory_stream_pair()
+    await client.aclose()
+    with pytest.raises(ProxyRefused) as info:
+        await ProxyGate(["127.0.0.1"]).accept(server, "127.0.0.1:9", trio.current_time() + 5)
+    assert info.value.quiet
+
+
+async def test_a_connection_closed_inside_the_header_is_not_quiet() -> None:
+    client, server = trio.testing.memory_stream_pair()
+    await client.send_all(b"PROXY TCP4 ")
+    await client.aclose()
+    with pytest.raises(ProxyRefused, match="closed inside") as info:
+        await ProxyGate(["127.0.0.1"]).accept(server, "127.0.0.1:9", trio.current_time() + 5)
+    assert not info.value.quiet
