@@ -89,7 +89,7 @@ def _serve_command(args: argparse.Namespace) -> int:
     try:
         runtime = build_runtime(settings)
     except (TlsSetupError, ProxyConfigError) as exc:
-        return _fail(str(exc))
+        return _fail(str(exc), settings)
     _warn_about_defaults(settings, seed=args.seed_welcome)
     try:
         trio.run(partial(_run, runtime, args.any_free_port, args.ports_file))
@@ -97,13 +97,17 @@ def _serve_command(args: argparse.Namespace) -> int:
         error = find_listen_error(exc)
         if error is None:
             raise
-        return _fail(str(error))
+        return _fail(str(error), settings)
     return 0
 
 
-def _fail(message: str) -> int:
-    """One line on stderr, exit status 1 (a listener or the certificate cannot be set up)."""
-    print(f"pop3srv: {message}", file=sys.stderr)
+def _fail(message: str, settings: Settings) -> int:
+    """One line on stderr, exit status 1 (a listener or the certificate cannot be set up); a
+    JSON object like every other line with ``log-format: json``."""
+    if settings.log_format == "json":
+        log.critical("%s", message)
+    else:
+        print(f"pop3srv: {message}", file=sys.stderr)
     return EXIT_FAILED
 
 

@@ -3,6 +3,7 @@ line and exit 1; a good start says which logins work, where mail is, where to co
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -96,3 +97,17 @@ def test_start_up_summary_names_login_methods_unused_keys_mailboxes_and_listener
     assert f"POP3S (implicit TLS) on 127.0.0.1:{server.tls}" in stderr
     assert "admin app on http://127.0.0.1:" in stderr
     assert "a-jwt-secret-of-at-least" not in stderr
+
+
+def test_with_json_logs_the_failure_is_a_json_line_too(tmp_path: Path, busy: int) -> None:
+    result = run_once(
+        tmp_path, POP3_LOG_FORMAT="json", POP3_PLAIN_PORT=str(busy), POP3_TLS_PORT="0"
+    )
+    assert result.returncode == 1
+    last = json.loads(result.stderr.splitlines()[-1])
+    assert last["level"] == "CRITICAL"
+    assert (
+        last["message"] == f"cannot listen on 127.0.0.1:{busy} (plain-port): address already in use"
+    )
+    for line in result.stderr.splitlines():
+        json.loads(line)
