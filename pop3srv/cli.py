@@ -125,7 +125,10 @@ async def _run(runtime: Runtime, any_free_port: bool, ports_file: Path | None) -
             async for signum in signals:
                 if signum == signal.SIGHUP:
                     log.info("received SIGHUP, reloading")
-                    reload(runtime, config.load_settings)
+                    try:
+                        reload(runtime, config.load_settings)
+                    except Exception:  # a reload must never stop the server
+                        log.exception("reload failed; the running configuration is unchanged")
                     continue
                 log.info("received %s, draining", signal.Signals(signum).name)
                 shutdown.set()
