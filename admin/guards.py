@@ -3,6 +3,8 @@ the UI's cookie session. See ``admin.auth`` for the rules."""
 
 from __future__ import annotations
 
+import math
+
 from quart import Response, jsonify, request, websocket
 
 from admin.auth import (
@@ -14,6 +16,7 @@ from admin.auth import (
     token_matches,
 )
 from admin.deps import AdminContext
+from pop3srv.auth.penalty import LoginPenalty
 
 BEARER_CHALLENGE = 'Bearer realm="pop3srv admin"'
 
@@ -62,18 +65,28 @@ def websocket_denied(ctx: AdminContext) -> Response | None:
 
 
 def _check_bearer(ctx: AdminContext, given: str, address: str | None) -> Response | None:
-    """None for the right token; wrong ones count against the client's address, which then
-    gets 429 for a growing time (as POP3 logins do), so a short admin-token cannot be guessed."""
+    """None for the right token; wrong ones count against the client's address, which is then
+    refused (429) for the growing delay its last failure earned, and only for that long (as
+    Retry-After says), so a short admin-token cannot be guessed and the right one is never
+    locked out for longer."""
     penalty, where = ctx.deps.penalty, address or "unknown"
-    if wait := penalty.delay(where):
-        response = json_error(429, f"too many wrong admin tokens; retry in {wait:g} s")
-        response.headers["Retry-After"] = str(int(wait + 0.999))
-        return response
+    if refused := too_many_attempts(penalty, where):
+        return refused
     if token_matches(given, ctx.deps.token):
         penalty.succeeded(where)
         return None
     penalty.failed(where)
     return json_error(401, "invalid admin token")
+
+
+def too_many_attempts(penalty: LoginPenalty, address: str) -> Response | None:
+    """The 429 (with Retry-After) for an address within its current delay, else None."""
+    wait = penalty.retry_after(address)
+    if wait <= 0:
+        return None
+    response = json_error(429, f"too many wrong admin tokens; retry in {math.ceil(wait)} s")
+    response.headers["Retry-After"] = str(math.ceil(wait))
+    return response
 
 
 def ui_session(ctx: AdminContext) -> UiSession | None:

@@ -17,6 +17,7 @@ from pop3srv.netaddr import is_loopback_host
 DEFAULT_PASSWORD = "changeit"  # noqa: S105 - the original's documented default
 RFC1939_IDLE_TIMEOUT = 600.0
 MIN_HMAC_KEY = 32
+MIN_ADMIN_TOKEN = 20  # a generated one has 43 characters
 ALL_INTERFACES = frozenset({"", "0.0.0.0", "::", "[::]"})
 
 _PAIRS = (
@@ -36,6 +37,12 @@ def cross_problems(values: Mapping[str, object], sources: Mapping[str, str]) -> 
     problems += _aws_problems(values, sources)
     problems += _url_problems(values, sources)
     problems += _port_problems(values, sources)
+    token = values.get("admin_token")
+    if isinstance(token, str) and token and len(token.strip()) < MIN_ADMIN_TOKEN:
+        problems.append(
+            f"admin-token: shorter than {MIN_ADMIN_TOKEN} characters "
+            f"{_from(sources, 'admin_token')}; leave it unset to have one generated into state-dir"
+        )
     return problems
 
 

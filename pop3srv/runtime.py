@@ -99,7 +99,9 @@ def build_runtime(settings: Settings, *, pool_settings: PoolSettings | None = No
         tls_context=tls_context,
         self_signed_cert=cert,
         authenticator=build_authenticator(settings, default_location(settings), http_client),
-        penalty=LoginPenalty(settings.auth.penalty),
+        penalty=LoginPenalty(
+            settings.auth.penalty, ipv6_prefix_length=settings.limits.ipv6_prefix_length
+        ),
         http_client=http_client,
         pool=pool,
         locks=MaildropLocks(registry, remote),
