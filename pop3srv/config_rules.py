@@ -111,8 +111,8 @@ def _aws_problems(values: Mapping[str, object], sources: Mapping[str, str]) -> l
 
 
 def safe_url(url: str) -> str:
-    """The URL for logs and messages: a password is replaced by ``***`` and the query and
-    fragment (where API keys tend to live) by ``?***``."""
+    """The URL for logs and messages: a password is replaced by ``***`` (user-info without a
+    password entirely) and the query and fragment (where API keys tend to live) by ``?***``."""
     try:
         parts = urlsplit(url)
         user = parts.username or ""
@@ -121,7 +121,12 @@ def safe_url(url: str) -> str:
         shown = "***@" + url.rpartition("@")[2] if "@" in url else url
         return shown.split("?")[0].split("#")[0] + ("?***" if "?" in url or "#" in url else "")
     host = parts.netloc.rpartition("@")[2]
-    netloc = f"{user}:***@{host}" if has_password else parts.netloc
+    if has_password:
+        netloc = f"{user}:***@{host}"
+    elif "@" in parts.netloc:  # user-info alone is often a token (https://TOKEN@host/)
+        netloc = f"***@{host}"
+    else:
+        netloc = parts.netloc
     hidden = "***" if parts.query or parts.fragment else ""
     return SplitResult(parts.scheme, netloc, parts.path, hidden, "").geturl()
 
