@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import time
+from functools import partial
 from pathlib import Path
 
+import httpx
 import pytest
+import trio
+from pytest_httpserver import HTTPServer
 
-from pop3srv.auth.base import AuthFailed, LoginContext
+from pop3srv.auth.base import AuthFailed, AuthUnavailable, LoginContext
+from pop3srv.auth.claims import MailboxResolver
+from pop3srv.auth.http import HttpCallbackAuthenticator
 from pop3srv.auth.static import StaticAuthenticator
 from pop3srv.config import load_settings, main_check_config
 from pop3srv.storage.base import EmptyLocation
@@ -55,3 +63,60 @@ async def test_i12_trust_loopback_false_refuses_plaintext_login_from_loopback(
     trusting = handler(static_users(tmp_path, alice="secret"), TransportLimits())
     reply, _ = await login(trusting, "127.0.0.1:4000", "alice", "secret")
     assert reply.startswith(b"+OK"), reply
+
+
+def _callback(url: str, client: httpx.AsyncClient, timeout: float) -> HttpCallbackAuthenticator:
+    return HttpCallbackAuthenticator(url, client, MailboxResolver(mail_dir=Path("/m")), timeout)
+
+
+async def test_i13_callback_has_one_deadline_however_slowly_it_drips() -> None:
+    """A callback sending one byte every 0.3 s is cut at the 1 s deadline (before: the
+    timeout applied per read and the login stayed open as long as the drip went on)."""
+
+    async def drip(stream: trio.SocketStream) -> None:
+        await stream.receive_some()
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n"
+        await stream.send_all(head)
+        with contextlib.suppress(trio.BrokenResourceError):
+            for _ in range(40):
+                await stream.send_all(b" ")
+                await trio.sleep(0.3)
+
+    async with trio.open_nursery() as nursery, httpx.AsyncClient() as client:
+        listeners = await nursery.start(partial(trio.serve_tcp, drip, 0, host="127.0.0.1"))
+        port = listeners[0].socket.getsockname()[1]
+        auth = _callback(f"http://127.0.0.1:{port}/auth", client, timeout=1.0)
+        started = time.monotonic()
+        with pytest.raises(AuthUnavailable):
+            await auth.authenticate("jane", "pw", LoginContext())
+        assert time.monotonic() - started < 3
+        nursery.cancel_scope.cancel()
+
+
+@pytest.mark.parametrize("user", ["victim:guess", "victim\x00", "vic\ttim", "victim\x7f"])
+async def test_i14_colon_and_control_characters_are_not_sent_to_the_callback(
+    httpserver: HTTPServer, user: str
+) -> None:
+    """Refused without a request (before: ``victim:guess`` arrived as user ``victim``)."""
+    httpserver.expect_request("/auth").respond_with_json({"provider": "none"})
+    async with httpx.AsyncClient() as client:
+        auth = _callback(httpserver.url_for("/auth"), client, timeout=5)
+        with pytest.raises(AuthFailed):
+            await auth.authenticate(user, "pw", LoginContext())
+        assert (await auth.authenticate("victim", "pw", LoginContext())).user == "victim"
+    assert len(httpserver.log) == 1  # only the clean name was sent
+
+
+async def test_i15_deeply_nested_callback_body_is_a_malformed_body(
+    httpserver: HTTPServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``[AUTH]`` (AuthFailed) and a one-line log, no traceback (before: RecursionError)."""
+    depth = 30_000  # 60 KB: under the body limit
+    body = "[" * depth + "]" * depth
+    httpserver.expect_request("/auth").respond_with_data(body, content_type="application/json")
+    async with httpx.AsyncClient() as client:
+        auth = _callback(httpserver.url_for("/auth"), client, timeout=5)
+        with pytest.raises(AuthFailed):
+            await auth.authenticate("jane", "pw", LoginContext())
+    assert any("nested too deeply" in r.getMessage() for r in caplog.records)
+    assert not any(r.exc_info for r in caplog.records)
