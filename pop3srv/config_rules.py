@@ -37,6 +37,12 @@ def cross_problems(values: Mapping[str, object], sources: Mapping[str, str]) -> 
     problems += _aws_problems(values, sources)
     problems += _url_problems(values, sources)
     problems += _port_problems(values, sources)
+    prefix = values.get("aws_s3_prefix")
+    folder_store = values.get("aws_s3_bucket") is None  # the prefix is a path below mail-dir
+    if folder_store and isinstance(prefix, str) and ".." in prefix.split("/"):
+        problems.append(
+            f"aws-s3-prefix: must stay inside mail-dir {_from(sources, 'aws_s3_prefix')}"
+        )
     token = values.get("admin_token")
     if isinstance(token, str) and token and len(token.strip()) < MIN_ADMIN_TOKEN:
         problems.append(

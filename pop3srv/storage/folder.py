@@ -204,7 +204,9 @@ class FolderStore:
 
 def _open_directory(root: Path, parts: list[str]) -> int | None:
     """``root`` (as configured) then each part of the prefix below it, none of them followed
-    if it is a symlink; None if one does not exist."""
+    if it is a symlink, none ``..``; None if one does not exist."""
+    if ".." in parts:
+        raise StoreDenied("mail folder must stay inside mail-dir")
     flags = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
     try:
         fd = os.open(root, flags)

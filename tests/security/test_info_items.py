@@ -16,8 +16,9 @@ from pop3srv.auth.base import AuthFailed, AuthUnavailable, LoginContext
 from pop3srv.auth.claims import MailboxResolver
 from pop3srv.auth.http import HttpCallbackAuthenticator
 from pop3srv.auth.static import StaticAuthenticator
-from pop3srv.config import load_settings, main_check_config
-from pop3srv.storage.base import EmptyLocation
+from pop3srv.config import ConfigError, load_settings, main_check_config
+from pop3srv.storage.base import EmptyLocation, FolderLocation, StoreDenied
+from pop3srv.storage.folder import FolderStore
 from pop3srv.transport import TransportLimits
 from tests.conftest import server_env
 from tests.security.support import handler, login, static_users
@@ -120,3 +121,20 @@ async def test_i15_deeply_nested_callback_body_is_a_malformed_body(
             await auth.authenticate("jane", "pw", LoginContext())
     assert any("nested too deeply" in r.getMessage() for r in caplog.records)
     assert not any(r.exc_info for r in caplog.records)
+
+
+async def test_i16_folder_prefix_with_dotdot_is_refused(tmp_path: Path) -> None:
+    """check-config refuses ``aws-s3-prefix: ../x`` for the folder store (as the mailboxes
+    table does), and the store never leaves mail-dir (before: accepted and followed)."""
+    env = server_env(tmp_path, POP3_AWS_S3_PREFIX="../outside/")
+    with pytest.raises(ConfigError) as info:
+        load_settings(env, cwd=tmp_path, home=tmp_path, etc_dir=tmp_path / "etc")
+    assert any(
+        p.startswith("aws-s3-prefix: must stay inside mail-dir") for p in info.value.problems
+    )
+    (tmp_path / "mail").mkdir()
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "m1").write_text("x")
+    store = FolderStore(FolderLocation(tmp_path / "mail", "../outside/"))
+    with pytest.raises(StoreDenied):
+        await store.list_messages()
