@@ -144,6 +144,7 @@ async def _serve_admin(
         minter=TokenMinter.from_settings(settings),
         ready=runtime.is_ready,
         client=partial(_client_info, settings, bound, runtime.tls_context is not None),
+        allowed_hosts=(settings.admin.host, *settings.admin.allowed_hosts),
     )
     await serve_admin(
         create_app(deps),
