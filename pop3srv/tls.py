@@ -20,6 +20,20 @@ from cryptography.x509.oid import NameOID
 from pop3srv.statedir import check_private_file, ensure_private_dir, write_private
 
 SELF_SIGNED_DAYS = 825
+#: TLS 1.2 suites of Mozilla's "intermediate" profile: forward secrecy and AEAD only (no CBC)
+TLS12_CIPHERS = ":".join(
+    [
+        "ECDHE-ECDSA-AES128-GCM-SHA256",
+        "ECDHE-RSA-AES128-GCM-SHA256",
+        "ECDHE-ECDSA-AES256-GCM-SHA384",
+        "ECDHE-RSA-AES256-GCM-SHA384",
+        "ECDHE-ECDSA-CHACHA20-POLY1305",
+        "ECDHE-RSA-CHACHA20-POLY1305",
+        "DHE-RSA-AES128-GCM-SHA256",
+        "DHE-RSA-AES256-GCM-SHA384",
+        "DHE-RSA-CHACHA20-POLY1305",
+    ]
+)
 RENEW_BEFORE = dt.timedelta(days=30)
 
 
@@ -35,9 +49,11 @@ class CertificateFiles:
 
 
 def server_context(cert: Path, key: Path) -> ssl.SSLContext:
-    """A server context with TLS >= 1.2 that tolerates clients closing without close_notify."""
+    """A server context with TLS >= 1.2 (AEAD suites only) that tolerates clients closing
+    without close_notify."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.set_ciphers(TLS12_CIPHERS)  # TLS 1.3 suites are all AEAD and set apart
     context.options |= getattr(ssl, "OP_IGNORE_UNEXPECTED_EOF", 0)
     try:
         context.load_cert_chain(cert, key)

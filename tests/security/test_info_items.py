@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import socket
+import ssl
+import threading
 import time
 from functools import partial
 from pathlib import Path
@@ -19,6 +22,7 @@ from pop3srv.auth.static import StaticAuthenticator
 from pop3srv.config import ConfigError, load_settings, main_check_config
 from pop3srv.storage.base import EmptyLocation, FolderLocation, StoreDenied
 from pop3srv.storage.folder import FolderStore
+from pop3srv.tls import ensure_self_signed, server_context
 from pop3srv.transport import TransportLimits
 from tests.conftest import server_env
 from tests.security.support import handler, login, static_users
@@ -138,3 +142,34 @@ async def test_i16_folder_prefix_with_dotdot_is_refused(tmp_path: Path) -> None:
     store = FolderStore(FolderLocation(tmp_path / "mail", "../outside/"))
     with pytest.raises(StoreDenied):
         await store.list_messages()
+
+
+@pytest.mark.parametrize("suite", ["ECDHE-ECDSA-AES256-SHA384", "ECDHE-ECDSA-AES128-SHA256"])
+def test_i19_tls12_offers_no_cbc_suites(tmp_path: Path, suite: str) -> None:
+    """A TLS 1.2 client offering only a CBC suite fails the handshake (before: accepted)."""
+    files = ensure_self_signed(tmp_path)
+    server = server_context(files.cert, files.key)
+    assert all(c["aead"] for c in server.get_ciphers() if c["protocol"] == "TLSv1.2"), (
+        server.get_ciphers()
+    )
+    client = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    client.load_verify_locations(files.cert)
+    client.maximum_version = ssl.TLSVersion.TLSv1_2
+    client.set_ciphers(suite)
+    left, right = socket.socketpair()
+    with left, right:
+        errors: list[Exception] = []
+
+        def serve() -> None:
+            try:
+                with server.wrap_socket(right, server_side=True):
+                    pass
+            except (ssl.SSLError, OSError) as exc:
+                errors.append(exc)
+
+        thread = threading.Thread(target=serve)
+        thread.start()
+        with pytest.raises(ssl.SSLError):
+            client.wrap_socket(left, server_hostname="localhost")
+        thread.join(10)
+    assert errors
