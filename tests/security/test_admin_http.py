@@ -34,3 +34,19 @@ async def test_i18_admin_app_answers_only_known_host_names(
     api = await client.get("/api/sessions", headers={"Host": host, **BEARER})
     assert api.status_code == status
     assert (await client.get("/healthz", headers={"Host": host})).status_code == 200
+
+
+async def test_i17_session_list_shows_the_mailbox_and_escapes_invisible_characters(
+    harness: Harness,
+) -> None:
+    """A JWT/callback login's client-chosen USER (bidi override, escape sequence, 16 KiB) is
+    shown escaped and cut, next to the mailbox the session really holds (before: verbatim,
+    and no mailbox)."""
+    chosen = "admin\u202etxt.exe\x1b[31m\\" + "x" * 16_000
+    with harness.registry.session("192.0.2.1:1", "tls") as record:
+        harness.registry.update(record, user=chosen, mailbox="s3:aws/mail/jane")
+        response = await harness.client().get("/api/sessions", headers=BEARER)
+        [session] = await response.get_json()
+    assert session["mailbox"] == "s3:aws/mail/jane"
+    assert session["user"].startswith("admin\\u202etxt.exe\\u001b[31m\\\\xxx")
+    assert session["user"].endswith("…") and len(session["user"]) < 300
