@@ -16,6 +16,7 @@ Time comes from trio's clock, so tests run on ``autojump_clock``.
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter, OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,6 +27,8 @@ import trio
 from pop3srv.config_model import PenaltySettings
 from pop3srv.netaddr import client_group, host_of
 
+#: longer user names are counted by their digest
+MAX_NAME_KEY = 64
 #: names remembered per address for "a success forgives this user's failures"
 MAX_NAMES_PER_ADDRESS = 32
 #: failures for one user name (from any address) before that user's logins are slowed
@@ -79,7 +82,7 @@ class LoginPenalty:
         """Seconds to wait before checking a login from ``address`` (for ``user``)."""
         record = self._current(self._addresses, self.key(address))
         wait = self._delay_for(record.failures if record else 0, self._settings.free_failures)
-        if user is not None and (named := self._current(self._users, user.casefold())):
+        if user is not None and (named := self._current(self._users, _name_key(user))):
             by_name = self._delay_for(named.failures, USER_FREE_FAILURES)
             wait = max(wait, min(by_name, USER_MAXIMUM))
         return wait
@@ -113,7 +116,7 @@ class LoginPenalty:
         now = trio.current_time()
         record = self._bump(self._addresses, self.key(address), now)
         if user is not None:
-            name = user.casefold()
+            name = _name_key(user)
             record.by_user[name] += 1
             while len(record.by_user) > MAX_NAMES_PER_ADDRESS:
                 del record.by_user[next(iter(record.by_user))]
@@ -128,7 +131,7 @@ class LoginPenalty:
         if user is None:
             del self._addresses[key]
             return
-        record.failures = max(0, record.failures - record.by_user.pop(user.casefold(), 0))
+        record.failures = max(0, record.failures - record.by_user.pop(_name_key(user), 0))
         if not record.failures:
             del self._addresses[key]
 
@@ -184,6 +187,15 @@ class LoginPenalty:
                 del records[key]
                 return None
         return record
+
+
+def _name_key(user: str) -> str:
+    """A user name as counted: case-folded, and a long one (a client may send 16 KiB) by its
+    digest, so memory stays bounded by the number of names."""
+    name = user.casefold()
+    if len(name) <= MAX_NAME_KEY:
+        return name
+    return "sha256:" + hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def address_of(peer: str) -> str:
