@@ -62,6 +62,12 @@ def test_i01_idle_admin_connections_leave_pop3_working_and_are_released(tmp_path
         assert _soft_limit(served.pid) == HARD  # raised to the hard limit at start
         baseline = _descriptors(served.pid)
         assert _closed_by_server(admin)
+        half_done = socket.create_connection(("127.0.0.1", admin), timeout=20)
+        half_done.sendall(
+            b"POST /login HTTP/1.1\r\nHost: localhost\r\nContent-Length: 99\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\n\r\nab"
+        )
+        started = time.monotonic()
         for _ in range(IDLE_CONNECTIONS):
             sock = socket.socket()
             sock.setblocking(False)
@@ -76,6 +82,13 @@ def test_i01_idle_admin_connections_leave_pop3_working_and_are_released(tmp_path
         for sock in idle:
             sock.close()
         idle.clear()
+        answer = half_done.recv(4096)  # a body that never completes: 408, then closed
+        assert answer.startswith(b"HTTP/1.1 408"), answer[:100]
+        with contextlib.suppress(ConnectionResetError):
+            while half_done.recv(4096):
+                pass
+        assert time.monotonic() - started < 15
+        half_done.close()
         deadline = time.monotonic() + 20
         while _descriptors(served.pid) > baseline + 2 and time.monotonic() < deadline:
             time.sleep(0.2)
