@@ -1,8 +1,9 @@
 """The state directory (``state-dir``) and the secrets kept in it (admin token, TLS key).
 
 The directory is created with mode 0700 whatever the umask. An existing one, and every secret
-file in it, must belong to the server's own user and must not be writable by group or others:
-otherwise another local user could plant a token or key, or read the ones written there. Files
+file in it, must belong to the server's own user (or root) and must not be writable by
+other users: otherwise another local user could plant a token or key, or read the ones
+written there. Files
 are opened without following symlinks, and written to an exclusive temporary file that is then
 renamed into place, never by rewriting an existing file.
 """
@@ -35,8 +36,8 @@ def ensure_private_dir(path: Path) -> Path:
 
 
 def check_trusted(path: Path) -> None:
-    """Refuse ``path`` unless it belongs to this process's user and only that user may write
-    it (a missing path is fine: it will be created)."""
+    """Refuse ``path`` unless it belongs to this process's user (or root) and no other user
+    may write it (a missing path is fine: it will be created)."""
     try:
         st = os.lstat(path)
     except FileNotFoundError:
@@ -96,14 +97,19 @@ def write_private(path: Path, data: bytes, mode: int = 0o600) -> None:
 
 
 def _check(path: Path, st: os.stat_result) -> None:
+    """Trusted: owned by this user or by root (who can read everything anyway: a mounted
+    secret); not writable by others; writable by its group only if that is one of ours (a
+    Kubernetes ``fsGroup`` volume)."""
     uid = os.geteuid()
-    if st.st_uid != uid:
+    if st.st_uid not in (uid, 0):
         raise StateDirError(
             f"{path}: owned by uid {st.st_uid}, not by this server's user (uid {uid}); "
             "refusing to use it (remove it or choose another state-dir)"
         )
-    if stat.S_IMODE(st.st_mode) & 0o022:
+    mode = stat.S_IMODE(st.st_mode)
+    ours = {os.getegid(), *os.getgroups()}
+    if mode & 0o002 or (mode & 0o020 and st.st_gid not in ours):
         raise StateDirError(
-            f"{path}: writable by group or others (mode {stat.S_IMODE(st.st_mode):o}); "
-            "refusing to use it (chmod go-w)"
+            f"{path}: writable by other users (mode {mode:o}); refusing to use it "
+            "(chmod go-w, or choose another state-dir)"
         )

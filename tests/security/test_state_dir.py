@@ -66,7 +66,7 @@ def test_i09_state_dir_created_private_whatever_the_umask(tmp_path: Path) -> Non
     open_dir = tmp_path / "open"
     open_dir.mkdir()
     open_dir.chmod(0o777)
-    with pytest.raises(StateDirError, match="writable by group or others"):
+    with pytest.raises(StateDirError, match="writable by other users"):
         ensure_admin_token(None, open_dir)
 
     state = tmp_path / "state2"
