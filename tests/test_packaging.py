@@ -185,11 +185,40 @@ def test_dockerfile_is_multi_stage_non_root_with_ports_health_and_entrypoint() -
     exposed = {int(p) for word, args in final if word == "EXPOSE" for p in args.split()}
     assert exposed == {defaults()["tls_port"], defaults()["plain_port"], defaults()["admin_port"]}
     health = " ".join(args for word, args in final if word == "HEALTHCHECK")
-    assert "/healthz" in health and "urllib" in health
+    # the health command reads the real configuration (tests/test_health.py), not one variable
+    assert '"pop3srv.health"' in health or '"pop3srv", "health"' in health, health
     assert [json.loads(args) for word, args in final if word == "ENTRYPOINT"] == [["pop3srv"]]
     assert [json.loads(args) for word, args in final if word == "CMD"] == [["serve"]]
     runs = " ".join(args for word, args in steps if word == "RUN")
     assert "[test]" not in runs, "no test extras in the image"
+
+
+def builder_stage() -> list[tuple[str, str]]:
+    steps = instructions()
+    last_from = max(i for i, (word, _) in enumerate(steps) if word == "FROM")
+    return steps[:last_from]
+
+
+def test_dockerfile_builds_behind_a_package_mirror() -> None:
+    """``--build-arg PIP_INDEX_URL=...`` etc. reach pip; unset, they change nothing."""
+    declared = {args.split("=")[0]: args for word, args in builder_stage() if word == "ARG"}
+    for name in ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_TRUSTED_HOST", "PIP_CERT"):
+        assert declared.get(name) == name, f"ARG {name} without a default in the builder stage"
+    assert not any(word == "ARG" for word, _ in final_stage()), "no build args in the image"
+
+
+def test_dockerfile_installs_the_locked_dependencies_before_the_source() -> None:
+    steps = builder_stage()
+    copies = [(i, args.split()[:-1]) for i, (word, args) in enumerate(steps) if word == "COPY"]
+    lock_copy = next(i for i, sources in copies if sources == ["requirements.lock"])
+    source_copy = min(i for i, sources in copies if "pop3srv" in sources)
+    runs = [(i, args) for i, (word, args) in enumerate(steps) if word == "RUN"]
+    installs = [
+        i for i, args in runs if "--require-hashes" in args and "-r requirements.lock" in args
+    ]
+    assert installs and lock_copy < installs[0] < source_copy, "dependency layer first"
+    project = " ".join(args for i, args in runs if i > source_copy)
+    assert "--no-build-isolation" in project and "--no-deps" in project, "nothing unlocked"
 
 
 def test_dockerfile_config_file_and_volume() -> None:
