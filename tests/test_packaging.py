@@ -297,7 +297,7 @@ def test_every_pop3_variable_used_is_a_configuration_key() -> None:
     for text in walk_strings(compose_model()):
         for name in POP3_NAME.findall(text):
             used.setdefault(name, set()).add("compose.yaml")
-    for path in sorted(DEPLOY.iterdir()):
+    for path in sorted(p for p in DEPLOY.rglob("*") if p.is_file()):
         for name in POP3_NAME.findall(path.read_text(encoding="utf-8")):
             used.setdefault(name, set()).add(str(path.relative_to(ROOT)))
     assert "POP3_LOCK" in used and "POP3_CONFIG" in used
