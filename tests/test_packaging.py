@@ -585,6 +585,48 @@ def test_links_between_readme_and_docs_resolve() -> None:
     assert not broken
 
 
+def _blocks(language: str) -> list[tuple[str, str]]:
+    pages = [README, *sorted(DOCS.glob("*.md"))]
+    return [
+        (page.name, block)
+        for page in pages
+        for block in re.findall(rf"```{language}\n(.*?)```", page.read_text(encoding="utf-8"), re.S)
+    ]
+
+
+def test_shell_examples_in_the_docs_parse() -> None:
+    blocks = _blocks("sh")
+    assert len(blocks) >= 10
+    for page, block in blocks:
+        done = subprocess.run(
+            ["bash", "-n"], input=block, capture_output=True, text=True, timeout=30, check=False
+        )
+        assert done.returncode == 0, f"{page}: {done.stderr}\n{block}"
+
+
+def test_yaml_examples_in_the_docs_are_valid_configurations(tmp_path: Path) -> None:
+    """Every YAML example is a pop3srv config file that loads (secrets and paths as written)."""
+    blocks = _blocks("yaml")
+    assert len(blocks) >= 3
+    cert, key = generate_self_signed("localhost")
+    for index, (page, example) in enumerate(blocks):
+        block = example
+        parsed = yaml.safe_load(block)
+        assert set(parsed) <= {dash(key) for key in KEYS}, page
+        for name in ("tls-cert-path", "tls-key-path"):  # point at real files instead
+            if name in parsed:
+                target = tmp_path / f"{index}-{name}.pem"
+                target.write_bytes(cert if name == "tls-cert-path" else key)
+                block = block.replace(str(parsed[name]), str(target))
+        config = tmp_path / f"{index}.yaml"
+        config.write_text(block, encoding="utf-8")
+        env = {"POP3_CONFIG": str(config), "POP3_STATE_DIR": str(tmp_path / "state")}
+        try:
+            load_settings(env, cwd=tmp_path, home=tmp_path, etc_dir=tmp_path / "etc")
+        except ConfigError as exc:
+            pytest.fail(f"{page}: {exc.problems}\n{block}")
+
+
 def test_architecture_doc_maps_every_module() -> None:
     text = ARCHITECTURE.read_text(encoding="utf-8")
     modules = sorted(
