@@ -34,6 +34,10 @@ async def test_i18_admin_app_answers_only_known_host_names(
     api = await client.get("/api/sessions", headers={"Host": host, **BEARER})
     assert api.status_code == status
     assert (await client.get("/healthz", headers={"Host": host})).status_code == 200
+    if status != 200:
+        async with client.websocket("/api/sessions/live", headers={"Host": host, **BEARER}) as ws:
+            pass
+        assert ws.status_code == status  # type: ignore[attr-defined]
 
 
 async def test_i17_session_list_shows_the_mailbox_and_escapes_invisible_characters(
