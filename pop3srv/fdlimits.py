@@ -27,21 +27,25 @@ PER_POP3_CONNECTION = 2
 ADMIN_MIN, ADMIN_MAX = 16, 256
 CAPACITY_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 BACKOFF_FIRST, BACKOFF_MAX = 0.1, 5.0
+#: the soft limit asked for when the hard limit is unlimited (Linux's default nr_open)
+UNLIMITED_TARGET = 1 << 20
 
 
 def raise_nofile_limit() -> int:
-    """Raise the soft descriptor limit to the hard one; returns the soft limit now in force."""
+    """Raise the soft descriptor limit to the hard one (an unlimited hard limit: to
+    ``UNLIMITED_TARGET``); returns the soft limit now in force."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard == resource.RLIM_INFINITY:
-        hard = max(soft, 1 << 20) if soft != resource.RLIM_INFINITY else 1 << 20
-    if soft == resource.RLIM_INFINITY or soft >= hard:
-        return hard if soft == resource.RLIM_INFINITY else soft
-    try:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    except (ValueError, OSError) as exc:
-        log.warning("cannot raise the open-files limit from %d to %d: %s", soft, hard, exc)
+    target = UNLIMITED_TARGET if hard == resource.RLIM_INFINITY else hard
+    if soft == resource.RLIM_INFINITY:
+        return UNLIMITED_TARGET
+    if soft >= target:
         return soft
-    return hard
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (ValueError, OSError) as exc:
+        log.warning("cannot raise the open-files limit from %d to %d: %s", soft, target, exc)
+        return soft
+    return target
 
 
 @dataclass(frozen=True)

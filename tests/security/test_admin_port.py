@@ -17,7 +17,7 @@ import pytest
 import trio
 import trio.testing
 
-from pop3srv.fdlimits import BackoffListener
+from pop3srv.fdlimits import BackoffListener, FdBudget
 from tests.conftest import PASSWORD, USER
 from tests.e2e.process import spawn_server_with
 
@@ -128,3 +128,13 @@ async def test_i01_accept_out_of_descriptors_backs_off(
     gaps = [round(b - a, 1) for a, b in itertools.pairwise(inner.calls)]
     assert gaps == [0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 5.0, 5.0]
     assert sum("cannot accept" in r.getMessage() for r in caplog.records) == 1
+
+
+@pytest.mark.parametrize(
+    ("limit", "admin", "pop3"),
+    [(512, 64, 192), (1024, 128, 416), (20_000, 256, 1000), (64, 16, 1)],
+)
+def test_i01_caps_sized_from_the_descriptor_limit(limit: int, admin: int, pop3: int) -> None:
+    """Item 1: admin and POP3 caps leave a reserve inside the descriptor limit."""
+    budget = FdBudget.from_limit(limit, pop3_configured=1000)
+    assert (budget.admin, budget.pop3) == (admin, pop3)
