@@ -40,7 +40,8 @@ USER_MAXIMUM = 4.0
 @dataclass
 class _Record:
     failures: int = 0
-    last: float = 0.0
+    last: float = 0.0  # time of the last failure
+    decayed: float = 0.0  # time the count was last decayed to
     by_user: Counter[str] = field(default_factory=Counter)
 
 
@@ -163,7 +164,7 @@ class LoginPenalty:
     def _bump(self, records: OrderedDict[str, _Record], key: str, now: float) -> _Record:
         record = self._current(records, key) or _Record()
         record.failures += 1
-        record.last = now
+        record.last = record.decayed = now
         records[key] = record
         records.move_to_end(key)
         while len(records) > self._max:
@@ -175,14 +176,14 @@ class LoginPenalty:
         record = records.get(key)
         if record is None:
             return None
-        quiet = trio.current_time() - record.last
-        if quiet > self._forget_after:
+        now = trio.current_time()
+        if now - record.last > self._forget_after:
             del records[key]
             return None
-        if self._decay > 0 and quiet >= self._decay:
-            steps = int(quiet // self._decay)
+        if self._decay > 0 and now - record.decayed >= self._decay:
+            steps = int((now - record.decayed) // self._decay)
             record.failures = max(0, record.failures - steps)
-            record.last += steps * self._decay
+            record.decayed += steps * self._decay
             if not record.failures:
                 del records[key]
                 return None

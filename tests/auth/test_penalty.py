@@ -107,3 +107,13 @@ async def test_long_user_names_are_counted_by_digest() -> None:
         penalty.failed("192.0.2.1", long_name)
     assert penalty.delay("192.0.2.9", long_name.upper()) == 1  # case-folded, then hashed
     assert all(len(key) < 100 for key in penalty._users)
+
+
+async def test_decay_does_not_renew_the_retry_after(autojump_clock: object) -> None:
+    penalty = _penalty()
+    for _ in range(7):
+        penalty.failed("192.0.2.1")
+    assert penalty.retry_after("192.0.2.1") == 15
+    await trio.sleep(61)  # one failure decayed; the last one's delay is long over
+    assert penalty.retry_after("192.0.2.1") == 0
+    assert penalty.delay("192.0.2.1") == 8  # six failures left
