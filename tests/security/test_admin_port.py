@@ -87,9 +87,8 @@ def test_i01_idle_admin_connections_leave_pop3_working_and_are_released(tmp_path
         with contextlib.suppress(ConnectionResetError):
             while half_done.recv(4096):
                 pass
-        assert (
-            time.monotonic() - started < 25
-        )  # BODY_TIMEOUT (10 s), with room for a busy machine (Quart default: 60 s)
+        # BODY_TIMEOUT is 10 s (Quart's default 60 s); room for a busy machine
+        assert time.monotonic() - started < 25
         half_done.close()
         deadline = time.monotonic() + 20
         while _descriptors(served.pid) > baseline + 2 and time.monotonic() < deadline:
