@@ -12,10 +12,10 @@ class ListenError(Exception):
 
 
 def listen_error(
-    group: BaseExceptionGroup[OSError], host: str | None, port: int, key: str
+    error: OSError | BaseExceptionGroup[OSError], host: str | None, port: int, key: str
 ) -> ListenError:
-    """The one-line error for the first ``OSError`` in ``group`` (raised binding ``key``)."""
-    cause = _first(group)
+    """The one-line error for ``error`` (or the first ``OSError`` in it), raised binding ``key``."""
+    cause = _first(error)
     return ListenError(f"cannot listen on {_address(host, port)} ({key}): {_reason(cause)}")
 
 
@@ -31,8 +31,8 @@ def find_listen_error(exc: BaseException) -> ListenError | None:
     return None
 
 
-def _first(group: BaseExceptionGroup[OSError]) -> OSError:
-    inner: BaseException = group
+def _first(error: OSError | BaseExceptionGroup[OSError]) -> OSError:
+    inner: BaseException = error
     while isinstance(inner, BaseExceptionGroup):
         inner = inner.exceptions[0]
     assert isinstance(inner, OSError)

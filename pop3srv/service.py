@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from functools import partial
 
 import trio
@@ -15,6 +16,7 @@ from admin.serve import serve_admin
 from admin.tokenfile import ensure_admin_token
 from pop3srv.admission import LoginSlots
 from pop3srv.config import Settings
+from pop3srv.fdlimits import BackoffListener, FdBudget, raise_nofile_limit
 from pop3srv.listening import listen_error
 from pop3srv.runtime import Bound, Runtime, build_runtime, default_location, open_store
 from pop3srv.session import SessionDeps
@@ -38,6 +40,14 @@ async def serve(
     ``any_free_port`` binds every enabled listener to a port the system picks (tests).
     """
     settings = runtime.settings
+    budget = FdBudget.from_limit(raise_nofile_limit(), settings.limits.max_connections)
+    if budget.pop3 < settings.limits.max_connections:
+        log.warning(
+            "max-connections: %d lowered to %d to fit the open-files limit of %d",
+            settings.limits.max_connections,
+            budget.pop3,
+            budget.limit,
+        )
     deps = SessionDeps(
         runtime.authenticator,
         runtime.open_store,
@@ -48,7 +58,7 @@ async def serve(
         locks=runtime.locks,
         failures=runtime.failures,
     )
-    limits = TransportLimits.from_settings(settings)
+    limits = replace(TransportLimits.from_settings(settings), max_connections=budget.pop3)
     handler = ConnectionHandler(deps, limits, runtime.tls_context, runtime.proxy)
     runtime.tls_target = handler
     bound = Bound(self_signed_cert=runtime.self_signed_cert)
@@ -59,7 +69,7 @@ async def serve(
         async with trio.open_nursery() as admin:
             if settings.admin.port:
                 admin_port = 0 if any_free_port else settings.admin.port
-                serving = partial(_serve_admin, runtime, bound, admin_port, shutdown)
+                serving = partial(_serve_admin, runtime, bound, admin_port, shutdown, budget.admin)
                 try:
                     bound.admin.extend(await admin.start(serving))
                 except* OSError as group:
@@ -92,26 +102,17 @@ async def _serve_pop3(
         async with trio.open_nursery() as listening:
             if settings.listen.plain_port:
                 port = 0 if any_free_port else settings.listen.plain_port
-                serving = partial(
-                    trio.serve_tcp,
-                    handler.serve_plain,
-                    port,
-                    host=host,
-                    handler_nursery=connections,
-                )
-                try:
-                    bound.plain.extend(_addresses(await listening.start(serving)))
-                except* OSError as group:
-                    raise listen_error(group, host, port, "plain-port") from None
+                listeners = await _listen(port, host, "plain-port")
+                bound.plain.extend(_addresses(listeners))
+                serve = partial(trio.serve_listeners, handler.serve_plain, _backoff(listeners))
+                await listening.start(partial(serve, handler_nursery=connections))
             if runtime.tls_context is not None and settings.listen.tls_port:
                 port = 0 if any_free_port else settings.listen.tls_port
-                serving = partial(  # the handler does the TLS, after any PROXY header
-                    trio.serve_tcp, handler.serve_tls, port, host=host, handler_nursery=connections
-                )
-                try:
-                    bound.tls.extend(_addresses(await listening.start(serving)))
-                except* OSError as group:
-                    raise listen_error(group, host, port, "tls-port") from None
+                listeners = await _listen(port, host, "tls-port")
+                bound.tls.extend(_addresses(listeners))
+                # the handler does the TLS (after any PROXY header, with the current context)
+                serve = partial(trio.serve_listeners, handler.serve_tls, _backoff(listeners))
+                await listening.start(partial(serve, handler_nursery=connections))
             runtime.ready.set()
             task_status.started(bound)
             await shutdown.wait()
@@ -128,6 +129,7 @@ async def _serve_admin(
     bound: Bound,
     port: int,
     shutdown: trio.Event,
+    max_connections: int,
     *,
     task_status: trio.TaskStatus[list[tuple[str, int]]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
@@ -144,6 +146,7 @@ async def _serve_admin(
         minter=TokenMinter.from_settings(settings),
         ready=runtime.is_ready,
         client=partial(_client_info, settings, bound, runtime.tls_context is not None),
+        allowed_hosts=(settings.admin.host, *settings.admin.allowed_hosts),
     )
     await serve_admin(
         create_app(deps),
@@ -151,6 +154,7 @@ async def _serve_admin(
         port,
         shutdown,
         graceful_timeout=settings.limits.shutdown_timeout,
+        max_connections=max_connections,
         task_status=task_status,
     )
 
@@ -164,6 +168,18 @@ def _client_info(settings: Settings, bound: Bound, tls: bool) -> ClientInfo:
         stls=tls,
         self_signed=bound.self_signed_cert is not None,
     )
+
+
+async def _listen(port: int, host: str | None, key: str) -> list[trio.SocketListener]:
+    """The listeners of one POP3 port; ``ListenError`` (one line) when it cannot be bound."""
+    try:
+        return await trio.open_tcp_listeners(port, host=host)
+    except OSError as exc:
+        raise listen_error(exc, host, port, key) from None
+
+
+def _backoff(listeners: list[trio.SocketListener]) -> list[BackoffListener]:
+    return [BackoffListener(listener, "POP3") for listener in listeners]
 
 
 def _addresses(listeners: list[trio.SocketListener]) -> list[tuple[str, int]]:

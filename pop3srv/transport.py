@@ -98,16 +98,18 @@ class ConnectionHandler:
         self.tls_context = tls_context
         #: PROXY protocol headers expected first on every connection (``proxy-protocol``)
         self.proxy = proxy
-        self.admission = Admission(limits.max_connections, limits.max_connections_per_ip)
+        self.admission = Admission(
+            limits.max_connections, limits.max_connections_per_ip, limits.ipv6_prefix_length
+        )
 
     @property
     def _handshake_timeout(self) -> float:
         return min(HANDSHAKE_TIMEOUT, self.limits.login_timeout)
 
-    async def serve_plain(self, stream: trio.SocketStream) -> None:
+    async def serve_plain(self, stream: trio.abc.Stream) -> None:
         await self.serve_stream(stream, "plain", is_tls=False)
 
-    async def serve_tls(self, stream: trio.SocketStream) -> None:
+    async def serve_tls(self, stream: trio.abc.Stream) -> None:
         """Implicit TLS: ``serve_stream`` handshakes, after any PROXY header."""
         await self.serve_stream(stream, "tls", is_tls=True)
 
@@ -265,7 +267,8 @@ class ConnectionHandler:
         return tls
 
     def _policy(self, peer: str, is_tls: bool) -> SessionPolicy:
-        loopback = is_loopback(peer)
+        # trust-loopback: false when a same-host relay (proxy, tunnel) makes every client loopback
+        loopback = self.limits.trust_loopback and is_loopback(peer)
         return SessionPolicy(
             plaintext_auth_allowed=is_tls or self.limits.allow_insecure_auth or loopback,
             max_bad_commands=self.limits.max_bad_commands,
