@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from functools import partial
 
 import trio
@@ -15,6 +16,8 @@ from admin.serve import serve_admin
 from admin.tokenfile import ensure_admin_token
 from pop3srv.admission import LoginSlots
 from pop3srv.config import Settings
+from pop3srv.fdlimits import BackoffListener, FdBudget, raise_nofile_limit
+from pop3srv.listening import listen_error
 from pop3srv.runtime import Bound, Runtime, build_runtime, default_location, open_store
 from pop3srv.session import SessionDeps
 from pop3srv.transport import ConnectionHandler, TransportLimits
@@ -37,6 +40,14 @@ async def serve(
     ``any_free_port`` binds every enabled listener to a port the system picks (tests).
     """
     settings = runtime.settings
+    budget = FdBudget.from_limit(raise_nofile_limit(), settings.limits.max_connections)
+    if budget.pop3 < settings.limits.max_connections:
+        log.warning(
+            "max-connections: %d lowered to %d to fit the open-files limit of %d",
+            settings.limits.max_connections,
+            budget.pop3,
+            budget.limit,
+        )
     deps = SessionDeps(
         runtime.authenticator,
         runtime.open_store,
@@ -45,19 +56,26 @@ async def serve(
         penalty=runtime.penalty,
         logins=LoginSlots(settings.auth.penalty.max_logins_per_user),
         locks=runtime.locks,
+        failures=runtime.failures,
         readahead=runtime.readahead,
     )
-    handler = ConnectionHandler(deps, TransportLimits.from_settings(settings), runtime.tls_context)
+    limits = replace(TransportLimits.from_settings(settings), max_connections=budget.pop3)
+    handler = ConnectionHandler(deps, limits, runtime.tls_context, runtime.proxy)
+    runtime.tls_target = handler
     bound = Bound(self_signed_cert=runtime.self_signed_cert)
     async with trio.open_nursery() as background:
+        await background.start(runtime.failures.run)
         if runtime.locks.remote is not None:
             await background.start(runtime.locks.remote.run)
         async with trio.open_nursery() as admin:
             if settings.admin.port:
                 admin_port = 0 if any_free_port else settings.admin.port
-                bound.admin.extend(
-                    await admin.start(partial(_serve_admin, runtime, bound, admin_port, shutdown))
-                )
+                serving = partial(_serve_admin, runtime, bound, admin_port, shutdown, budget.admin)
+                try:
+                    bound.admin.extend(await admin.start(serving))
+                except* OSError as group:
+                    host = settings.admin.host
+                    raise listen_error(group, host, admin_port, "admin-port") from None
             await _serve_pop3(
                 runtime,
                 handler,
@@ -85,30 +103,17 @@ async def _serve_pop3(
         async with trio.open_nursery() as listening:
             if settings.listen.plain_port:
                 port = 0 if any_free_port else settings.listen.plain_port
-                listeners = await listening.start(
-                    partial(
-                        trio.serve_tcp,
-                        handler.serve_plain,
-                        port,
-                        host=host,
-                        handler_nursery=connections,
-                    )
-                )
+                listeners = await _listen(port, host, "plain-port")
                 bound.plain.extend(_addresses(listeners))
+                serve = partial(trio.serve_listeners, handler.serve_plain, _backoff(listeners))
+                await listening.start(partial(serve, handler_nursery=connections))
             if runtime.tls_context is not None and settings.listen.tls_port:
                 port = 0 if any_free_port else settings.listen.tls_port
-                listeners = await listening.start(
-                    partial(
-                        trio.serve_ssl_over_tcp,
-                        handler.serve_tls,
-                        port,
-                        runtime.tls_context,
-                        host=host,
-                        https_compatible=True,
-                        handler_nursery=connections,
-                    )
-                )
+                listeners = await _listen(port, host, "tls-port")
                 bound.tls.extend(_addresses(listeners))
+                # the handler does the TLS (after any PROXY header, with the current context)
+                serve = partial(trio.serve_listeners, handler.serve_tls, _backoff(listeners))
+                await listening.start(partial(serve, handler_nursery=connections))
             runtime.ready.set()
             task_status.started(bound)
             await shutdown.wait()
@@ -125,6 +130,7 @@ async def _serve_admin(
     bound: Bound,
     port: int,
     shutdown: trio.Event,
+    max_connections: int,
     *,
     task_status: trio.TaskStatus[list[tuple[str, int]]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
@@ -141,6 +147,7 @@ async def _serve_admin(
         minter=TokenMinter.from_settings(settings),
         ready=runtime.is_ready,
         client=partial(_client_info, settings, bound, runtime.tls_context is not None),
+        allowed_hosts=(settings.admin.host, *settings.admin.allowed_hosts),
     )
     await serve_admin(
         create_app(deps),
@@ -148,6 +155,7 @@ async def _serve_admin(
         port,
         shutdown,
         graceful_timeout=settings.limits.shutdown_timeout,
+        max_connections=max_connections,
         task_status=task_status,
     )
 
@@ -163,11 +171,21 @@ def _client_info(settings: Settings, bound: Bound, tls: bool) -> ClientInfo:
     )
 
 
+async def _listen(port: int, host: str | None, key: str) -> list[trio.SocketListener]:
+    """The listeners of one POP3 port; ``ListenError`` (one line) when it cannot be bound."""
+    try:
+        return await trio.open_tcp_listeners(port, host=host)
+    except OSError as exc:
+        raise listen_error(exc, host, port, key) from None
+
+
+def _backoff(listeners: list[trio.SocketListener]) -> list[BackoffListener]:
+    return [BackoffListener(listener, "POP3") for listener in listeners]
+
+
 def _addresses(listeners: list[trio.SocketListener]) -> list[tuple[str, int]]:
     result = []
     for listener in listeners:
-        inner = listener.transport_listener if isinstance(listener, trio.SSLListener) else listener
-        assert isinstance(inner, trio.SocketListener)
-        host, port, *_ = inner.socket.getsockname()
+        host, port, *_ = listener.socket.getsockname()
         result.append((str(host), int(port)))
     return result

@@ -16,6 +16,7 @@ from pop3srv.storage.base import Location
 DEFAULT_USER = "user"
 DEFAULT_PASSWORD = "changeit"  # noqa: S105 - the original's documented default, refused remotely
 _DUMMY = "\x00never-a-password"  # compared against when the user name is unknown
+_REFUSED = "invalid user name or password"
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,10 @@ class StaticAuthenticator:
         match = self._by_user.get(user)
         expected = match.password if match is not None else _DUMMY
         if not secrets_equal(password, expected) or match is None:
-            raise AuthFailed("invalid user name or password")
+            reason = "unknown-user" if match is None else "bad-password"
+            raise AuthFailed(_REFUSED, reason=reason)
         if match.password == DEFAULT_PASSWORD and not context.loopback:
-            raise AuthFailed("the default password is accepted from this host only")
+            # the same text as a wrong password: a remote peer must not learn that the default
+            # credentials are in use; the operator finds the reason in the failed-login line
+            raise AuthFailed(_REFUSED, reason="default-password")
         return Principal(user=match.user, location=match.location, method="static")
