@@ -100,7 +100,7 @@ class S3Object:
                 pending.append(piece)
                 held += len(piece)
         except HttpError as exc:
-            raise StoreUnavailable(f"S3 get_object failed: body {exc}") from exc
+            raise _unavailable("get_object", exc) from exc
         if pending:
             yield b"".join(pending)
 
@@ -206,6 +206,7 @@ class ObjectGetter:
             error = _mapped(failure, operation)
             raise error from failure
         except StoreError as exc:  # e.g. no credentials
+            exc.operation = exc.operation or operation
             error = exc
             raise
         finally:
@@ -227,14 +228,16 @@ class ObjectGetter:
             try:
                 return await response.read()
             except HttpError as exc:
-                raise StoreUnavailable(f"S3 {operation} failed: {exc}") from exc
+                raise _unavailable(operation, exc) from exc
 
     async def _sign(
         self, host: str, path: str, headers: dict[str, str], query: str
     ) -> list[tuple[str, str]]:
         credentials = self._credentials
         if credentials is None:
-            raise StoreDenied("S3 request failed: no usable AWS credentials")
+            denied = StoreDenied("S3 request failed: no usable AWS credentials")
+            denied.code = "NoCredentialsError"
+            raise denied
         if getattr(credentials, "refresh_needed", lambda: False)():
             frozen = await trio.to_thread.run_sync(credentials.get_frozen_credentials)
         else:
@@ -312,5 +315,12 @@ def _retryable(failure: Exception) -> bool:
 
 def _mapped(failure: Exception, operation: str) -> StoreError:
     if isinstance(failure, HttpError):
-        return StoreUnavailable(f"S3 {operation} failed: {failure}")
+        return _unavailable(operation, failure)
     return map_error(failure, operation)
+
+
+def _unavailable(operation: str, failure: HttpError) -> StoreUnavailable:
+    """A transport failure as botocore's would be mapped: the code, no address."""
+    error = StoreUnavailable(f"S3 {operation} failed: {failure.code}")
+    error.operation, error.code = operation, failure.code
+    return error

@@ -35,7 +35,16 @@ IDLE_TIMEOUT = 50.0  # S3 closes idle connections after ~20-60 s; drop them befo
 
 
 class HttpError(Exception):
-    """The request failed below HTTP: connect, timeout, reset, malformed or short response."""
+    """The request failed below HTTP: connect, timeout, reset, malformed or short response.
+
+    ``code`` names the failure as botocore would (``EndpointConnectionError``,
+    ``ConnectTimeoutError``, ``ReadTimeoutError``, ``ConnectionClosedError``,
+    ``ResponseStreamingError``), so logs and metrics read the same on either path.
+    """
+
+    def __init__(self, code: str, detail: str = "") -> None:
+        super().__init__(f"{code}: {detail}" if detail else code)
+        self.code = code
 
 
 @dataclass
@@ -69,15 +78,15 @@ class Response:
             try:
                 event = conn.h11.next_event()
             except h11.ProtocolError as exc:  # e.g. the body ended before Content-Length
-                raise HttpError(_describe(exc)) from exc
+                raise HttpError("ResponseStreamingError", "incomplete body") from exc
             if event is h11.NEED_DATA:
-                await _receive(conn, self._timeout)
+                await _receive(conn, self._timeout, "ResponseStreamingError")
             elif isinstance(event, h11.Data):
                 yield bytes(event.data)
             elif isinstance(event, h11.EndOfMessage):
                 self.complete = True
             else:
-                raise HttpError(f"unexpected {type(event).__name__} in a response body")
+                raise HttpError("ResponseStreamingError", f"unexpected {type(event).__name__}")
 
     async def read(self) -> bytes:
         """The whole body (for small bodies: error documents, small messages)."""
@@ -145,13 +154,15 @@ class Endpoint:
             while True:
                 event = conn.h11.next_event()
                 if event is h11.NEED_DATA:
-                    await _receive(conn, self._read_timeout)
+                    await _receive(conn, self._read_timeout, "ConnectionClosedError")
                 elif isinstance(event, h11.Response):
                     return Response(event.status_code, event.headers, conn, self._read_timeout)
                 elif not isinstance(event, h11.InformationalResponse):
-                    raise HttpError(f"unexpected {type(event).__name__} before a response")
-        except (trio.TooSlowError, OSError, trio.BrokenResourceError, h11.ProtocolError) as exc:
-            raise HttpError(_describe(exc)) from exc
+                    raise HttpError("ConnectionClosedError", f"unexpected {type(event).__name__}")
+        except trio.TooSlowError as exc:
+            raise HttpError("ReadTimeoutError") from exc
+        except (OSError, trio.BrokenResourceError, h11.ProtocolError) as exc:
+            raise HttpError("ConnectionClosedError", type(exc).__name__) from exc
 
     async def _connection(self) -> _Conn:
         now = trio.current_time()
@@ -170,8 +181,10 @@ class Endpoint:
                     tls = trio.SSLStream(stream, self._ssl_context, server_hostname=self.host)
                     await tls.do_handshake()
                     stream = tls
-        except (trio.TooSlowError, OSError, trio.BrokenResourceError) as exc:
-            raise HttpError(_describe(exc)) from exc
+        except trio.TooSlowError as exc:
+            raise HttpError("ConnectTimeoutError") from exc
+        except (OSError, trio.BrokenResourceError) as exc:
+            raise HttpError("EndpointConnectionError", type(exc).__name__) from exc
         self.connections_opened += 1
         return _Conn(stream, h11.Connection(h11.CLIENT, max_incomplete_event_size=64 * 1024))
 
@@ -191,21 +204,15 @@ class Endpoint:
             _close_now(conn.stream)
 
 
-async def _receive(conn: _Conn, timeout: float) -> None:
+async def _receive(conn: _Conn, timeout: float, failure: str) -> None:
     try:
         with trio.fail_after(timeout):
             data = await conn.stream.receive_some(RECEIVE_SIZE)
-    except (trio.TooSlowError, OSError, trio.BrokenResourceError) as exc:
-        raise HttpError(_describe(exc)) from exc
+    except trio.TooSlowError as exc:
+        raise HttpError("ReadTimeoutError") from exc
+    except (OSError, trio.BrokenResourceError) as exc:
+        raise HttpError(failure, type(exc).__name__) from exc
     conn.h11.receive_data(bytes(data))  # b"" marks the end; h11 then reports a short body
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, trio.TooSlowError):
-        return "timed out"
-    if isinstance(exc, h11.ProtocolError):
-        return "malformed or incomplete response"
-    return type(exc).__name__
 
 
 def _socket_of(stream: trio.abc.Stream) -> trio.socket.SocketType | None:

@@ -45,7 +45,9 @@ async def list_page(getter: ObjectGetter, bucket: str, prefix: str, token: str |
     try:
         return parse_page(document)
     except (ET.ParseError, ValueError, TypeError) as exc:
-        raise StoreUnavailable("S3 list_objects_v2 failed: malformed listing") from exc
+        error = StoreUnavailable("S3 list_objects_v2 failed: malformed listing")
+        error.operation, error.code = "list_objects_v2", "ResponseParserError"
+        raise error from exc
 
 
 def parse_page(document: bytes) -> Page:

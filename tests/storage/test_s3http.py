@@ -78,6 +78,19 @@ async def test_a_response_left_half_read_closes_its_connection(nursery: trio.Nur
 
 async def test_a_body_shorter_than_its_content_length_fails(nursery: trio.Nursery) -> None:
     endpoint = await _endpoint(nursery, close_after=True, length=len(BODY) + 10)
-    with pytest.raises(HttpError):
+    with pytest.raises(HttpError) as info:
         await _get(endpoint)
+    assert info.value.code == "ResponseStreamingError"  # botocore's name for it
     assert endpoint.idle == 0
+
+
+async def test_a_refused_connection_is_named_as_botocore_names_it() -> None:
+    with trio.socket.socket() as sock:  # a port nothing listens on
+        await sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    endpoint = Endpoint(
+        "http", "127.0.0.1", port, max_connections=1, connect_timeout=2, read_timeout=2
+    )
+    with pytest.raises(HttpError) as info:
+        await _get(endpoint)
+    assert info.value.code == "EndpointConnectionError"
