@@ -97,8 +97,9 @@ async def test_read_ahead_is_byte_exact_and_a_vanished_message_fails_alone(
 
 
 async def test_a_dropped_connection_mid_read_ahead_leaves_nothing_open(
-    seaweedfs: S3Server, bucket: str, proxy: FaultProxy, nursery: trio.Nursery, tmp_path: Path
+    seaweedfs: S3Server, proxy: FaultProxy, nursery: trio.Nursery, tmp_path: Path
 ) -> None:
+    bucket = seaweedfs.create_bucket()
     _load(seaweedfs, bucket)
     env = seaweedfs.env(bucket, "inbox", endpoint_url=proxy.endpoint_url)
     running = await start_server(nursery, tmp_path, **env)
@@ -131,4 +132,40 @@ async def test_a_dropped_connection_mid_read_ahead_leaves_nothing_open(
     assert running.runtime.readahead.used == 0
     assert running.runtime.pool.open_bodies == 0
     assert _sample(running, "s3_open_bodies") == 0
+    running.shutdown.set()
+
+
+async def test_pipelined_retrs_take_the_read_ahead_path(
+    s3_server: S3Server, bucket: str, nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    """mpop sends its RETRs in one go: answered one by one, read ahead, nothing changed."""
+    messages = _load(s3_server, bucket)
+    running = await start_server(nursery, tmp_path, **s3_server.env(bucket, "inbox"))
+
+    def pipelined() -> bytes:
+        sock = socket.create_connection(("127.0.0.1", running.plain_port), timeout=30)
+        count = len(messages)
+        commands = [f"USER {USER}", f"PASS {PASSWORD}", "UIDL"]
+        commands += [f"RETR {n}" for n in range(1, count + 1)] + ["QUIT"]
+        sock.sendall("".join(c + "\r\n" for c in commands).encode())
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+        sock.close()
+        return received
+
+    wire = await trio.to_thread.run_sync(pipelined)
+    assert running.runtime.readahead.peak > 0
+    assert wire.endswith(b"+OK pop3srv signing off\r\n")
+    uidl = wire.split(b"unique-id listing\r\n", 1)[1].split(b"\r\n.\r\n", 1)[0]
+    order = [line.split()[1].decode() for line in uidl.split(b"\r\n")]
+    replies = wire.split(b" octets\r\n")[1:]
+    assert len(replies) == len(order)
+    for key, reply in zip(order, replies, strict=True):
+        body = reply.split(b"\r\n.\r\n", 1)[0] + b"\r\n"
+        unstuffed = b"\r\n".join(
+            line[1:] if line.startswith(b".") else line for line in body.split(b"\r\n")
+        )
+        assert unstuffed == expected_on_wire(messages[key]), key
+    assert running.runtime.readahead.used == 0
     running.shutdown.set()
