@@ -37,21 +37,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import trio
-from botocore.exceptions import ClientError
 
 from pop3srv.metrics import Metrics
 from pop3srv.storage import sigv4
 from pop3srv.storage.base import CHUNK_SIZE, StoreDenied, StoreError, StoreUnavailable
-from pop3srv.storage.s3errors import map_error, outcome
+from pop3srv.storage.s3errors import client_error, map_error, outcome, retryable
 from pop3srv.storage.s3http import Endpoint, HttpError, Response
 
-#: HTTP statuses and S3 error codes worth another attempt (botocore's transient set).
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-RETRY_CODES = frozenset(
-    {"SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "InternalError"}
-)
 MAX_BACKOFF = 20.0
-_CODE = re.compile(rb"<Code>([^<]{1,128})</Code>")
 _DNS_BUCKET = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
 _META = "x-amz-meta-"
 
@@ -192,7 +185,7 @@ class ObjectGetter:
                     if response.status in (200, 206):
                         stack.push_async_exit(inner)
                         return response
-                    failure: Exception = _client_error(response.status, await response.read())
+                    failure: Exception = client_error(response.status, await response.read())
                     await inner.aclose()
                 except HttpError as exc:
                     await inner.aclose()
@@ -200,7 +193,8 @@ class ObjectGetter:
                 except BaseException:
                     await inner.aclose()
                     raise
-                if attempt + 1 >= self._max_attempts or not _retryable(failure):
+                transient = isinstance(failure, HttpError) or retryable(failure)
+                if attempt + 1 >= self._max_attempts or not transient:
                     break
                 await trio.sleep(random.random() * min(MAX_BACKOFF, 2.0**attempt))  # noqa: S311 jitter
             error = _mapped(failure, operation)
@@ -292,25 +286,6 @@ class BodyCounter:
     def closed(self) -> None:
         self.open -= 1
         self._metrics.s3_open_bodies.dec()
-
-
-def _client_error(status: int, body: bytes) -> ClientError:
-    """The ``ClientError`` botocore would raise for this S3 error response."""
-    match = _CODE.search(body)
-    code = match.group(1).decode("utf-8", "replace") if match else str(status)
-    return ClientError(
-        {"Error": {"Code": code}, "ResponseMetadata": {"HTTPStatusCode": status}}, "GET"
-    )
-
-
-def _retryable(failure: Exception) -> bool:
-    if isinstance(failure, HttpError):
-        return True
-    if isinstance(failure, ClientError):
-        error = failure.response.get("Error", {})
-        status = failure.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        return status in RETRY_STATUSES or error.get("Code") in RETRY_CODES
-    return False
 
 
 def _mapped(failure: Exception, operation: str) -> StoreError:
