@@ -14,6 +14,10 @@ another, QUIT (nothing deleted). Measured, against one ``pop3srv serve`` subproc
   ``--repeat``.
 
     .venv/bin/python -m bench.s3_small [--messages 200] [--seconds 6] [--delay-ms 20]
+
+``--profile FILE`` instead samples the server with py-spy (``.venv/bin/pip install py-spy``,
+ptrace rights) while one client loops sessions, and writes the raw stacks to FILE
+(summarise them with ``bench.profile_pop3srv.summarise``).
 """
 
 from __future__ import annotations
