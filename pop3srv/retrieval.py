@@ -45,7 +45,7 @@ async def send_message(
     first = TOP_FIRST_CHUNK if top is not None else None
     async with aclosing(store.stream(key, first_chunk=first)) as chunks:
         try:
-            head = await _first_chunk(chunks)
+            head = await anext(chunks, b"")
         except StoreError as exc:
             await out.send(store_error_reply(exc, "cannot read message"))
             return
@@ -99,12 +99,6 @@ def store_error_reply(exc: StoreError, what: str) -> ev.Err:
         case StoreUnavailable():
             return ev.Err(f"{what}: storage temporarily unavailable", "SYS/TEMP")
     return ev.Err(f"{what}: storage error", "SYS/TEMP")
-
-
-async def _first_chunk(chunks: AsyncIterator[bytes]) -> bytes:
-    async for chunk in chunks:
-        return chunk
-    return b""
 
 
 async def _pump(
