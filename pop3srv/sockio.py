@@ -1,14 +1,15 @@
 """The transport's short cut for plaintext TCP sockets: a reply written at once, a command read
 at once, without trio's stream layers when the kernel can take or give the bytes right away.
 
-Used only by ``transport`` (which owns every POP3 socket) and only for a plain
-``trio.SocketStream``; TLS streams and memory streams always take the stream methods. Per small
-message, ``SocketStream.send_all`` and ``receive_some`` spend more CPU in their wrappers
-(conflict detectors, error-translating and try-then-wait context managers, a schedule point
-after each successful send) than in the system calls themselves (py-spy, ``bench/
-compare_dovecot.py``). What these functions skip is only that bookkeeping: a write that would
-block, and any wait, still go through trio, and every receive remains a schedule point, so a
-session never runs without letting others in and stays cancellable.
+Used by ``transport`` (which owns every POP3 socket) and by ``storage.s3http`` (the lean S3
+GET path's HTTP connections), and only for a plain ``trio.SocketStream``; TLS streams and
+memory streams always take the stream methods. Per small message, ``SocketStream.send_all``
+and ``receive_some`` spend more CPU in their wrappers (conflict detectors, error-translating
+and try-then-wait context managers, a schedule point after each successful send) than in the
+system calls themselves (py-spy, ``bench/compare_dovecot.py``). What these functions skip is
+only that bookkeeping: a write that would block, and any wait, still go through trio, and
+every receive remains a schedule point, so a session never runs without letting others in
+and stays cancellable.
 """
 
 from __future__ import annotations
