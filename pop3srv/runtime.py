@@ -102,7 +102,7 @@ def build_runtime(settings: Settings, *, pool_settings: PoolSettings | None = No
         penalty=LoginPenalty(settings.auth.penalty),
         http_client=http_client,
         pool=pool,
-        locks=MaildropLocks(registry, remote),
+        locks=MaildropLocks(registry, remote, takeover=s3.lock_takeover, metrics=metrics),
     )
 
 

@@ -85,7 +85,7 @@ class Session:
         self._policy = policy
         self._record = record
         self._login: _Login | None = None
-        self._locks = deps.locks or MaildropLocks(deps.registry)
+        self._locks = deps.locks or MaildropLocks(deps.registry, metrics=deps.metrics)
         self._gate = Gate(deps.authenticator, deps.penalty, deps.logins, deps.metrics)
         self._bad_commands = 0
         self._auth_failures = 0

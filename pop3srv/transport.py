@@ -160,7 +160,7 @@ class ConnectionHandler:
             try:
                 with record.cancel_scope:
                     return await self._loop(conn, session, outbox, record)
-                return "kicked"
+                return "taken_over" if record.ended_by else "kicked"
             finally:
                 await session.release()
 
