@@ -33,6 +33,7 @@ from pop3srv.storage.memory import demo_store
 from pop3srv.storage.pool import PoolSettings, S3Pool
 from pop3srv.storage.s3 import S3Store
 from pop3srv.storage.s3lock import S3Locks
+from pop3srv.storage.sizes import SizeCache, SizedStore, state_cache
 from pop3srv.tls import context_from_pem, ensure_self_signed, server_context
 
 
@@ -65,6 +66,8 @@ class Runtime:
     locks: MaildropLocks
     #: folder listings reused while a folder is unchanged
     listings: ListingCache = field(default_factory=ListingCache)
+    #: measured transfer sizes (LIST/STAT exact for bare-LF mail), kept in state-dir
+    sizes: SizeCache = field(default_factory=SizeCache)
     #: set once the POP3 listeners are bound (the admin app's /readyz)
     ready: trio.Event = field(default_factory=trio.Event)
 
@@ -75,7 +78,9 @@ class Runtime:
         """The store of a login's mailbox; S3 stores share this runtime's pool."""
         s3 = self.settings.s3
         trash = s3.trash_prefix if s3.delete_mode == "trash" else None
-        return open_store(location, self.pool, trash_prefix=trash, listings=self.listings)
+        return open_store(
+            location, self.pool, trash_prefix=trash, listings=self.listings, sizes=self.sizes
+        )
 
 
 def build_runtime(settings: Settings, *, pool_settings: PoolSettings | None = None) -> Runtime:
@@ -103,6 +108,7 @@ def build_runtime(settings: Settings, *, pool_settings: PoolSettings | None = No
         http_client=http_client,
         pool=pool,
         locks=MaildropLocks(registry, remote, takeover=s3.lock_takeover, metrics=metrics),
+        sizes=state_cache(settings.store.state_dir),
     )
 
 
@@ -130,12 +136,14 @@ def open_store(
     *,
     trash_prefix: str | None = None,
     listings: ListingCache | None = None,
+    sizes: SizeCache | None = None,
 ) -> MessageStore:
     """The store for ``location``; S3 locations need the process's ``pool``; folder listings
-    are reused through ``listings`` when given."""
+    are reused through ``listings`` and measured sizes through ``sizes`` when given."""
+    sizes = SizeCache() if sizes is None else sizes
     match location:
         case FolderLocation():
-            return FolderStore(location, listings=listings)
+            return FolderStore(location, listings=listings, sizes=sizes)
         case EmptyLocation():
             return EmptyStore()
         case DemoLocation():
@@ -143,7 +151,7 @@ def open_store(
         case S3Location():
             if pool is None:
                 raise StoreUnavailable("S3 store not available (no client pool)")
-            return S3Store(location, pool, trash_prefix=trash_prefix)
+            return SizedStore(S3Store(location, pool, trash_prefix=trash_prefix), sizes)
 
 
 def _tls_context(settings: Settings) -> tuple[ssl.SSLContext | None, str | None]:

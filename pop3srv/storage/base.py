@@ -25,7 +25,10 @@ class MessageInfo:
 
     arrived: float
     key: str
+    #: octets RETR sends (RFC 1939 section 11); S3 stores list the stored size (see sizes.py)
     size: int
+    #: what identifies the content (an S3 ETag), "" if the store has none
+    etag: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)

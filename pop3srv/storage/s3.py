@@ -145,7 +145,10 @@ class S3Store:
                 continue
             found.append(
                 MessageInfo(
-                    arrived=item["LastModified"].timestamp(), key=name, size=int(item["Size"])
+                    arrived=item["LastModified"].timestamp(),
+                    key=name,
+                    size=int(item["Size"]),
+                    etag=str(item.get("ETag", "")),
                 )
             )
         return found
