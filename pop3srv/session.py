@@ -148,7 +148,7 @@ class Session:
                 await out.send(ev.Err("unsupported authentication mechanism"))
             case ev.AuthResponse(data=data) if self._sasl is not None:
                 return await self._sasl_step(self._sasl, data, out)
-            case ev.AuthCancel():
+            case ev.AuthCancel() | ev.AuthResponse():  # a response with no exchange: cancel
                 self._sasl = None
                 await out.send(ev.Err("authentication cancelled"))
         return Action.CONTINUE

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from tests.conftest import PASSWORD, USER
+from tests.corpus import big_message, expected_on_wire
 from tests.e2e.process import ServerProcess, spawn_server
 from tests.e2e.rawclient import RawClient
 from tests.s3.servers import S3Server
@@ -111,6 +112,42 @@ def test_silent_session_on_one_replica_is_taken_over_from_the_other(
         assert len([k for k in seaweedfs.keys(bucket) if k.startswith("inbox/")]) == 3
         old.close()
         new.close()
+    finally:
+        for replica in (first, second):
+            if replica.alive():
+                replica.stop()
+
+
+def test_busy_session_on_one_replica_is_not_cut_by_a_login_on_the_other(
+    tmp_path: Path, seaweedfs: S3Server
+) -> None:
+    bucket = seaweedfs.create_bucket("busy")
+    big = big_message()
+    seaweedfs.put(bucket, "inbox/big", big)
+    env = seaweedfs.env(bucket, "inbox/")
+    replicas = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        replicas.append(spawn_server(tmp_path / name, POP3_LOCK="s3", POP3_LOCK_LEASE="60", **env))
+    first, second = replicas
+    try:
+        old = RawClient(first.plain)
+        assert old.login(USER, PASSWORD).startswith(b"+OK")
+        old.send(b"RETR 1\r\n")
+        assert old.line().startswith(b"+OK")
+        head = [old.line() for _ in range(1000)]  # then stop reading mid-message
+        assert b".\r\n" not in head
+        head = [line[1:] if line.startswith(b".") else line for line in head]
+        start = time.monotonic()
+        new = RawClient(second.plain)
+        reply = new.login(USER, PASSWORD)
+        waited = time.monotonic() - start
+        new.close()
+        assert b"[IN-USE]" in reply, reply
+        assert waited >= 4.0  # replica B waited for the busy holder before refusing
+        assert b"".join(head) + old.body() == expected_on_wire(big)
+        assert old.command("QUIT").startswith(b"+OK")
+        old.close()
     finally:
         for replica in (first, second):
             if replica.alive():

@@ -13,6 +13,9 @@ from pop3srv.registry import SessionSnapshot
 from tests.conftest import PASSWORD, USER, RunningServer, start_server
 from tests.corpus import BIG_NAME, expected_on_wire, write_corpus
 from tests.e2e.rawclient import RawClient
+from tests.s3.servers import S3Server
+
+pytest_plugins = ("tests.s3.plugin",)
 
 
 def _sample(server: RunningServer, name: str, **labels: str) -> float:
@@ -110,4 +113,40 @@ async def test_takeover_off_refuses_at_once(nursery: trio.Nursery, tmp_path: Pat
     reply, elapsed = await trio.to_thread.run_sync(run)
     assert reply == b"-ERR [IN-USE] maildrop already locked by another session\r\n"
     assert elapsed < 1.0
+    running.shutdown.set()
+
+
+async def test_takeover_with_s3_leases_in_one_process(
+    nursery: trio.Nursery, tmp_path: Path, seaweedfs: S3Server
+) -> None:
+    """With ``lock: s3`` the holder's lease is deleted before its local lock is freed, so the
+    new login on the same replica finds both free at once."""
+    bucket = seaweedfs.create_bucket("takeover-local")
+    for index in range(2):
+        seaweedfs.put(bucket, f"inbox/m{index}", f"Subject: {index}\r\n\r\nx\r\n".encode())
+    env = seaweedfs.env(bucket, "inbox/")
+    running = await start_server(nursery, tmp_path, POP3_LOCK="s3", **env)
+
+    def run() -> tuple[bytes, float, bytes, bytes]:
+        old = RawClient(running.plain_port)
+        assert old.login(USER, PASSWORD).startswith(b"+OK")
+        assert old.command("DELE 1").startswith(b"+OK")
+        start = time.monotonic()
+        new = RawClient(running.plain_port)
+        reply = new.login(USER, PASSWORD)
+        elapsed = time.monotonic() - start
+        stat = new.command("STAT")
+        rest = old.file.read()
+        new.command("QUIT")
+        old.close()
+        new.close()
+        return reply, elapsed, stat, rest
+
+    reply, elapsed, stat, rest = await trio.to_thread.run_sync(run)
+    assert reply.startswith(b"+OK"), reply
+    assert elapsed < 2.0
+    assert stat.startswith(b"+OK 2 ")
+    assert rest == b""
+    assert seaweedfs.keys(bucket, "inbox/") == ["inbox/m0", "inbox/m1"]
+    assert _sample(running, "pop3_lock_takeovers_total", lock="local") == 1
     running.shutdown.set()
