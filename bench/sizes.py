@@ -14,9 +14,9 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from unittest.mock import patch
 
 from bench.compare_mail import small_message
-from pop3srv.storage import folder
 from pop3srv.storage.base import FolderLocation
 from pop3srv.storage.folder import FolderStore
 from pop3srv.storage.sizes import SizeCache, state_cache
@@ -33,12 +33,8 @@ def write_folder(directory: Path, count: int) -> None:
 
 def stored_sizes(location: FolderLocation) -> None:
     """The pre-issue listing: the same scan with stored sizes from stat, nothing read."""
-    real = folder.folder_size
-    folder.folder_size = lambda cache, path, st: st.st_size
-    try:
+    with patch("pop3srv.storage.folder.folder_size", lambda cache, path, st: st.st_size):
         FolderStore(location)._list_sync()
-    finally:
-        folder.folder_size = real
 
 
 def median_ms(runs: int, work: Callable[[], object], setup: Callable[[], None]) -> float:
