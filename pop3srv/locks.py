@@ -86,10 +86,9 @@ class MaildropLocks:
         busy one; False if it is still held then (or at once without takeover)."""
         with trio.move_on_after(TAKEOVER_WAIT):
             while not self.registry.acquire_mailbox(mailbox, record):
-                holder = self.registry.mailbox_holder(mailbox)
                 if not self.takeover:
                     return False
-                if holder is not None:
+                if (holder := self.registry.mailbox_holder(mailbox)) is not None:
                     self._end_if_idle(holder, record.peer, "local")
                 with trio.move_on_after(POLL):
                     await self.registry.mailbox_released(mailbox)

@@ -136,11 +136,12 @@ class S3Locks:
         async with lease.busy:
             if lease.released or lease.lost or lease.yielded:
                 return
+            previous = lease.renewed_at
             etag = await self._try_renew(lease)
-            if etag is None and lease.renewed_at == -float("inf"):  # 412: a mark, or taken
-                await self._answer_mark(lease)
-                if lease.yielded or lease.renewed_at != -float("inf"):
-                    return
+            taken_or_marked = etag is None and lease.renewed_at == -float("inf")  # 412
+            if taken_or_marked and await self._answer_mark(lease):  # a mark: still ours
+                lease.renewed_at = max(lease.renewed_at, previous)
+                return
             if etag is not None:
                 lease.etag, lease.renewed_at = etag, trio.current_time()
             elif self._may_have_expired(lease):
@@ -208,9 +209,10 @@ class S3Locks:
                 return
             await self._answer_mark(lease)
 
-    async def _answer_mark(self, lease: S3Lease) -> None:
+    async def _answer_mark(self, lease: S3Lease) -> bool:
         """The lock object changed: yield to a takeover request (idle session) or re-assert
-        the lock (busy one); anything but a mark is left for renewal to judge."""
+        the lock (busy one); anything but a mark is left for renewal to judge. Whether the
+        object holds a mark (the lock is still this lease's)."""
         try:
             client = await self.pool.client(lease.location)
             head = await self.pool.call(
@@ -218,18 +220,19 @@ class S3Locks:
             )
         except StoreError as exc:
             log.info("maildrop lock not checked: %s", exc)
-            return
+            return False
         etag, metadata = str(head["ETag"]), head.get("Metadata", {})
         wanted_by = metadata.get("wanted-by")
         if etag == lease.etag or wanted_by is None or lease.on_wanted is None:
-            return
+            return False
         if lease.on_wanted(wanted_by):
             lease.etag, lease.yielded = etag, True  # release deletes the marked version
-            return
+            return True
         body = json.dumps({"owner": "reasserted", "lease": self.lease}).encode()
         new = await self._put(client, lease.location, lease.key, body, IfMatch=etag)
-        if new is not None:
+        if new is not None:  # else marked again meanwhile: answered at the next look
             lease.etag, lease.renewed_at = new, trio.current_time()
+        return True
 
     async def _ask_holder(
         self, client: Any, location: S3Location, key: str, body: bytes, requester: str

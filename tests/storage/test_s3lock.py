@@ -3,8 +3,10 @@ takeover after the lease, and a holder that loses its lease is told."""
 
 from __future__ import annotations
 
+import pytest
 import trio
 
+from pop3srv.storage import s3lock
 from pop3srv.storage.base import S3Location, StoreDenied
 from pop3srv.storage.pool import S3Pool
 from pop3srv.storage.s3lock import S3Locks
@@ -154,3 +156,25 @@ async def test_marks_do_not_keep_a_dead_holder_alive(
     # the requester marks the lock again and again; the lease still runs out by the old time
     lease = await requester.acquire(location, "new", _never, requester="b:1")
     assert lease is not None
+
+
+async def test_a_renewal_that_meets_a_mark_answers_it(
+    s3_server: S3Server, bucket: str, pool: S3Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(s3lock, "WANT_WAIT", 0.5)  # the requester gives up quickly
+    holder, requester = S3Locks(pool, lease=60), S3Locks(pool, lease=60)
+    location = s3_server.location(bucket, "renew-mark/")
+    asked: list[str] = []
+
+    def busy(peer: str) -> bool:
+        asked.append(peer)
+        return False
+
+    held = await holder.acquire(location, "old", _never, on_wanted=busy)
+    assert held is not None
+    # marked, and nobody watched: the holder's replica learns of it at its next renewal
+    assert await requester.acquire(location, "new", _never, requester="b:1") is None
+    await holder.renew(held)  # 412 on the mark: answered (busy), the lock re-asserted
+    assert asked == ["b:1"]
+    await holder.renew(held)  # and plain renewals work again
+    assert not held.lost and not held.yielded
