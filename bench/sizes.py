@@ -2,6 +2,8 @@
 them with bare LF line ends) with the transfer-size cache cold (every file read once), warm
 from the state-dir file after a restart (no file read), and the stat-only scan that listed
 stored sizes before (the baseline). Wall-clock medians of several runs, in this process.
+Also the CPU cost per MiB of counting a streamed S3 RETR (``WireSize``) next to the body
+encoder every RETR runs anyway.
 
     .venv/bin/python -m bench.sizes [--messages 10000] [--runs 5]
 """
@@ -16,7 +18,9 @@ from collections.abc import Callable
 from pathlib import Path
 from unittest.mock import patch
 
-from bench.compare_mail import small_message
+from bench.compare_mail import big_message, small_message
+from pop3srv.protocol.octets import WireSize
+from pop3srv.protocol.writer import BodyEncoder
 from pop3srv.storage.base import FolderLocation
 from pop3srv.storage.folder import FolderStore
 from pop3srv.storage.sizes import SizeCache, state_cache
@@ -44,6 +48,18 @@ def median_ms(runs: int, work: Callable[[], object], setup: Callable[[], None]) 
         start = time.perf_counter()
         work()
         times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def cpu_ms_per_mib(runs: int, work: Callable[[bytes], object]) -> float:
+    raw = big_message(40)
+    chunks = [raw[i : i + 256 * 1024] for i in range(0, len(raw), 256 * 1024)]
+    times = []
+    for _ in range(runs):
+        start = time.process_time()
+        for chunk in chunks:
+            work(chunk)
+        times.append((time.process_time() - start) * 1000 / (len(raw) / 2**20))
     return statistics.median(times)
 
 
@@ -83,6 +99,10 @@ def main() -> None:
     print(f"warm: cache loaded from state-dir + scan   {warm_ms:8.1f} ms")
     print(f"  of which loading the cache file          {load_ms:8.1f} ms ({size_kib:.0f} KiB)")
     print(f"hot: cache in memory (later logins)        {hot_ms:8.1f} ms")
+    counting = cpu_ms_per_mib(args.runs, WireSize().feed)
+    encoding = cpu_ms_per_mib(args.runs, BodyEncoder().encode)
+    print(f"S3 RETR: counting octets (WireSize)        {counting:8.2f} ms CPU per MiB")
+    print(f"         the body encoder, for comparison  {encoding:8.2f} ms CPU per MiB")
 
 
 if __name__ == "__main__":
