@@ -29,6 +29,8 @@ class SessionSnapshot:
     commands: int
     bytes_sent: int
     last_activity: float
+    #: the mailbox the session holds (its lock key); ``user`` is the name the client sent
+    mailbox: str | None = None
     #: why the server is ending the session (e.g. taken over by a new login), else None
     ended_by: str | None = None
 
@@ -42,6 +44,7 @@ class SessionRecord:
     listener: str
     since: float = field(default_factory=time.time)
     user: str | None = None
+    mailbox: str | None = None
     state: str = "AUTHORIZATION"
     commands: int = 0
     bytes_sent: int = 0
@@ -67,6 +70,7 @@ class SessionRecord:
             commands=self.commands,
             bytes_sent=self.bytes_sent,
             last_activity=self.last_activity,
+            mailbox=self.mailbox,
             ended_by=self.ended_by,
         )
 

@@ -106,15 +106,17 @@ def state_cache(state_dir: Path) -> SizeCache:
 # --- folder store ------------------------------------------------------------------------
 
 
-def folder_size(cache: SizeCache, path: Path, st: os.stat_result) -> int:
-    """The transfer size of the message file ``path`` (``st`` from the listing). Blocking:
-    call it from a worker thread. A file that cannot be read keeps its stored size (RETR will
-    report the problem)."""
+def folder_size(
+    cache: SizeCache, path: str | Path, st: os.stat_result, *, dir_fd: int | None = None
+) -> int:
+    """The transfer size of the message file ``path`` (relative to ``dir_fd`` when given, as
+    the folder store opens its files; ``st`` from the listing). Blocking: call it from a worker
+    thread. A file that cannot be read keeps its stored size (RETR will report the problem)."""
     key = f"file:{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
     if (known := cache.get(key)) is not None:
         return known
     try:
-        size = _measure_file(path, st)
+        size = _measure_file(path, st, dir_fd)
     except OSError:
         return st.st_size
     if size is None:
@@ -123,9 +125,9 @@ def folder_size(cache: SizeCache, path: Path, st: os.stat_result) -> int:
     return size
 
 
-def _measure_file(path: Path, st: os.stat_result) -> int | None:
+def _measure_file(path: str | Path, st: os.stat_result, dir_fd: int | None) -> int | None:
     flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-    fd = os.open(path, flags)
+    fd = os.open(path, flags, dir_fd=dir_fd)
     try:
         now = os.fstat(fd)
         same = (now.st_ino, now.st_size, now.st_mtime_ns) == (st.st_ino, st.st_size, st.st_mtime_ns)

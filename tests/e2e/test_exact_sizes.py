@@ -62,12 +62,12 @@ async def test_folder_sizes_are_exact_and_measured_once(
     assert cache_file.exists()
 
     # A restarted server (same state-dir) reads no file to list them; a new file costs one read.
-    measured: list[Path] = []
+    measured: list[str] = []
     real_measure = sizes._measure_file
 
-    def counting(path: Path, st: object) -> int | None:
-        measured.append(path)
-        return real_measure(path, st)  # type: ignore[arg-type]
+    def counting(path: str, st: object, dir_fd: int | None) -> int | None:
+        measured.append(str(path))
+        return real_measure(path, st, dir_fd)  # type: ignore[arg-type]
 
     monkeypatch.setattr(sizes, "_measure_file", counting)
     again = await start_server(nursery, tmp_path)
@@ -89,7 +89,7 @@ async def test_folder_sizes_are_exact_and_measured_once(
 
     sizes_now = await trio.to_thread.run_sync(listing)
     assert sizes_now[-1] == len(expected_on_wire(new.read_bytes()))
-    assert measured == [new]
+    assert measured == [new.name]
     again.shutdown.set()
 
 
