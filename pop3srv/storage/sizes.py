@@ -156,6 +156,10 @@ class SizedStore:
         self._cache = cache
         self._listed: dict[str, MessageInfo] = {}
 
+    def __getattr__(self, name: str) -> object:
+        """Anything else the wrapped store offers is handed through unchanged."""
+        return getattr(self.inner, name)
+
     async def check_access(self) -> None:
         await self.inner.check_access()
 
