@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ssl
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 import trio
@@ -28,6 +29,7 @@ from pop3srv.storage.base import (
     StoreUnavailable,
 )
 from pop3srv.storage.empty import EmptyStore
+from pop3srv.storage.encrypted import PlaintextSizes
 from pop3srv.storage.folder import FolderStore, ListingCache
 from pop3srv.storage.memory import demo_store
 from pop3srv.storage.pool import PoolSettings, S3Pool
@@ -65,6 +67,8 @@ class Runtime:
     locks: MaildropLocks
     #: folder listings reused while a folder is unchanged
     listings: ListingCache = field(default_factory=ListingCache)
+    #: plaintext sizes of SES-encrypted objects already read (listed without a request each)
+    plaintext_sizes: PlaintextSizes = field(default_factory=PlaintextSizes)
     #: set once the POP3 listeners are bound (the admin app's /readyz)
     ready: trio.Event = field(default_factory=trio.Event)
 
@@ -75,7 +79,14 @@ class Runtime:
         """The store of a login's mailbox; S3 stores share this runtime's pool."""
         s3 = self.settings.s3
         trash = s3.trash_prefix if s3.delete_mode == "trash" else None
-        return open_store(location, self.pool, trash_prefix=trash, listings=self.listings)
+        return open_store(
+            location,
+            self.pool,
+            trash_prefix=trash,
+            listings=self.listings,
+            spool_dir=self.settings.store.state_dir / "spool",
+            plaintext_sizes=self.plaintext_sizes,
+        )
 
 
 def build_runtime(settings: Settings, *, pool_settings: PoolSettings | None = None) -> Runtime:
@@ -120,6 +131,7 @@ def default_location(settings: Settings) -> Location:
             region=s3.region,
             endpoint_url=s3.endpoint_url,
             credentials=credentials,
+            kms_endpoint_url=s3.kms_endpoint_url,
         )
     return FolderLocation(settings.store.mail_dir, settings.s3.prefix)
 
@@ -130,9 +142,11 @@ def open_store(
     *,
     trash_prefix: str | None = None,
     listings: ListingCache | None = None,
+    spool_dir: Path | None = None,
+    plaintext_sizes: PlaintextSizes | None = None,
 ) -> MessageStore:
-    """The store for ``location``; S3 locations need the process's ``pool``; folder listings
-    are reused through ``listings`` when given."""
+    """The store for ``location``; S3 locations need the process's ``pool`` (and spool large
+    encrypted messages into ``spool_dir``); folder listings are reused through ``listings``."""
     match location:
         case FolderLocation():
             return FolderStore(location, listings=listings)
@@ -143,7 +157,13 @@ def open_store(
         case S3Location():
             if pool is None:
                 raise StoreUnavailable("S3 store not available (no client pool)")
-            return S3Store(location, pool, trash_prefix=trash_prefix)
+            return S3Store(
+                location,
+                pool,
+                trash_prefix=trash_prefix,
+                spool_dir=spool_dir,
+                sizes=plaintext_sizes,
+            )
 
 
 def _tls_context(settings: Settings) -> tuple[ssl.SSLContext | None, str | None]:

@@ -156,16 +156,18 @@ class S3Pool:
         )
         return hmac.new(self._fingerprint_key, material.encode(), hashlib.sha256).hexdigest()
 
-    def key(self, location: S3Location) -> ClientKey:
+    def key(self, location: S3Location, service: str = "s3") -> ClientKey:
+        endpoint = location.endpoint_url if service == "s3" else location.kms_endpoint_url
         return (
-            location.endpoint_url or "aws",
+            (endpoint or "aws") if service == "s3" else f"{service}:{endpoint or 'aws'}",
             location.region or "",
             self.fingerprint(location.credentials),
         )
 
-    async def client(self, location: S3Location) -> Any:
-        """The client for ``location``'s endpoint, region and credentials (created once)."""
-        key = self.key(location)
+    async def client(self, location: S3Location, service: str = "s3") -> Any:
+        """The client for ``location``'s endpoint, region and credentials (created once);
+        ``service="kms"``: its KMS client (same credentials and region, ``kms_endpoint_url``)."""
+        key = self.key(location, service)
         now = self._clock()
         self.sweep(now)
         entry = self._clients.get(key)
@@ -174,7 +176,7 @@ class S3Pool:
                 entry = self._clients.get(key)
                 if entry is None:
                     try:
-                        client = await trio.to_thread.run_sync(self._create, location)
+                        client = await trio.to_thread.run_sync(self._create, location, service)
                     except (*_S3_FAILURES, ValueError) as exc:  # e.g. a malformed endpoint URL
                         raise map_error(exc, "create_client") from exc
                     entry = self._clients[key] = _Entry(client, now)
@@ -205,8 +207,10 @@ class S3Pool:
         for key in list(self._clients):
             self._drop(key)
 
-    def _create(self, location: S3Location) -> Any:
+    def _create(self, location: S3Location, service: str = "s3") -> Any:
         credentials = location.credentials
+        if service != "s3":
+            return self._create_other(location, service)
         return self._session.create_client(
             "s3",
             region_name=location.region,
@@ -215,6 +219,27 @@ class S3Pool:
             aws_secret_access_key=credentials.secret_access_key if credentials else None,
             aws_session_token=credentials.session_token if credentials else None,
             config=client_config(self._settings, path_style=location.endpoint_url is not None),
+        )
+
+    def _create_other(self, location: S3Location, service: str) -> Any:
+        """A KMS client: the region's endpoint, or ``kms_endpoint_url`` (tests, private links)."""
+        credentials = location.credentials
+        endpoint = location.kms_endpoint_url
+        return self._session.create_client(
+            service,
+            region_name=location.region or ("us-east-1" if endpoint else None),
+            endpoint_url=endpoint,
+            aws_access_key_id=credentials.access_key_id if credentials else None,
+            aws_secret_access_key=credentials.secret_access_key if credentials else None,
+            aws_session_token=credentials.session_token if credentials else None,
+            config=Config(
+                retries={"mode": "adaptive", "total_max_attempts": self._settings.max_attempts},
+                connect_timeout=self._settings.connect_timeout,
+                read_timeout=self._settings.read_timeout,
+                max_pool_connections=self._settings.max_connections,
+                tcp_keepalive=True,
+                user_agent_appid="pop3srv",
+            ),
         )
 
     def _trim(self) -> None:

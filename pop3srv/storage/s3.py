@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncGenerator, Sequence
+from contextlib import aclosing
+from pathlib import Path
 from typing import Any
 
 import trio
@@ -41,6 +43,8 @@ from pop3srv.storage.base import (
     S3Location,
     StoreError,
 )
+from pop3srv.storage.encrypted import Decryptor, PlaintextSizes, encrypted
+from pop3srv.storage.kms import DataKeys
 from pop3srv.storage.pool import S3Pool
 from pop3srv.storage.s3errors import GONE_CODES, RangeNotSatisfiable
 
@@ -72,6 +76,8 @@ class S3Store:
         trash_prefix: str | None = None,
         chunk_size: int = CHUNK_SIZE,
         delete_batch: int = DELETE_BATCH,
+        spool_dir: Path | None = None,
+        sizes: PlaintextSizes | None = None,
     ) -> None:
         if trash_prefix is not None and not trash_prefix.strip("/"):
             raise ValueError("trash_prefix must name a folder, not the bucket root")
@@ -84,6 +90,11 @@ class S3Store:
         self._trash = folder_prefix(trash_prefix) if trash_prefix is not None else None
         self._chunk_size = chunk_size
         self._delete_batch = delete_batch
+        #: SES-encrypted objects (``encrypted.py``): this login's data keys, the spool folder
+        self._decryptor = Decryptor(
+            pool, DataKeys(pool, location), spool_dir=spool_dir, chunk_size=chunk_size
+        )
+        self._sizes = sizes if sizes is not None else PlaintextSizes()
 
     @property
     def location(self) -> S3Location:
@@ -143,9 +154,12 @@ class S3Store:
             name = full_key[len(self._prefix) :]
             if not _is_message_name(name):
                 continue
+            plain = self._sizes.get(self._bucket, full_key, item.get("ETag"))
             found.append(
                 MessageInfo(
-                    arrived=item["LastModified"].timestamp(), key=name, size=int(item["Size"])
+                    arrived=item["LastModified"].timestamp(),
+                    key=name,
+                    size=int(item["Size"]) if plain is None else plain,
                 )
             )
         return found
@@ -161,6 +175,11 @@ class S3Store:
             response = await self._pool.call(
                 client, "get_object", Bucket=self._bucket, Key=object_key
             )
+            if encrypted(response.get("Metadata")):
+                async with aclosing(self._decrypted(key, response)) as plaintext:
+                    async for chunk in plaintext:
+                        yield chunk
+                return
             with self._pool.streaming(response["Body"]) as body:
                 while chunk := await self._pool.read(body, self._chunk_size):
                     yield chunk
@@ -183,6 +202,16 @@ class S3Store:
                 raise MessageGone("message changed while being read") from exc
             if "ETag" in response:
                 etag = {"IfMatch": response["ETag"]}
+            if offset == 0 and encrypted(response.get("Metadata")):
+                # The tag covers the whole object: TOP needs all of it, read once.
+                response["Body"].close()
+                whole = await self._pool.call(
+                    client, "get_object", Bucket=self._bucket, Key=object_key, **etag
+                )
+                async with aclosing(self._decrypted(key, whole)) as plaintext:
+                    async for chunk in plaintext:
+                        yield chunk
+                return
             end, total = _content_range(response.get("ContentRange"))
             with self._pool.streaming(response["Body"]) as body:
                 while chunk := await self._pool.read(body, self._chunk_size):
@@ -190,6 +219,15 @@ class S3Store:
             if end is None or total is None or end + 1 >= total:
                 return  # the whole object came back (Range ignored), or its end was reached
             offset, length = end + 1, min(length * 2, MAX_RANGE)
+
+    def _decrypted(self, key: str, response: dict[str, Any]) -> AsyncGenerator[bytes, None]:
+        """The seam to ``encrypted.py``: an encrypted GET, verified then decrypted; the
+        plaintext size is remembered for later listings."""
+
+        def verified(size: int) -> None:
+            self._sizes.put(self._bucket, self.object_key(key), response.get("ETag"), size)
+
+        return self._decryptor.response(response, name=key, verified=verified)
 
     # --- deleting -----------------------------------------------------------------------
 

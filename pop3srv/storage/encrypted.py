@@ -1,0 +1,254 @@
+"""Serving SES-encrypted objects: an object's metadata and ciphertext chunks in, plaintext
+chunks out, authenticated before the first one is released.
+
+* ``Decryptor.plaintext`` reads the envelope (``envelope.py``), has the data key unwrapped
+  (``kms.py``, one KMS ``Decrypt`` per message per login), then reads the whole ciphertext
+  through ``ContentCipher``. Nothing is yielded until the GCM tag (CBC: the padding) and the
+  declared length are verified, so a tampered or truncated object is a clean
+  ``MessageUndecryptable`` before ``+OK`` and never a partial body.
+* Up to ``SPOOL_THRESHOLD`` octets of ciphertext, the plaintext of that one pass is kept in
+  memory and sent. A larger object's ciphertext is spooled into an anonymous file under
+  ``state-dir/spool`` (``O_TMPFILE`` where the kernel has it: the file never has a name, so a
+  crash leaves nothing behind; otherwise created 0600 and unlinked at once). After the first
+  pass verified it, a second pass decrypts from the spool as the client reads, checking the
+  tag again at its end. Memory stays at a few chunks whatever the message size, and only
+  ciphertext ever touches the disk.
+* ``PlaintextSizes`` remembers, process-wide, the plaintext size of each encrypted object
+  read (by bucket, key and ETag), so later listings report it (LIST/STAT without a request per
+  message); an encrypted object not read yet is listed with its stored size.
+* ``response`` adapts a boto3 ``get_object`` response (body read through the pool, closed on
+  any exit); ``plaintext`` takes any ciphertext chunk iterator.
+* Every message decrypted is counted in ``kms_decryptions_total{outcome}``.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections import OrderedDict
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from contextlib import aclosing
+from pathlib import Path
+from typing import IO, Any
+
+import trio
+
+from pop3srv.storage.base import (
+    CHUNK_SIZE,
+    MessageUndecryptable,
+    StoreDenied,
+    StoreError,
+    StoreUnavailable,
+)
+from pop3srv.storage.envelope import (
+    ContentCipher,
+    Envelope,
+    EnvelopeError,
+    is_encrypted,
+    lower_keys,
+    parse_envelope,
+)
+from pop3srv.storage.kms import DataKeys
+from pop3srv.storage.pool import S3Pool
+
+log = logging.getLogger(__name__)
+
+#: Ciphertext kept in memory at most per message; larger objects are spooled to disk.
+SPOOL_THRESHOLD = 1024 * 1024
+#: Objects whose plaintext size ``PlaintextSizes`` remembers at most.
+SIZES_KEPT = 100_000
+
+
+def encrypted(metadata: Mapping[str, str] | None) -> bool:
+    """Whether a GET's user metadata describes a client-side encryption envelope."""
+    return bool(metadata) and is_encrypted(lower_keys(metadata or {}))
+
+
+class PlaintextSizes:
+    """Plaintext sizes of encrypted objects already read, by (bucket id, key, ETag)."""
+
+    def __init__(self, kept: int = SIZES_KEPT) -> None:
+        self._sizes: OrderedDict[tuple[str, str, str], int] = OrderedDict()
+        self._kept = kept
+
+    def get(self, bucket: str, key: str, etag: str | None) -> int | None:
+        return self._sizes.get((bucket, key, etag)) if etag else None
+
+    def put(self, bucket: str, key: str, etag: str | None, size: int) -> None:
+        if not etag:
+            return
+        self._sizes[(bucket, key, etag)] = size
+        self._sizes.move_to_end((bucket, key, etag))
+        if len(self._sizes) > self._kept:
+            self._sizes.popitem(last=False)
+
+
+class Decryptor:
+    """One store's decryption: its data keys, its spool folder, the process's metrics."""
+
+    def __init__(
+        self,
+        pool: S3Pool,
+        keys: DataKeys,
+        *,
+        spool_dir: Path | None = None,
+        threshold: int = SPOOL_THRESHOLD,
+        chunk_size: int = CHUNK_SIZE,
+    ) -> None:
+        self._pool = pool
+        self._keys = keys
+        self._metrics = pool.metrics
+        self._spool_dir = spool_dir
+        self._threshold = threshold
+        self._chunk_size = chunk_size
+
+    async def response(
+        self,
+        response: dict[str, Any],
+        *,
+        name: str,
+        verified: Callable[[int], None] | None = None,
+    ) -> AsyncGenerator[bytes, None]:
+        """``plaintext`` of a boto3 ``get_object`` response (its body is closed on any exit)."""
+        with self._pool.streaming(response["Body"]) as body:
+
+            async def ciphertext() -> AsyncGenerator[bytes, None]:
+                while chunk := await self._pool.read(body, self._chunk_size):
+                    yield chunk
+
+            metadata = response["Metadata"]
+            async with (
+                aclosing(ciphertext()) as source,
+                aclosing(self.plaintext(metadata, source, name=name, verified=verified)) as chunks,
+            ):
+                async for chunk in chunks:
+                    yield chunk
+
+    async def plaintext(
+        self,
+        metadata: Mapping[str, str],
+        ciphertext: AsyncIterator[bytes],
+        *,
+        name: str,
+        verified: Callable[[int], None] | None = None,
+    ) -> AsyncGenerator[bytes, None]:
+        """The verified plaintext of the object ``name`` whose GET returned ``metadata``;
+        ``verified`` is told the plaintext size once it is known to be authentic."""
+        try:
+            envelope = self._envelope(metadata, name)
+            key = await self._keys.unwrap(envelope, name=name)
+            content, size = await self._verify(envelope, key, ciphertext, name)
+        except StoreError as exc:
+            self._metrics.kms_decryptions_total.labels(_outcome(exc)).inc()
+            raise
+        self._metrics.kms_decryptions_total.labels("ok").inc()
+        if verified is not None:
+            verified(size)
+        if isinstance(content, list):
+            for chunk in content:
+                yield chunk
+            return
+        with content as spool:
+            async with aclosing(self._replay(envelope, key, spool, name)) as chunks:
+                async for chunk in chunks:
+                    yield chunk
+
+    def _envelope(self, metadata: Mapping[str, str], name: str) -> Envelope:
+        try:
+            return parse_envelope(lower_keys(metadata))
+        except EnvelopeError as exc:
+            log.error("message %s cannot be decrypted: malformed envelope: %s", name, exc)
+            raise MessageUndecryptable(f"malformed envelope: {exc}") from exc
+
+    async def _verify(
+        self, envelope: Envelope, key: bytes, ciphertext: AsyncIterator[bytes], name: str
+    ) -> tuple[list[bytes] | IO[bytes], int]:
+        """First pass: decrypt everything, verify; returns the plaintext chunks (small) or
+        the spooled ciphertext (large), and the plaintext size."""
+        try:
+            cipher = ContentCipher(envelope, key)
+            plain: list[bytes] = []
+            held: list[bytes] = []  # the ciphertext of ``plain``, until it is spooled
+            size = 0
+            spool: IO[bytes] | None = None
+            try:
+                async for chunk in ciphertext:
+                    if spool is not None:
+                        await trio.to_thread.run_sync(_absorb, spool, cipher, chunk)
+                        continue
+                    plain.append(cipher.update(chunk))
+                    held.append(chunk)
+                    size += len(chunk)
+                    if size > self._threshold:
+                        spool = await trio.to_thread.run_sync(self._open_spool, held)
+                        plain, held = [], []  # the spool is decrypted again when sent
+                plain.append(cipher.finish())
+            except BaseException:
+                if spool is not None:
+                    spool.close()
+                raise
+        except EnvelopeError as exc:
+            log.error("message %s cannot be decrypted: %s (key %s)", name, exc, _key(envelope))
+            raise MessageUndecryptable(str(exc)) from exc
+        return (spool if spool is not None else plain), cipher.plaintext_bytes
+
+    def _open_spool(self, held: list[bytes]) -> IO[bytes]:
+        """An anonymous spool file holding ``held`` (worker thread)."""
+        folder = self._spool_dir
+        if folder is not None:
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        spool = tempfile.TemporaryFile(dir=folder)  # noqa: SIM115 - closed by the caller
+        try:
+            spool.writelines(held)
+        except BaseException:
+            spool.close()
+            raise
+        return spool
+
+    async def _replay(
+        self, envelope: Envelope, key: bytes, spool: IO[bytes], name: str
+    ) -> AsyncGenerator[bytes, None]:
+        """Second pass over the verified spool; the tag is checked again at the end."""
+        cipher = ContentCipher(envelope, key)
+        await trio.to_thread.run_sync(spool.seek, 0)
+        while True:
+            plain = await trio.to_thread.run_sync(_decrypt_next, spool, cipher, self._chunk_size)
+            if plain is None:
+                break
+            if plain:
+                yield plain
+        try:
+            last = cipher.finish()
+        except EnvelopeError as exc:  # only if the spool file changed under us
+            log.error("message %s: spooled ciphertext changed after verification", name)
+            raise MessageUndecryptable(str(exc)) from exc
+        if last:
+            yield last
+
+
+def _absorb(spool: IO[bytes], cipher: ContentCipher, chunk: bytes) -> None:
+    """Spool a ciphertext chunk and run it through the verifying pass (plaintext dropped)."""
+    spool.write(chunk)
+    cipher.update(chunk)
+
+
+def _decrypt_next(spool: IO[bytes], cipher: ContentCipher, size: int) -> bytes | None:
+    chunk = spool.read(size)
+    if not chunk:
+        return None
+    return cipher.update(chunk)
+
+
+def _key(envelope: Envelope) -> str:
+    return envelope.key_hint or "(named by the data key)"
+
+
+def _outcome(exc: StoreError) -> str:
+    match exc:
+        case MessageUndecryptable():
+            return "undecryptable"
+        case StoreDenied():
+            return "denied"
+        case StoreUnavailable():
+            return "unavailable"
+    return "unavailable"
