@@ -78,9 +78,7 @@ def mailbox(seaweedfs: S3Server) -> EncryptedMailbox:
     return _load(seaweedfs, big=True)
 
 
-async def _serve(
-    nursery: trio.Nursery, tmp_path: Path, box: EncryptedMailbox, **extra: str
-) -> RunningServer:
+async def _serve(nursery: trio.Nursery, tmp_path: Path, box: EncryptedMailbox) -> RunningServer:
     return await start_s3_pop3(
         nursery,
         tmp_path,
@@ -88,7 +86,6 @@ async def _serve(
         box.bucket,
         PREFIX,
         POP3_AWS_KMS_ENDPOINT_URL=box.kms_endpoint_url,
-        **extra,
     )
 
 
