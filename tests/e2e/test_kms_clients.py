@@ -25,9 +25,10 @@ import trio
 
 from tests.conftest import PASSWORD, USER, RunningServer
 from tests.corpus import BIG_NAME, CORPUS, big_message, digest, expected_on_wire
-from tests.e2e.clients import with_header_separator
+from tests.e2e.clients import lf_line_ends, with_header_separator
 from tests.e2e.process import spawn_server
 from tests.e2e.test_clients_fetchmail import _fetchmail
+from tests.e2e.test_clients_mpop import _mpop
 from tests.e2e.test_curl import _curl
 from tests.s3.kms import IamMoto
 from tests.s3.mailbox import start_s3_pop3
@@ -185,6 +186,18 @@ async def test_fetchmail_delivers_every_message_byte_exact(
     )
     assert Counter(digest(body) for body in delivered) == wanted
     assert len(mailbox.server.keys(mailbox.bucket, PREFIX)) == len(mailbox.messages)
+
+
+async def test_mpop_pipelines_and_delivers_every_message_byte_exact(
+    server: RunningServer, mailbox: EncryptedMailbox, tmp_path: Path
+) -> None:
+    """mpop pipelines its RETRs (RFC 2449 PIPELINING), the 40 MiB message included."""
+    run, delivered = await _mpop(server, tmp_path, "plain", keep=True)
+    assert run.returncode == 0, run
+    wanted = Counter(
+        digest(lf_line_ends(expected_on_wire(raw))) for raw in mailbox.messages.values()
+    )
+    assert Counter(digest(body) for body in delivered) == wanted
 
 
 @pytest.fixture
@@ -356,3 +369,47 @@ def test_rss_stays_flat_while_the_40_mb_encrypted_message_is_sent(
         assert growth < 8, f"RSS grew by {growth:.1f} MiB while sending 40 MiB"
     finally:
         served.stop()
+
+
+async def test_pipelined_retrs_over_broken_and_good_messages_answer_in_order(
+    nursery: trio.Nursery, tmp_path: Path, broken: EncryptedMailbox
+) -> None:
+    """PIPELINING (RFC 2449): one write of several commands; each broken message is one -ERR
+    line, each good one a whole body, in order."""
+    running = await _serve(nursery, tmp_path, broken)
+    good = expected_on_wire(CORPUS["dots"]).replace(b"\r\n.", b"\r\n..")
+    if good.startswith(b"."):
+        good = b"." + good
+
+    def run() -> bytes:
+        with socket.create_connection(("127.0.0.1", running.plain_port), timeout=60) as sock:
+            reader = sock.makefile("rb")
+            reader.readline()
+            sock.sendall(
+                f"USER {USER}\r\nPASS {PASSWORD}\r\nRETR 1\r\nRETR 4\r\nRETR 2\r\nRETR 4\r\n"
+                "NOOP\r\nQUIT\r\n".encode()
+            )
+            return reader.read()
+
+    wire = await trio.to_thread.run_sync(run)
+    lines = wire.split(b"\r\n")
+    assert lines[0].startswith(b"+OK") and lines[1].startswith(b"+OK")  # USER, PASS
+    listed = len(CORPUS["dots"]) + 16  # the stored size until this process has read it
+    body_reply = f"+OK {listed} octets\r\n".encode()
+    expected = (
+        UNDECRYPTABLE
+        + b"\r\n"
+        + body_reply
+        + good
+        + b".\r\n"
+        + UNDECRYPTABLE
+        + b"\r\n"
+        + body_reply
+        + good
+        + b".\r\n"
+        + b"+OK\r\n"
+    )
+    rest = wire.split(b"\r\n", 2)[2]
+    assert rest.startswith(expected), rest[:400]
+    assert rest[len(expected) :].startswith(b"+OK")  # QUIT
+    running.shutdown.set()
