@@ -168,20 +168,24 @@ class Decryptor:
         try:
             cipher = ContentCipher(envelope, key)
             plain: list[bytes] = []
-            held: list[bytes] = []  # the ciphertext of ``plain``, until it is spooled
+            held: list[bytes] = []  # ciphertext not yet spooled
             size = 0
             spool: IO[bytes] | None = None
             try:
                 async for chunk in ciphertext:
-                    if spool is not None:
-                        await trio.to_thread.run_sync(_absorb, spool, cipher, chunk)
-                        continue
-                    plain.append(cipher.update(chunk))
+                    if spool is None:
+                        plain.append(cipher.update(chunk))
                     held.append(chunk)
                     size += len(chunk)
-                    if size > self._threshold:
+                    if spool is None and size > self._threshold:
                         spool = await trio.to_thread.run_sync(self._open_spool, held)
                         plain, held = [], []  # the spool is decrypted again when sent
+                    elif spool is not None and sum(map(len, held)) >= self._chunk_size:
+                        # one thread hop per chunk_size, however small the network's pieces
+                        await trio.to_thread.run_sync(_absorb, spool, cipher, held)
+                        held = []
+                if spool is not None and held:
+                    await trio.to_thread.run_sync(_absorb, spool, cipher, held)
                 plain.append(cipher.finish())
             except BaseException:
                 if spool is not None:
@@ -226,10 +230,11 @@ class Decryptor:
             yield last
 
 
-def _absorb(spool: IO[bytes], cipher: ContentCipher, chunk: bytes) -> None:
-    """Spool a ciphertext chunk and run it through the verifying pass (plaintext dropped)."""
-    spool.write(chunk)
-    cipher.update(chunk)
+def _absorb(spool: IO[bytes], cipher: ContentCipher, chunks: list[bytes]) -> None:
+    """Spool ciphertext chunks and run them through the verifying pass (plaintext dropped)."""
+    spool.writelines(chunks)
+    for chunk in chunks:
+        cipher.update(chunk)
 
 
 def _decrypt_next(spool: IO[bytes], cipher: ContentCipher, size: int) -> bytes | None:
