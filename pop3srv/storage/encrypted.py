@@ -194,6 +194,9 @@ class Decryptor:
         except EnvelopeError as exc:
             log.error("message %s cannot be decrypted: %s (key %s)", name, exc, _key(envelope))
             raise MessageUndecryptable(str(exc)) from exc
+        except OSError as exc:  # the spool folder is full, missing or not writable
+            log.error("message %s: cannot spool under %s: %s", name, self._spool_dir, exc)
+            raise StoreUnavailable("cannot spool the message") from exc
         return (spool if spool is not None else plain), cipher.plaintext_bytes
 
     def _open_spool(self, held: list[bytes]) -> IO[bytes]:
@@ -214,13 +217,19 @@ class Decryptor:
     ) -> AsyncGenerator[bytes, None]:
         """Second pass over the verified spool; the tag is checked again at the end."""
         cipher = ContentCipher(envelope, key)
-        await trio.to_thread.run_sync(spool.seek, 0)
-        while True:
-            plain = await trio.to_thread.run_sync(_decrypt_next, spool, cipher, self._chunk_size)
-            if plain is None:
-                break
-            if plain:
-                yield plain
+        try:
+            await trio.to_thread.run_sync(spool.seek, 0)
+            while True:
+                plain = await trio.to_thread.run_sync(
+                    _decrypt_next, spool, cipher, self._chunk_size
+                )
+                if plain is None:
+                    break
+                if plain:
+                    yield plain
+        except OSError as exc:
+            log.error("message %s: cannot read its spool file back: %s", name, exc)
+            raise StoreUnavailable("cannot read the spooled message") from exc
         try:
             last = cipher.finish()
         except EnvelopeError as exc:  # only if the spool file changed under us

@@ -318,3 +318,22 @@ async def test_an_unreachable_kms_is_temporary(
     await _refused(store, "m", StoreUnavailable)
     ses.s3.put(bucket, PREFIX + "plain", MESSAGE)
     assert await _read(store, "plain") == MESSAGE  # the store is still usable
+
+
+async def test_a_spool_folder_that_cannot_be_made_is_a_temporary_failure(
+    pool: S3Pool,
+    s3_server: S3Server,
+    bucket: str,
+    ses: SesWriter,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    (tmp_path / "not-a-folder").write_text("")
+    spool = tmp_path / "not-a-folder" / "spool"
+    store = _store(pool, s3_server.location(bucket, PREFIX), spool, ses.kms_endpoint_url)
+    ses.put(bucket, PREFIX + "big", MESSAGE + b"b" * (2 * SPOOL_THRESHOLD) + b"\r\n")
+    ses.put(bucket, PREFIX + "small", MESSAGE)
+    with caplog.at_level(logging.ERROR, logger="pop3srv.storage"):
+        await _refused(store, "big", StoreUnavailable)
+    assert "cannot spool under" in caplog.text
+    assert await _read(store, "small") == MESSAGE  # small ones never touch the disk
