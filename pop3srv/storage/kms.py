@@ -1,6 +1,6 @@
 """Unwrapping the data keys of SES-encrypted messages with KMS ``Decrypt``.
 
-* The KMS client comes from the shared ``S3Pool`` (``service="kms"``): the mailbox's
+* The KMS client comes from the shared ``S3Pool`` (``kms_client``): the mailbox's
   credentials and region, the standard regional endpoint or the location's
   ``kms_endpoint_url``; the call runs in a worker thread under the pool's limiter.
 * One ``Decrypt`` per message: ``DataKeys`` belongs to one store (one login) and remembers the
@@ -83,7 +83,7 @@ class DataKeys:
         if key is not None:
             self._cache.move_to_end(cache_key)
             return key
-        client = await self._pool.client(self._location, "kms")
+        client = await self._pool.kms_client(self._location)
         key = await self._decrypt(client, envelope, name)
         self._cache[cache_key] = key
         if len(self._cache) > self._cache_size:

@@ -115,6 +115,7 @@ class S3Pool:
         self._limiter = trio.CapacityLimiter(self._settings.threads)
         self._create_lock = trio.Lock()
         self._clients: OrderedDict[ClientKey, _Entry] = OrderedDict()
+        self._kms: OrderedDict[ClientKey, Any] = OrderedDict()  # KMS clients (kms_client)
         self._fingerprint_key = secrets.token_bytes(32)
         self.clients_created = 0
         self.hits = 0
@@ -156,18 +157,16 @@ class S3Pool:
         )
         return hmac.new(self._fingerprint_key, material.encode(), hashlib.sha256).hexdigest()
 
-    def key(self, location: S3Location, service: str = "s3") -> ClientKey:
-        endpoint = location.endpoint_url if service == "s3" else location.kms_endpoint_url
+    def key(self, location: S3Location) -> ClientKey:
         return (
-            (endpoint or "aws") if service == "s3" else f"{service}:{endpoint or 'aws'}",
+            location.endpoint_url or "aws",
             location.region or "",
             self.fingerprint(location.credentials),
         )
 
-    async def client(self, location: S3Location, service: str = "s3") -> Any:
-        """The client for ``location``'s endpoint, region and credentials (created once);
-        ``service="kms"``: its KMS client (same credentials and region, ``kms_endpoint_url``)."""
-        key = self.key(location, service)
+    async def client(self, location: S3Location) -> Any:
+        """The client for ``location``'s endpoint, region and credentials (created once)."""
+        key = self.key(location)
         now = self._clock()
         self.sweep(now)
         entry = self._clients.get(key)
@@ -176,7 +175,7 @@ class S3Pool:
                 entry = self._clients.get(key)
                 if entry is None:
                     try:
-                        client = await trio.to_thread.run_sync(self._create, location, service)
+                        client = await trio.to_thread.run_sync(self._create, location)
                     except (*_S3_FAILURES, ValueError) as exc:  # e.g. a malformed endpoint URL
                         raise map_error(exc, "create_client") from exc
                     entry = self._clients[key] = _Entry(client, now)
@@ -206,27 +205,38 @@ class S3Pool:
         """Close every cached client's connections (service shutdown)."""
         for key in list(self._clients):
             self._drop(key)
+        while self._kms:
+            self._kms.popitem()[1].close()
 
-    def _create(self, location: S3Location, service: str = "s3") -> Any:
-        credentials = location.credentials
-        if service != "s3":
-            return self._create_other(location, service)
-        return self._session.create_client(
-            "s3",
-            region_name=location.region,
-            endpoint_url=location.endpoint_url,
-            aws_access_key_id=credentials.access_key_id if credentials else None,
-            aws_secret_access_key=credentials.secret_access_key if credentials else None,
-            aws_session_token=credentials.session_token if credentials else None,
-            config=client_config(self._settings, path_style=location.endpoint_url is not None),
+    async def kms_client(self, location: S3Location) -> Any:
+        """The KMS client for ``location``'s credentials and region: its ``kms_endpoint_url``,
+        else the region's standard endpoint. Cached (least recently used dropped first) and
+        created like the S3 clients, from the same botocore session."""
+        key = (
+            f"kms:{location.kms_endpoint_url or 'aws'}",
+            location.region or "",
+            self.fingerprint(location.credentials),
         )
+        client = self._kms.get(key)
+        if client is not None:
+            self._kms.move_to_end(key)
+            return client
+        async with self._create_lock:
+            if key not in self._kms:
+                try:
+                    created = await trio.to_thread.run_sync(self._create_kms, location)
+                except (*_S3_FAILURES, ValueError) as exc:
+                    raise map_error(exc, "create_client") from exc
+                self._kms[key] = created
+                while len(self._kms) > self._settings.max_clients:
+                    self._kms.popitem(last=False)[1].close()
+            return self._kms[key]
 
-    def _create_other(self, location: S3Location, service: str) -> Any:
-        """A KMS client: the region's endpoint, or ``kms_endpoint_url`` (tests, private links)."""
+    def _create_kms(self, location: S3Location) -> Any:
         credentials = location.credentials
         endpoint = location.kms_endpoint_url
         return self._session.create_client(
-            service,
+            "kms",
             region_name=location.region or ("us-east-1" if endpoint else None),
             endpoint_url=endpoint,
             aws_access_key_id=credentials.access_key_id if credentials else None,
@@ -240,6 +250,18 @@ class S3Pool:
                 tcp_keepalive=True,
                 user_agent_appid="pop3srv",
             ),
+        )
+
+    def _create(self, location: S3Location) -> Any:
+        credentials = location.credentials
+        return self._session.create_client(
+            "s3",
+            region_name=location.region,
+            endpoint_url=location.endpoint_url,
+            aws_access_key_id=credentials.access_key_id if credentials else None,
+            aws_secret_access_key=credentials.secret_access_key if credentials else None,
+            aws_session_token=credentials.session_token if credentials else None,
+            config=client_config(self._settings, path_style=location.endpoint_url is not None),
         )
 
     def _trim(self) -> None:

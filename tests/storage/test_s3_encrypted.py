@@ -16,6 +16,7 @@ from pytest_httpserver import HTTPServer
 
 from pop3srv.storage.base import (
     MessageUndecryptable,
+    S3Credentials,
     S3Location,
     StoreDenied,
     StoreError,
@@ -337,3 +338,21 @@ async def test_a_spool_folder_that_cannot_be_made_is_a_temporary_failure(
         await _refused(store, "big", StoreUnavailable)
     assert "cannot spool under" in caplog.text
     assert await _read(store, "small") == MESSAGE  # small ones never touch the disk
+
+
+async def test_kms_clients_are_pooled_per_credentials_region_and_endpoint(
+    pool: S3Pool, s3_server: S3Server, bucket: str, ses: SesWriter
+) -> None:
+    location = dataclasses.replace(
+        s3_server.location(bucket, PREFIX), kms_endpoint_url=ses.kms_endpoint_url
+    )
+    first = await pool.kms_client(location)
+    assert await pool.kms_client(dataclasses.replace(location, prefix="other/")) is first
+    other_keys = dataclasses.replace(
+        location, credentials=S3Credentials("AKIAOTHER", "other-secret")
+    )
+    assert await pool.kms_client(other_keys) is not first
+    assert await pool.kms_client(dataclasses.replace(location, region="eu-west-1")) is not first
+    assert first.meta.endpoint_url == ses.kms_endpoint_url
+    pool.close()
+    assert await pool.kms_client(location) is not first  # closed clients are not handed out
