@@ -48,7 +48,7 @@ from pop3srv.storage.envelope import (
     lower_keys,
     parse_envelope,
 )
-from pop3srv.storage.kms import DataKeys
+from pop3srv.storage.kms import DataKey, DataKeys
 from pop3srv.storage.pool import S3Pool
 
 log = logging.getLogger(__name__)
@@ -149,7 +149,7 @@ class Decryptor:
                 yield chunk
             return
         with content as spool:
-            async with aclosing(self._replay(envelope, key, spool, name)) as chunks:
+            async with aclosing(self._replay(envelope, key.plaintext, spool, name)) as chunks:
                 async for chunk in chunks:
                     yield chunk
 
@@ -161,12 +161,12 @@ class Decryptor:
             raise MessageUndecryptable(f"malformed envelope: {exc}") from exc
 
     async def _verify(
-        self, envelope: Envelope, key: bytes, ciphertext: AsyncIterator[bytes], name: str
+        self, envelope: Envelope, key: DataKey, ciphertext: AsyncIterator[bytes], name: str
     ) -> tuple[list[bytes] | IO[bytes], int]:
         """First pass: decrypt everything, verify; returns the plaintext chunks (small) or
         the spooled ciphertext (large), and the plaintext size."""
         try:
-            cipher = ContentCipher(envelope, key)
+            cipher = ContentCipher(envelope, key.plaintext)
             plain: list[bytes] = []
             held: list[bytes] = []  # ciphertext not yet spooled
             size = 0
@@ -192,7 +192,7 @@ class Decryptor:
                     spool.close()
                 raise
         except EnvelopeError as exc:
-            log.error("message %s cannot be decrypted: %s (key %s)", name, exc, _key(envelope))
+            log.error("message %s cannot be decrypted: %s (key %s)", name, exc, key.key_arn)
             raise MessageUndecryptable(str(exc)) from exc
         except OSError as exc:  # the spool folder is full, missing or not writable
             log.error("message %s: cannot spool under %s: %s", name, self._spool_dir, exc)
@@ -251,10 +251,6 @@ def _decrypt_next(spool: IO[bytes], cipher: ContentCipher, size: int) -> bytes |
     if not chunk:
         return None
     return cipher.update(chunk)
-
-
-def _key(envelope: Envelope) -> str:
-    return envelope.key_hint or "(named by the data key)"
 
 
 def _outcome(exc: StoreError) -> str:

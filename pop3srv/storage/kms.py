@@ -20,6 +20,7 @@ import logging
 import re
 import time
 from collections import OrderedDict
+from dataclasses import dataclass, field
 from typing import Any
 
 import trio
@@ -66,17 +67,25 @@ _KEY_ARN = re.compile(r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d*:(?:key|alias)/[A-Za-z0
 _FAILURES = (BotoCoreError, OSError, urllib3.exceptions.HTTPError)
 
 
+@dataclass(frozen=True)
+class DataKey:
+    """An unwrapped data key and the KMS key that wrapped it (for log lines)."""
+
+    plaintext: bytes = field(repr=False)
+    key_arn: str
+
+
 class DataKeys:
     """The data keys one store unwrapped, and the KMS calls that unwrap them."""
 
     def __init__(self, pool: S3Pool, location: S3Location, *, cache_size: int = CACHE_SIZE):
         self._pool = pool
         self._location = location
-        self._cache: OrderedDict[tuple[bytes, str], bytes] = OrderedDict()
+        self._cache: OrderedDict[tuple[bytes, str], DataKey] = OrderedDict()
         self._cache_size = cache_size
         self.kms_calls = 0
 
-    async def unwrap(self, envelope: Envelope, *, name: str) -> bytes:
+    async def unwrap(self, envelope: Envelope, *, name: str) -> DataKey:
         """The plaintext data key of ``envelope``; ``name`` (the message) is for the log."""
         cache_key = envelope.cache_key()
         key = self._cache.get(cache_key)
@@ -90,7 +99,7 @@ class DataKeys:
             self._cache.popitem(last=False)
         return key
 
-    async def _decrypt(self, client: Any, envelope: Envelope, name: str) -> bytes:
+    async def _decrypt(self, client: Any, envelope: Envelope, name: str) -> DataKey:
         elapsed: list[float] = []
 
         def call() -> Any:
@@ -115,7 +124,7 @@ class DataKeys:
         key = response.get("Plaintext")
         if not isinstance(key, bytes):
             raise StoreUnavailable("KMS Decrypt returned no data key")
-        return key
+        return DataKey(key, str(response.get("KeyId") or envelope.key_hint or "?"))
 
     def _failure(self, exc: Exception, envelope: Envelope, name: str) -> StoreError:
         """The store error for a failed ``Decrypt``, logged with the key it concerned."""

@@ -204,6 +204,8 @@ async def test_a_flipped_byte_gives_no_byte_at_all(
         await _refused(store, "tampered", MessageUndecryptable)
     assert "tampered cannot be decrypted" in caplog.text
     assert "failed authentication" in caplog.text
+    assert f"(key {ses.key_id})" in caplog.text  # the ARN KMS named when it unwrapped
+    assert raw.decode() not in caplog.text
     assert _decryptions(pool, "undecryptable") == 1
 
 
