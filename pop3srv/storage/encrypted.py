@@ -33,6 +33,7 @@ from typing import IO, Any
 
 import trio
 
+from pop3srv.statedir import StateDirError, ensure_private_dir
 from pop3srv.storage.base import (
     CHUNK_SIZE,
     MessageUndecryptable,
@@ -194,7 +195,7 @@ class Decryptor:
         except EnvelopeError as exc:
             log.error("message %s cannot be decrypted: %s (key %s)", name, exc, key.key_arn)
             raise MessageUndecryptable(str(exc)) from exc
-        except OSError as exc:  # the spool folder is full, missing or not writable
+        except (OSError, StateDirError) as exc:  # spool folder full, not writable, untrusted
             log.error("message %s: cannot spool under %s: %s", name, self._spool_dir, exc)
             raise StoreUnavailable("cannot spool the message") from exc
         return (spool if spool is not None else plain), cipher.plaintext_bytes
@@ -203,7 +204,7 @@ class Decryptor:
         """An anonymous spool file holding ``held`` (worker thread)."""
         folder = self._spool_dir
         if folder is not None:
-            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            ensure_private_dir(folder)  # 0700, ours; refused if another user could write it
         spool = tempfile.TemporaryFile(dir=folder)  # noqa: SIM115 - closed by the caller
         try:
             spool.writelines(held)

@@ -358,3 +358,22 @@ async def test_kms_clients_are_pooled_per_credentials_region_and_endpoint(
     assert first.meta.endpoint_url == ses.kms_endpoint_url
     pool.close()
     assert await pool.kms_client(location) is not first  # closed clients are not handed out
+
+
+async def test_a_spool_folder_others_may_write_is_refused(
+    pool: S3Pool,
+    s3_server: S3Server,
+    bucket: str,
+    ses: SesWriter,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Another local user could read or swap spooled mail there: not used."""
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    spool.chmod(0o777)
+    store = _store(pool, s3_server.location(bucket, PREFIX), spool, ses.kms_endpoint_url)
+    ses.put(bucket, PREFIX + "big", MESSAGE + b"b" * (2 * SPOOL_THRESHOLD) + b"\r\n")
+    with caplog.at_level(logging.ERROR, logger="pop3srv.storage"):
+        await _refused(store, "big", StoreUnavailable)
+    assert "writable by other users" in caplog.text
