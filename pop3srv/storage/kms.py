@@ -117,7 +117,14 @@ class DataKeys:
                 call, limiter=self._pool.limiter, abandon_on_cancel=False
             )
         except (ClientError, *_FAILURES) as exc:
-            raise self._failure(exc, envelope, name) from exc
+            error = self._failure(exc, envelope, name)
+            error.operation = "kms:Decrypt"  # fields of the session's failure log line
+            if isinstance(exc, ClientError):
+                code, status = error_code(exc)
+                error.code, error.status = code or None, status or None
+            else:
+                error.code = type(exc).__name__
+            raise error from exc
         finally:
             if elapsed:
                 self._pool.metrics.kms_request_duration_seconds.observe(elapsed[0])
