@@ -14,8 +14,8 @@ chunks out, authenticated before the first one is released.
   tag again at its end. Memory stays at a few chunks whatever the message size, and only
   ciphertext ever touches the disk.
 * ``PlaintextSizes`` remembers, process-wide, the plaintext size of each encrypted object
-  read (by bucket, key and ETag), so later listings report it (LIST/STAT without a request per
-  message); an encrypted object not read yet is listed with its stored size.
+  read (by bucket, key and stored size), so later listings report it (LIST/STAT without a
+  request per message); an encrypted object not read yet is listed with its stored size.
 * ``response`` adapts a boto3 ``get_object`` response (body read through the pool, closed on
   any exit); ``plaintext`` takes any ciphertext chunk iterator.
 * Every message decrypted is counted in ``kms_decryptions_total{outcome}``.
@@ -66,20 +66,21 @@ def encrypted(metadata: Mapping[str, str] | None) -> bool:
 
 
 class PlaintextSizes:
-    """Plaintext sizes of encrypted objects already read, by (bucket id, key, ETag)."""
+    """Plaintext sizes of encrypted objects already read, by (bucket, key, stored size): SES
+    names each message uniquely, and a replaced object with another size is a new entry."""
 
     def __init__(self, kept: int = SIZES_KEPT) -> None:
-        self._sizes: OrderedDict[tuple[str, str, str], int] = OrderedDict()
+        self._sizes: OrderedDict[tuple[str, str, int], int] = OrderedDict()
         self._kept = kept
 
-    def get(self, bucket: str, key: str, etag: str | None) -> int | None:
-        return self._sizes.get((bucket, key, etag)) if etag else None
+    def get(self, bucket: str, key: str, stored: int | None) -> int | None:
+        return self._sizes.get((bucket, key, stored)) if stored is not None else None
 
-    def put(self, bucket: str, key: str, etag: str | None, size: int) -> None:
-        if not etag:
+    def put(self, bucket: str, key: str, stored: int | None, size: int) -> None:
+        if stored is None:
             return
-        self._sizes[(bucket, key, etag)] = size
-        self._sizes.move_to_end((bucket, key, etag))
+        self._sizes[(bucket, key, stored)] = size
+        self._sizes.move_to_end((bucket, key, stored))
         if len(self._sizes) > self._kept:
             self._sizes.popitem(last=False)
 

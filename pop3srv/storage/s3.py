@@ -154,7 +154,7 @@ class S3Store:
             name = full_key[len(self._prefix) :]
             if not _is_message_name(name):
                 continue
-            plain = self._sizes.get(self._bucket, full_key, item.get("ETag"))
+            plain = self._sizes.get(self._bucket, full_key, int(item["Size"]))
             found.append(
                 MessageInfo(
                     arrived=item["LastModified"].timestamp(),
@@ -225,7 +225,8 @@ class S3Store:
         plaintext size is remembered for later listings."""
 
         def verified(size: int) -> None:
-            self._sizes.put(self._bucket, self.object_key(key), response.get("ETag"), size)
+            stored = response.get("ContentLength")
+            self._sizes.put(self._bucket, self.object_key(key), stored, size)
 
         return self._decryptor.response(response, name=key, verified=verified)
 
