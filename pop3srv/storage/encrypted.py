@@ -16,8 +16,7 @@ chunks out, authenticated before the first one is released.
 * ``PlaintextSizes`` remembers, process-wide, the plaintext size of each encrypted object
   read (by bucket, key and stored size), so later listings report it (LIST/STAT without a
   request per message); an encrypted object not read yet is listed with its stored size.
-* ``response`` adapts a boto3 ``get_object`` response (body read through the pool, closed on
-  any exit); ``plaintext`` takes any ciphertext chunk iterator.
+* ``plaintext`` takes any ciphertext chunk iterator (the S3 store hands it a GET's body).
 * Every message decrypted is counted in ``kms_decryptions_total{outcome}``.
 """
 
@@ -29,7 +28,7 @@ from collections import OrderedDict
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from contextlib import aclosing
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import trio
 
@@ -103,28 +102,6 @@ class Decryptor:
         self._spool_dir = spool_dir
         self._threshold = threshold
         self._chunk_size = chunk_size
-
-    async def response(
-        self,
-        response: dict[str, Any],
-        *,
-        name: str,
-        verified: Callable[[int], None] | None = None,
-    ) -> AsyncGenerator[bytes, None]:
-        """``plaintext`` of a boto3 ``get_object`` response (its body is closed on any exit)."""
-        with self._pool.streaming(response["Body"]) as body:
-
-            async def ciphertext() -> AsyncGenerator[bytes, None]:
-                while chunk := await self._pool.read(body, self._chunk_size):
-                    yield chunk
-
-            metadata = response["Metadata"]
-            async with (
-                aclosing(ciphertext()) as source,
-                aclosing(self.plaintext(metadata, source, name=name, verified=verified)) as chunks,
-            ):
-                async for chunk in chunks:
-                    yield chunk
 
     async def plaintext(
         self,
