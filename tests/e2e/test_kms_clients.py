@@ -138,6 +138,29 @@ async def test_poplib_retrieves_every_message_byte_exact(
     assert kms == encrypted  # TOP then RETR: one Decrypt per message
 
 
+async def test_read_ahead_serves_encrypted_mail_byte_exact(
+    server: RunningServer, mailbox: EncryptedMailbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RETR after RETR, as mail clients fetch: the next messages are read ahead (decrypted and
+    verified in the background), and still one KMS Decrypt per encrypted message."""
+    monkeypatch.setattr(poplib, "_MAXLINE", 100_000)
+    wanted = [key for key in mailbox.messages if key != BIG_NAME]
+
+    def run() -> dict[str, bytes]:
+        client = _login(server)
+        uids = [line.split()[1].decode() for line in client.uidl()[1]]
+        got = {uids[n - 1]: _wire(client.retr(n)[1]) for n in range(1, len(uids) + 1)}
+        client.quit()
+        return got
+
+    got = await trio.to_thread.run_sync(run)
+    for key in wanted:
+        assert got[key] == expected_on_wire(mailbox.messages[key]), key
+    assert server.runtime.readahead.peak > 0  # it did read ahead
+    kms = server.runtime.prometheus.get_sample_value("kms_request_duration_seconds_count")
+    assert kms == sum(1 for key in mailbox.messages if not key.startswith("plain-"))
+
+
 async def test_a_second_login_lists_plaintext_sizes(
     server: RunningServer, mailbox: EncryptedMailbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
