@@ -87,6 +87,8 @@ class Metrics:
     s3_pool_clients_evicted_total: Counter
     s3_pool_threads_busy: Gauge
     s3_open_bodies: Gauge
+    kms_decryptions_total: Counter
+    kms_request_duration_seconds: Histogram
     admin_sessions_ended_total: Counter
     admin_passwords_minted_total: Counter
     admin_logins_total: Counter
@@ -97,7 +99,10 @@ def create_metrics(registry: CollectorRegistry) -> Metrics:
     """Register pop3srv's metrics on ``registry`` (a fresh one per service or test), with every
     known label combination already at 0."""
     metrics = Metrics(
-        **_pop3_metrics(registry), **_s3_metrics(registry), **_admin_metrics(registry)
+        **_pop3_metrics(registry),
+        **_s3_metrics(registry),
+        **_kms_metrics(registry),
+        **_admin_metrics(registry),
     )
     for name, combinations in LABEL_VALUES.items():
         collector = getattr(metrics, name)
@@ -211,6 +216,31 @@ def _s3_metrics(registry: CollectorRegistry) -> dict[str, Any]:
         "s3_open_bodies": Gauge(
             "s3_open_bodies",
             "S3 response bodies currently being streamed to POP3 clients.",
+            registry=registry,
+        ),
+    }
+
+
+#: Outcomes of decrypting one SES-encrypted message (``kms_decryptions_total``).
+DECRYPTION_OUTCOMES = ("ok", "undecryptable", "denied", "unavailable")
+
+
+def _kms_metrics(registry: CollectorRegistry) -> dict[str, Any]:
+    """SES-encrypted messages: decryptions by outcome and the latency of KMS Decrypt."""
+    decryptions = Counter(
+        "kms_decryptions",
+        "SES-encrypted messages decrypted for RETR/TOP, by outcome "
+        "(ok, undecryptable, denied, unavailable).",
+        ["outcome"],
+        registry=registry,
+    )
+    for outcome in DECRYPTION_OUTCOMES:
+        decryptions.labels(outcome)
+    return {
+        "kms_decryptions_total": decryptions,
+        "kms_request_duration_seconds": Histogram(
+            "kms_request_duration_seconds",
+            "Latency of KMS Decrypt requests (one per encrypted message read).",
             registry=registry,
         ),
     }

@@ -65,6 +65,11 @@ class MessageGone(StoreError):
     """The message disappeared from the store since the session's snapshot."""
 
 
+class MessageUndecryptable(StoreError):
+    """An encrypted message whose envelope is malformed, whose data key KMS refuses to unwrap
+    for its encryption context, or whose ciphertext fails authentication: ``SYS/PERM``."""
+
+
 class MessageStore(Protocol):
     """A maildrop's messages, addressed by key (the UIDL, relative to the store's prefix)."""
 
@@ -115,6 +120,8 @@ class S3Location:
     region: str | None = None
     endpoint_url: str | None = None
     credentials: S3Credentials | None = None
+    #: KMS endpoint for SES-encrypted mail; None: the region's standard endpoint
+    kms_endpoint_url: str | None = None
 
     @property
     def lock_key(self) -> str:
