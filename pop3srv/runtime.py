@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ssl
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 import httpx
@@ -33,11 +34,13 @@ from pop3srv.storage.base import (
     StoreUnavailable,
 )
 from pop3srv.storage.empty import EmptyStore
+from pop3srv.storage.encrypted import PlaintextSizes
 from pop3srv.storage.folder import FolderStore, ListingCache
 from pop3srv.storage.memory import demo_store
 from pop3srv.storage.pool import PoolSettings, S3Pool
 from pop3srv.storage.s3 import S3Store
 from pop3srv.storage.s3lock import S3Locks
+from pop3srv.storage.sizes import SizeCache, SizedStore, state_cache
 from pop3srv.tls import context_from_pem, ensure_self_signed, server_context
 
 
@@ -87,6 +90,10 @@ class Runtime:
     tls_target: TlsTarget | None = None
     #: folder listings reused while a folder is unchanged
     listings: ListingCache = field(default_factory=ListingCache)
+    #: measured transfer sizes (LIST/STAT exact for bare-LF mail), kept in state-dir
+    sizes: SizeCache = field(default_factory=SizeCache)
+    #: plaintext sizes of SES-encrypted objects already read (listed without a request each)
+    plaintext_sizes: PlaintextSizes = field(default_factory=PlaintextSizes)
     #: octets all sessions together may hold read ahead (S3 mailboxes)
     readahead: ByteBudget = field(default_factory=ByteBudget)
     #: set once the POP3 listeners are bound (the admin app's /readyz)
@@ -99,7 +106,15 @@ class Runtime:
         """The store of a login's mailbox; S3 stores share this runtime's pool."""
         s3 = self.settings.s3
         trash = s3.trash_prefix if s3.delete_mode == "trash" else None
-        return open_store(location, self.pool, trash_prefix=trash, listings=self.listings)
+        return open_store(
+            location,
+            self.pool,
+            trash_prefix=trash,
+            listings=self.listings,
+            sizes=self.sizes,
+            spool_dir=self.settings.store.state_dir / "spool",
+            plaintext_sizes=self.plaintext_sizes,
+        )
 
 
 def build_runtime(settings: Settings, *, pool_settings: PoolSettings | None = None) -> Runtime:
@@ -131,8 +146,9 @@ def build_runtime(settings: Settings, *, pool_settings: PoolSettings | None = No
         ),
         http_client=http_client,
         pool=pool,
-        locks=MaildropLocks(registry, remote),
+        locks=MaildropLocks(registry, remote, takeover=s3.lock_takeover, metrics=metrics),
         proxy=proxy,
+        sizes=state_cache(settings.store.state_dir),
     )
 
 
@@ -160,6 +176,7 @@ def default_location(settings: Settings) -> Location:
             region=s3.region,
             endpoint_url=s3.endpoint_url,
             credentials=credentials,
+            kms_endpoint_url=s3.kms_endpoint_url,
         )
     return FolderLocation(settings.store.mail_dir, settings.s3.prefix)
 
@@ -170,12 +187,17 @@ def open_store(
     *,
     trash_prefix: str | None = None,
     listings: ListingCache | None = None,
+    sizes: SizeCache | None = None,
+    spool_dir: Path | None = None,
+    plaintext_sizes: PlaintextSizes | None = None,
 ) -> MessageStore:
-    """The store for ``location``; S3 locations need the process's ``pool``; folder listings
-    are reused through ``listings`` when given."""
+    """The store for ``location``; S3 locations need the process's ``pool`` (and spool large
+    encrypted messages into ``spool_dir``); folder listings are reused through ``listings`` and
+    measured sizes through ``sizes`` when given."""
+    sizes = SizeCache() if sizes is None else sizes
     match location:
         case FolderLocation():
-            return FolderStore(location, listings=listings)
+            return FolderStore(location, listings=listings, sizes=sizes)
         case EmptyLocation():
             return EmptyStore()
         case DemoLocation():
@@ -183,7 +205,16 @@ def open_store(
         case S3Location():
             if pool is None:
                 raise StoreUnavailable("S3 store not available (no client pool)")
-            return S3Store(location, pool, trash_prefix=trash_prefix)
+            return SizedStore(
+                S3Store(
+                    location,
+                    pool,
+                    trash_prefix=trash_prefix,
+                    spool_dir=spool_dir,
+                    sizes=plaintext_sizes,
+                ),
+                sizes,
+            )
 
 
 class TlsTarget(Protocol):

@@ -22,6 +22,7 @@ def mailbox_resolver(settings: Settings) -> MailboxResolver:
         mail_dir=settings.store.mail_dir,
         default_region=settings.s3.region,
         default_endpoint=settings.s3.endpoint_url,
+        default_kms_endpoint=settings.s3.kms_endpoint_url,
     )
 
 
