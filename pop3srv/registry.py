@@ -24,6 +24,8 @@ class SessionSnapshot:
     peer: str
     listener: str
     user: str | None
+    #: the mailbox the session holds (a ``mailboxes`` name, else where it is), once logged in
+    mailbox: str | None
     state: str
     since: float
     commands: int
@@ -40,6 +42,9 @@ class SessionRecord:
     listener: str
     since: float = field(default_factory=time.time)
     user: str | None = None
+    mailbox: str | None = None
+    #: the minted password the login used (``Principal.token_id``); not shown
+    token_id: str | None = None
     state: str = "AUTHORIZATION"
     commands: int = 0
     bytes_sent: int = 0
@@ -53,6 +58,7 @@ class SessionRecord:
             peer=self.peer,
             listener=self.listener,
             user=self.user,
+            mailbox=self.mailbox,
             state=self.state,
             since=self.since,
             commands=self.commands,
@@ -116,6 +122,13 @@ class SessionRegistry:
             return False
         record.cancel_scope.cancel()
         return True
+
+    def kick_where(self, matches: Callable[[SessionRecord], bool]) -> list[str]:
+        """End every session ``matches`` selects; their ids."""
+        ended = [record.id for record in self._sessions.values() if matches(record)]
+        for session_id in ended:
+            self.kick(session_id)
+        return ended
 
     def drain(self) -> None:
         """Begin a graceful shutdown: sessions waiting for input are told and closed at once;

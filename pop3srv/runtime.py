@@ -4,14 +4,20 @@ authenticator, S3 pool, maildrop locks, and the store each mailbox location open
 from __future__ import annotations
 
 import ssl
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 import trio
 from prometheus_client import CollectorRegistry
 
 from pop3srv.auth.base import Authenticator
-from pop3srv.auth.factory import build_authenticator
+from pop3srv.auth.factory import build_authenticator, mailbox_resolver
+from pop3srv.auth.failures import FailedLogins
+from pop3srv.auth.generated import ensure_generated_jwt_secret
+from pop3srv.auth.ledger import TokenLedger
+from pop3srv.auth.ledgerstore import choose_backend
 from pop3srv.auth.penalty import LoginPenalty
 from pop3srv.config import Settings
 from pop3srv.locks import MaildropLocks
@@ -67,9 +73,32 @@ class Runtime:
     listings: ListingCache = field(default_factory=ListingCache)
     #: set once the POP3 listeners are bound (the admin app's /readyz)
     ready: trio.Event = field(default_factory=trio.Event)
+    #: the token registry (minted JWTs, revocations, app-password versions)
+    ledger: TokenLedger | None = None
+    #: where a generated jwt-secret lives (None: configured, or none)
+    generated_jwt_secret: Path | None = None
+    #: recent failed logins (the admin app's security view)
+    failures: FailedLogins = field(default_factory=FailedLogins)
+    #: when the runtime was built (the admin overview's uptime)
+    started_at: float = field(default_factory=time.time)
 
     def is_ready(self) -> bool:
         return self.ready.is_set() and not self.registry.shutting_down.is_set()
+
+    def mailbox_name(self, location: Location) -> str:
+        """What the admin app calls the mailbox of ``location``: its ``mailboxes`` name, else
+        where it is (``s3://bucket/prefix``, ``folder:path``, ``demo``, ``empty``)."""
+        resolver = mailbox_resolver(self.settings)
+        for name, entry in self.settings.auth.mailboxes.items():
+            if resolver.from_entry(entry).lock_key == location.lock_key:
+                return name
+        match location:
+            case S3Location():
+                return f"s3://{location.bucket}/{location.prefix}"
+            case FolderLocation():
+                return f"folder:{location.prefix or location.root}"
+            case DemoLocation() | EmptyLocation():
+                return location.lock_key.partition(":")[0]
 
     def open_store(self, location: Location) -> MessageStore:
         """The store of a login's mailbox; S3 stores share this runtime's pool."""
@@ -83,6 +112,7 @@ def build_runtime(settings: Settings, *, pool_settings: PoolSettings | None = No
 
     ``pool_settings`` sizes the S3 client pool (tests use short timeouts and few retries).
     """
+    settings, generated_secret = ensure_generated_jwt_secret(settings)
     prometheus = CollectorRegistry()
     metrics = create_metrics(prometheus)
     tls_context, cert = _tls_context(settings)
@@ -91,6 +121,9 @@ def build_runtime(settings: Settings, *, pool_settings: PoolSettings | None = No
     registry = SessionRegistry()
     s3 = settings.s3
     remote = S3Locks(pool, lease=s3.lock_lease, prefix=s3.lock_prefix) if s3.lock == "s3" else None
+    ledger = TokenLedger(
+        choose_backend(pool, settings.store.state_dir, _shared_bucket(settings), s3.lock_prefix)
+    )
     return Runtime(
         settings=settings,
         registry=registry,
@@ -98,12 +131,33 @@ def build_runtime(settings: Settings, *, pool_settings: PoolSettings | None = No
         prometheus=prometheus,
         tls_context=tls_context,
         self_signed_cert=cert,
-        authenticator=build_authenticator(settings, default_location(settings), http_client),
+        authenticator=build_authenticator(
+            settings, default_location(settings), http_client, ledger
+        ),
         penalty=LoginPenalty(settings.auth.penalty),
         http_client=http_client,
         pool=pool,
         locks=MaildropLocks(registry, remote),
+        ledger=ledger,
+        generated_jwt_secret=generated_secret,
     )
+
+
+def _shared_bucket(settings: Settings) -> S3Location | None:
+    """With ``lock: s3``, the bucket replicas share: the configured one, else the first S3
+    entry of ``mailboxes``."""
+    if settings.s3.lock != "s3":
+        return None
+    location = default_location(settings)
+    if isinstance(location, S3Location):
+        return location
+    resolver = mailbox_resolver(settings)
+    for entry in settings.auth.mailboxes.values():
+        if entry.bucket is not None:
+            named = resolver.from_entry(entry)
+            assert isinstance(named, S3Location)
+            return named
+    return None
 
 
 def default_location(settings: Settings) -> Location:

@@ -15,6 +15,7 @@ import trio
 
 from pop3srv.admission import LoginSlots
 from pop3srv.auth.base import Authenticator, LoginContext, Principal
+from pop3srv.auth.failures import FailedLogins
 from pop3srv.auth.penalty import LoginPenalty
 from pop3srv.config_model import PenaltySettings
 from pop3srv.locks import Held, MaildropLocks
@@ -54,6 +55,10 @@ class SessionDeps:
     #: None: this process's locks only (the registry's)
     locks: MaildropLocks | None = None
     implementation: str = "pop3srv"
+    #: recent failed logins for the admin app's security view (None: not kept)
+    failures: FailedLogins | None = None
+    #: how the admin app names a login's mailbox (a ``mailboxes`` entry, else its location)
+    mailbox_name: Callable[[Location], str] = field(default=lambda location: location.lock_key)
 
 
 @dataclass(frozen=True)
@@ -86,7 +91,9 @@ class Session:
         self._record = record
         self._login: _Login | None = None
         self._locks = deps.locks or MaildropLocks(deps.registry)
-        self._gate = Gate(deps.authenticator, deps.penalty, deps.logins, deps.metrics)
+        self._gate = Gate(
+            deps.authenticator, deps.penalty, deps.logins, deps.metrics, deps.failures
+        )
         self._bad_commands = 0
         self._auth_failures = 0
 
@@ -170,7 +177,13 @@ class Session:
             return Action.CLOSE if too_many else Action.CONTINUE
         reply = await self._open_maildrop(principal)
         if isinstance(reply, ev.Ok):
-            self._deps.registry.update(self._record, user=principal.user, state="TRANSACTION")
+            self._deps.registry.update(
+                self._record,
+                user=principal.user,
+                mailbox=self._deps.mailbox_name(principal.location),
+                token_id=principal.token_id,
+                state="TRANSACTION",
+            )
         await out.send(reply)
         return Action.CONTINUE
 

@@ -16,6 +16,9 @@ class Principal:
     user: str
     location: Location
     method: str = "static"
+    #: the minted token this login used (JWT ``jti``, or ``app-password:<mailbox>``), if any:
+    #: revoking it ends the session
+    token_id: str | None = None
 
     @property
     def mailbox(self) -> str:
@@ -33,7 +36,22 @@ class LoginContext:
 
 
 class AuthFailed(Exception):
-    """Wrong credentials: RFC 3206 ``AUTH``. The message is safe to show the client."""
+    """Wrong credentials: RFC 3206 ``AUTH``. The message is safe to show the client;
+    ``reason`` is its class for the admin app's security view (never the secret)."""
+
+    reason = "bad-credentials"
+
+
+class TokenRevoked(AuthFailed):
+    """A minted password that was revoked in the admin app."""
+
+    reason = "revoked"
+
+
+class TokenUnregistered(AuthFailed):
+    """A JWT without a registered ``jti`` while ``require-jti`` is on."""
+
+    reason = "unregistered-token"
 
 
 class AuthUnavailable(Exception):

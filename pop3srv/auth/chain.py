@@ -14,13 +14,17 @@ class ChainAuthenticator:
 
     async def authenticate(self, user: str, password: str, context: LoginContext) -> Principal:
         outage: AuthUnavailable | None = None
+        telling: AuthFailed | None = None  # a refusal with a reason (revoked, malformed ...)
         for provider in self.providers:
             try:
                 return await provider.authenticate(user, password, context)
             except AuthUnavailable as exc:
                 outage = exc
-            except AuthFailed:
-                continue
+            except AuthFailed as exc:
+                if telling is None and exc.reason != AuthFailed.reason:
+                    telling = exc
         if outage is not None:
             raise outage
+        if telling is not None:
+            raise telling
         raise AuthFailed("invalid user name or password")

@@ -35,6 +35,8 @@ TEXT_CLAIMS = (
 class MalformedClaims(AuthFailed):
     """Claims of the wrong type or shape; refused like bad credentials."""
 
+    reason = "malformed"
+
 
 @dataclass(frozen=True)
 class MailboxResolver:

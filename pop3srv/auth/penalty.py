@@ -54,6 +54,20 @@ class LoginPenalty:
     def succeeded(self, address: str) -> None:
         self._records.pop(address, None)
 
+    # --- for the admin app's security view -----------------------------------------------
+
+    def delayed(self) -> list[tuple[str, float, int]]:
+        """(address, delay in seconds, failures) of every address now waiting, longest first."""
+        rows = [(address, self.delay(address), r.failures) for address, r in self._snapshot()]
+        return sorted((row for row in rows if row[1] > 0), key=lambda row: -row[1])
+
+    def forgive(self, address: str) -> bool:
+        """Clear ``address``'s failures; False if it had none."""
+        return self._records.pop(address, None) is not None
+
+    def _snapshot(self) -> list[tuple[str, _Record]]:
+        return list(self._records.items())
+
     def _current(self, address: str) -> _Record | None:
         record = self._records.get(address)
         if record is not None and trio.current_time() - record.last > self._forget_after:

@@ -68,7 +68,7 @@ def browser_scenario(server: RunningServer) -> list[str]:
             token = page.locator("#result-secret").inner_text()
             assert token.count(".") == 2, token
             expect(page.locator("#result-plain-port")).to_have_text(str(server.plain_port))
-            expect(page.locator("#result-server")).to_have_text("127.0.0.1")
+            expect(page.locator("#result-server-missing")).to_contain_text("public-host")
             page.click("#copy-secret")
             expect(page.locator("#copy-status")).not_to_be_empty()
 
@@ -82,6 +82,8 @@ def browser_scenario(server: RunningServer) -> list[str]:
             expect(row.locator("td.state")).to_have_text("TRANSACTION")
             expect(page.locator("#no-sessions")).to_be_hidden()
             row.locator("button.end-session").click()
+            expect(page.locator("#confirm")).to_be_visible()
+            page.click("#confirm-ok")
             expect(row).to_have_count(0)
             expect(page.locator("#no-sessions")).to_be_visible()
 

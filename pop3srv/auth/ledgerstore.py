@@ -1,0 +1,128 @@
+"""Where the token registry (``ledger``) is kept.
+
+- ``FileBackend``: ``state-dir/tokens.json`` for a single server. Changes are serialised by a
+  trio lock and written atomically (temporary file, fsync, rename), mode 0600.
+- ``S3Backend``: one object under the lock prefix in the bucket, for replicas (``lock: s3``).
+  A change reads the object and its ETag, applies itself, and writes with ``If-Match`` on that
+  ETag (``If-None-Match: *`` when there is none yet); a 412 means another replica wrote in
+  between, so the change is re-applied to the fresh document. Nothing is ever overwritten blind.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import trio
+
+from pop3srv.auth.ledger import LedgerState
+from pop3srv.storage.base import MessageGone, S3Location, StoreUnavailable
+from pop3srv.storage.pool import S3Pool
+
+T = TypeVar("T")
+LEDGER_FILE = "tokens.json"
+LEDGER_OBJECT = "tokens.json"
+WRITE_ATTEMPTS = 8
+
+
+class FileBackend:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.where = str(path)
+        self._lock = trio.Lock()
+
+    async def load(self) -> LedgerState:
+        return await trio.to_thread.run_sync(self._read)
+
+    async def update(self, change: Callable[[LedgerState], T]) -> tuple[LedgerState, T]:
+        async with self._lock:
+            state = await self.load()
+            result = change(state)
+            await trio.to_thread.run_sync(self._write, state.to_bytes())
+            return state, result
+
+    def _read(self) -> LedgerState:
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return LedgerState()
+        return LedgerState.from_bytes(data)
+
+    def _write(self, data: bytes) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, self.path)
+
+
+class S3Backend:
+    def __init__(self, pool: S3Pool, location: S3Location, key: str) -> None:
+        self.pool = pool
+        self.location = location
+        self.key = key
+        self.where = f"s3://{location.bucket}/{key}"
+
+    async def load(self) -> LedgerState:
+        state, _ = await self._get()
+        return state
+
+    async def update(self, change: Callable[[LedgerState], T]) -> tuple[LedgerState, T]:
+        for _attempt in range(WRITE_ATTEMPTS):
+            state, etag = await self._get()
+            result = change(state)
+            condition = {"IfMatch": etag} if etag is not None else {"IfNoneMatch": "*"}
+            if await self._put(state.to_bytes(), condition):
+                return state, result
+            await trio.sleep(0.05)
+        raise StoreUnavailable("token registry: conditional writes kept conflicting")
+
+    async def _get(self) -> tuple[LedgerState, str | None]:
+        client = await self.pool.client(self.location)
+        bucket, key = self.location.bucket, self.key
+
+        def fetch() -> tuple[bytes, str]:
+            response = client.get_object(Bucket=bucket, Key=key)
+            with response["Body"] as body:
+                return body.read(), str(response["ETag"])
+
+        try:
+            data, etag = await self.pool.run("get_object", fetch)
+        except MessageGone:  # not written yet
+            return LedgerState(), None
+        return LedgerState.from_bytes(data), etag
+
+    async def _put(self, data: bytes, condition: dict[str, str]) -> bool:
+        """True once written; False when the condition failed (412, or 409 conflict)."""
+        client = await self.pool.client(self.location)
+        params: dict[str, Any] = {
+            "Bucket": self.location.bucket,
+            "Key": self.key,
+            "Body": data,
+            "ContentType": "application/json",
+            **condition,
+        }
+        try:
+            await self.pool.call(client, "put_object", **params)
+        except MessageGone:  # 412 Precondition Failed
+            return False
+        except StoreUnavailable as exc:
+            if "ConditionalRequestConflict" in str(exc) or "409" in str(exc):
+                return False
+            raise
+        return True
+
+
+def choose_backend(
+    pool: S3Pool, state_dir: Path, bucket: S3Location | None, lock_prefix: str
+) -> FileBackend | S3Backend:
+    """In the bucket under the lock prefix when replicas share one (``lock: s3`` gives
+    ``bucket``), else in ``state-dir``."""
+    if bucket is not None:
+        return S3Backend(pool, bucket, lock_prefix + LEDGER_OBJECT)
+    return FileBackend(state_dir / LEDGER_FILE)
