@@ -25,9 +25,11 @@ from admin.client import (
     follow_sessions,
     format_event,
     format_table,
+    kick_sessions,
 )
 from admin.minting import FieldError, MintingUnavailable, TokenMinter, UnknownMailbox
 from admin.tokenfile import admin_token_path, read_admin_token
+from pop3srv.auth.generated import existing_generated_jwt_secret
 from pop3srv.config_model import Settings
 
 EXIT_OK = 0
@@ -80,11 +82,23 @@ def add_sessions_parser(commands: argparse._SubParsersAction[argparse.ArgumentPa
     sessions.add_argument("--follow", "-f", action="store_true", help="stream changes")
     sessions.add_argument("--url", help="admin app URL (default: from admin-host/admin-port)")
     sessions.add_argument("--json", action="store_true", help="print JSON")
+    sub = sessions.add_subparsers(dest="sessions_command")
+    kick = sub.add_parser(
+        "kick",
+        help="end a session, or every session of a mailbox",
+        description="Ends the session ID (see `pop3srv sessions`), or with --mailbox every "
+        "session holding that mailbox. Nothing they marked for deletion is deleted.",
+    )
+    which = kick.add_mutually_exclusive_group(required=True)
+    which.add_argument("id", nargs="?", help="a session id, e.g. s7")
+    which.add_argument("--mailbox", help="a mailbox name as the MAILBOX column shows it")
+    kick.add_argument("--url", dest="kick_url", help="admin app URL")
 
 
 def token_mint(settings: Settings, args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
-    minter = TokenMinter.from_settings(settings)
+    # the jwt-secret a server generated into state-dir, when none is configured
+    minter = TokenMinter.from_settings(existing_generated_jwt_secret(settings))
     if args.app_password is not None:
         return _app_password(minter, args, out)
     body: dict[str, Any] = {
@@ -160,6 +174,8 @@ def sessions(settings: Settings, args: argparse.Namespace, out: TextIO | None = 
         return EXIT_USAGE
     base = args.url or admin_url(settings.admin.host, settings.admin.port)
     try:
+        if getattr(args, "sessions_command", None) == "kick":
+            return _kick(args, getattr(args, "kick_url", None) or base, token, out)
         if args.follow:
             emit = partial(_emit, out, args.json)
             trio.run(partial(follow_sessions, base, token, emit))
@@ -177,6 +193,17 @@ def sessions(settings: Settings, args: argparse.Namespace, out: TextIO | None = 
     except ConnectionClosed as exc:
         print(f"connection closed: {exc.reason}", file=sys.stderr)
     return EXIT_OK
+
+
+def _kick(args: argparse.Namespace, base: str, token: str, out: TextIO) -> int:
+    ended = trio.run(partial(kick_sessions, base, token, session_id=args.id, mailbox=args.mailbox))
+    if args.json:
+        print(json.dumps({"ended": ended}), file=out)
+    elif ended:
+        print(f"ended {' '.join(ended)}", file=out)
+    else:
+        print(f"no live session holds mailbox {args.mailbox!r}", file=out)
+    return EXIT_OK if ended else EXIT_FAILED
 
 
 def _emit(out: TextIO, as_json: bool, message: dict[str, Any]) -> None:

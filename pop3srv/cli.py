@@ -108,7 +108,7 @@ async def _run(runtime: Runtime, any_free_port: bool, ports_file: Path | None) -
             bound: Bound = await nursery.start(
                 partial(serve, runtime, shutdown, any_free_port=any_free_port)
             )
-            _announce(runtime.settings, bound)
+            _announce(runtime.settings, bound, runtime.generated_jwt_secret)
             if ports_file is not None:
                 ports = {"plain": bound.plain, "tls": bound.tls, "admin": bound.admin}
                 ports_file.write_text(json.dumps(ports))
@@ -132,7 +132,7 @@ def _warn_about_defaults(settings: Settings, *, seed: bool) -> None:
         )
 
 
-def _announce(settings: Settings, bound: Bound) -> None:
+def _announce(settings: Settings, bound: Bound, generated_secret: Path | None = None) -> None:
     location = default_location(settings)
     where = (
         f"local folder {location.root / location.prefix}"
@@ -148,4 +148,10 @@ def _announce(settings: Settings, bound: Bound) -> None:
         log.info("admin app on %s (metrics on %smetrics)", url, url)
     if bound.self_signed_cert:
         log.info("TLS certificate (self-signed): %s", bound.self_signed_cert)
+    if generated_secret is not None:
+        log.info(
+            "jwt-secret: none configured, generated into %s; the admin app mints mailbox "
+            "passwords with it",
+            generated_secret,
+        )
     log.info("mail from %s; log in as user %r", where, settings.auth.user)
