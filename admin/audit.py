@@ -50,9 +50,13 @@ class AuditLog:
         path: Path | None = None,
         *,
         size: int = MAX_ENTRIES,
+        max_bytes: int = FILE_BYTES,
+        backups: int = FILE_BACKUPS,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.path = path
+        self._max_bytes = max_bytes
+        self._backups = backups
         self._ring: deque[AuditEntry] = deque(maxlen=size)
         self._clock = clock
         self._file: RotatingFileHandler | None = None
@@ -83,7 +87,7 @@ class AuditLog:
             return
         try:
             if self._file is None:
-                self._file = _open(self.path)
+                self._file = _open(self.path, self._max_bytes, self._backups)
             line = json.dumps(entry.public(), ensure_ascii=False, sort_keys=True)
             self._file.handle(logging.makeLogRecord({"msg": line, "levelno": logging.INFO}))
         except OSError as exc:  # a full disk must not stop the admin app
@@ -98,11 +102,9 @@ class _PrivateRotatingFile(RotatingFileHandler):
         return io.TextIOWrapper(io.FileIO(fd, "a"), encoding=self.encoding or "utf-8")
 
 
-def _open(path: Path) -> RotatingFileHandler:
+def _open(path: Path, max_bytes: int, backups: int) -> RotatingFileHandler:
     path.parent.mkdir(parents=True, exist_ok=True)
-    handler = _PrivateRotatingFile(
-        path, maxBytes=FILE_BYTES, backupCount=FILE_BACKUPS, encoding="utf-8"
-    )
+    handler = _PrivateRotatingFile(path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(message)s"))
     return handler
 

@@ -148,7 +148,7 @@ async def _serve_admin(
         token=token,
         minter=TokenMinter.from_settings(settings),
         ready=runtime.is_ready,
-        client=partial(_client_info, settings, bound, runtime.tls_context is not None),
+        client=partial(client_info, settings, bound, runtime.tls_context is not None),
         ledger=runtime.ledger,
         audit=AuditLog(settings.store.state_dir / AUDIT_FILE),
         failures=runtime.failures,
@@ -186,7 +186,7 @@ def end_revoked_sessions(registry: SessionRegistry, revocation: Revocation) -> N
         log.info("ended %d session(s) of a revoked password: %s", len(ended), " ".join(ended))
 
 
-def _client_info(settings: Settings, bound: Bound, tls: bool) -> ClientInfo:
+def client_info(settings: Settings, bound: Bound, tls: bool) -> ClientInfo:
     """What the UI tells mail-client users: the ``public-*`` settings; without them this
     server's own ports, and the names of the settings to set."""
     admin = settings.admin

@@ -11,6 +11,7 @@ token whose ``jti`` is missing or not registered (tokens minted offline or by ol
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from pop3srv.auth.base import AuthFailed, LoginContext, Principal, TokenRevoked,
 from pop3srv.auth.claims import MailboxResolver
 from pop3srv.auth.ledger import TokenLedger
 
+log = logging.getLogger(__name__)
 HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
 _REFUSED = "invalid user name or password"
 
@@ -53,11 +55,14 @@ class JwtAuthenticator:
         jti = claims.get("jti")
         if not isinstance(jti, str) or not jti:
             if self.require_jti:
+                log.info("JWT login refused: no jti and require-jti is on")
                 raise TokenUnregistered(_REFUSED)
             return None
         if self.ledger is not None and self.ledger.revoked(jti):
+            log.info("JWT login refused: token %s was revoked", jti)
             raise TokenRevoked(_REFUSED)
         if self.require_jti and (self.ledger is None or not self.ledger.registered(jti)):
+            log.info("JWT login refused: token %s is not registered (require-jti)", jti)
             raise TokenUnregistered(_REFUSED)
         return jti
 

@@ -6,11 +6,15 @@ with no jwt-secret generates one and mints; ``require-jti`` refuses tokens minte
 
 from __future__ import annotations
 
+import os
 import poplib
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 import trio
 
@@ -18,7 +22,8 @@ from admin.minting import TokenMinter
 from pop3srv.auth.generated import jwt_secret_path
 from tests.admin.conftest import BEARER
 from tests.admin.test_live_server import admin_base, start_with_admin, write_messages
-from tests.conftest import PASSWORD, USER, RunningServer, start_server
+from tests.conftest import PASSWORD, USER, RunningServer, server_env, start_server
+from tests.e2e.process import spawn_server
 
 
 def _login(port: int, user: str, password: str) -> poplib.POP3:
@@ -162,3 +167,26 @@ async def test_generated_jwt_secret_mints_out_of_the_box(
     client = await trio.to_thread.run_sync(_login, again.plain_port, "any", minted["token"])
     await trio.to_thread.run_sync(client.quit)
     again.shutdown.set()
+
+
+def test_start_up_line_says_the_secret_was_generated(tmp_path: Path) -> None:
+    """``pop3srv serve`` with no jwt-secret (as ``make run``): the log names the file, never
+    the secret; ``pop3srv token mint`` then signs offline with the same secret."""
+    server = spawn_server(tmp_path)
+    err = server.stop()
+    path = jwt_secret_path(tmp_path / "state")
+    assert f"jwt-secret: none configured, generated into {path}" in err
+    assert path.read_text().strip() not in err
+    env = {k: v for k, v in os.environ.items() if not k.startswith("POP3_")}
+    env.update(server_env(tmp_path), HOME=str(tmp_path))
+    minted = subprocess.run(
+        [sys.executable, "-m", "pop3srv", "token", "mint", "--provider", "demo"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    secret = path.read_text().strip()
+    assert jwt.decode(minted.stdout.strip(), secret, algorithms=["HS256"])["provider"] == "demo"

@@ -59,3 +59,17 @@ async def test_memory_is_bounded() -> None:
 )
 def test_address_of(peer: str, address: str) -> None:
     assert address_of(peer) == address
+
+
+async def test_delayed_lists_waiting_addresses_longest_first_and_forgive_clears() -> None:
+    penalty = _penalty()
+    for _ in range(5):
+        penalty.failed("192.0.2.1")
+    for _ in range(3):
+        penalty.failed("192.0.2.2")
+    penalty.failed("192.0.2.3")  # still within the free failures: not delayed
+    assert penalty.delayed() == [("192.0.2.1", 4.0, 5), ("192.0.2.2", 1.0, 3)]
+    assert penalty.forgive("192.0.2.1")
+    assert not penalty.forgive("192.0.2.1")
+    assert penalty.delay("192.0.2.1") == 0
+    assert penalty.delayed() == [("192.0.2.2", 1.0, 3)]
