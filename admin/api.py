@@ -32,6 +32,12 @@ def admin_address() -> str:
     return request.remote_addr or "unknown"
 
 
+def admin_actor() -> str:
+    """Who did it, for the token registry: the address and how they authenticated."""
+    how = "api" if request.headers.get("Authorization") else "ui"
+    return f"{admin_address()} ({how})"
+
+
 def register(app: Quart, ctx: AdminContext) -> None:
     deps = ctx.deps
 
@@ -120,7 +126,7 @@ async def _mint(ctx: AdminContext, body: object) -> Response:
             label=label,
             created_at=minted.issued_at,
             expires_at=minted.expires_at,
-            minted_by=admin_address(),
+            minted_by=admin_actor(),
         )
         try:
             await deps.ledger.register(record)

@@ -15,6 +15,7 @@ from pop3srv.auth.apppassword import app_password_id
 from pop3srv.storage.base import StoreError
 
 MAX_FAILED = 100
+MAX_DELAYED = 200
 MAX_ADDRESS = 64
 
 
@@ -71,7 +72,7 @@ def register(app: Quart, ctx: AdminContext) -> None:
             return denied
         delayed = [
             {"address": address, "delay_seconds": delay, "failures": failures}
-            for address, delay, failures in deps.login_penalty.delayed()
+            for address, delay, failures in deps.login_penalty.delayed()[:MAX_DELAYED]
         ]
         failed = [failure.public() for failure in deps.failures.recent(MAX_FAILED)]
         return jsonify({"failed_logins": failed, "delayed": delayed})

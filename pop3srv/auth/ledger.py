@@ -71,12 +71,17 @@ class LedgerState:
         document = json.loads(data)
         if not isinstance(document, dict) or document.get("format") != FORMAT:
             raise ValueError("not a pop3srv token registry (format 1)")
-        tokens = {}
-        for item in document.get("tokens", []):
-            record = TokenRecord(**{k: item.get(k) for k in TokenRecord.__dataclass_fields__})
-            tokens[record.jti] = record
-        versions = {str(k): int(v) for k, v in document.get("app_password_versions", {}).items()}
-        return cls(tokens, versions)
+        try:
+            tokens = {}
+            for item in document.get("tokens", []):
+                record = TokenRecord(**{k: item[k] for k in TokenRecord.__dataclass_fields__})
+                if not isinstance(record.jti, str):
+                    raise TypeError("jti")
+                tokens[record.jti] = record
+            versions = document.get("app_password_versions", {})
+            return cls(tokens, {str(k): int(v) for k, v in versions.items()})
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ValueError(f"malformed token registry: {exc!r}") from exc
 
     def prune(self, now: float) -> None:
         """Forget tokens long expired; keep at most ``MAX_RECORDS`` (oldest dropped)."""

@@ -90,6 +90,8 @@ async def test_mint_registers_the_token_with_label_and_jti(harness: Harness) -> 
     assert record["created_at"] == claims["iat"]
     assert record["expires_at"] == minted["expires_at"] == claims["iat"] + 3600
     assert record["revoked_at"] is None
+    assert record["minted_by"].endswith("(api)")
+    assert "token" not in record
     entry = harness.audit.entries()[0]
     assert (entry.action, entry.target) == ("mint", "work")
     assert minted["jti"] in entry.detail and minted["token"] not in entry.detail

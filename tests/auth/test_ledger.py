@@ -31,6 +31,14 @@ def test_document_round_trip_and_prune() -> None:
     assert set(again.tokens) == {"a"}
     with pytest.raises(ValueError, match="token registry"):
         LedgerState.from_bytes(json.dumps({"format": 99}).encode())
+    broken_documents: list[dict[str, object]] = [
+        {"tokens": [{"jti": "a"}]},
+        {"tokens": [3]},
+        {"app_password_versions": []},
+    ]
+    for broken in broken_documents:
+        with pytest.raises(ValueError, match="malformed"):
+            LedgerState.from_bytes(json.dumps({"format": 1, **broken}).encode())
 
 
 async def test_file_backend_persists_across_instances(tmp_path: Path) -> None:
