@@ -5,12 +5,15 @@
 - ``S3Backend``: one object under the lock prefix in the bucket, for replicas (``lock: s3``).
   A change reads the object and its ETag, applies itself, and writes with ``If-Match`` on that
   ETag (``If-None-Match: *`` when there is none yet); a 412 means another replica wrote in
-  between, so the change is re-applied to the fresh document. Nothing is ever overwritten blind.
+  between, so the change is re-applied to the fresh document (after a short random pause, so
+  replicas that collided do not collide again). Nothing is ever overwritten blind. Changes made
+  in one process are serialised by a trio lock; only other replicas compete.
 """
 
 from __future__ import annotations
 
 import os
+import random
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,7 +27,9 @@ from pop3srv.storage.pool import S3Pool
 T = TypeVar("T")
 LEDGER_FILE = "tokens.json"
 LEDGER_OBJECT = "tokens.json"
-WRITE_ATTEMPTS = 8
+WRITE_ATTEMPTS = 10
+#: the pause before attempt n is random up to BACKOFF * n seconds
+BACKOFF = 0.05
 
 
 class FileBackend:
@@ -67,19 +72,21 @@ class S3Backend:
         self.location = location
         self.key = key
         self.where = f"s3://{location.bucket}/{key}"
+        self._lock = trio.Lock()
 
     async def load(self) -> LedgerState:
         state, _ = await self._get()
         return state
 
     async def update(self, change: Callable[[LedgerState], T]) -> tuple[LedgerState, T]:
-        for _attempt in range(WRITE_ATTEMPTS):
-            state, etag = await self._get()
-            result = change(state)
-            condition = {"IfMatch": etag} if etag is not None else {"IfNoneMatch": "*"}
-            if await self._put(state.to_bytes(), condition):
-                return state, result
-            await trio.sleep(0.05)
+        async with self._lock:
+            for attempt in range(1, WRITE_ATTEMPTS + 1):
+                state, etag = await self._get()
+                result = change(state)
+                condition = {"IfMatch": etag} if etag is not None else {"IfNoneMatch": "*"}
+                if await self._put(state.to_bytes(), condition):
+                    return state, result
+                await trio.sleep(random.uniform(0, BACKOFF * attempt))  # noqa: S311 - jitter
         raise StoreUnavailable("token registry: conditional writes kept conflicting")
 
     async def _get(self) -> tuple[LedgerState, str | None]:
