@@ -71,8 +71,8 @@ def register(app: Quart, ctx: AdminContext) -> None:
         if (denied := api_denied(ctx, unsafe=False)) is not None:
             return denied
         delayed = [
-            {"address": address, "delay_seconds": delay, "failures": failures}
-            for address, delay, failures in deps.login_penalty.delayed()[:MAX_DELAYED]
+            {"address": entry.address, "delay_seconds": entry.delay, "failures": entry.failures}
+            for entry in deps.login_penalty.delayed()[:MAX_DELAYED]
         ]
         failed = [failure.public() for failure in deps.failures.recent(MAX_FAILED)]
         return jsonify({"failed_logins": failed, "delayed": delayed})

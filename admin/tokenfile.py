@@ -4,11 +4,17 @@ logged; callers log where the file is."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
+import secrets
+import stat
 from pathlib import Path
 
-from pop3srv.secretfile import ensure_secret
+log = logging.getLogger(__name__)
 
 TOKEN_FILE = "admin-token"  # noqa: S105 - a file name
+TOKEN_BYTES = 32
 
 
 def admin_token_path(state_dir: Path) -> Path:
@@ -31,5 +37,32 @@ def ensure_admin_token(configured: str | None, state_dir: Path) -> tuple[str, Pa
     if configured:
         return configured, None
     path = admin_token_path(state_dir)
-    token, _ = ensure_secret(path)
+    existing = _read_private(path)
+    if existing:
+        return existing, path
+    state_dir.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()  # an empty leftover
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process won the race: use its token
+        existing = _read_private(path)
+        if existing:
+            return existing, path
+        raise
+    with os.fdopen(fd, "w", encoding="utf-8") as file:
+        file.write(token + "\n")
     return token, path
+
+
+def _read_private(path: Path) -> str | None:
+    try:
+        mode = path.stat().st_mode
+        token = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    if stat.S_IMODE(mode) & 0o077:
+        log.warning("%s was readable by others; restricting it to mode 0600", path)
+        path.chmod(0o600)
+    return token or None

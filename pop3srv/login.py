@@ -10,7 +10,6 @@ import trio
 
 from pop3srv.admission import LoginSlots
 from pop3srv.auth.base import Authenticator, AuthFailed, AuthUnavailable, LoginContext, Principal
-from pop3srv.auth.failures import FailedLogins
 from pop3srv.auth.penalty import LoginPenalty, address_of
 from pop3srv.metrics import Metrics
 from pop3srv.protocol import events as ev
@@ -22,12 +21,10 @@ class LoginRefused(Exception):
     """The login did not succeed; ``reply`` is the -ERR, ``bad_credentials`` whether it counts
     against the connection's budget of failed logins."""
 
-    def __init__(self, reply: ev.Err, *, bad_credentials: bool, reason: str) -> None:
+    def __init__(self, reply: ev.Err, *, bad_credentials: bool) -> None:
         super().__init__(reply.text)
         self.reply = reply
         self.bad_credentials = bad_credentials
-        #: the class of failure for the security view (see ``auth.failures``)
-        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -38,20 +35,8 @@ class Gate:
     penalty: LoginPenalty
     slots: LoginSlots
     metrics: Metrics
-    #: the admin app's record of recent failures (None: not kept)
-    failures: FailedLogins | None = None
 
     async def log_in(
-        self, user: str, password: str, method: str, context: LoginContext
-    ) -> Principal:
-        try:
-            return await self._log_in(user, password, method, context)
-        except LoginRefused as refused:
-            if self.failures is not None:
-                self.failures.record(address_of(context.peer), user, method, refused.reason)
-            raise
-
-    async def _log_in(
         self, user: str, password: str, method: str, context: LoginContext
     ) -> Principal:
         address = address_of(context.peer)
@@ -63,28 +48,26 @@ class Gate:
             if not admitted:
                 attempts.labels(method, "limited").inc()
                 reply = ev.Err("too many logins in progress for this user", "SYS/TEMP")
-                raise LoginRefused(reply, bad_credentials=False, reason="limited")
+                raise LoginRefused(reply, bad_credentials=False)
             try:
                 principal = await self.authenticator.authenticate(user, password, context)
             except AuthFailed as exc:
                 attempts.labels(method, "failure").inc()
                 self.penalty.failed(address)
-                reply = ev.Err(str(exc), "AUTH")
-                raise LoginRefused(reply, bad_credentials=True, reason=exc.reason) from exc
+                raise LoginRefused(ev.Err(str(exc), "AUTH"), bad_credentials=True) from exc
             except AuthUnavailable as exc:
                 attempts.labels(method, "unavailable").inc()
-                reply = ev.Err(str(exc), "SYS/TEMP")
-                raise LoginRefused(reply, bad_credentials=False, reason="unavailable") from exc
+                raise LoginRefused(ev.Err(str(exc), "SYS/TEMP"), bad_credentials=False) from exc
             except UnicodeError as exc:  # e.g. a password that is not UTF-8, to a JWT parser
                 attempts.labels(method, "failure").inc()
                 self.penalty.failed(address)
                 reply = ev.Err("invalid user name or password", "AUTH")
-                raise LoginRefused(reply, bad_credentials=True, reason="malformed") from exc
+                raise LoginRefused(reply, bad_credentials=True) from exc
             except Exception as exc:  # a provider bug must not cost the client its session
                 log.exception("authentication provider failed")
                 attempts.labels(method, "error").inc()
                 reply = ev.Err("authentication failed, try again later", "SYS/TEMP")
-                raise LoginRefused(reply, bad_credentials=False, reason="error") from exc
+                raise LoginRefused(reply, bad_credentials=False) from exc
         attempts.labels(method, "success").inc()
         self.penalty.succeeded(address)
         return principal

@@ -24,13 +24,13 @@ class SessionSnapshot:
     peer: str
     listener: str
     user: str | None
-    #: the mailbox the session holds (a ``mailboxes`` name, else where it is), once logged in
-    mailbox: str | None
     state: str
     since: float
     commands: int
     bytes_sent: int
     last_activity: float
+    #: the mailbox the session holds (a ``mailboxes`` name, else where it is), once logged in
+    mailbox: str | None = None
 
 
 @dataclass
@@ -43,14 +43,14 @@ class SessionRecord:
     since: float = field(default_factory=time.time)
     user: str | None = None
     mailbox: str | None = None
-    #: the minted password the login used (``Principal.token_id``); not shown
-    token_id: str | None = None
     state: str = "AUTHORIZATION"
     commands: int = 0
     bytes_sent: int = 0
     last_activity: float = field(default_factory=time.time)
     cancel_scope: trio.CancelScope = field(default_factory=trio.CancelScope)
     wait_scope: trio.CancelScope | None = None
+    #: the minted password the login used (``Principal.token_id``): revoking it ends the session
+    token_id: str | None = None
 
     def snapshot(self) -> SessionSnapshot:
         return SessionSnapshot(
@@ -58,12 +58,12 @@ class SessionRecord:
             peer=self.peer,
             listener=self.listener,
             user=self.user,
-            mailbox=self.mailbox,
             state=self.state,
             since=self.since,
             commands=self.commands,
             bytes_sent=self.bytes_sent,
             last_activity=self.last_activity,
+            mailbox=self.mailbox,
         )
 
 

@@ -15,8 +15,8 @@ import trio
 
 from pop3srv.admission import LoginSlots
 from pop3srv.auth.base import Authenticator, LoginContext, Principal
-from pop3srv.auth.failures import FailedLogins
-from pop3srv.auth.penalty import LoginPenalty
+from pop3srv.auth.failures import FailedLogins, failure_reason
+from pop3srv.auth.penalty import LoginPenalty, address_of
 from pop3srv.config_model import PenaltySettings
 from pop3srv.locks import Held, MaildropLocks
 from pop3srv.login import Gate, LoginRefused
@@ -91,9 +91,7 @@ class Session:
         self._record = record
         self._login: _Login | None = None
         self._locks = deps.locks or MaildropLocks(deps.registry)
-        self._gate = Gate(
-            deps.authenticator, deps.penalty, deps.logins, deps.metrics, deps.failures
-        )
+        self._gate = Gate(deps.authenticator, deps.penalty, deps.logins, deps.metrics)
         self._bad_commands = 0
         self._auth_failures = 0
 
@@ -171,6 +169,9 @@ class Session:
         try:
             principal = await self._gate.log_in(user, password, method, self._policy.context)
         except LoginRefused as refused:
+            if self._deps.failures is not None:
+                peer = address_of(self._policy.context.peer)
+                self._deps.failures.record(peer, user, method, failure_reason(refused))
             await out.send(refused.reply)
             self._auth_failures += refused.bad_credentials
             too_many = self._auth_failures >= self._policy.max_auth_failures

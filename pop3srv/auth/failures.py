@@ -1,6 +1,7 @@
 """Recent failed POP3 logins, for the admin app's security view: a bounded ring of (time,
 address, user, method, reason class). Never a password; user names are clipped and kept only
-in memory."""
+in memory. The session records each refused login; ``failure_reason`` classifies it by what
+the login gate's refusal was caused by."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
+
+from pop3srv.auth.base import AuthFailed, AuthUnavailable
 
 MAX_FAILURES = 500
 MAX_USER = 64
@@ -26,6 +29,24 @@ class FailedLogin:
 
     def public(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def failure_reason(refused: BaseException) -> str:
+    """The reason class of a refused login (``login.LoginRefused``), from its cause: the
+    provider's ``AuthFailed.reason``, ``unavailable`` (an outage), ``malformed`` (a password
+    no parser could read), ``error`` (a provider bug), else ``limited`` (refused before any
+    check: too many attempts in progress)."""
+    cause = refused.__cause__
+    match cause:
+        case AuthFailed():
+            return cause.reason
+        case AuthUnavailable():
+            return "unavailable"
+        case UnicodeError():
+            return "malformed"
+        case None:
+            return "limited"
+    return "error"
 
 
 class FailedLogins:

@@ -23,6 +23,17 @@ class _Record:
     last: float
 
 
+@dataclass(frozen=True)
+class DelayedAddress:
+    """One entry of ``LoginPenalty.delayed()`` (the admin console's security view)."""
+
+    address: str
+    failures: int
+    delay: float  # what the next attempt waits
+    retry_after: float  # seconds left of the delay earned by the last failure
+    last_failure: float  # trio time
+
+
 class LoginPenalty:
     def __init__(
         self, settings: PenaltySettings, *, forget_after: float = 900.0, max_addresses: int = 65536
@@ -54,19 +65,20 @@ class LoginPenalty:
     def succeeded(self, address: str) -> None:
         self._records.pop(address, None)
 
-    # --- for the admin app's security view -----------------------------------------------
-
-    def delayed(self) -> list[tuple[str, float, int]]:
-        """(address, delay in seconds, failures) of every address now waiting, longest first."""
-        rows = [(address, self.delay(address), r.failures) for address, r in self._snapshot()]
-        return sorted((row for row in rows if row[1] > 0), key=lambda row: -row[1])
+    def delayed(self) -> list[DelayedAddress]:
+        """The addresses whose next login is delayed, most recent failure first."""
+        result = []
+        for address in list(self._records):
+            record = self._current(address)
+            wait = self.delay(address)
+            if record is not None and wait > 0:
+                left = max(0.0, record.last + wait - trio.current_time())
+                result.append(DelayedAddress(address, record.failures, wait, left, record.last))
+        return sorted(result, key=lambda entry: entry.last_failure, reverse=True)
 
     def forgive(self, address: str) -> bool:
-        """Clear ``address``'s failures; False if it had none."""
+        """Drop an address's failures; whether it had any."""
         return self._records.pop(address, None) is not None
-
-    def _snapshot(self) -> list[tuple[str, _Record]]:
-        return list(self._records.items())
 
     def _current(self, address: str) -> _Record | None:
         record = self._records.get(address)

@@ -1,5 +1,5 @@
-"""The ring of recent failed logins (the security view), and the login gate that fills it with
-a reason class per failure; never a password."""
+"""The ring of recent failed logins (the security view) and the reason class of each refusal of
+the login gate; never a password."""
 
 from __future__ import annotations
 
@@ -7,9 +7,17 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from pop3srv.admission import LoginSlots
-from pop3srv.auth.base import AuthFailed, AuthUnavailable, LoginContext, Principal, TokenRevoked
+from pop3srv.auth.base import (
+    AuthFailed,
+    AuthUnavailable,
+    LoginContext,
+    Principal,
+    TokenRevoked,
+    TokenUnregistered,
+)
 from pop3srv.auth.chain import ChainAuthenticator
-from pop3srv.auth.failures import MAX_USER, FailedLogins
+from pop3srv.auth.claims import MalformedClaims
+from pop3srv.auth.failures import MAX_USER, FailedLogins, failure_reason
 from pop3srv.auth.penalty import LoginPenalty
 from pop3srv.config_model import PenaltySettings
 from pop3srv.login import Gate, LoginRefused
@@ -40,28 +48,27 @@ class _Refuses:
         raise self.error
 
 
-async def _reason(authenticator: object) -> str:
-    failures = FailedLogins()
+async def _reason(authenticator: object, *, slots: int = 4) -> str:
     gate = Gate(
         authenticator,  # type: ignore[arg-type]
         LoginPenalty(PenaltySettings()),
-        LoginSlots(4),
+        LoginSlots(slots),
         create_metrics(CollectorRegistry()),
-        failures,
     )
-    with pytest.raises(LoginRefused):
+    with pytest.raises(LoginRefused) as refused:
         await gate.log_in("eve", "secret-password", "user", LoginContext(peer="192.0.2.9:5000"))
-    [failure] = failures.recent()
-    assert (failure.address, failure.user, failure.method) == ("192.0.2.9", "eve", "user")
-    assert "secret-password" not in repr(failure)
-    return failure.reason
+    return failure_reason(refused.value)
 
 
-async def test_gate_records_the_reason_class() -> None:
+async def test_refusals_are_classed_by_their_cause() -> None:
     assert await _reason(_Refuses(AuthFailed("no"))) == "bad-credentials"
     assert await _reason(_Refuses(TokenRevoked("no"))) == "revoked"
+    assert await _reason(_Refuses(TokenUnregistered("no"))) == "unregistered-token"
+    assert await _reason(_Refuses(MalformedClaims("no"))) == "malformed"
+    assert await _reason(_Refuses(UnicodeDecodeError("utf-8", b"", 0, 1, "x"))) == "malformed"
     assert await _reason(_Refuses(AuthUnavailable("down"))) == "unavailable"
     assert await _reason(_Refuses(RuntimeError("bug"))) == "error"
+    assert await _reason(_Refuses(AuthFailed("no")), slots=0) == "limited"
     # a chain keeps the telling refusal of one provider over the others' plain "no"
     chain = ChainAuthenticator([_Refuses(AuthFailed("no")), _Refuses(TokenRevoked("no"))])
     assert await _reason(chain) == "revoked"
