@@ -164,6 +164,7 @@ def console_scenario(server: RunningServer) -> tuple[list[str], list[str]]:
         try:
             page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
             page.set_default_timeout(15_000)
+            expect.set_options(timeout=15_000)  # the security view is polled every 5 s
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
             page.on("pageerror", lambda e: errors.append(str(e)))
             page.on(
