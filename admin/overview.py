@@ -2,8 +2,9 @@
 histories (logins and failures per minute, bytes sent per second, sessions) for the UI's
 charts, all from the server's own Prometheus registry: no external service.
 
-A ``Sampler`` reads the counters every ``sample_interval`` seconds (in the admin app's nursery,
-and on demand when a request finds the last sample stale) and keeps the differences in a ring.
+A ``Sampler`` reads the counters every ``sample_interval`` seconds (in the app's background
+nursery while it serves, and on demand when a request finds the last sample stale) and keeps
+the differences in a ring.
 Store health is the last S3 request that ended ``denied`` or ``unavailable``, and when.
 """
 
@@ -16,7 +17,8 @@ from dataclasses import asdict, dataclass
 
 import trio
 from prometheus_client import CollectorRegistry
-from quart import Quart, Response, jsonify
+from quart import Response, jsonify
+from quart_trio import QuartTrio
 
 from admin.deps import AdminContext
 from admin.guards import api_denied
@@ -121,8 +123,21 @@ class Sampler:
             self.last_store_error, self.last_store_error_at = grown[0], now
 
 
-def register(app: Quart, ctx: AdminContext, sampler: Sampler) -> None:
+def register(app: QuartTrio, ctx: AdminContext, sampler: Sampler) -> None:
     deps = ctx.deps
+    running = trio.CancelScope()
+
+    @app.before_serving
+    async def start_sampling() -> None:
+        async def sample() -> None:
+            with running:
+                await sampler.run()
+
+        app.nursery.start_soon(sample)
+
+    @app.after_serving
+    async def stop_sampling() -> None:
+        running.cancel()
 
     @app.get("/api/overview")
     async def overview() -> Response:

@@ -19,7 +19,6 @@ from quart import Quart
 
 from admin.auth import is_loopback
 from admin.deps import admin_context
-from admin.overview import Sampler
 
 log = logging.getLogger(__name__)
 
@@ -75,13 +74,3 @@ async def serve_admin(
             partial(serve, app, config, shutdown_trigger=shutdown_trigger)
         )
         task_status.started(parse_binds(binds))
-        if ctx.sampler is not None:
-            nursery.start_soon(_sample_until, ctx.sampler, shutdown)
-
-
-async def _sample_until(sampler: Sampler, shutdown: trio.Event) -> None:
-    """The overview's metric samples, until shutdown."""
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(sampler.run)
-        await shutdown.wait()
-        nursery.cancel_scope.cancel()

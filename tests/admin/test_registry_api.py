@@ -10,6 +10,7 @@ from typing import Any
 
 import jwt
 import pytest
+import trio
 
 from admin.auth import CSRF_HEADER
 from admin.deps import admin_context
@@ -244,3 +245,16 @@ async def test_overview_reports_server_and_history(harness: Harness) -> None:
     point = body["history"][-1]
     assert point["logins_per_minute"] > 0 and point["failures_per_minute"] > 0
     assert point["bytes_per_second"] > 0
+
+
+async def test_sampler_runs_while_the_app_serves(harness: Harness) -> None:
+    ctx = admin_context(harness.app)
+    assert ctx.sampler is not None
+    ctx.sampler.interval = 0.05
+    with trio.fail_after(5):
+        async with harness.app.test_app():  # startup and shutdown, as when served
+            while len(ctx.sampler.points) < 3:
+                await trio.sleep(0.05)
+    count = len(ctx.sampler.points)
+    await trio.sleep(0.2)
+    assert len(ctx.sampler.points) == count  # stopped with the app
