@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import unicodedata
 from dataclasses import asdict
 from typing import Any
 
@@ -18,14 +19,40 @@ from admin.deps import AdminContext
 from admin.guards import api_denied, json_error
 from admin.minting import FieldError, MintingUnavailable, UnknownMailbox, parse_label
 from pop3srv.auth.ledger import TokenRecord
+from pop3srv.auth.ledgerstore import REGISTRY_ERRORS
 from pop3srv.registry import SessionSnapshot
-from pop3srv.storage.base import StoreError
 
 MAX_NAME = 1024
 
+#: characters of a user name shown (a client may send 16 KiB)
+MAX_SHOWN = 256
+
 
 def session_json(snapshot: SessionSnapshot) -> dict[str, Any]:
-    return asdict(snapshot)
+    """A session for the API and the live view; the client-chosen user name (and the mailbox)
+    with control, bidi and other invisible characters shown as escapes."""
+    data = asdict(snapshot)
+    data["user"] = visible(snapshot.user)
+    data["mailbox"] = visible(snapshot.mailbox)
+    return data
+
+
+def visible(text: str | None, limit: int = MAX_SHOWN) -> str | None:
+    """``text`` with every control, format (bidi, zero-width) or separator character other
+    than a plain space written as ``\\uXXXX`` (a backslash as two), cut to ``limit``
+    characters."""
+    if text is None:
+        return None
+    shown = "".join(_visible_char(char) for char in text[:limit])
+    return shown + ("…" if len(text) > limit else "")
+
+
+def _visible_char(char: str) -> str:
+    if char == "\\":
+        return "\\\\"
+    if char != " " and unicodedata.category(char)[0] in "CZ":
+        return f"\\u{ord(char):04x}"
+    return char
 
 
 def admin_address() -> str:
@@ -65,7 +92,10 @@ def register(app: Quart, ctx: AdminContext) -> None:
         mailbox = request.args.get("mailbox", "").strip()
         if not mailbox or len(mailbox) > MAX_NAME:
             return json_error(400, "mailbox: required, e.g. ?mailbox=NAME", "mailbox")
-        ended = deps.registry.kick_where(lambda record: record.mailbox == mailbox)
+        # the name as sent, or as the API showed it (control characters escaped)
+        ended = deps.registry.kick_where(
+            lambda record: mailbox in (record.mailbox, visible(record.mailbox))
+        )
         deps.metrics.admin_sessions_ended_total.inc(len(ended))
         deps.audit.record("kick", admin_address(), f"mailbox {mailbox}", detail=" ".join(ended))
         return jsonify({"mailbox": mailbox, "ended": ended})
@@ -130,7 +160,7 @@ async def _mint(ctx: AdminContext, body: object) -> Response:
         )
         try:
             await deps.ledger.register(record)
-        except (StoreError, OSError, ValueError) as exc:
+        except REGISTRY_ERRORS as exc:
             deps.audit.record("mint", admin_address(), mailbox, outcome="failed")
             return json_error(503, f"token registry unavailable, nothing minted: {exc}")
     deps.metrics.admin_passwords_minted_total.labels("jwt").inc()

@@ -11,7 +11,7 @@ from werkzeug.exceptions import HTTPException
 from admin import api, live, overview, probes, registry_api, ui
 from admin.auth import UiSessions
 from admin.deps import EXTENSION, AdminContext, AdminDeps
-from admin.guards import json_error
+from admin.guards import json_error, register_host_check
 
 MAX_BODY = 64 * 1024
 
@@ -23,6 +23,7 @@ def create_app(deps: AdminDeps) -> QuartTrio:
     ctx = AdminContext(deps=deps, sessions=UiSessions(deps.ui_session_ttl))
     ctx.sampler = overview.Sampler(deps.prometheus, deps.registry, deps.sample_interval)
     app.extensions[EXTENSION] = ctx
+    register_host_check(app, ctx)
     probes.register(app, ctx)
     api.register(app, ctx)
     registry_api.register(app, ctx)

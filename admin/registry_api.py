@@ -12,7 +12,7 @@ from admin.api import admin_address
 from admin.deps import AdminContext
 from admin.guards import api_denied, json_error
 from pop3srv.auth.apppassword import app_password_id
-from pop3srv.storage.base import StoreError
+from pop3srv.auth.ledgerstore import REGISTRY_ERRORS
 
 MAX_FAILED = 100
 MAX_DELAYED = 200
@@ -37,7 +37,7 @@ def register(app: Quart, ctx: AdminContext) -> None:
             return json_error(409, "no token registry: minted tokens cannot be revoked")
         try:
             record = await deps.ledger.revoke(jti)
-        except (StoreError, OSError, ValueError) as exc:
+        except REGISTRY_ERRORS as exc:
             return json_error(503, f"token registry unavailable: {exc}")
         if record is None:
             return json_error(404, f"jti: unknown token {jti!r}", "jti")
@@ -57,7 +57,7 @@ def register(app: Quart, ctx: AdminContext) -> None:
             return json_error(409, "no token registry: bump app-password-version instead")
         try:
             version = await deps.ledger.bump_app_password(mailbox, entry.app_password_version)
-        except (StoreError, OSError, ValueError) as exc:
+        except REGISTRY_ERRORS as exc:
             return json_error(503, f"token registry unavailable: {exc}")
         token_id = app_password_id(mailbox)
         ended = deps.registry.kick_where(lambda session: session.token_id == token_id)

@@ -29,7 +29,8 @@ class SessionSnapshot:
     commands: int
     bytes_sent: int
     last_activity: float
-    #: the mailbox the session holds (a ``mailboxes`` name, else where it is), once logged in
+    #: the mailbox the session holds (a ``mailboxes`` name, else where it is); ``user`` is
+    #: the name the client sent
     mailbox: str | None = None
 
 

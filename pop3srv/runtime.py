@@ -23,6 +23,7 @@ from pop3srv.config import Settings
 from pop3srv.locks import MaildropLocks
 from pop3srv.metrics import Metrics, create_metrics
 from pop3srv.registry import SessionRegistry
+from pop3srv.statedir import check_private_file, check_trusted
 from pop3srv.storage.base import (
     DemoLocation,
     EmptyLocation,
@@ -112,6 +113,7 @@ def build_runtime(settings: Settings, *, pool_settings: PoolSettings | None = No
 
     ``pool_settings`` sizes the S3 client pool (tests use short timeouts and few retries).
     """
+    _check_state_dir(settings)
     settings, generated_secret = ensure_generated_jwt_secret(settings)
     prometheus = CollectorRegistry()
     metrics = create_metrics(prometheus)
@@ -134,7 +136,9 @@ def build_runtime(settings: Settings, *, pool_settings: PoolSettings | None = No
         authenticator=build_authenticator(
             settings, default_location(settings), http_client, ledger
         ),
-        penalty=LoginPenalty(settings.auth.penalty),
+        penalty=LoginPenalty(
+            settings.auth.penalty, ipv6_prefix_length=settings.limits.ipv6_prefix_length
+        ),
         http_client=http_client,
         pool=pool,
         locks=MaildropLocks(registry, remote),
@@ -158,6 +162,18 @@ def _shared_bucket(settings: Settings) -> S3Location | None:
             assert isinstance(named, S3Location)
             return named
     return None
+
+
+def _check_state_dir(settings: Settings) -> None:
+    """Refuse (``StateDirError``) a state-dir, or a secret in it, that another user could have
+    planted, before anything is read from it."""
+    state_dir = settings.store.state_dir
+    check_trusted(state_dir)
+    check_trusted(state_dir / "tls")
+    check_private_file(state_dir / "admin-token")
+    check_private_file(state_dir / "jwt-secret")
+    check_private_file(state_dir / "tokens.json")
+    check_private_file(state_dir / "tls" / "self-signed.key")
 
 
 def default_location(settings: Settings) -> Location:

@@ -4,18 +4,24 @@ server started with no configuration (``make run``) can mint mailbox passwords i
 It applies only while ``auth-providers`` is left at its default: the default chain (static
 user/password, HTTP callback) stays first and ``jwt`` (and app passwords, for a ``mailboxes``
 table) is appended, so nothing that logged in before stops working. The file is mode 0600,
-created once and reused on every later start; its value is never logged.
+created once and reused on every later start, with the owner and mode checks of every secret
+in ``state-dir`` (``pop3srv.statedir``); its value is never logged.
 """
 
 from __future__ import annotations
 
+import logging
+import secrets
 from dataclasses import replace
 from pathlib import Path
 
 from pop3srv.config_model import Settings
-from pop3srv.secretfile import ensure_secret, read_secret
+from pop3srv.statedir import StateDirError, ensure_private_dir, read_private, write_private
+
+log = logging.getLogger(__name__)
 
 JWT_SECRET_FILE = "jwt-secret"  # noqa: S105 - a file name
+SECRET_BYTES = 32
 
 
 def jwt_secret_path(state_dir: Path) -> Path:
@@ -45,8 +51,11 @@ def ensure_generated_jwt_secret(settings: Settings) -> tuple[Settings, Path | No
     """The settings to serve with, and the generated secret's file (None: not generated)."""
     if not wants_generated_secret(settings):
         return settings, None
-    path = jwt_secret_path(settings.store.state_dir)
-    secret, _ = ensure_secret(path)
+    path = jwt_secret_path(ensure_private_dir(settings.store.state_dir))
+    secret = (read_private(path) or "").strip()
+    if not secret:
+        secret = secrets.token_urlsafe(SECRET_BYTES)
+        write_private(path, (secret + "\n").encode())
     return with_jwt_secret(settings, secret), path
 
 
@@ -54,5 +63,9 @@ def existing_generated_jwt_secret(settings: Settings) -> Settings:
     """For offline tools (``pop3srv token mint``): the secret a server generated, if any."""
     if not wants_generated_secret(settings):
         return settings
-    secret = read_secret(jwt_secret_path(settings.store.state_dir))
-    return settings if secret is None else with_jwt_secret(settings, secret)
+    try:
+        secret = (read_private(jwt_secret_path(settings.store.state_dir)) or "").strip()
+    except StateDirError as exc:
+        log.warning("%s", exc)
+        return settings
+    return with_jwt_secret(settings, secret) if secret else settings

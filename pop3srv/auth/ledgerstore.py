@@ -1,7 +1,8 @@
 """Where the token registry (``ledger``) is kept.
 
 - ``FileBackend``: ``state-dir/tokens.json`` for a single server. Changes are serialised by a
-  trio lock and written atomically (temporary file, fsync, rename), mode 0600.
+  trio lock and written atomically (exclusive temporary file, fsync, rename), mode 0600, with
+  the owner checks of every file in ``state-dir`` (``pop3srv.statedir``).
 - ``S3Backend``: one object under the lock prefix in the bucket, for replicas (``lock: s3``).
   A change reads the object and its ETag, applies itself, and writes with ``If-Match`` on that
   ETag (``If-None-Match: *`` when there is none yet); a 412 means another replica wrote in
@@ -12,7 +13,6 @@
 
 from __future__ import annotations
 
-import os
 import random
 from collections.abc import Callable
 from pathlib import Path
@@ -21,10 +21,13 @@ from typing import Any, TypeVar
 import trio
 
 from pop3srv.auth.ledger import LedgerState
-from pop3srv.storage.base import MessageGone, S3Location, StoreUnavailable
+from pop3srv.statedir import StateDirError, ensure_private_dir, read_private, write_private
+from pop3srv.storage.base import MessageGone, S3Location, StoreError, StoreUnavailable
 from pop3srv.storage.pool import S3Pool
 
 T = TypeVar("T")
+#: what reading or writing the registry may raise (S3 down, a file refused, a bad document)
+REGISTRY_ERRORS = (StoreError, StateDirError, OSError, ValueError)
 LEDGER_FILE = "tokens.json"
 LEDGER_OBJECT = "tokens.json"
 WRITE_ATTEMPTS = 10
@@ -49,21 +52,12 @@ class FileBackend:
             return state, result
 
     def _read(self) -> LedgerState:
-        try:
-            data = self.path.read_bytes()
-        except FileNotFoundError:
-            return LedgerState()
-        return LedgerState.from_bytes(data)
+        text = read_private(self.path)
+        return LedgerState() if text is None else LedgerState.from_bytes(text.encode())
 
     def _write(self, data: bytes) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, self.path)
+        ensure_private_dir(self.path.parent)
+        write_private(self.path, data)
 
 
 class S3Backend:
