@@ -28,8 +28,9 @@
   }
 
   // A sparkline: the values as a line over a filled area, scaled to the box (300 x 60).
-  function chart(id, values) {
+  function chart(id, samples) {
     const svg = document.getElementById(id);
+    const values = samples.length === 1 ? [samples[0], samples[0]] : samples; // a level line
     const width = 300;
     const height = 60;
     const top = Math.max(1, ...values);
