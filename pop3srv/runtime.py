@@ -7,12 +7,13 @@ import ssl
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import httpx
 import trio
 from prometheus_client import CollectorRegistry
 
-from pop3srv.auth.base import Authenticator
+from pop3srv.auth.base import Authenticator, LoginContext, Principal
 from pop3srv.auth.factory import build_authenticator, mailbox_resolver
 from pop3srv.auth.failures import FailedLogins
 from pop3srv.auth.generated import ensure_generated_jwt_secret
@@ -20,8 +21,10 @@ from pop3srv.auth.ledger import TokenLedger
 from pop3srv.auth.ledgerstore import choose_backend
 from pop3srv.auth.penalty import LoginPenalty
 from pop3srv.config import Settings
+from pop3srv.failures import FailureLog
 from pop3srv.locks import MaildropLocks
 from pop3srv.metrics import Metrics, create_metrics
+from pop3srv.proxied import ProxyGate
 from pop3srv.registry import SessionRegistry
 from pop3srv.statedir import check_private_file, check_trusted
 from pop3srv.storage.base import (
@@ -54,22 +57,39 @@ class Bound:
     admin: list[tuple[str, int]] = field(default_factory=list)
 
 
+class SwappableAuthenticator:
+    """The configured authenticator, replaced whole when the login tables are reloaded; a
+    login in progress finishes with the one it started with."""
+
+    def __init__(self, current: Authenticator) -> None:
+        self.current = current
+
+    async def authenticate(self, user: str, password: str, context: LoginContext) -> Principal:
+        return await self.current.authenticate(user, password, context)
+
+
 @dataclass
 class Runtime:
     """The process-wide objects, shared by the POP3 listeners and the admin app."""
 
+    #: the settings now in force (replaced by a reload)
     settings: Settings
     registry: SessionRegistry
     metrics: Metrics
     prometheus: CollectorRegistry
     tls_context: ssl.SSLContext | None
     self_signed_cert: str | None
-    authenticator: Authenticator
+    authenticator: SwappableAuthenticator
     penalty: LoginPenalty
     http_client: httpx.AsyncClient
     #: S3 clients and worker threads shared by every S3 mailbox (and the admin app)
     pool: S3Pool
     locks: MaildropLocks
+    #: PROXY protocol on the POP3 listeners (None: off)
+    proxy: ProxyGate | None = None
+    failures: FailureLog = field(default_factory=FailureLog)
+    #: what SIGHUP changes in the running listeners (set by ``service.serve``)
+    tls_target: TlsTarget | None = None
     #: folder listings reused while a folder is unchanged
     listings: ListingCache = field(default_factory=ListingCache)
     #: set once the POP3 listeners are bound (the admin app's /readyz)
@@ -79,7 +99,7 @@ class Runtime:
     #: where a generated jwt-secret lives (None: configured, or none)
     generated_jwt_secret: Path | None = None
     #: recent failed logins (the admin app's security view)
-    failures: FailedLogins = field(default_factory=FailedLogins)
+    failed_logins: FailedLogins = field(default_factory=FailedLogins)
     #: when the runtime was built (the admin overview's uptime)
     started_at: float = field(default_factory=time.time)
 
@@ -121,11 +141,13 @@ def build_runtime(settings: Settings, *, pool_settings: PoolSettings | None = No
     http_client = httpx.AsyncClient(headers={"User-Agent": "pop3srv"})
     pool = S3Pool(metrics, pool_settings)
     registry = SessionRegistry()
+    proxy = ProxyGate(settings.listen.proxy_trusted) if settings.listen.proxy_protocol else None
     s3 = settings.s3
     remote = S3Locks(pool, lease=s3.lock_lease, prefix=s3.lock_prefix) if s3.lock == "s3" else None
     ledger = TokenLedger(
         choose_backend(pool, settings.store.state_dir, _shared_bucket(settings), s3.lock_prefix)
     )
+    authenticator = build_authenticator(settings, default_location(settings), http_client, ledger)
     return Runtime(
         settings=settings,
         registry=registry,
@@ -133,9 +155,7 @@ def build_runtime(settings: Settings, *, pool_settings: PoolSettings | None = No
         prometheus=prometheus,
         tls_context=tls_context,
         self_signed_cert=cert,
-        authenticator=build_authenticator(
-            settings, default_location(settings), http_client, ledger
-        ),
+        authenticator=SwappableAuthenticator(authenticator),
         penalty=LoginPenalty(
             settings.auth.penalty, ipv6_prefix_length=settings.limits.ipv6_prefix_length
         ),
@@ -144,6 +164,7 @@ def build_runtime(settings: Settings, *, pool_settings: PoolSettings | None = No
         locks=MaildropLocks(registry, remote),
         ledger=ledger,
         generated_jwt_secret=generated_secret,
+        proxy=proxy,
     )
 
 
@@ -214,6 +235,17 @@ def open_store(
             if pool is None:
                 raise StoreUnavailable("S3 store not available (no client pool)")
             return S3Store(location, pool, trash_prefix=trash_prefix)
+
+
+class TlsTarget(Protocol):
+    """Where the listeners take their TLS context from (the connection handler)."""
+
+    tls_context: ssl.SSLContext | None
+
+
+def tls_context(settings: Settings) -> tuple[ssl.SSLContext | None, str | None]:
+    """The listeners' TLS context from ``settings`` and the self-signed certificate's path."""
+    return _tls_context(settings)
 
 
 def _tls_context(settings: Settings) -> tuple[ssl.SSLContext | None, str | None]:

@@ -21,6 +21,7 @@ from pop3srv.auth.apppassword import app_password_id
 from pop3srv.auth.ledger import Revocation
 from pop3srv.config import Settings
 from pop3srv.fdlimits import BackoffListener, FdBudget, raise_nofile_limit
+from pop3srv.listening import listen_error
 from pop3srv.registry import SessionRegistry
 from pop3srv.runtime import Bound, Runtime, build_runtime, default_location, open_store
 from pop3srv.session import SessionDeps
@@ -61,12 +62,15 @@ async def serve(
         logins=LoginSlots(settings.auth.penalty.max_logins_per_user),
         locks=runtime.locks,
         failures=runtime.failures,
+        failed_logins=runtime.failed_logins,
         mailbox_name=runtime.mailbox_name,
     )
     limits = replace(TransportLimits.from_settings(settings), max_connections=budget.pop3)
-    handler = ConnectionHandler(deps, limits, runtime.tls_context)
+    handler = ConnectionHandler(deps, limits, runtime.tls_context, runtime.proxy)
+    runtime.tls_target = handler
     bound = Bound(self_signed_cert=runtime.self_signed_cert)
     async with trio.open_nursery() as background:
+        await background.start(runtime.failures.run)
         if runtime.locks.remote is not None:
             await background.start(runtime.locks.remote.run)
         if runtime.ledger is not None:
@@ -74,11 +78,12 @@ async def serve(
         async with trio.open_nursery() as admin:
             if settings.admin.port:
                 admin_port = 0 if any_free_port else settings.admin.port
-                bound.admin.extend(
-                    await admin.start(
-                        partial(_serve_admin, runtime, bound, admin_port, shutdown, budget.admin)
-                    )
-                )
+                serving = partial(_serve_admin, runtime, bound, admin_port, shutdown, budget.admin)
+                try:
+                    bound.admin.extend(await admin.start(serving))
+                except* OSError as group:
+                    host = settings.admin.host
+                    raise listen_error(group, host, admin_port, "admin-port") from None
             await _serve_pop3(
                 runtime,
                 handler,
@@ -106,19 +111,16 @@ async def _serve_pop3(
         async with trio.open_nursery() as listening:
             if settings.listen.plain_port:
                 port = 0 if any_free_port else settings.listen.plain_port
-                listeners = await trio.open_tcp_listeners(port, host=host)
+                listeners = await _listen(port, host, "plain-port")
                 bound.plain.extend(_addresses(listeners))
                 serve = partial(trio.serve_listeners, handler.serve_plain, _backoff(listeners))
                 await listening.start(partial(serve, handler_nursery=connections))
             if runtime.tls_context is not None and settings.listen.tls_port:
                 port = 0 if any_free_port else settings.listen.tls_port
-                listeners = await trio.open_tcp_listeners(port, host=host)
+                listeners = await _listen(port, host, "tls-port")
                 bound.tls.extend(_addresses(listeners))
-                tls = [
-                    trio.SSLListener(inner, runtime.tls_context, https_compatible=True)
-                    for inner in _backoff(listeners)
-                ]
-                serve = partial(trio.serve_listeners, handler.serve_tls, tls)
+                # the handler does the TLS (after any PROXY header, with the current context)
+                serve = partial(trio.serve_listeners, handler.serve_tls, _backoff(listeners))
                 await listening.start(partial(serve, handler_nursery=connections))
             runtime.ready.set()
             task_status.started(bound)
@@ -155,7 +157,7 @@ async def _serve_admin(
         client=partial(client_info, settings, bound, runtime.tls_context is not None),
         ledger=runtime.ledger,
         audit=AuditLog(settings.store.state_dir / AUDIT_FILE),
-        failures=runtime.failures,
+        failures=runtime.failed_logins,
         login_penalty=runtime.penalty,
         server=partial(_server_info, runtime, bound),
         allowed_hosts=(settings.admin.host, *settings.admin.allowed_hosts),
@@ -219,6 +221,14 @@ def _server_info(runtime: Runtime, bound: Bound) -> ServerInfo:
 
     listeners = {"tls": named(bound.tls), "plain": named(bound.plain), "admin": named(bound.admin)}
     return ServerInfo(version=__version__, started_at=runtime.started_at, listeners=listeners)
+
+
+async def _listen(port: int, host: str | None, key: str) -> list[trio.SocketListener]:
+    """The listeners of one POP3 port; ``ListenError`` (one line) when it cannot be bound."""
+    try:
+        return await trio.open_tcp_listeners(port, host=host)
+    except OSError as exc:
+        raise listen_error(exc, host, port, key) from None
 
 
 def _backoff(listeners: list[trio.SocketListener]) -> list[BackoffListener]:

@@ -15,9 +15,10 @@ import trio
 
 from pop3srv.admission import LoginSlots
 from pop3srv.auth.base import Authenticator, LoginContext, Principal
-from pop3srv.auth.failures import FailedLogins, failure_reason
+from pop3srv.auth.failures import FailedLogins
 from pop3srv.auth.penalty import LoginPenalty, address_of
 from pop3srv.config_model import PenaltySettings
+from pop3srv.failures import FailureLog, Who
 from pop3srv.locks import Held, MaildropLocks
 from pop3srv.login import Gate, LoginRefused
 from pop3srv.maildrop import Maildrop, NoSuchMessage
@@ -55,8 +56,9 @@ class SessionDeps:
     #: None: this process's locks only (the registry's)
     locks: MaildropLocks | None = None
     implementation: str = "pop3srv"
+    failures: FailureLog = field(default_factory=FailureLog)
     #: recent failed logins for the admin app's security view (None: not kept)
-    failures: FailedLogins | None = None
+    failed_logins: FailedLogins | None = None
     #: how the admin app names a login's mailbox (a ``mailboxes`` entry, else its location)
     mailbox_name: Callable[[Location], str] = field(default=lambda location: location.lock_key)
 
@@ -91,7 +93,9 @@ class Session:
         self._record = record
         self._login: _Login | None = None
         self._locks = deps.locks or MaildropLocks(deps.registry)
-        self._gate = Gate(deps.authenticator, deps.penalty, deps.logins, deps.metrics)
+        self._gate = Gate(
+            deps.authenticator, deps.penalty, deps.logins, deps.metrics, deps.failures
+        )
         self._bad_commands = 0
         self._auth_failures = 0
 
@@ -166,12 +170,13 @@ class Session:
         return await self._login_with(authcid, password, "plain", out)
 
     async def _login_with(self, user: str, password: str, method: str, out: Outbox) -> Action:
+        who, context = Who(self._record.id, self._record.peer, user), self._policy.context
         try:
-            principal = await self._gate.log_in(user, password, method, self._policy.context)
+            principal = await self._gate.log_in(user, password, method, context, who)
         except LoginRefused as refused:
-            if self._deps.failures is not None:
+            if self._deps.failed_logins is not None:
                 peer = address_of(self._policy.context.peer)
-                self._deps.failures.record(peer, user, method, failure_reason(refused))
+                self._deps.failed_logins.record(peer, user, method, refused.reason)
             await out.send(refused.reply)
             self._auth_failures += refused.bad_credentials
             too_many = self._auth_failures >= self._policy.max_auth_failures
@@ -189,14 +194,16 @@ class Session:
         return Action.CONTINUE
 
     async def _open_maildrop(self, principal: Principal) -> ev.Ok | ev.Err:
+        who, location = Who(self._record.id, self._record.peer, principal.user), principal.location
         try:
-            held = await self._locks.acquire(principal.location, self._record)
+            held = await self._locks.acquire(location, self._record)
         except StoreError as exc:
+            self._deps.failures.store_failed(exc, "lock", who, location)
             return store_error_reply(exc, "cannot lock maildrop")
         if held is None:
             return ev.Err("maildrop already locked by another session", "IN-USE")
         try:
-            store = self._deps.open_store(principal.location)
+            store = self._deps.failures.watch(self._deps.open_store(location), who, location)
             await store.check_access()
             maildrop = Maildrop(await store.list_messages())
         except BaseException as exc:  # a store error, or a kick while listing: free the lock

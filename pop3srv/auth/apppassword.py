@@ -12,6 +12,9 @@ from pop3srv.auth.claims import MailboxResolver
 from pop3srv.auth.ledger import TokenLedger
 from pop3srv.auth.tokens import app_password
 
+#: how many earlier versions a refused password is compared with to log it as revoked
+REVOKED_LOOKBACK = 16
+
 
 @dataclass(frozen=True)
 class AppPasswordAuthenticator:
@@ -27,18 +30,27 @@ class AppPasswordAuthenticator:
         expected = _canonical(app_password(self.key, user, version))
         given = _canonical(password)
         if not secrets_equal(given, expected) or entry is None:
-            raise AuthFailed("invalid user name or password")
+            raise AuthFailed(reason=self._reason(user, given, version, known=entry is not None))
         location = self.resolver.from_entry(entry)
         return Principal(
             user=user, location=location, method="app-password", token_id=app_password_id(user)
         )
 
-
-def app_password_id(mailbox: str) -> str:
-    """The ``Principal.token_id`` of app-password logins to ``mailbox``."""
-    return f"app-password:{mailbox}"
+    def _reason(self, user: str, given: str, version: int, *, known: bool) -> str:
+        """For the log: was it an app password of an earlier (revoked) version?"""
+        if not known:
+            return "unknown-user"
+        for old in range(max(1, version - REVOKED_LOOKBACK), version):
+            if secrets_equal(given, _canonical(app_password(self.key, user, old))):
+                return "revoked"
+        return "bad-password"
 
 
 def _canonical(password: str) -> str:
     """Case, spaces and the grouping dashes do not matter (people retype these)."""
     return "".join(password.lower().split()).replace("-", "")
+
+
+def app_password_id(mailbox: str) -> str:
+    """The ``Principal.token_id`` of app-password logins to ``mailbox``."""
+    return f"app-password:{mailbox}"

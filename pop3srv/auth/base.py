@@ -16,8 +16,8 @@ class Principal:
     user: str
     location: Location
     method: str = "static"
-    #: the minted token this login used (JWT ``jti``, or ``app-password:<mailbox>``), if any:
-    #: revoking it ends the session
+    #: the minted password this login used (JWT ``jti``, or ``app-password:<mailbox>``), if
+    #: any: revoking it ends the session
     token_id: str | None = None
 
     @property
@@ -36,22 +36,19 @@ class LoginContext:
 
 
 class AuthFailed(Exception):
-    """Wrong credentials: RFC 3206 ``AUTH``. The message is safe to show the client;
-    ``reason`` is its class for the admin app's security view (never the secret)."""
+    """Wrong credentials: RFC 3206 ``AUTH``. The message is safe to show the client; ``reason``
+    is for the operator's log only (a class such as ``unknown-user``, ``bad-password``,
+    ``expired``, ``bad-signature``, ``revoked``; never the secret)."""
 
-    reason = "bad-credentials"
+    #: reasons that say only "these credentials are not for this provider" (a chain prefers
+    #: any other provider's reason)
+    NOT_MINE = frozenset({"unknown-user", "not-a-token"})
 
-
-class TokenRevoked(AuthFailed):
-    """A minted password that was revoked in the admin app."""
-
-    reason = "revoked"
-
-
-class TokenUnregistered(AuthFailed):
-    """A JWT without a registered ``jti`` while ``require-jti`` is on."""
-
-    reason = "unregistered-token"
+    def __init__(
+        self, message: str = "invalid user name or password", *, reason: str = "refused"
+    ) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class AuthUnavailable(Exception):

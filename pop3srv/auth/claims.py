@@ -35,7 +35,8 @@ TEXT_CLAIMS = (
 class MalformedClaims(AuthFailed):
     """Claims of the wrong type or shape; refused like bad credentials."""
 
-    reason = "malformed"
+    def __init__(self, message: str) -> None:
+        super().__init__(message, reason="bad-claims")
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ class MailboxResolver:
     def named(self, name: str) -> Location:
         entry = self.mailboxes.get(name)
         if entry is None:
-            raise AuthFailed("invalid user name or password")
+            raise AuthFailed("invalid user name or password", reason="unknown-mailbox")
         return self.from_entry(entry)
 
     def from_entry(self, entry: MailboxEntry) -> Location:

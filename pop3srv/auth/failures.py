@@ -1,7 +1,7 @@
 """Recent failed POP3 logins, for the admin app's security view: a bounded ring of (time,
 address, user, method, reason class). Never a password; user names are clipped and kept only
-in memory. The session records each refused login; ``failure_reason`` classifies it by what
-the login gate's refusal was caused by."""
+in memory. The session records each refused login with the refusal's reason class (the one
+the failure log writes: ``unknown-user``, ``bad-password``, ``expired``, ``revoked`` ...)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,6 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
-
-from pop3srv.auth.base import AuthFailed, AuthUnavailable
 
 MAX_FAILURES = 500
 MAX_USER = 64
@@ -24,29 +22,11 @@ class FailedLogin:
     user: str
     #: how the client logged in: user (USER/PASS), plain (AUTH PLAIN) ...
     method: str
-    #: bad-credentials, revoked, unregistered-token, malformed, unavailable, limited, error
+    #: the failure log's reason class (``login.LoginRefused.reason``)
     reason: str
 
     def public(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def failure_reason(refused: BaseException) -> str:
-    """The reason class of a refused login (``login.LoginRefused``), from its cause: the
-    provider's ``AuthFailed.reason``, ``unavailable`` (an outage), ``malformed`` (a password
-    no parser could read), ``error`` (a provider bug), else ``limited`` (refused before any
-    check: too many attempts in progress)."""
-    cause = refused.__cause__
-    match cause:
-        case AuthFailed():
-            return cause.reason
-        case AuthUnavailable():
-            return "unavailable"
-        case UnicodeError():
-            return "malformed"
-        case None:
-            return "limited"
-    return "error"
 
 
 class FailedLogins:

@@ -59,6 +59,12 @@ def ensure_generated_jwt_secret(settings: Settings) -> tuple[Settings, Path | No
     return with_jwt_secret(settings, secret), path
 
 
+def keep_generated_secret(settings: Settings, secret: str) -> Settings:
+    """Reloaded ``settings`` with the secret generated at start-up, while they still configure
+    none (so a reload neither drops JWT logins nor reports them as changed)."""
+    return with_jwt_secret(settings, secret) if wants_generated_secret(settings) else settings
+
+
 def existing_generated_jwt_secret(settings: Settings) -> Settings:
     """For offline tools (``pop3srv token mint``): the secret a server generated, if any."""
     if not wants_generated_secret(settings):

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import jwt
 from jwt.warnings import InsecureKeyLengthWarning
 
-from pop3srv.auth.base import AuthFailed, LoginContext, Principal, TokenRevoked, TokenUnregistered
+from pop3srv.auth.base import AuthFailed, LoginContext, Principal
 from pop3srv.auth.claims import MailboxResolver
 from pop3srv.auth.ledger import TokenLedger
 
@@ -55,15 +55,14 @@ class JwtAuthenticator:
         jti = claims.get("jti")
         if not isinstance(jti, str) or not jti:
             if self.require_jti:
-                log.info("JWT login refused: no jti and require-jti is on")
-                raise TokenUnregistered(_REFUSED)
+                raise AuthFailed(_REFUSED, reason="unregistered-token")
             return None
         if self.ledger is not None and self.ledger.revoked(jti):
             log.info("JWT login refused: token %s was revoked", jti)
-            raise TokenRevoked(_REFUSED)
+            raise AuthFailed(_REFUSED, reason="revoked")
         if self.require_jti and (self.ledger is None or not self.ledger.registered(jti)):
             log.info("JWT login refused: token %s is not registered (require-jti)", jti)
-            raise TokenUnregistered(_REFUSED)
+            raise AuthFailed(_REFUSED, reason="unregistered-token")
         return jti
 
     def verify(self, token: str) -> dict[str, object]:
@@ -71,11 +70,13 @@ class JwtAuthenticator:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
-            raise AuthFailed(_REFUSED) from exc
+            raise AuthFailed(_REFUSED, reason="not-a-token") from exc
         kid = header.get("kid")
         key = self.secret if kid is None else self.secrets.get(str(kid))
-        if key is None or header.get("alg") not in self.algorithms:
-            raise AuthFailed(_REFUSED)
+        if key is None:
+            raise AuthFailed(_REFUSED, reason="unknown-key")
+        if header.get("alg") not in self.algorithms:
+            raise AuthFailed(_REFUSED, reason="bad-algorithm")
         try:
             # Short secrets (the original README's example has 20 characters) must keep working;
             # check-config warns about them once instead of PyJWT on every login.
@@ -89,7 +90,21 @@ class JwtAuthenticator:
                     options={"verify_aud": False, "verify_iss": False},
                 )
         except jwt.PyJWTError as exc:
-            raise AuthFailed(_REFUSED) from exc
+            raise AuthFailed(_REFUSED, reason=_jwt_reason(exc)) from exc
         if not isinstance(claims, dict):
-            raise AuthFailed(_REFUSED)
+            raise AuthFailed(_REFUSED, reason="bad-claims")
         return claims
+
+
+def _jwt_reason(exc: jwt.PyJWTError) -> str:
+    """The log's reason class for a token PyJWT refused."""
+    match exc:
+        case jwt.ExpiredSignatureError():
+            return "expired"
+        case jwt.ImmatureSignatureError():
+            return "not-yet-valid"
+        case jwt.InvalidSignatureError():
+            return "bad-signature"
+        case jwt.DecodeError():
+            return "not-a-token"
+    return "bad-claims"

@@ -6,6 +6,7 @@ with no jwt-secret generates one and mints; ``require-jti`` refuses tokens minte
 
 from __future__ import annotations
 
+import logging
 import os
 import poplib
 import subprocess
@@ -20,6 +21,8 @@ import trio
 
 from admin.minting import TokenMinter
 from pop3srv.auth.generated import jwt_secret_path
+from pop3srv.config import load_settings
+from pop3srv.reload import reload
 from tests.admin.conftest import BEARER
 from tests.admin.test_live_server import admin_base, start_with_admin, write_messages
 from tests.conftest import PASSWORD, USER, RunningServer, server_env, start_server
@@ -190,3 +193,24 @@ def test_start_up_line_says_the_secret_was_generated(tmp_path: Path) -> None:
     )
     secret = path.read_text().strip()
     assert jwt.decode(minted.stdout.strip(), secret, algorithms=["HS256"])["provider"] == "demo"
+
+
+async def test_a_reload_keeps_revocations_and_the_generated_secret(
+    nursery: trio.Nursery, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """SIGHUP rebuilds the authenticator: it still consults the token registry, still checks
+    JWTs with the generated secret, and does not report that secret as a pending change."""
+    extra = {"POP3_ADMIN_PORT": "8080", "POP3_ADMIN_TOKEN": BEARER["Authorization"][7:]}
+    server = await start_server(nursery, tmp_path, **extra)
+    minted = await _api(server, "POST", "/api/tokens", json={"provider": "demo"})
+    kept = await _api(server, "POST", "/api/tokens", json={"provider": "demo"})
+    await _api(server, "DELETE", f"/api/tokens/{minted['jti']}")
+    env = server_env(tmp_path, **extra)
+    with caplog.at_level(logging.INFO, logger="pop3srv.reload"):
+        assert reload(server.runtime, lambda: load_settings(env, cwd=tmp_path, home=tmp_path))
+    assert "take effect only after a restart" not in caplog.text
+    port = server.plain_port
+    assert "[AUTH]" in await trio.to_thread.run_sync(_refused, port, "x", minted["token"])
+    client = await trio.to_thread.run_sync(_login, port, "x", kept["token"])
+    await trio.to_thread.run_sync(client.quit)
+    server.shutdown.set()

@@ -1,27 +1,21 @@
-"""The ring of recent failed logins (the security view) and the reason class of each refusal of
-the login gate; never a password."""
+"""The ring of recent failed logins (the security view): bounded, newest first, user names
+clipped; a session records each refused login in it with the refusal's reason class, never the
+password."""
 
 from __future__ import annotations
 
-import pytest
+import base64
+
 from prometheus_client import CollectorRegistry
 
-from pop3srv.admission import LoginSlots
-from pop3srv.auth.base import (
-    AuthFailed,
-    AuthUnavailable,
-    LoginContext,
-    Principal,
-    TokenRevoked,
-    TokenUnregistered,
-)
-from pop3srv.auth.chain import ChainAuthenticator
-from pop3srv.auth.claims import MalformedClaims
-from pop3srv.auth.failures import MAX_USER, FailedLogins, failure_reason
-from pop3srv.auth.penalty import LoginPenalty
-from pop3srv.config_model import PenaltySettings
-from pop3srv.login import Gate, LoginRefused
+from pop3srv.auth.base import AuthFailed, LoginContext, Principal
+from pop3srv.auth.failures import MAX_USER, FailedLogins
 from pop3srv.metrics import create_metrics
+from pop3srv.protocol import events as ev
+from pop3srv.protocol.connection import Connection
+from pop3srv.registry import SessionRegistry
+from pop3srv.session import Session, SessionDeps, SessionPolicy
+from pop3srv.storage.memory import demo_store
 
 
 def test_ring_is_bounded_newest_first_and_clips_users() -> None:
@@ -48,27 +42,36 @@ class _Refuses:
         raise self.error
 
 
-async def _reason(authenticator: object, *, slots: int = 4) -> str:
-    gate = Gate(
-        authenticator,  # type: ignore[arg-type]
-        LoginPenalty(PenaltySettings()),
-        LoginSlots(slots),
-        create_metrics(CollectorRegistry()),
+async def test_sessions_record_refusals_with_their_reason() -> None:
+    """A refused login lands in the ring with the address (not the port), the user name, the
+    POP3 method and the reason class; never the password."""
+    failed = FailedLogins()
+    deps = SessionDeps(
+        _Refuses(AuthFailed(reason="revoked")),
+        open_store=lambda location: demo_store(),
+        registry=SessionRegistry(),
+        metrics=create_metrics(CollectorRegistry()),
+        failed_logins=failed,
     )
-    with pytest.raises(LoginRefused) as refused:
-        await gate.log_in("eve", "secret-password", "user", LoginContext(peer="192.0.2.9:5000"))
-    return failure_reason(refused.value)
+    with deps.registry.session("192.0.2.9:5000", "plain") as record:
+        policy = SessionPolicy(plaintext_auth_allowed=True, context=LoginContext("192.0.2.9:5000"))
+        connection = Connection(stls_available=False, is_tls=True)
+        session = Session(connection, deps, policy, record)
+        out = _Outbox()
+        await session.handle(ev.Auth(mechanism="PLAIN", initial_response=_plain("eve", "pw")), out)
+    [failure] = failed.recent()
+    assert (failure.address, failure.user, failure.method) == ("192.0.2.9", "eve", "plain")
+    assert failure.reason == "revoked"
+    assert "pw" not in repr(failure) and out.sent and isinstance(out.sent[0], ev.Err)
 
 
-async def test_refusals_are_classed_by_their_cause() -> None:
-    assert await _reason(_Refuses(AuthFailed("no"))) == "bad-credentials"
-    assert await _reason(_Refuses(TokenRevoked("no"))) == "revoked"
-    assert await _reason(_Refuses(TokenUnregistered("no"))) == "unregistered-token"
-    assert await _reason(_Refuses(MalformedClaims("no"))) == "malformed"
-    assert await _reason(_Refuses(UnicodeDecodeError("utf-8", b"", 0, 1, "x"))) == "malformed"
-    assert await _reason(_Refuses(AuthUnavailable("down"))) == "unavailable"
-    assert await _reason(_Refuses(RuntimeError("bug"))) == "error"
-    assert await _reason(_Refuses(AuthFailed("no")), slots=0) == "limited"
-    # a chain keeps the telling refusal of one provider over the others' plain "no"
-    chain = ChainAuthenticator([_Refuses(AuthFailed("no")), _Refuses(TokenRevoked("no"))])
-    assert await _reason(chain) == "revoked"
+class _Outbox:
+    def __init__(self) -> None:
+        self.sent: list[object] = []
+
+    async def send(self, reply: object) -> None:
+        self.sent.append(reply)
+
+
+def _plain(user: str, password: str) -> str:
+    return base64.b64encode(f"\0{user}\0{password}".encode()).decode()
