@@ -145,7 +145,7 @@ def build_runtime(settings: Settings, *, pool_settings: PoolSettings | None = No
     s3 = settings.s3
     remote = S3Locks(pool, lease=s3.lock_lease, prefix=s3.lock_prefix) if s3.lock == "s3" else None
     ledger = TokenLedger(
-        choose_backend(pool, settings.store.state_dir, _shared_bucket(settings), s3.lock_prefix)
+        choose_backend(pool, settings.store.state_dir, shared_bucket(settings), s3.lock_prefix)
     )
     authenticator = build_authenticator(settings, default_location(settings), http_client, ledger)
     return Runtime(
@@ -168,7 +168,7 @@ def build_runtime(settings: Settings, *, pool_settings: PoolSettings | None = No
     )
 
 
-def _shared_bucket(settings: Settings) -> S3Location | None:
+def shared_bucket(settings: Settings) -> S3Location | None:
     """With ``lock: s3``, the bucket replicas share: the configured one, else the first S3
     entry of ``mailboxes``."""
     if settings.s3.lock != "s3":

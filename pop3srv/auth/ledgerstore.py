@@ -1,8 +1,10 @@
 """Where the token registry (``ledger``) is kept.
 
 - ``FileBackend``: ``state-dir/tokens.json`` for a single server. Changes are serialised by a
-  trio lock and written atomically (exclusive temporary file, fsync, rename), mode 0600, with
-  the owner checks of every file in ``state-dir`` (``pop3srv.statedir``).
+  trio lock in the process and an ``flock`` on ``state-dir/.tokens.lock`` across processes (the
+  server and ``pop3srv token mint``), and written atomically (exclusive temporary file, fsync,
+  rename), mode 0600, with the owner checks of every file in ``state-dir``
+  (``pop3srv.statedir``).
 - ``S3Backend``: one object under the lock prefix in the bucket, for replicas (``lock: s3``).
   A change reads the object and its ETag, applies itself, and writes with ``If-Match`` on that
   ETag (``If-None-Match: *`` when there is none yet); a 412 means another replica wrote in
@@ -13,6 +15,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import random
 from collections.abc import Callable
 from pathlib import Path
@@ -46,10 +50,27 @@ class FileBackend:
 
     async def update(self, change: Callable[[LedgerState], T]) -> tuple[LedgerState, T]:
         async with self._lock:
-            state = await self.load()
-            result = change(state)
-            await trio.to_thread.run_sync(self._write, state.to_bytes())
+            fd = await trio.to_thread.run_sync(self._lock_file)
+            try:
+                state = await self.load()
+                result = change(state)
+                await trio.to_thread.run_sync(self._write, state.to_bytes())
+            finally:
+                os.close(fd)  # releases the flock
             return state, result
+
+    def _lock_file(self) -> int:
+        """An exclusive ``flock`` on the lock file beside the registry (blocks until free)."""
+        ensure_private_dir(self.path.parent)
+        lock = self.path.with_name(f".{self.path.stem}.lock")
+        flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
+        fd = os.open(lock, flags, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
 
     def _read(self) -> LedgerState:
         text = read_private(self.path)

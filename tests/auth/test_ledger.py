@@ -102,3 +102,16 @@ async def test_s3_backend_concurrent_replicas_lose_nothing(
                 await trio.sleep(0.05)
         nursery.cancel_scope.cancel()
     assert heard == [Revocation(jti="b2")]
+
+
+async def test_file_backends_share_a_lock_across_instances(tmp_path: Path) -> None:
+    """Two backends on one file (as the server and ``pop3srv token mint``) interleave their
+    read-modify-writes only through the file lock: nothing is lost."""
+    path = tmp_path / "state" / "tokens.json"
+    first, second = TokenLedger(FileBackend(path)), TokenLedger(FileBackend(path))
+    async with trio.open_nursery() as nursery:
+        for n in range(15):
+            nursery.start_soon(first.register, _record(f"a{n}", created=n))
+            nursery.start_soon(second.register, _record(f"b{n}", created=n))
+    await first.load()
+    assert len(first.records()) == 30
