@@ -6,7 +6,7 @@ A token without ``kid`` is checked with ``jwt-secret`` (the original's tokens); 
 never accepted, whatever the header says.
 
 A token with a ``jti`` revoked in the token registry is refused; with ``require-jti`` so is a
-token whose ``jti`` is missing or not registered (tokens minted offline or by older versions).
+token whose ``jti`` is missing or not registered (``token mint --no-register``, older versions).
 """
 
 from __future__ import annotations
