@@ -64,6 +64,7 @@ async def serve(
         failures=runtime.failures,
         failed_logins=runtime.failed_logins,
         mailbox_name=runtime.mailbox_name,
+        readahead=runtime.readahead,
     )
     limits = replace(TransportLimits.from_settings(settings), max_connections=budget.pop3)
     handler = ConnectionHandler(deps, limits, runtime.tls_context, runtime.proxy)
