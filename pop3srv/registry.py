@@ -29,7 +29,8 @@ class SessionSnapshot:
     commands: int
     bytes_sent: int
     last_activity: float
-    #: the mailbox the session holds (its lock key); ``user`` is the name the client sent
+    #: the mailbox the session holds (a ``mailboxes`` name, else where it is); ``user`` is
+    #: the name the client sent
     mailbox: str | None = None
     #: why the server is ending the session (e.g. taken over by a new login), else None
     ended_by: str | None = None
@@ -51,6 +52,8 @@ class SessionRecord:
     last_activity: float = field(default_factory=time.time)
     cancel_scope: trio.CancelScope = field(default_factory=trio.CancelScope)
     wait_scope: trio.CancelScope | None = None
+    #: the minted password the login used (``Principal.token_id``): revoking it ends the session
+    token_id: str | None = None
     ended_by: str | None = None
 
     @property
@@ -152,6 +155,13 @@ class SessionRegistry:
             return False
         record.cancel_scope.cancel()
         return True
+
+    def kick_where(self, matches: Callable[[SessionRecord], bool]) -> list[str]:
+        """End every session ``matches`` selects; their ids."""
+        ended = [record.id for record in self._sessions.values() if matches(record)]
+        for session_id in ended:
+            self.kick(session_id)
+        return ended
 
     def drain(self) -> None:
         """Begin a graceful shutdown: sessions waiting for input are told and closed at once;

@@ -16,7 +16,8 @@ import trio
 
 from pop3srv.admission import LoginSlots
 from pop3srv.auth.base import Authenticator, LoginContext, Principal
-from pop3srv.auth.penalty import LoginPenalty
+from pop3srv.auth.failures import FailedLogins
+from pop3srv.auth.penalty import LoginPenalty, address_of
 from pop3srv.config_model import PenaltySettings
 from pop3srv.failures import FailureLog, Who
 from pop3srv.locks import Held, MaildropLocks
@@ -58,6 +59,10 @@ class SessionDeps:
     locks: MaildropLocks | None = None
     implementation: str = "pop3srv"
     failures: FailureLog = field(default_factory=FailureLog)
+    #: recent failed logins for the admin app's security view (None: not kept)
+    failed_logins: FailedLogins | None = None
+    #: how the admin app names a login's mailbox (a ``mailboxes`` entry, else its location)
+    mailbox_name: Callable[[Location], str] = field(default=lambda location: location.lock_key)
     #: the process-wide read-ahead budget; None: no read-ahead
     readahead: ByteBudget | None = None
 
@@ -204,6 +209,9 @@ class Session:
         try:
             principal = await self._gate.log_in(user, password, method, context, who)
         except LoginRefused as refused:
+            if self._deps.failed_logins is not None:
+                peer = address_of(self._policy.context.peer)
+                self._deps.failed_logins.record(peer, user, method, refused.reason)
             await out.send(refused.reply)
             self._auth_failures += refused.bad_credentials
             too_many = self._auth_failures >= self._policy.max_auth_failures
@@ -211,7 +219,11 @@ class Session:
         reply = await self._open_maildrop(principal)
         if isinstance(reply, ev.Ok):
             self._deps.registry.update(
-                self._record, user=principal.user, mailbox=principal.mailbox, state="TRANSACTION"
+                self._record,
+                user=principal.user,
+                mailbox=self._deps.mailbox_name(principal.location),
+                token_id=principal.token_id,
+                state="TRANSACTION",
             )
         await out.send(reply)
         return Action.CONTINUE
