@@ -58,7 +58,8 @@ def read_totals(samples: Iterable[tuple[str, dict[str, str], float]]) -> Totals:
                 failures += value
         elif name == "pop3_bytes_sent_total":
             sent += value
-        elif name == "s3_requests_total" and labels.get("outcome") in STORE_ERRORS:
+        elif name == "s3_requests_total" and labels.get("outcome") in STORE_ERRORS and value:
+            # series are exported at 0 from the start: only requests that happened count
             errors[f"{labels.get('operation')} {labels.get('outcome')}"] = value
     return Totals(logins, failures, sent, errors)
 
