@@ -59,7 +59,7 @@ def read_totals(samples: Iterable[tuple[str, dict[str, str], float]]) -> Totals:
         elif name == "pop3_bytes_sent_total":
             sent += value
         elif name == "s3_requests_total" and labels.get("outcome") in STORE_ERRORS and value:
-            # series are exported at 0 from the start: only requests that happened count
+            # series exist at 0 from the first scrape (metrics.LABEL_VALUES): only real errors
             errors[f"{labels.get('operation')} {labels.get('outcome')}"] = value
     return Totals(logins, failures, sent, errors)
 

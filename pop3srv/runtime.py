@@ -39,7 +39,6 @@ from pop3srv.storage.base import (
     StoreUnavailable,
 )
 from pop3srv.storage.empty import EmptyStore
-from pop3srv.storage.encrypted import PlaintextSizes
 from pop3srv.storage.folder import FolderStore, ListingCache
 from pop3srv.storage.memory import demo_store
 from pop3srv.storage.pool import PoolSettings, S3Pool
@@ -97,8 +96,6 @@ class Runtime:
     listings: ListingCache = field(default_factory=ListingCache)
     #: measured transfer sizes (LIST/STAT exact for bare-LF mail), kept in state-dir
     sizes: SizeCache = field(default_factory=SizeCache)
-    #: plaintext sizes of SES-encrypted objects already read (listed without a request each)
-    plaintext_sizes: PlaintextSizes = field(default_factory=PlaintextSizes)
     #: octets all sessions together may hold read ahead (S3 mailboxes)
     readahead: ByteBudget = field(default_factory=ByteBudget)
     #: set once the POP3 listeners are bound (the admin app's /readyz)
@@ -141,7 +138,6 @@ class Runtime:
             listings=self.listings,
             sizes=self.sizes,
             spool_dir=self.settings.store.state_dir / "spool",
-            plaintext_sizes=self.plaintext_sizes,
         )
 
 
@@ -242,7 +238,6 @@ def open_store(
     listings: ListingCache | None = None,
     sizes: SizeCache | None = None,
     spool_dir: Path | None = None,
-    plaintext_sizes: PlaintextSizes | None = None,
 ) -> MessageStore:
     """The store for ``location``; S3 locations need the process's ``pool`` (and spool large
     encrypted messages into ``spool_dir``); folder listings are reused through ``listings`` and
@@ -264,7 +259,6 @@ def open_store(
                     pool,
                     trash_prefix=trash_prefix,
                     spool_dir=spool_dir,
-                    sizes=plaintext_sizes,
                 ),
                 sizes,
             )

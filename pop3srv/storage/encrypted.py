@@ -13,9 +13,8 @@ chunks out, authenticated before the first one is released.
   pass verified it, a second pass decrypts from the spool as the client reads, checking the
   tag again at its end. Memory stays at a few chunks whatever the message size, and only
   ciphertext ever touches the disk.
-* ``PlaintextSizes`` remembers, process-wide, the plaintext size of each encrypted object
-  read (by bucket, key and stored size), so later listings report it (LIST/STAT without a
-  request per message); an encrypted object not read yet is listed with its stored size.
+* Listed sizes: an encrypted object is listed with its stored size until a RETR has measured
+  what it sends (``sizes.SizedStore``, issue 14's cache, which wraps the decrypting store).
 * ``plaintext`` takes any ciphertext chunk iterator (the S3 store hands it a GET's body).
 * Every message decrypted is counted in ``kms_decryptions_total{outcome}``.
 """
@@ -24,8 +23,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from collections import OrderedDict
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import aclosing
 from pathlib import Path
 from typing import IO
@@ -55,33 +53,11 @@ log = logging.getLogger(__name__)
 
 #: Ciphertext kept in memory at most per message; larger objects are spooled to disk.
 SPOOL_THRESHOLD = 1024 * 1024
-#: Objects whose plaintext size ``PlaintextSizes`` remembers at most.
-SIZES_KEPT = 100_000
 
 
 def encrypted(metadata: Mapping[str, str] | None) -> bool:
     """Whether a GET's user metadata describes a client-side encryption envelope."""
     return bool(metadata) and is_encrypted(lower_keys(metadata or {}))
-
-
-class PlaintextSizes:
-    """Plaintext sizes of encrypted objects already read, by (bucket, key, stored size): SES
-    names each message uniquely, and a replaced object with another size is a new entry."""
-
-    def __init__(self, kept: int = SIZES_KEPT) -> None:
-        self._sizes: OrderedDict[tuple[str, str, int], int] = OrderedDict()
-        self._kept = kept
-
-    def get(self, bucket: str, key: str, stored: int | None) -> int | None:
-        return self._sizes.get((bucket, key, stored)) if stored is not None else None
-
-    def put(self, bucket: str, key: str, stored: int | None, size: int) -> None:
-        if stored is None:
-            return
-        self._sizes[(bucket, key, stored)] = size
-        self._sizes.move_to_end((bucket, key, stored))
-        if len(self._sizes) > self._kept:
-            self._sizes.popitem(last=False)
 
 
 class Decryptor:
@@ -109,20 +85,16 @@ class Decryptor:
         ciphertext: AsyncIterator[bytes],
         *,
         name: str,
-        verified: Callable[[int], None] | None = None,
     ) -> AsyncGenerator[bytes, None]:
-        """The verified plaintext of the object ``name`` whose GET returned ``metadata``;
-        ``verified`` is told the plaintext size once it is known to be authentic."""
+        """The verified plaintext of the object ``name`` whose GET returned ``metadata``."""
         try:
             envelope = self._envelope(metadata, name)
             key = await self._keys.unwrap(envelope, name=name)
-            content, size = await self._verify(envelope, key, ciphertext, name)
+            content = await self._verify(envelope, key, ciphertext, name)
         except StoreError as exc:
             self._metrics.kms_decryptions_total.labels(_outcome(exc)).inc()
             raise
         self._metrics.kms_decryptions_total.labels("ok").inc()
-        if verified is not None:
-            verified(size)
         if isinstance(content, list):
             for chunk in content:
                 yield chunk
@@ -141,9 +113,9 @@ class Decryptor:
 
     async def _verify(
         self, envelope: Envelope, key: DataKey, ciphertext: AsyncIterator[bytes], name: str
-    ) -> tuple[list[bytes] | IO[bytes], int]:
+    ) -> list[bytes] | IO[bytes]:
         """First pass: decrypt everything, verify; returns the plaintext chunks (small) or
-        the spooled ciphertext (large), and the plaintext size."""
+        the spooled ciphertext (large)."""
         try:
             cipher = ContentCipher(envelope, key.plaintext)
             plain: list[bytes] = []
@@ -176,7 +148,7 @@ class Decryptor:
         except (OSError, StateDirError) as exc:  # spool folder full, not writable, untrusted
             log.error("message %s: cannot spool under %s: %s", name, self._spool_dir, exc)
             raise StoreUnavailable("cannot spool the message") from exc
-        return (spool if spool is not None else plain), cipher.plaintext_bytes
+        return spool if spool is not None else plain
 
     def _open_spool(self, held: list[bytes]) -> IO[bytes]:
         """An anonymous spool file holding ``held`` (worker thread)."""

@@ -43,7 +43,7 @@ from pop3srv.storage.base import (
     S3Location,
     StoreError,
 )
-from pop3srv.storage.encrypted import Decryptor, PlaintextSizes, encrypted
+from pop3srv.storage.encrypted import Decryptor, encrypted
 from pop3srv.storage.kms import DataKeys
 from pop3srv.storage.pool import S3Pool
 from pop3srv.storage.s3errors import GONE_CODES, RangeNotSatisfiable
@@ -81,7 +81,6 @@ class S3Store:
         trash_prefix: str | None = None,
         delete_batch: int = DELETE_BATCH,
         spool_dir: Path | None = None,
-        sizes: PlaintextSizes | None = None,
     ) -> None:
         if trash_prefix is not None and not trash_prefix.strip("/"):
             raise ValueError("trash_prefix must name a folder, not the bucket root")
@@ -96,7 +95,6 @@ class S3Store:
         self._first_page: Page | None = None
         #: SES-encrypted objects (``encrypted.py``): this login's data keys, the spool folder
         self._decryptor = Decryptor(pool, DataKeys(pool, location), spool_dir=spool_dir)
-        self._sizes = sizes if sizes is not None else PlaintextSizes()
 
     @property
     def location(self) -> S3Location:
@@ -152,10 +150,8 @@ class S3Store:
             name = item.key[len(self._prefix) :]
             if not _is_message_name(name):
                 continue
-            plain = self._sizes.get(self._bucket, item.key, item.size)  # encrypted, read before
-            size = item.size if plain is None else plain
             found.append(
-                MessageInfo(arrived=item.last_modified, key=name, size=size, etag=item.etag)
+                MessageInfo(arrived=item.last_modified, key=name, size=item.size, etag=item.etag)
             )
         return found
 
@@ -214,13 +210,8 @@ class S3Store:
 
     def _decrypted(self, key: str, obj: S3Object) -> AsyncGenerator[bytes, None]:
         """The seam to ``encrypted.py``: an object with SES's KMS envelope, verified, then
-        decrypted; its plaintext size is remembered for later listings."""
-        stored = obj.content_length
-
-        def verified(size: int) -> None:
-            self._sizes.put(self._bucket, self.object_key(key), stored, size)
-
-        return self._decryptor.plaintext(obj.metadata, obj.chunks(), name=key, verified=verified)
+        decrypted."""
+        return self._decryptor.plaintext(obj.metadata, obj.chunks(), name=key)
 
     # --- deleting -----------------------------------------------------------------------
 

@@ -193,4 +193,6 @@ class SizedStore:
 
 
 def _object_key(info: MessageInfo) -> str:
-    return f"etag:{info.etag}:{info.size}"
+    """The ETag alone: the listed size of one object changes once a store learns more about it
+    (an SES-encrypted object is listed at its ciphertext size until it has been decrypted)."""
+    return f"etag:{info.etag}"

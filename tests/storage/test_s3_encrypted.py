@@ -22,10 +22,11 @@ from pop3srv.storage.base import (
     StoreError,
     StoreUnavailable,
 )
-from pop3srv.storage.encrypted import SPOOL_THRESHOLD, PlaintextSizes
+from pop3srv.storage.encrypted import SPOOL_THRESHOLD
 from pop3srv.storage.pool import S3Pool
 from pop3srv.storage.s3 import S3Store
-from tests.corpus import CORPUS
+from pop3srv.storage.sizes import SizeCache, SizedStore
+from tests.corpus import CORPUS, expected_on_wire
 from tests.s3.kms import DENIED_MESSAGE, KEY_ARN, IamMoto, kms_error_body
 from tests.s3.servers import S3Server, free_ports
 from tests.s3.ses import SesWriter
@@ -41,15 +42,9 @@ def ses(s3_server: S3Server) -> SesWriter:
     return SesWriter.create(s3_server)
 
 
-def _store(
-    pool: S3Pool,
-    location: S3Location,
-    spool: Path,
-    kms_endpoint_url: str,
-    sizes: PlaintextSizes | None = None,
-) -> S3Store:
+def _store(pool: S3Pool, location: S3Location, spool: Path, kms_endpoint_url: str) -> S3Store:
     located = dataclasses.replace(location, kms_endpoint_url=kms_endpoint_url)
-    return S3Store(located, pool, spool_dir=spool, sizes=sizes)
+    return S3Store(located, pool, spool_dir=spool)
 
 
 @pytest.fixture
@@ -111,21 +106,23 @@ async def test_top_then_retr_unwrap_the_data_key_once(
     assert _decryptions(pool, "ok") == 3
 
 
-async def test_listing_gives_the_plaintext_size_once_a_message_was_read(
+async def test_listing_gives_the_sent_size_once_a_message_was_read(
     pool: S3Pool, s3_server: S3Server, bucket: str, ses: SesWriter, tmp_path: Path
 ) -> None:
-    """The sizes are shared by every store of the process (a later login lists them right)."""
-    ses.put(bucket, PREFIX + "enc", MESSAGE)
+    """Issue 14's size cache wraps the decrypting store: an encrypted message is listed with its
+    stored size (tag included) until a RETR measured what it sends; later logins list that."""
+    raw = CORPUS["bare-lf"]  # bare LFs: the octets sent differ from the stored plaintext too
+    ses.put(bucket, PREFIX + "enc", raw)
     ses.s3.put(bucket, PREFIX + "plain", MESSAGE)
-    sizes = PlaintextSizes()
+    cache = SizeCache()
     location = s3_server.location(bucket, PREFIX)
-    first = _store(pool, location, tmp_path, ses.kms_endpoint_url, sizes)
+    first = SizedStore(_store(pool, location, tmp_path, ses.kms_endpoint_url), cache)
     before = {m.key: m.size for m in await first.list_messages()}
-    assert before == {"enc": len(MESSAGE) + 16, "plain": len(MESSAGE)}
-    await _read(first, "enc")
-    later = _store(pool, location, tmp_path, ses.kms_endpoint_url, sizes)
+    assert before == {"enc": len(raw) + 16, "plain": len(MESSAGE)}
+    assert b"".join([chunk async for chunk in first.stream("enc")]) == raw
+    later = SizedStore(_store(pool, location, tmp_path, ses.kms_endpoint_url), cache)
     assert {m.key: m.size for m in await later.list_messages()} == {
-        "enc": len(MESSAGE),
+        "enc": len(expected_on_wire(raw)),
         "plain": len(MESSAGE),
     }
 
