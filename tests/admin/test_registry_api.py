@@ -230,7 +230,9 @@ async def test_audit_is_newest_first_and_written_to_state_dir(harness: Harness) 
 async def test_overview_reports_server_and_history(harness: Harness) -> None:
     ctx = admin_context(harness.app)
     assert ctx.sampler is not None
+    harness.metrics.s3_requests_total.labels("list_objects_v2", "denied")  # exported at 0
     ctx.sampler.sample()
+    assert ctx.sampler.last_store_error is None
     harness.metrics.auth_attempts_total.labels("user", "success").inc(3)
     harness.metrics.auth_attempts_total.labels("user", "failure").inc(1)
     harness.metrics.bytes_sent_total.inc(5000)
