@@ -62,7 +62,12 @@ from pop3srv.config_model import (
     UserEntry,
 )
 from pop3srv.config_report import redacted, render
-from pop3srv.config_sources import read_defaults, read_layers
+from pop3srv.config_sources import (
+    read_defaults,
+    read_layers,
+    service_link_warning,
+    service_links,
+)
 from pop3srv.config_values import apply_port_alias, typed_values
 
 __all__ = [
@@ -115,6 +120,8 @@ def load_settings(
     values = typed_values(layers, defaults, places, problems)
     sources = {key: layers[key].source if key in layers else "default" for key in KEYS}
     notes = [note] if (note := apply_port_alias(values, layers, sources)) else []
+    if links := service_links(env):
+        notes.append(service_link_warning(links))
     if values["aws_s3_region"] is None and values["aws_s3_endpoint_url"] is not None:
         values["aws_s3_region"] = ENDPOINT_DEFAULT_REGION
         sources["aws_s3_region"] = "default (aws-s3-endpoint-url is set)"

@@ -205,4 +205,28 @@ def warnings(values: Mapping[str, object], sources: Mapping[str, str]) -> list[s
                 f'http-basic-auth-url: "{safe_url(url)}" is plain http to a non-loopback host '
                 "(allowed by http-basic-auth-url-insecure)"
             )
+    found += _system_dir_warnings(values, sources)
+    return found
+
+
+#: Directories of the system itself: ``./var`` is ``/var`` when the working directory is ``/``
+#: (as under systemd without WorkingDirectory=).
+_SYSTEM_DIRS = (
+    "/ /bin /boot /dev /etc /home /lib /opt /proc /root /run /sbin /srv /sys /tmp /usr /var "
+    "/var/lib /var/log /var/mail /var/spool /var/spool/mail /var/tmp /var/cache"
+)
+SYSTEM_DIRS = frozenset(Path(p) for p in _SYSTEM_DIRS.split())
+
+
+def _system_dir_warnings(values: Mapping[str, object], sources: Mapping[str, str]) -> list[str]:
+    found = []
+    for key in ("state_dir", "mail_dir"):
+        path = values.get(key)
+        if isinstance(path, Path) and path.resolve() in SYSTEM_DIRS:
+            found.append(
+                f"{dash(key)}: {path.resolve()} is a system directory {_from(sources, key)} "
+                f"(a relative default resolves against the working directory, / under systemd); "
+                f"set {dash(key)} (POP3_{key.upper()}), e.g. /var/lib/pop3srv"
+                + ("/mail" if key == "mail_dir" else "")
+            )
     return found

@@ -56,4 +56,17 @@ def apply_port_alias(
         )
     values[target] = port
     sources[target] = f"{raw.source} (via port)"
+    plain = layers.get("plain_port")
+    if (
+        target == "tls_port"
+        and values["plain_port"] == port
+        and (plain is None or plain.rank <= DEFAULT_RANK)
+    ):
+        values["plain_port"] = 0
+        sources["plain_port"] = f"{raw.source} (via port)"
+        return (
+            f"port: {port} with a certificate moves the TLS listener to {port}, as in "
+            f"aws-ses-pop3-server (from {raw.source}); the plaintext listener (default "
+            f"plain-port {port}) is off: set plain-port to keep one"
+        )
     return None
