@@ -28,7 +28,7 @@ from admin.client import (
 )
 from admin.minting import FieldError, MintingUnavailable, TokenMinter, UnknownMailbox
 from admin.tokenfile import admin_token_path, read_admin_token
-from pop3srv.config_model import Settings
+from pop3srv.config import Settings
 
 EXIT_OK = 0
 EXIT_FAILED = 1

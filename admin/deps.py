@@ -13,7 +13,7 @@ from quart import Quart
 from admin.auth import UiSessions
 from admin.minting import TokenMinter
 from pop3srv.auth.penalty import LoginPenalty
-from pop3srv.config_model import PenaltySettings
+from pop3srv.config import PenaltySettings
 from pop3srv.metrics import Metrics
 from pop3srv.registry import SessionRegistry
 

@@ -32,7 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     command = args.command or "serve"
     if command == "check-config":
-        return config.main_check_config()
+        return config.main_check_config(probe=args.probe, as_json=args.json)
     if command in ("token", "sessions"):
         return _admin_command(command, args)
     return _serve_command(args)
@@ -44,7 +44,15 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command")
     serve_cmd = commands.add_parser("serve", help="run the POP3 listeners (default)")
     _serve_options(serve_cmd)
-    commands.add_parser("check-config", help="validate and print the effective configuration")
+    check = commands.add_parser(
+        "check-config", help="validate and print the effective configuration (exit 0/1/2)"
+    )
+    check.add_argument(
+        "--probe",
+        action="store_true",
+        help="also load the certificate, list each S3 mailbox and reach the login callback",
+    )
+    check.add_argument("--json", action="store_true", help="print configuration and probes as JSON")
     admin_commands.add_token_parser(commands)
     admin_commands.add_sessions_parser(commands)
     _serve_options(parser)

@@ -16,7 +16,7 @@ import trio
 from pop3srv.admission import LoginSlots
 from pop3srv.auth.base import Authenticator, LoginContext, Principal
 from pop3srv.auth.penalty import LoginPenalty
-from pop3srv.config_model import PenaltySettings
+from pop3srv.config import PenaltySettings
 from pop3srv.locks import Held, MaildropLocks
 from pop3srv.login import Gate, LoginRefused
 from pop3srv.maildrop import Maildrop, NoSuchMessage

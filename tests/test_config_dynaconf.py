@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from pop3srv import config_sources
+from pop3srv.config import sources as config_sources
 from tests.test_config import Dirs, dirs, one
 
 __all__ = ["dirs"]  # the fixture, re-used

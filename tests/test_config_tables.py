@@ -100,5 +100,6 @@ def test_check_config_summarises_tables_without_secrets(
     env = {"POP3_USERS": '{"jane": {"password": "pw-secret-jane"}}'}
     assert dirs.check(env) == 0
     out = capsys.readouterr().out
-    assert "users = (1 entries: jane)" in out
+    # tables print as tables (issue 11: no longer summarised as text), secrets redacted
+    assert 'users = {"jane": {"password": "***", "mailbox": null}}' in out
     assert "pw-secret-jane" not in out

@@ -28,8 +28,8 @@ import pytest
 from dynaconf.loaders.yaml_loader import yaml  # the YAML parser pop3srv itself uses
 
 from pop3srv.config import ConfigError, load_settings
-from pop3srv.config_keys import KEYS, dash, env_name
-from pop3srv.config_sources import IGNORED_ENV
+from pop3srv.config.schema import KEYS as SCHEMA
+from pop3srv.config.sources import IGNORED_ENV
 from pop3srv.tls import generate_self_signed
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,10 +42,19 @@ HAPROXY = DEPLOY / "haproxy.cfg"
 SECTIONS = ROOT / "README.md"
 ARCHITECTURE = ROOT / "docs" / "architecture.md"
 POP3_NAME = re.compile(r"\bPOP3_[A-Z0-9_]+\b")
-KNOWN_ENV = {env_name(key) for key in KEYS} | set(IGNORED_ENV)
+KEYS = [name.replace("-", "_") for name in SCHEMA]  # the underscore form of settings.toml
+KNOWN_ENV = {key.env for key in SCHEMA.values()} | set(IGNORED_ENV)
 
 
 # --- helpers ----------------------------------------------------------------------------------
+
+
+def dash(key: str) -> str:
+    return key.replace("_", "-")
+
+
+def env_name(key: str) -> str:
+    return SCHEMA[dash(key)].env
 
 
 def tool(name: str) -> str:

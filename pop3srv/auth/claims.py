@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pop3srv.auth.base import AuthFailed
-from pop3srv.config_model import MailboxEntry
+from pop3srv.config import MailboxEntry
 from pop3srv.storage.base import (
     DemoLocation,
     EmptyLocation,

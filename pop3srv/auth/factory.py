@@ -12,7 +12,7 @@ from pop3srv.auth.http import HttpCallbackAuthenticator
 from pop3srv.auth.jwt import JwtAuthenticator
 from pop3srv.auth.static import StaticAuthenticator, StaticEntry
 from pop3srv.auth.tokens import app_password_key
-from pop3srv.config_model import Settings
+from pop3srv.config import Settings
 from pop3srv.storage.base import Location, S3Credentials
 
 

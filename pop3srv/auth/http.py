@@ -17,7 +17,7 @@ import httpx
 
 from pop3srv.auth.base import AuthFailed, AuthUnavailable, LoginContext, Principal
 from pop3srv.auth.claims import MailboxResolver, MalformedClaims
-from pop3srv.config_rules import safe_url
+from pop3srv.config.rules import safe_url
 
 log = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024

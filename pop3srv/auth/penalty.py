@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import trio
 
-from pop3srv.config_model import PenaltySettings
+from pop3srv.config import PenaltySettings
 from pop3srv.netaddr import host_of
 
 

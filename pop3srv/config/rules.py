@@ -1,7 +1,7 @@
 """Checks that involve more than one key, and the warnings. Part of :mod:`pop3srv.config`.
 
-Each check reads the already-typed values (underscore keys; a key whose own value was bad holds
-its packaged default or None) and their sources, and returns problem lines.
+Each check reads the already-typed values (by dash key; a key whose own value was bad holds its
+default) and their sources, and returns problem lines.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import SplitResult, urlsplit
 
-from pop3srv.config_keys import dash
 from pop3srv.netaddr import is_loopback_host
 
 DEFAULT_PASSWORD = "changeit"  # noqa: S105 - the original's documented default
@@ -20,9 +19,9 @@ MIN_HMAC_KEY = 32
 ALL_INTERFACES = frozenset({"", "0.0.0.0", "::", "[::]"})
 
 _PAIRS = (
-    ("tls_cert", "tls_key"),
-    ("tls_cert_path", "tls_key_path"),
-    ("aws_access_key_id", "aws_secret_access_key"),
+    ("tls-cert", "tls-key"),
+    ("tls-cert-path", "tls-key-path"),
+    ("aws-access-key-id", "aws-secret-access-key"),
 )
 
 
@@ -36,7 +35,62 @@ def cross_problems(values: Mapping[str, object], sources: Mapping[str, str]) -> 
     problems += _aws_problems(values, sources)
     problems += _url_problems(values, sources)
     problems += _port_problems(values, sources)
+    problems += _login_problems(values, sources)
     return problems
+
+
+def _login_problems(values: Mapping[str, object], sources: Mapping[str, str]) -> list[str]:
+    """What each chosen provider needs, and users naming a mailbox that does not exist."""
+    problems = []
+    for provider in _texts(values.get("auth-providers")):
+        if (need := _needs(provider, values)) is not None:
+            problems.append(
+                f"auth-providers: {provider} needs {need} {_from(sources, 'auth-providers')}"
+            )
+    mailboxes = values.get("mailboxes")
+    users = values.get("users")
+    for name, user in users.items() if isinstance(users, Mapping) else ():
+        if user.mailbox is not None and (
+            not isinstance(mailboxes, Mapping) or user.mailbox not in mailboxes
+        ):
+            problems.append(
+                f"users.{name}.mailbox: no such entry in mailboxes {_from(sources, 'users')}"
+            )
+    return problems
+
+
+def _texts(value: object) -> tuple[str, ...]:
+    return value if isinstance(value, tuple) else ()
+
+
+def _needs(provider: str, values: Mapping[str, object]) -> str | None:
+    if provider == "jwt" and not (values.get("jwt-secret") or values.get("jwt-secrets")):
+        return "jwt-secret or jwt-secrets"
+    if provider == "http" and not values.get("http-basic-auth-url"):
+        return "http-basic-auth-url"
+    if provider == "app-password":
+        if not (values.get("app-password-secret") or values.get("jwt-secret")):
+            return "app-password-secret (or jwt-secret)"
+        if not values.get("mailboxes"):
+            return "mailboxes"
+    return None
+
+
+def effective_providers(values: Mapping[str, object]) -> tuple[str, ...]:
+    """The chain: as configured, else the original's precedence (jwt, http, static) plus
+    app passwords when mailboxes and a secret for them exist."""
+    configured = _texts(values.get("auth-providers"))
+    if configured:
+        return configured
+    if values.get("jwt-secret") or values.get("jwt-secrets"):
+        chain = ["jwt"]
+    elif values.get("http-basic-auth-url"):
+        chain = ["http"]
+    else:
+        chain = ["static"]
+    if _needs("app-password", values) is None:
+        chain.append("app-password")
+    return tuple(chain)
 
 
 def _pair_problems(values: Mapping[str, object], sources: Mapping[str, str]) -> list[str]:
@@ -44,29 +98,29 @@ def _pair_problems(values: Mapping[str, object], sources: Mapping[str, str]) -> 
     for a, b in _PAIRS:
         for one, other in ((a, b), (b, a)):
             if values.get(one) is not None and values.get(other) is None:
-                problems.append(f"{dash(one)}: set without {dash(other)} {_from(sources, one)}")
+                problems.append(f"{one}: set without {other} {_from(sources, one)}")
     return problems
 
 
 def inline_pair(values: Mapping[str, object]) -> bool:
-    return values.get("tls_cert") is not None and values.get("tls_key") is not None
+    return values.get("tls-cert") is not None and values.get("tls-key") is not None
 
 
 def path_pair(values: Mapping[str, object]) -> bool:
-    return values.get("tls_cert_path") is not None and values.get("tls_key_path") is not None
+    return values.get("tls-cert-path") is not None and values.get("tls-key-path") is not None
 
 
 def _tls_problems(values: Mapping[str, object], sources: Mapping[str, str]) -> list[str]:
     problems = []
-    for key, what in (("tls_cert", "certificate"), ("tls_key", "private key")):
+    for key, what in (("tls-cert", "certificate"), ("tls-key", "private key")):
         text = values.get(key)
         if isinstance(text, str) and "-----BEGIN" not in text:
             problems.append(
-                f"{dash(key)}: is not an inline PEM {what} (no -----BEGIN line) "
-                f"{_from(sources, key)}; a file name goes in {dash(key)}-path"
+                f"{key}: is not an inline PEM {what} (no -----BEGIN line) "
+                f"{_from(sources, key)}; a file name goes in {key}-path"
             )
     if not inline_pair(values):  # inline PEM wins; then the paths are unused
-        for key in ("tls_cert_path", "tls_key_path"):
+        for key in ("tls-cert-path", "tls-key-path"):
             path = values.get(key)
             if not isinstance(path, Path):
                 continue
@@ -78,27 +132,27 @@ def _tls_problems(values: Mapping[str, object], sources: Mapping[str, str]) -> l
                 trouble = "is not readable"
             else:
                 continue
-            problems.append(f"{dash(key)}: {path} {trouble} {_from(sources, key)}")
+            problems.append(f"{key}: {path} {trouble} {_from(sources, key)}")
     return problems
 
 
 def _aws_problems(values: Mapping[str, object], sources: Mapping[str, str]) -> list[str]:
     problems = []
-    if values.get("aws_session_token") is not None and values.get("aws_access_key_id") is None:
+    if values.get("aws-session-token") is not None and values.get("aws-access-key-id") is None:
         problems.append(
             "aws-session-token: set without aws-access-key-id and aws-secret-access-key "
-            + _from(sources, "aws_session_token")
+            + _from(sources, "aws-session-token")
         )
-    if values.get("aws_access_key_id") is not None and values.get("aws_s3_bucket") is None:
+    if values.get("aws-access-key-id") is not None and values.get("aws-s3-bucket") is None:
         problems.append(
             "aws-s3-bucket: not set, but aws-access-key-id is "
-            + _from(sources, "aws_access_key_id")
+            + _from(sources, "aws-access-key-id")
         )
-    bucket, region = values.get("aws_s3_bucket"), values.get("aws_s3_region")
-    if bucket is not None and region is None and values.get("aws_s3_endpoint_url") is None:
+    bucket, region = values.get("aws-s3-bucket"), values.get("aws-s3-region")
+    if bucket is not None and region is None and values.get("aws-s3-endpoint-url") is None:
         problems.append(
             "aws-s3-region: not set, but aws-s3-bucket is "
-            f"{_from(sources, 'aws_s3_bucket')}; set aws-s3-region (or aws-s3-endpoint-url)"
+            f"{_from(sources, 'aws-s3-bucket')}; set aws-s3-region (or aws-s3-endpoint-url)"
         )
     return problems
 
@@ -125,7 +179,7 @@ def is_loopback(host: str) -> bool:
 
 def _url_problems(values: Mapping[str, object], sources: Mapping[str, str]) -> list[str]:
     problems = []
-    for key in ("http_basic_auth_url", "aws_s3_endpoint_url"):
+    for key in ("http-basic-auth-url", "aws-s3-endpoint-url"):
         url = values.get(key)
         if not isinstance(url, str):
             continue
@@ -137,15 +191,13 @@ def _url_problems(values: Mapping[str, object], sources: Mapping[str, str]) -> l
         except ValueError:
             parts, hostname = None, None
         if parts is None or parts.scheme not in ("http", "https") or not hostname:
-            problems.append(
-                f'{dash(key)}: "{safe_url(url)}" is not an http(s) URL {_from(sources, key)}'
-            )
+            problems.append(f'{key}: "{safe_url(url)}" is not an http(s) URL {_from(sources, key)}')
             continue
-        insecure_ok = values.get("http_basic_auth_url_insecure") is True
-        plain = key == "http_basic_auth_url" and parts.scheme == "http"
+        insecure_ok = values.get("http-basic-auth-url-insecure") is True
+        plain = key == "http-basic-auth-url" and parts.scheme == "http"
         if plain and not is_loopback(hostname) and not insecure_ok:
             problems.append(
-                f'{dash(key)}: "{safe_url(url)}" sends passwords over plain http to a host '
+                f'{key}: "{safe_url(url)}" sends passwords over plain http to a host '
                 f"that is not loopback {_from(sources, key)}; use https or set "
                 "http-basic-auth-url-insecure: true"
             )
@@ -154,23 +206,23 @@ def _url_problems(values: Mapping[str, object], sources: Mapping[str, str]) -> l
 
 def _port_problems(values: Mapping[str, object], sources: Mapping[str, str]) -> list[str]:
     problems = []
-    tls, plain, admin = values.get("tls_port"), values.get("plain_port"), values.get("admin_port")
+    tls, plain, admin = values.get("tls-port"), values.get("plain-port"), values.get("admin-port")
     if tls == 0 and plain == 0:
         problems.append(
-            f"tls-port: 0 and plain-port: 0 leave no POP3 listener {_from(sources, 'tls_port')} "
-            f"{_from(sources, 'plain_port')}"
+            f"tls-port: 0 and plain-port: 0 leave no POP3 listener {_from(sources, 'tls-port')} "
+            f"{_from(sources, 'plain-port')}"
         )
     if tls and tls == plain:
         problems.append(
-            f"tls-port: {tls} is also plain-port {_from(sources, 'tls_port')} "
-            f"{_from(sources, 'plain_port')}"
+            f"tls-port: {tls} is also plain-port {_from(sources, 'tls-port')} "
+            f"{_from(sources, 'plain-port')}"
         )
-    host, admin_host = values.get("host"), values.get("admin_host")
+    host, admin_host = values.get("host"), values.get("admin-host")
     same_host = host == admin_host or host in ALL_INTERFACES or admin_host in ALL_INTERFACES
-    for key, port in (("tls_port", tls), ("plain_port", plain)):
+    for key, port in (("tls-port", tls), ("plain-port", plain)):
         if admin and admin == port and same_host:
             problems.append(
-                f"admin-port: {admin} is also {dash(key)} {_from(sources, 'admin_port')} "
+                f"admin-port: {admin} is also {key} {_from(sources, 'admin-port')} "
                 f"{_from(sources, key)}"
             )
     return problems
@@ -179,26 +231,26 @@ def _port_problems(values: Mapping[str, object], sources: Mapping[str, str]) -> 
 def warnings(values: Mapping[str, object], sources: Mapping[str, str]) -> list[str]:
     """Things that are allowed but probably not meant."""
     found = []
-    static = values.get("jwt_secret") is None and values.get("http_basic_auth_url") is None
+    static = values.get("jwt-secret") is None and values.get("http-basic-auth-url") is None
     if static and values.get("password") == DEFAULT_PASSWORD:
         found.append(
             f'password: still the default "{DEFAULT_PASSWORD}"; set password '
             "(or jwt-secret or http-basic-auth-url)"
         )
-    idle = values.get("idle_timeout")
+    idle = values.get("idle-timeout")
     if isinstance(idle, float) and idle < RFC1939_IDLE_TIMEOUT:
         found.append(
             f"idle-timeout: {idle:g} is below the 600 seconds RFC 1939 asks of an autologout "
-            f"timer {_from(sources, 'idle_timeout')}"
+            f"timer {_from(sources, 'idle-timeout')}"
         )
-    secret = values.get("jwt_secret")
+    secret = values.get("jwt-secret")
     if isinstance(secret, str) and len(secret.encode()) < MIN_HMAC_KEY:
         found.append(
             f"jwt-secret: shorter than {MIN_HMAC_KEY} bytes (RFC 7518 asks for at least as "
-            f"long as the HS256 hash); tokens still work {_from(sources, 'jwt_secret')}"
+            f"long as the HS256 hash); tokens still work {_from(sources, 'jwt-secret')}"
         )
-    url = values.get("http_basic_auth_url")
-    if isinstance(url, str) and values.get("http_basic_auth_url_insecure") is True:
+    url = values.get("http-basic-auth-url")
+    if isinstance(url, str) and values.get("http-basic-auth-url-insecure") is True:
         parts = urlsplit(url)
         if parts.scheme == "http" and not is_loopback(parts.hostname or ""):
             found.append(
@@ -220,13 +272,13 @@ SYSTEM_DIRS = frozenset(Path(p) for p in _SYSTEM_DIRS.split())
 
 def _system_dir_warnings(values: Mapping[str, object], sources: Mapping[str, str]) -> list[str]:
     found = []
-    for key in ("state_dir", "mail_dir"):
+    for key in ("state-dir", "mail-dir"):
         path = values.get(key)
         if isinstance(path, Path) and path.resolve() in SYSTEM_DIRS:
             found.append(
-                f"{dash(key)}: {path.resolve()} is a system directory {_from(sources, key)} "
+                f"{key}: {path.resolve()} is a system directory {_from(sources, key)} "
                 f"(a relative default resolves against the working directory, / under systemd); "
-                f"set {dash(key)} (POP3_{key.upper()}), e.g. /var/lib/pop3srv"
-                + ("/mail" if key == "mail_dir" else "")
+                f"set {key} (POP3_{key.upper().replace('-', '_')}), e.g. /var/lib/pop3srv"
+                + ("/mail" if key == "mail-dir" else "")
             )
     return found

@@ -41,18 +41,10 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any, cast
 
-from pop3srv.config_keys import (
-    KEYS,
-    VERBATIM_KINDS,
-    Places,
-    dash,
-    normalise,
-    suggestion,
-)
+from pop3srv.config.schema import KEYS, Places, normalise, suggestion
 
 HOME_DIR_NAME = ".aws-ses-pop3-server"
 CONFIG_ENV = "POP3_CONFIG"
@@ -149,7 +141,7 @@ def _feed(settings: Any, layer: _Layer) -> None:
 
     metadata = SourceMetadata(loader=layer.loader, identifier=layer.source, env="global")
     for key, value in layer.values.items():
-        name = key.upper()
+        name = _name(key)
         if isinstance(value, dict | list):  # replaced, never merged (see the module docstring)
             settings.unset(name, force=True)
         # a copy: dynaconf turns nested tables into its own nodes in place
@@ -164,13 +156,17 @@ def _layered(settings: Any, layers: list[_Layer]) -> dict[str, Raw]:
     stored: dict[str, object] = settings.as_dict()
     out: dict[str, Raw] = {}
     for key in KEYS:
-        name = key.upper()
+        name = _name(key)
         if name not in stored:
             continue
         history = get_history(settings, name, filter_callable=lambda m: m.identifier in order)
         _, last = max((order[entry["identifier"]] for entry in history), key=lambda o: o[0])
         out[key] = Raw(stored[name], last.source, last.rank)
     return out
+
+
+def _name(key: str) -> str:
+    return key.upper().replace("-", "_")
 
 
 def _parse(text: str, path: Path, label: str) -> tuple[object, str | None]:
@@ -216,7 +212,7 @@ def _read(path: Path, label: str, *, required: bool, problems: list[str]) -> dic
     for name, value in data.items():
         key = normalise(str(name))
         if key not in KEYS:
-            problems.append(f"{dash(key)}: unknown key (from {label}){suggestion(key)}")
+            problems.append(f"{key}: unknown key (from {label}){suggestion(key)}")
         elif value is not None:  # `key:` with no value leaves the key as it was
             out[key] = value
     return out
@@ -272,46 +268,46 @@ def _env_layers(env: Mapping[str, str], problems: list[str]) -> list[_Layer]:
             continue
         key, label = normalise(name[len("POP3_") :]), f"env {name}"
         if key not in KEYS:
-            problems.append(
-                f"{dash(key)}: unknown key (from {label}){suggestion(key, in_env=True)}"
-            )
+            problems.append(f"{key}: unknown key (from {label}){suggestion(key, in_env=True)}")
             continue
         text = env[name]
         if text == "":  # like viper without AllowEmptyEnv: an empty variable is unset
             continue
         value: object = text
-        if KEYS[key].kind not in VERBATIM_KINDS:
+        if not KEYS[key].verbatim:
             try:
                 value = _dynaconf_env_value(text)
             except Exception as e:  # dynaconf's DynaconfParseError, e.g. "@int abc"
-                problems.append(f"{dash(key)}: {e} (from {label})")
+                problems.append(f"{key}: {e} (from {label})")
                 continue
         if value is not None:  # "@none" leaves the key as it was
             layers.append(_Layer(label, "env", ENV_RANK, {key: value}))
     return layers
 
 
-def read_defaults(problems: list[str]) -> dict[str, object]:
-    text = resources.files("pop3srv").joinpath("settings.toml").read_text(encoding="utf-8")
-    data, problem = _parse(text, Path("settings.toml"), "packaged settings.toml")
-    if problem or not isinstance(data, dict):
-        problems.append(problem or "packaged settings.toml: not a table")
-        return {}
-    unknown = sorted(set(map(normalise, data)) - set(KEYS))
-    problems.extend(f"{dash(key)}: unknown key (from packaged settings.toml)" for key in unknown)
-    return {normalise(k): v for k, v in data.items()}
+def _plain(value: object) -> object:
+    """A schema default as a file would give it (dynaconf stores lists and text)."""
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, Path):
+        return f"./{value}" if not value.is_absolute() else str(value)
+    return dict(value) if isinstance(value, Mapping) else value
+
+
+def schema_defaults() -> dict[str, object]:
+    """The first source: every key's default as the schema declares it (None = unset)."""
+    return {name: _plain(k.default) for name, k in KEYS.items() if k.default is not None}
 
 
 def read_layers(
     env: Mapping[str, str],
-    defaults: Mapping[str, object],
     places: Places,
     etc_dir: Path,
     problems: list[str],
 ) -> dict[str, Raw]:
     """Feed every source, in order, to a new ``Dynaconf``; each key set -> value and source."""
     layers = [
-        _Layer("default", "toml", DEFAULT_RANK, {k: v for k, v in defaults.items() if k in KEYS}),
+        _Layer("default", "toml", DEFAULT_RANK, schema_defaults()),
         *_file_layers(env, places, etc_dir, problems),
         *_env_layers(env, problems),
     ]
