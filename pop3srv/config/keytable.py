@@ -7,7 +7,7 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
-from pop3srv.config.schema import KEYS
+from pop3srv.config.keys import KEYS
 
 
 def render_default(value: object) -> str:

@@ -12,7 +12,8 @@ from types import MappingProxyType
 from typing import Any, TypeVar, cast
 
 from pop3srv.config import rules
-from pop3srv.config.schema import KEYS, Places, Settings
+from pop3srv.config.keys import KEYS, Places
+from pop3srv.config.schema import Settings
 from pop3srv.config.sources import read_layers, service_link_warning, service_links
 from pop3srv.config.validate import typed_settings
 

@@ -11,9 +11,10 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from pop3srv.config.keys import KEYS
 from pop3srv.config.load import DEFAULT_ETC_DIR, ConfigError, flat, load_settings
 from pop3srv.config.rules import safe_url
-from pop3srv.config.schema import KEYS, MailboxEntry, Settings, UserEntry
+from pop3srv.config.schema import MailboxEntry, Settings, UserEntry
 from pop3srv.config.tables import keys_for
 
 EXIT_PROBE_FAILED = 1

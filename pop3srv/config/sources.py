@@ -1,36 +1,20 @@
-"""Reading the configuration sources into one ``dynaconf.Dynaconf`` instance, then typing them.
+"""Reading the sources into one ``dynaconf.Dynaconf`` per load, layer by layer. Part of
+:mod:`pop3srv.config` (see its docstring for the order); the only module importing dynaconf.
 
-Part of :mod:`pop3srv.config` (see its docstring for the order of sources). The only module that
-imports dynaconf.
+:func:`read_layers` feeds a new, sealed ``Dynaconf`` the sources in order with ``Settings.set``
+and a ``SourceMetadata`` naming each: the schema's defaults, the three ``config.yaml`` files, the
+``POP3_CONFIG`` file, then one layer per ``POP3_*`` variable. dynaconf holds the layered values
+(a later source replaces a key, tables included) and each key's history, from which its source
+comes back; it parses YAML (vendored ruamel) and typed environment values (TOML, ``@int 5``).
 
-How dynaconf is used. :func:`read_layers` makes one ``Dynaconf`` per ``load_settings`` call (never
-a global one) and feeds it the sources in order, one layer each, with ``Settings.set`` and a
-``SourceMetadata`` naming the source: the packaged defaults, the three ``config.yaml`` files, the
-``POP3_CONFIG`` file, then one layer per ``POP3_*`` variable of the ``env`` mapping given to
-``load_settings``. dynaconf holds the layered values (a later source replaces a key, tables
-included: merging is off) and the history of the sources that set each key; each key's value is
-read back from the instance, and its source and rank from ``dynaconf.get_history``. dynaconf
-also parses: YAML files with its vendored ruamel, and the environment values of keys that are
-not text or paths as TOML with its converters (``2110``, ``true``, ``@int 5``).
-
-What is done here rather than by dynaconf's own loaders, and why:
-
-* The files are read and parsed here, not named in ``settings_files``: so that every problem is
-  collected (a broken file names the file and the line, a missing ``POP3_CONFIG`` file is an
-  error, unknown keys get suggestions), dash keys become underscores before dynaconf sees them
-  (else ``POP3_JWT_SECRET`` would not override ``jwt-secret``), ``~`` and relative paths follow
-  ``Places`` (dynaconf would search a relative ``config.yaml`` up the parent folders), and
-  dynaconf's extras stay off (``*.local.yaml`` files, includes, ``dynaconf_hooks.py`` run from
-  the folders of loaded files).
-* The environment comes from the ``env`` mapping, never ``os.environ`` (tests pass their own).
-  Text and path values are taken verbatim (a password ``0123`` stays ``0123``).
-* The instance is sealed from the process environment: dynaconf reads its own options
-  (``SETTINGS_FILE_FOR_DYNACONF``, ``MERGE_ENABLED_FOR_DYNACONF``, ``DYNACONF_*`` ...) from
-  ``os.environ`` over the constructor's; here it sees an empty environment instead.
-* ``auto_cast`` is off, so a file value such as ``"@format {this.X}"`` or ``"@int 5"`` stays the
-  text written; only the typed environment values go through dynaconf's converters.
-* A table or list is unset before a later source sets it, so that a ``dynaconf_merge`` marker
-  inside a user's table is an unknown entry (reported) rather than a silent merge.
+Done here rather than by dynaconf's loaders, so that every problem is collected naming its file
+and line, dash keys become underscores before dynaconf sees them (else ``POP3_JWT_SECRET`` would
+not override ``jwt-secret``), relative paths follow ``Places`` (no search up parent folders), and
+dynaconf's extras stay off (``*.local.yaml``, includes, ``dynaconf_hooks.py``, ``.env``). The
+environment is the ``env`` mapping given, never ``os.environ``; dynaconf's own options in the
+process environment are ignored (the instance sees an empty one); ``auto_cast`` is off so that
+``"@int 5"`` in a file stays text; a table is unset before a later source sets it, so that a
+``dynaconf_merge`` marker is reported rather than obeyed.
 """
 
 from __future__ import annotations
@@ -44,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from pop3srv.config.schema import KEYS, Places, normalise, suggestion
+from pop3srv.config.keys import KEYS, Places, normalise, suggestion
 
 HOME_DIR_NAME = ".aws-ses-pop3-server"
 CONFIG_ENV = "POP3_CONFIG"
@@ -58,30 +42,14 @@ _SERVICE_LINK_NAME = re.compile(
 _SERVICE_LINK_VALUE = re.compile(r"(tcp|udp|sctp)://", re.IGNORECASE)
 ENV_RANK = 6
 
-#: The ``Dynaconf`` options: nothing is loaded by dynaconf itself (no settings files, no
-#: environment loader, no .env, includes or external stores), no merging, no ``@`` converters
-#: on stored values, no dotted or nested keys.
+#: The ``Dynaconf`` options: dynaconf loads nothing itself, merges nothing, converts nothing.
 _DYNACONF_OPTIONS: dict[str, object] = {
-    "settings_files": [],
-    "core_loaders": [],
-    "loaders": [],
-    "includes": [],
-    "preload": [],
-    "secrets": None,
-    "environments": False,
-    "load_dotenv": False,
-    "envvar_prefix": None,
-    "redis_enabled": False,
-    "vault_enabled": False,
-    "merge_enabled": False,
-    "auto_cast": False,
-    "dotted_lookup": False,
-    "nested_separator": "__",
-    "index_separator": None,
-    "sysenv_fallback": False,
-    "validate_on_update": False,
-    "apply_default_on_none": False,
-}
+    "settings_files": [], "core_loaders": [], "loaders": [], "includes": [], "preload": [],
+    "secrets": None, "environments": False, "load_dotenv": False, "envvar_prefix": None,
+    "redis_enabled": False, "vault_enabled": False, "merge_enabled": False, "auto_cast": False,
+    "dotted_lookup": False, "nested_separator": "__", "index_separator": None,
+    "sysenv_fallback": False, "validate_on_update": False, "apply_default_on_none": False,
+}  # fmt: skip
 #: For :func:`dynaconf.utils.parse_conf.parse_conf_data` on typed environment values: the
 #: converters on, whatever ``AUTO_CAST_FOR_DYNACONF`` says in the process environment.
 _ENV_PARSING = {"AUTO_CAST_FOR_DYNACONF": True}

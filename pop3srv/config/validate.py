@@ -15,8 +15,9 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from pop3srv.config.keys import KEYS, Key, Places
 from pop3srv.config.kinds import Port
-from pop3srv.config.schema import KEYS, Key, Places, Settings
+from pop3srv.config.schema import Settings
 from pop3srv.config.sources import DEFAULT_RANK, Raw
 
 _PATHS = {k.path: k for k in KEYS.values() if k.path}

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from pop3srv.config import Settings, flat
+from pop3srv.config.keys import KEYS
 from pop3srv.config.keytable import key_table
-from pop3srv.config.schema import KEYS
 from pop3srv.config.sources import schema_defaults
-from tests.test_config import Dirs, dirs, one
+from tests.config.test_load import Dirs, dirs, one
 
 __all__ = ["dirs"]  # the fixture, re-used
 

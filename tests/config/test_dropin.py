@@ -17,11 +17,11 @@ import pytest
 import trustme
 
 from pop3srv.config import Settings, load_settings, main_check_config
-from tests.test_config import Dirs, dirs, one
+from tests.config.test_load import Dirs, dirs, one
 
 __all__ = ["dirs"]  # the fixture, re-used
 
-EXAMPLE = Path(__file__).parent / "data" / "aws-ses-pop3-server-example.yaml"
+EXAMPLE = Path(__file__).parent.parent / "data" / "aws-ses-pop3-server-example.yaml"
 
 
 def _pem_pair(tmp: Path) -> tuple[str, str]:

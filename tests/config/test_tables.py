@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.test_config import Dirs, dirs, one
+from tests.config.test_load import Dirs, dirs, one
 
 __all__ = ["dirs"]  # the fixture, re-used
 
