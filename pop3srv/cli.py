@@ -96,6 +96,9 @@ def _serve_command(args: argparse.Namespace) -> int:
     )
     for chatty in QUIET_LOGGERS:  # they log request URLs, headers or bodies: never secrets
         logging.getLogger(chatty).setLevel(logging.WARNING)
+    for warning in settings.warnings:  # the default password is told below, with the user
+        if not warning.startswith("password:"):
+            log.warning("config: %s", warning)
     try:
         runtime = build_runtime(settings)
     except TlsSetupError as exc:

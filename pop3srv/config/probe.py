@@ -157,6 +157,11 @@ def _list_one(session: Any, name: str, location: S3Location) -> ProbeResult:
     except BotoCoreError as e:
         return ProbeResult("s3", target, "error", _transport_error(e))
     count = "objects" if answer.get("KeyCount", 0) else "no objects yet"
+    headers = answer.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+    actual = headers.get("x-amz-bucket-region")
+    if actual and location.region and actual != location.region:  # botocore followed a redirect
+        return ProbeResult("s3", target, "warning", f"listed ({count}), but the bucket is in "
+                           f"{actual}, not {location.region}: set the region")  # fmt: skip
     return ProbeResult("s3", target, "ok", f"listed ({count})")
 
 

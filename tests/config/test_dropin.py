@@ -136,7 +136,7 @@ def test_original_example_serves(tmp_path: Path) -> None:
         if process.poll() is None:
             process.kill()
     assert process.returncode == 0, err
-    assert "config warning" not in err or "port: 2110" in err
+    assert err.count("config: port: 2110 with a certificate moves the TLS listener") == 1
 
 
 # --- Kubernetes service links ------------------------------------------------------------------

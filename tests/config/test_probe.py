@@ -11,9 +11,11 @@ from typing import Any
 
 import pytest
 import trustme
+from botocore.exceptions import ClientError
 from pytest_httpserver import HTTPServer
 
 from pop3srv.config import main_check_config
+from pop3srv.config.probe import _client_error
 from tests.s3.servers import S3Server
 
 pytest_plugins = ("tests.s3.plugin",)
@@ -201,3 +203,25 @@ def test_invalid_configuration_exits_2_also_with_json(
     assert document["problems"] == [
         "plain-port: 70000 is not a port (0-65535) (from env POP3_PLAIN_PORT)"
     ]
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "needle"),
+    [
+        ("PermanentRedirect", 301, "wrong region; the bucket is in eu-west-1"),
+        ("AuthorizationHeaderMalformed", 400, "wrong region; the bucket is in eu-west-1"),
+        ("InvalidAccessKeyId", 403, "access denied"),
+        ("SlowDown", 503, "SlowDown: please slow down"),
+    ],
+)
+def test_s3_error_lines(code: str, status: int, needle: str) -> None:
+    """What AWS answers for a wrong region (no S3 server here checks regions: SeaweedFS and
+    moto serve any), as botocore hands it over."""
+    response: Any = {
+        "Error": {"Code": code, "Message": "please slow down"},
+        "ResponseMetadata": {
+            "HTTPStatusCode": status,
+            "HTTPHeaders": {"x-amz-bucket-region": "eu-west-1"},
+        },
+    }
+    assert needle in _client_error(ClientError(response, "ListObjectsV2"))
