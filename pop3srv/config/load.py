@@ -54,7 +54,10 @@ def load_settings(
         sources["aws-s3-region"] = "default (aws-s3-endpoint-url is set)"
         settings = _replace(settings, s3=s3)
     values = flat(settings)
-    problems += rules.cross_problems(values, sources)
+    cross = rules.cross_problems(values, sources)
+    if any(p.startswith("mailboxes") for p in problems):  # unread entries: no follow-on lines
+        cross = [p for p in cross if ".mailbox: no such entry in mailboxes" not in p]
+    problems += cross
     if problems:
         raise ConfigError(problems)
     notes += rules.warnings(values, sources)

@@ -82,9 +82,9 @@ class UserEntry:
     (None: the default mailbox, the configured bucket or mail-dir)."""
 
     name: str
-    password: Annotated[str, Field(min_length=1), complaint("missing or not text")] = field(
-        repr=False
-    )
+    password: Annotated[
+        str, Field(min_length=1), complaint("is not a password (non-empty text)")
+    ] = field(repr=False)
     mailbox: OptField = None
 
 

@@ -103,3 +103,14 @@ def test_check_config_summarises_tables_without_secrets(
     # tables print as tables (issue 11: no longer summarised as text), secrets redacted
     assert 'users = {"jane": {"password": "***", "mailbox": null}}' in out
     assert "pw-secret-jane" not in out
+
+
+def test_a_bad_mailboxes_table_is_one_problem_not_one_per_user(dirs: Dirs) -> None:
+    env = {
+        "POP3_MAILBOXES": '{"a": {}}',
+        "POP3_USERS": '{"u": {"password": "p", "mailbox": "a"}}',
+    }
+    problems = dirs.problems(env)
+    assert problems == [
+        "mailboxes.a: needs exactly one of bucket or folder (from env POP3_MAILBOXES)"
+    ], problems
