@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -225,3 +228,38 @@ def test_s3_error_lines(code: str, status: int, needle: str) -> None:
         },
     }
     assert needle in _client_error(ClientError(response, "ListObjectsV2"))
+
+
+def test_the_command_line_flags(tmp_path: Path) -> None:
+    leaf = _leaf(
+        not_before=NOW - 30 * datetime.timedelta(days=1), not_after=NOW - datetime.timedelta(days=1)
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("POP3_")}
+    env.update(_write(tmp_path, "expired", leaf), HOME=str(tmp_path), POP3_PASSWORD="pw-zz9")
+    command = [sys.executable, "-m", "pop3srv", "check-config"]
+    run = subprocess.run(
+        [*command, "--probe", "--json"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert run.returncode == 1, run.stderr
+    assert probes(json.loads(run.stdout), "tls")[0]["level"] == "error"
+    run = subprocess.run(
+        command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert run.returncode == 0 and "tls-cert-path = " in run.stdout  # no probe: not loaded
+    env["POP3_PLAIN_PORT"] = "x"
+    run = subprocess.run(
+        [*command, "--json"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert run.returncode == 2 and json.loads(run.stdout)["valid"] is False
