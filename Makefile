@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint typecheck pytest bench clean
+.PHONY: run test lint typecheck pytest bench lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,14 @@ test: $(VENV)/.test
 
 bench: $(VENV)/.test
 	$(BIN)/python -m bench.retr
+
+# requirements.lock: the image's dependencies with hashes, resolved for this Python (keep it the
+# Dockerfile's, 3.11); tests/test_lock.py fails when pyproject.toml changes without it
+lock: $(VENV)/.test
+	$(BIN)/python -m pip install --quiet 'pip-tools>=7.4,<8'
+	$(BIN)/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe \
+	  --build-deps-for=wheel --no-emit-find-links --no-emit-index-url --no-emit-trusted-host \
+	  --annotation-style=line --output-file=requirements.lock pyproject.toml
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .pytest_cache .ruff_cache

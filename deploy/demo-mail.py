@@ -13,7 +13,10 @@ Runs in the pop3srv image (boto3 is there) and reads the server's own variables:
 arrives every interval until the container is stopped).
 
 The sample messages have fixed keys: running the script again restores any that were deleted
-and leaves the others as they are.
+and leaves the others as they are. pop3srv numbers messages by LastModified, then key, and S3
+keeps LastModified in whole seconds, so samples put within one second tie: their keys are made
+to sort in the order they arrive (a sorting first character, then the hash), and later arrivals
+come at least a second apart.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 SETUP_NOTIFICATION = "AMAZON_SES_SETUP_NOTIFICATION"
 SES_HOST = "inbound-smtp.us-east-1.amazonaws.com"
+MIN_INTERVAL = 1.0  # seconds: S3's LastModified resolution
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,15 @@ def message_id(seed: str) -> str:
     """A 40-character lower-case name like the object keys SES writes."""
     digest = hashlib.sha256(seed.encode()).digest()
     return base64.b32encode(digest).decode().lower()[:40]
+
+
+#: SES's key characters in sorting order (digits sort before letters)
+KEY_ALPHABET = "".join(sorted("abcdefghijklmnopqrstuvwxyz234567"))
+
+
+def sample_key(index: int) -> str:
+    """The key of sample ``index``: SES-shaped, and sorting after every earlier sample's key."""
+    return KEY_ALPHABET[index] + message_id(f"pop3srv-demo-{index}")[1:]
 
 
 def _welcome(_boundary: str) -> list[str]:
@@ -186,14 +199,13 @@ def drop_samples(client: Any, bucket: str, prefix: str, recipient: str) -> int:
         client.put_object(Bucket=bucket, Key=prefix + SETUP_NOTIFICATION, Body=body)
     start = time.time() - 60 * len(SAMPLES)
     put = 0
-    for index, sample in enumerate(SAMPLES):  # oldest first: pop3srv numbers by arrival
-        key = message_id(f"pop3srv-demo-{index}")
+    for index, sample in enumerate(SAMPLES):  # oldest first; equal LastModified: key order
+        key = sample_key(index)
         if prefix + key in have:
             continue
         raw = raw_message(sample, key, recipient, start + 60 * index)
         client.put_object(Bucket=bucket, Key=prefix + key, Body=raw)
         put += 1
-        time.sleep(0.05)  # distinct LastModified times keep the order
     return put
 
 
@@ -219,6 +231,8 @@ def main() -> int:
     prefix = folder(env.get("POP3_AWS_S3_PREFIX", ""))
     recipient = env.get("DEMO_RECIPIENT", "demo@example.com")
     interval = float(env.get("DEMO_INTERVAL", "0") or 0)
+    if interval > 0:  # a second apart at least: each arrival gets its own LastModified second
+        interval = max(interval, MIN_INTERVAL)
     client = s3_client()
     try:
         put = drop_samples(client, bucket, prefix, recipient)

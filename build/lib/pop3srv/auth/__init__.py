@@ -1,0 +1,1 @@
+"""Authentication: providers behind ``Authenticator``, each returning a ``Principal``."""

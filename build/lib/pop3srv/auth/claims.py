@@ -1,0 +1,108 @@
+"""Mailbox claims -> a store ``Location``: the JWT / HTTP-callback claim shape of
+aws-ses-pop3-server (``awsAccessKeyID``, ``awsSecretAccessKey``, ``awsSessionToken``, ``region``,
+``bucket``, ``prefix``, ``provider`` = s3|none|demo) plus ``mailbox``, a reference to an entry of
+the server's ``mailboxes`` table (so the password carries no AWS secret)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pop3srv.auth.base import AuthFailed
+from pop3srv.config_model import MailboxEntry
+from pop3srv.storage.base import (
+    DemoLocation,
+    EmptyLocation,
+    FolderLocation,
+    Location,
+    S3Credentials,
+    S3Location,
+)
+
+TEXT_CLAIMS = (
+    "awsAccessKeyID",
+    "awsSecretAccessKey",
+    "awsSessionToken",
+    "region",
+    "bucket",
+    "prefix",
+    "provider",
+    "mailbox",
+)
+
+
+class MalformedClaims(AuthFailed):
+    """Claims of the wrong type or shape; refused like bad credentials."""
+
+
+@dataclass(frozen=True)
+class MailboxResolver:
+    """Turns claims or mailbox names into locations, with the server's defaults."""
+
+    mailboxes: Mapping[str, MailboxEntry] = field(default_factory=dict)
+    mail_dir: Path = Path("var/mail")
+    default_region: str | None = None
+    default_endpoint: str | None = None
+
+    def named(self, name: str) -> Location:
+        entry = self.mailboxes.get(name)
+        if entry is None:
+            raise AuthFailed("invalid user name or password")
+        return self.from_entry(entry)
+
+    def from_entry(self, entry: MailboxEntry) -> Location:
+        if entry.folder is not None:
+            return FolderLocation(self.mail_dir, entry.folder)
+        assert entry.bucket is not None, "config ensures bucket or folder"
+        credentials = None
+        if entry.access_key_id and entry.secret_access_key:
+            credentials = S3Credentials(
+                entry.access_key_id, entry.secret_access_key, entry.session_token
+            )
+        return S3Location(
+            bucket=entry.bucket,
+            prefix=entry.prefix,
+            region=entry.region or self.default_region,
+            endpoint_url=entry.endpoint_url or self.default_endpoint,
+            credentials=credentials,
+        )
+
+    def from_claims(self, claims: Mapping[str, object]) -> Location:
+        """The location the claims describe; ``MalformedClaims`` if they describe none."""
+        text = _text_claims(claims)
+        if "mailbox" in text:
+            return self.named(text["mailbox"])
+        provider = text.get("provider", "").lower()
+        if provider == "none":
+            return EmptyLocation()
+        if provider == "demo":
+            return DemoLocation()
+        if provider not in ("", "s3"):
+            raise MalformedClaims("unknown mailbox provider")
+        if not text.get("bucket"):
+            raise MalformedClaims("no bucket in the mailbox claims")
+        credentials = None
+        if text.get("awsAccessKeyID") and text.get("awsSecretAccessKey"):
+            credentials = S3Credentials(
+                text["awsAccessKeyID"], text["awsSecretAccessKey"], text.get("awsSessionToken")
+            )
+        return S3Location(
+            bucket=text["bucket"],
+            prefix=text.get("prefix", ""),
+            region=text.get("region") or self.default_region,
+            endpoint_url=self.default_endpoint,
+            credentials=credentials,
+        )
+
+
+def _text_claims(claims: Mapping[str, object]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name in TEXT_CLAIMS:
+        value = claims.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise MalformedClaims("malformed mailbox claims")
+        out[name] = value
+    return out

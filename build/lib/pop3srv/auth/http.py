@@ -1,0 +1,69 @@
+"""The HTTP basic-auth callback (``http-basic-auth-url``), as in aws-ses-pop3-server: a GET with
+the POP3 user and password as basic auth; 200 with a JSON body in the JWT-claims shape grants
+the mailbox it describes.
+
+Any 4xx, a redirect (never followed: credentials stay with the configured host) or a malformed
+body refuses the login (``[AUTH]``); a timeout, a connection error or a 5xx is an outage
+(``[SYS/TEMP]``), so clients keep their password and retry.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+
+import httpx
+
+from pop3srv.auth.base import AuthFailed, AuthUnavailable, LoginContext, Principal
+from pop3srv.auth.claims import MailboxResolver, MalformedClaims
+from pop3srv.config_rules import safe_url
+
+log = logging.getLogger(__name__)
+MAX_BODY = 64 * 1024
+_REFUSED = "invalid user name or password"
+
+
+@dataclass(frozen=True)
+class HttpCallbackAuthenticator:
+    url: str = field(repr=False)
+    client: httpx.AsyncClient
+    resolver: MailboxResolver
+    timeout: float = 10.0
+
+    async def authenticate(self, user: str, password: str, context: LoginContext) -> Principal:
+        status, body = await self._call(user, password)
+        if status >= 500:
+            log.warning("auth callback %s answered %d", safe_url(self.url), status)
+            raise AuthUnavailable("authentication service unavailable, try again later")
+        if status != 200:
+            raise AuthFailed(_REFUSED)
+        try:
+            claims = json.loads(body)
+            if not isinstance(claims, dict):
+                raise MalformedClaims("not a JSON object")
+            location = self.resolver.from_claims(claims)
+        except (ValueError, MalformedClaims) as exc:
+            log.warning("auth callback %s returned a malformed body: %s", safe_url(self.url), exc)
+            raise AuthFailed(_REFUSED) from exc
+        return Principal(user=user, location=location, method="http")
+
+    async def _call(self, user: str, password: str) -> tuple[int, bytes]:
+        try:
+            async with self.client.stream(
+                "GET",
+                self.url,
+                auth=(user, password),
+                follow_redirects=False,
+                timeout=self.timeout,
+            ) as response:
+                body = b""
+                if response.status_code == 200:
+                    async for chunk in response.aiter_bytes():
+                        body += chunk
+                        if len(body) > MAX_BODY:
+                            return 200, b"oversized"
+                return response.status_code, body
+        except httpx.HTTPError as exc:
+            log.warning("auth callback %s failed: %s", safe_url(self.url), type(exc).__name__)
+            raise AuthUnavailable("authentication service unavailable, try again later") from exc

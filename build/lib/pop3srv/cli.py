@@ -1,0 +1,154 @@
+"""The ``pop3srv`` command line: ``serve`` (the default), ``check-config``, ``token mint``,
+``sessions`` and ``health``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from functools import partial
+from pathlib import Path
+
+import trio
+
+from admin import commands as admin_commands
+from pop3srv import __version__, config, health
+from pop3srv.config import ConfigError, Settings
+from pop3srv.service import Bound, Runtime, build_runtime, default_location, serve
+from pop3srv.storage.base import FolderLocation
+from pop3srv.tls import TlsSetupError
+from pop3srv.welcome import seed_if_empty
+
+log = logging.getLogger("pop3srv")
+#: Third-party loggers whose INFO/DEBUG lines would show callback URLs (with their query),
+#: S3 request headers or bodies.
+QUIET_LOGGERS = ("httpx", "httpcore", "botocore", "boto3", "urllib3", "s3transfer")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    command = args.command or "serve"
+    if command == "check-config":
+        return config.main_check_config()
+    if command == "health":
+        return health.main(args)
+    if command in ("token", "sessions"):
+        return _admin_command(command, args)
+    return _serve_command(args)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pop3srv", description="POP3 server for SES mail in S3")
+    parser.add_argument("--version", action="version", version=f"pop3srv {__version__}")
+    commands = parser.add_subparsers(dest="command")
+    serve_cmd = commands.add_parser("serve", help="run the POP3 listeners (default)")
+    _serve_options(serve_cmd)
+    commands.add_parser("check-config", help="validate and print the effective configuration")
+    admin_commands.add_token_parser(commands)
+    admin_commands.add_sessions_parser(commands)
+    health.add_health_parser(commands)
+    _serve_options(parser)
+    return parser
+
+
+def _serve_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--seed-welcome",
+        action="store_true",
+        help="put a welcome message into an empty local mail folder",
+    )
+    parser.add_argument(
+        "--any-free-port",
+        action="store_true",
+        help="bind every enabled listener to a free port the system picks",
+    )
+    parser.add_argument(
+        "--ports-file", type=Path, help="write the bound addresses as JSON to this file"
+    )
+
+
+def _admin_command(command: str, args: argparse.Namespace) -> int:
+    try:
+        settings = config.load_settings()
+    except ConfigError as exc:
+        return config.report_problems(exc.problems)
+    if command == "token":
+        return admin_commands.token_mint(settings, args)
+    return admin_commands.sessions(settings, args)
+
+
+def _serve_command(args: argparse.Namespace) -> int:
+    try:
+        settings = config.load_settings()
+    except ConfigError as exc:
+        return config.report_problems(exc.problems)
+    logging.basicConfig(
+        level=logging.DEBUG if settings.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    for chatty in QUIET_LOGGERS:  # they log request URLs, headers or bodies: never secrets
+        logging.getLogger(chatty).setLevel(logging.WARNING)
+    try:
+        runtime = build_runtime(settings)
+    except TlsSetupError as exc:
+        return config.report_problems([str(exc)])
+    _warn_about_defaults(settings, seed=args.seed_welcome)
+    try:
+        trio.run(partial(_run, runtime, args.any_free_port, args.ports_file))
+    except OSError as exc:
+        print(f"error: cannot listen: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+async def _run(runtime: Runtime, any_free_port: bool, ports_file: Path | None) -> None:
+    shutdown = trio.Event()
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with trio.open_nursery() as nursery:
+            bound: Bound = await nursery.start(
+                partial(serve, runtime, shutdown, any_free_port=any_free_port)
+            )
+            _announce(runtime.settings, bound)
+            if ports_file is not None:
+                ports = {"plain": bound.plain, "tls": bound.tls, "admin": bound.admin}
+                ports_file.write_text(json.dumps(ports))
+            async for signum in signals:
+                log.info("received %s, draining", signal.Signals(signum).name)
+                shutdown.set()
+                break
+
+
+def _warn_about_defaults(settings: Settings, *, seed: bool) -> None:
+    location = default_location(settings)
+    if seed and isinstance(location, FolderLocation):
+        directory = location.root / location.prefix.strip("/")
+        if seed_if_empty(directory):
+            log.info("seeded a welcome message into %s", directory)
+    if settings.auth.default_password and not settings.auth.jwt_secret:
+        log.warning(
+            "static login uses the default password 'changeit' for user %r: set `password` "
+            "(POP3_PASSWORD) before exposing this server",
+            settings.auth.user,
+        )
+
+
+def _announce(settings: Settings, bound: Bound) -> None:
+    location = default_location(settings)
+    where = (
+        f"local folder {location.root / location.prefix}"
+        if isinstance(location, FolderLocation)
+        else "S3"
+    )
+    for host, port in bound.plain:
+        log.info("POP3 (plain, STLS) on %s port %d", host, port)
+    for host, port in bound.tls:
+        log.info("POP3S (implicit TLS) on %s port %d", host, port)
+    for host, port in bound.admin:
+        url = f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+        log.info("admin app on %s (metrics on %smetrics)", url, url)
+    if bound.self_signed_cert:
+        log.info("TLS certificate (self-signed): %s", bound.self_signed_cert)
+    log.info("mail from %s; log in as user %r", where, settings.auth.user)

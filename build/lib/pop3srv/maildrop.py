@@ -1,0 +1,80 @@
+"""A login's maildrop: the snapshot taken at login, its numbering, deletion marks and commit list.
+
+Pure data, no I/O (RFC 1939 sections 5-6): message numbers are fixed for the session (arrival
+order, then key); DELE only marks; RSET unmarks; what QUIT commits is ``marked_keys()``.
+Deleted messages vanish from STAT/LIST/UIDL and refuse RETR/TOP/DELE.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pop3srv.storage.base import MessageInfo
+
+
+class NoSuchMessage(Exception):
+    """The number names no message, or one already marked deleted; ``str()`` is the -ERR text."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A numbered message of the snapshot."""
+
+    number: int
+    info: MessageInfo
+    uid: str
+
+
+def unique_id(key: str) -> str:
+    """The UIDL of a key: the key itself when RFC 1939 allows it (1-70 chars 0x21-0x7E),
+    otherwise a stable digest of it."""
+    if 0 < len(key) <= 70 and all(0x21 <= ord(c) <= 0x7E for c in key):
+        return key
+    return "sha1-" + hashlib.sha1(key.encode("utf-8", "surrogateescape")).hexdigest()  # noqa: S324
+
+
+class Maildrop:
+    """The numbered messages of one session and which of them are marked deleted."""
+
+    def __init__(self, messages: Sequence[MessageInfo]) -> None:
+        ordered = sorted(messages)
+        self._entries = [Entry(n, info, unique_id(info.key)) for n, info in enumerate(ordered, 1)]
+        self._deleted: set[int] = set()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def stat(self) -> tuple[int, int]:
+        """Number and total octets of the messages not marked deleted."""
+        live = self.live()
+        return len(live), sum(entry.info.size for entry in live)
+
+    def live(self) -> list[Entry]:
+        """Messages not marked deleted, by number."""
+        return [e for e in self._entries if e.number not in self._deleted]
+
+    def get(self, number: int) -> Entry:
+        """The message with this number, unless it does not exist or is marked deleted."""
+        if not 1 <= number <= len(self._entries):
+            raise NoSuchMessage("no such message")
+        if number in self._deleted:
+            raise NoSuchMessage(f"message {number} already deleted")
+        return self._entries[number - 1]
+
+    def mark_deleted(self, number: int) -> Entry:
+        entry = self.get(number)
+        self._deleted.add(number)
+        return entry
+
+    def reset(self) -> None:
+        self._deleted.clear()
+
+    @property
+    def marked_count(self) -> int:
+        return len(self._deleted)
+
+    def marked_keys(self) -> list[str]:
+        """Store keys of the marked messages: what QUIT deletes."""
+        return [self._entries[n - 1].info.key for n in sorted(self._deleted)]

@@ -1,0 +1,196 @@
+"""Turning one command line (bytes, terminator removed) into a command event.
+
+This module owns POP3 command syntax: keywords (RFC 1939, RFC 2449 CAPA, RFC 2595 STLS, RFC 5034
+AUTH), argument counts and formats, and the ``-ERR`` text for every malformed line. It asks
+``state`` whether a command is valid in the current state and decides nothing else about the
+session. Err texts never echo what the client sent, so a password can never leak into a reply.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+
+from pop3srv.protocol.events import (
+    Auth,
+    AuthCancel,
+    AuthResponse,
+    BadCommand,
+    Capa,
+    Command,
+    Dele,
+    Err,
+    List,
+    Noop,
+    Pass,
+    Quit,
+    Retr,
+    Rset,
+    Stat,
+    Stls,
+    Top,
+    Uidl,
+    User,
+)
+from pop3srv.protocol.state import KNOWN_COMMANDS, State, allowed, not_allowed
+
+#: Commands whose line may exceed the normal limit (a long password, a SASL initial response).
+LONG_LINE_COMMANDS = frozenset({"PASS", "AUTH"})
+
+_PRINTABLE = re.compile(rb"[\x20-\x7e]*")
+_NUMBER = re.compile(rb"[0-9]{1,10}")  # no sign, no spaces, no non-ASCII digits
+_MECHANISM = re.compile(r"[A-Z0-9_-]{1,20}")  # RFC 4422 section 3.1 sasl-mech
+
+TOO_LONG_REPLY = Err("line too long")
+
+
+def keyword_of(line: bytes) -> str | None:
+    """The upper-cased keyword of ``line`` if it looks like one (3-4 ASCII letters), else None."""
+    word = line.lstrip(b" ").partition(b" ")[0]
+    if 3 <= len(word) <= 4 and word.isalpha():  # bytes.isalpha() is ASCII-only
+        return word.decode("ascii").upper()
+    return None
+
+
+def parse_command(
+    line: bytes,
+    *,
+    state: State,
+    have_user: bool = False,
+    stls_available: bool = False,
+    is_tls: bool = False,
+    max_line: int | None = None,
+) -> Command:
+    """Parses ``line`` as a command given in ``state``.
+
+    ``have_user``: a USER was accepted (PASS is valid); ``stls_available``/``is_tls``: whether
+    STLS can be offered; ``max_line``: the normal line limit, which PASS and AUTH may exceed.
+    Every problem becomes a ``BadCommand`` holding the ``-ERR`` to reply with.
+    """
+    keyword = keyword_of(line)
+    if max_line is not None and len(line) > max_line and keyword not in LONG_LINE_COMMANDS:
+        return BadCommand(TOO_LONG_REPLY, too_long=True)
+    if not line.strip(b" "):
+        return _bad("empty command")
+    if keyword is None or keyword not in KNOWN_COMMANDS:
+        return _bad("unknown command")
+    if not allowed(keyword, state):
+        return BadCommand(not_allowed(keyword, state))
+    rest = line.lstrip(b" ")[len(keyword) :]  # empty or starting with a space
+    if keyword == "PASS":
+        if not have_user:
+            return _bad("PASS must follow a successful USER")
+        if len(rest) < 2:
+            return _bad("PASS needs a password")
+        return Pass(rest[1:].decode("utf-8", "surrogateescape"))
+    if keyword == "AUTH":
+        return _parse_auth(_split(rest.decode("utf-8", "surrogateescape")))
+    if keyword == "STLS":
+        if is_tls:
+            return _bad("already using TLS")
+        if not stls_available:
+            return _bad("STLS not available")
+    if not _PRINTABLE.fullmatch(rest):
+        return _bad("command must be printable ASCII")
+    return _ARGUMENT_PARSERS[keyword](keyword, _split(rest.decode("ascii")))
+
+
+def parse_sasl_response(line: bytes) -> AuthResponse | AuthCancel:
+    """Parses the client's answer to a ``+`` continuation (RFC 5034 section 4)."""
+    text = line.decode("utf-8", "surrogateescape")
+    if text.strip(" ") == "*":
+        return AuthCancel()
+    return AuthResponse(text)
+
+
+def _bad(text: str) -> BadCommand:
+    return BadCommand(Err(text))
+
+
+def _split(rest: str) -> list[str]:
+    """Arguments are separated by spaces (only); repeated and trailing spaces are tolerated."""
+    return [arg for arg in rest.split(" ") if arg]
+
+
+def _number(arg: str) -> int | None:
+    if _NUMBER.fullmatch(arg.encode("ascii")):
+        return int(arg)
+    return None
+
+
+def _no_arguments(keyword: str, args: Sequence[str]) -> Command:
+    if args:
+        return _bad(f"{keyword} takes no arguments")
+    return _SIMPLE[keyword]()
+
+
+def _user(keyword: str, args: Sequence[str]) -> Command:
+    if not args:
+        return _bad("USER needs a user name")
+    if len(args) > 1:
+        return _bad("USER: too many arguments")
+    return User(args[0])
+
+
+def _one_message(keyword: str, args: Sequence[str]) -> Command:
+    if not args:
+        return _bad(f"{keyword} needs a message number")
+    if len(args) > 1:
+        return _bad(f"{keyword}: too many arguments")
+    msg = _number(args[0])
+    if msg is None:
+        return _bad("invalid message number")
+    return Retr(msg) if keyword == "RETR" else Dele(msg)
+
+
+def _optional_message(keyword: str, args: Sequence[str]) -> Command:
+    if len(args) > 1:
+        return _bad(f"{keyword}: too many arguments")
+    msg = _number(args[0]) if args else None
+    if args and msg is None:
+        return _bad("invalid message number")
+    return List(msg) if keyword == "LIST" else Uidl(msg)
+
+
+def _top(keyword: str, args: Sequence[str]) -> Command:
+    if len(args) < 2:
+        return _bad("TOP needs a message number and a line count")
+    if len(args) > 2:
+        return _bad("TOP: too many arguments")
+    msg, lines = _number(args[0]), _number(args[1])
+    if msg is None:
+        return _bad("invalid message number")
+    if lines is None:
+        return _bad("invalid line count")
+    return Top(msg, lines)
+
+
+def _parse_auth(args: Sequence[str]) -> Command:
+    if not args:
+        return Auth()
+    if len(args) > 2:
+        return _bad("AUTH: too many arguments")
+    mechanism = args[0].upper()
+    if not args[0].isascii() or not _MECHANISM.fullmatch(mechanism):  # "ß".upper() is "SS"
+        return _bad("invalid SASL mechanism name")
+    return Auth(mechanism, args[1] if len(args) == 2 else None)
+
+
+_SIMPLE: dict[str, Callable[[], Command]] = {
+    "QUIT": Quit,
+    "STAT": Stat,
+    "NOOP": Noop,
+    "RSET": Rset,
+    "CAPA": Capa,
+    "STLS": Stls,
+}
+
+_ARGUMENT_PARSERS: dict[str, Callable[[str, Sequence[str]], Command]] = {
+    **dict.fromkeys(_SIMPLE, _no_arguments),
+    "USER": _user,
+    "RETR": _one_message,
+    "DELE": _one_message,
+    "LIST": _optional_message,
+    "UIDL": _optional_message,
+    "TOP": _top,
+}

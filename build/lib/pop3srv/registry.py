@@ -1,0 +1,139 @@
+"""Process-wide session registry: live sessions, maildrop locks, cancel scopes, snapshots.
+
+One instance, created by the composition root and shared by the transport (which registers
+sessions) and the admin app (which reads snapshots, ends sessions and watches changes).
+All methods run in the trio thread; nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import trio
+
+
+@dataclass(frozen=True)
+class SessionSnapshot:
+    """A read-only view of one session for the admin app."""
+
+    id: str
+    peer: str
+    listener: str
+    user: str | None
+    state: str
+    since: float
+    commands: int
+    bytes_sent: int
+    last_activity: float
+
+
+@dataclass
+class SessionRecord:
+    """Mutable state of one live session, owned by its connection task."""
+
+    id: str
+    peer: str
+    listener: str
+    since: float = field(default_factory=time.time)
+    user: str | None = None
+    state: str = "AUTHORIZATION"
+    commands: int = 0
+    bytes_sent: int = 0
+    last_activity: float = field(default_factory=time.time)
+    cancel_scope: trio.CancelScope = field(default_factory=trio.CancelScope)
+    wait_scope: trio.CancelScope | None = None
+
+    def snapshot(self) -> SessionSnapshot:
+        return SessionSnapshot(
+            id=self.id,
+            peer=self.peer,
+            listener=self.listener,
+            user=self.user,
+            state=self.state,
+            since=self.since,
+            commands=self.commands,
+            bytes_sent=self.bytes_sent,
+            last_activity=self.last_activity,
+        )
+
+
+Listener = Callable[[str, SessionSnapshot | None, str], None]
+
+
+class SessionRegistry:
+    """Live sessions and the maildrop locks they hold."""
+
+    def __init__(self) -> None:
+        self._ids = itertools.count(1)
+        self._sessions: dict[str, SessionRecord] = {}
+        self._locks: dict[str, str] = {}
+        self._watchers: list[Listener] = []
+        self.shutting_down = trio.Event()
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    @contextmanager
+    def session(self, peer: str, listener: str) -> Iterator[SessionRecord]:
+        """Register a session for the duration of the block; its locks are freed at the end."""
+        record = SessionRecord(id=f"s{next(self._ids)}", peer=peer, listener=listener)
+        self._sessions[record.id] = record
+        self._notify("open", record)
+        try:
+            yield record
+        finally:
+            del self._sessions[record.id]
+            for mailbox in [m for m, owner in self._locks.items() if owner == record.id]:
+                del self._locks[mailbox]
+            self._notify("close", record)
+
+    def update(self, record: SessionRecord, **changes: object) -> None:
+        """Change fields of a live session and tell watchers."""
+        for name, value in changes.items():
+            setattr(record, name, value)
+        self._notify("update", record)
+
+    def acquire_mailbox(self, mailbox: str, record: SessionRecord) -> bool:
+        """Lock ``mailbox`` for ``record``; False if another session holds it."""
+        owner = self._locks.setdefault(mailbox, record.id)
+        return owner == record.id
+
+    def release_mailbox(self, mailbox: str, record: SessionRecord) -> None:
+        if self._locks.get(mailbox) == record.id:
+            del self._locks[mailbox]
+
+    def snapshots(self) -> list[SessionSnapshot]:
+        return [record.snapshot() for record in self._sessions.values()]
+
+    def kick(self, session_id: str) -> bool:
+        """End a session: its connection is cut and nothing it marked is deleted."""
+        record = self._sessions.get(session_id)
+        if record is None:
+            return False
+        record.cancel_scope.cancel()
+        return True
+
+    def drain(self) -> None:
+        """Begin a graceful shutdown: sessions waiting for input are told and closed at once;
+        busy ones finish their command first."""
+        self.shutting_down.set()
+        for record in self._sessions.values():
+            if record.wait_scope is not None:
+                record.wait_scope.cancel()
+
+    def watch(self, callback: Listener) -> Callable[[], None]:
+        """Call ``callback(kind, snapshot, id)`` on every change; returns the unsubscribe."""
+        self._watchers.append(callback)
+        return lambda: self._watchers.remove(callback)
+
+    def _notify(self, kind: str, record: SessionRecord) -> None:
+        snap = None if kind == "close" else record.snapshot()
+        for callback in list(self._watchers):
+            callback(kind, snap, record.id)
+
+
+__all__ = ["SessionRecord", "SessionRegistry", "SessionSnapshot"]

@@ -1,0 +1,87 @@
+"""Streaming a stored message into reply events (RETR, TOP), and store errors as -ERR replies.
+
+The first chunk is fetched before ``+OK`` is sent, so a store failure up to then is a clean
+``-ERR [SYS/TEMP]``; a failure after it can only end the connection (``StreamAborted``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from typing import Protocol
+
+from pop3srv.protocol import events as ev
+from pop3srv.protocol.top import TopFilter
+from pop3srv.storage.base import (
+    MessageGone,
+    MessageStore,
+    StoreDenied,
+    StoreError,
+    StoreUnavailable,
+)
+
+#: TOP asks the store for this much first; most header blocks fit.
+TOP_FIRST_CHUNK = 64 * 1024
+
+
+class Outbox(Protocol):
+    """Where replies go (the transport's send side)."""
+
+    async def send(self, reply: ev.Reply) -> None: ...
+
+
+class StreamAborted(Exception):
+    """A message body failed after ``+OK`` was sent: the connection must be cut."""
+
+
+async def send_message(
+    store: MessageStore, key: str, out: Outbox, *, size: int | None, top: int | None
+) -> None:
+    """Send message ``key`` whole (``top`` None) or its headers and ``top`` body lines."""
+    first = TOP_FIRST_CHUNK if top is not None else None
+    async with aclosing(store.stream(key, first_chunk=first)) as chunks:
+        try:
+            head = await _first_chunk(chunks)
+        except StoreError as exc:
+            await out.send(store_error_reply(exc, "cannot read message"))
+            return
+        await out.send(ev.BeginData(f"{size} octets" if size is not None else "top of message"))
+        try:
+            await _pump(head, chunks, TopFilter(top) if top is not None else None, out)
+        except StoreError as exc:
+            raise StreamAborted(str(exc)) from exc
+    await out.send(ev.EndData())
+
+
+def store_error_reply(exc: StoreError, what: str) -> ev.Err:
+    """The -ERR for a store failure, with its RFC 3206 code."""
+    match exc:
+        case StoreDenied():
+            return ev.Err(f"{what}: access denied", "SYS/PERM")
+        case MessageGone():
+            return ev.Err("message no longer exists", "SYS/TEMP")
+        case StoreUnavailable():
+            return ev.Err(f"{what}: storage temporarily unavailable", "SYS/TEMP")
+    return ev.Err(f"{what}: storage error", "SYS/TEMP")
+
+
+async def _first_chunk(chunks: AsyncIterator[bytes]) -> bytes:
+    async for chunk in chunks:
+        return chunk
+    return b""
+
+
+async def _pump(
+    head: bytes, chunks: AsyncIterator[bytes], top: TopFilter | None, out: Outbox
+) -> None:
+    chunk: bytes | None = head
+    while chunk is not None:
+        if top is None:
+            await out.send(ev.Data(chunk))
+        else:
+            passed = top.feed(chunk)
+            if passed:
+                await out.send(ev.Data(passed))
+            if top.done:
+                return
+        chunk = await anext(chunks, None)

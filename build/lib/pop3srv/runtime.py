@@ -1,0 +1,158 @@
+"""The process-wide objects built once from settings: registry, metrics, TLS context,
+authenticator, S3 pool, maildrop locks, and the store each mailbox location opens."""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass, field
+
+import httpx
+import trio
+from prometheus_client import CollectorRegistry
+
+from pop3srv.auth.base import Authenticator
+from pop3srv.auth.factory import build_authenticator
+from pop3srv.auth.penalty import LoginPenalty
+from pop3srv.config import Settings
+from pop3srv.locks import MaildropLocks
+from pop3srv.metrics import Metrics, create_metrics
+from pop3srv.registry import SessionRegistry
+from pop3srv.storage.base import (
+    DemoLocation,
+    EmptyLocation,
+    FolderLocation,
+    Location,
+    MessageStore,
+    S3Credentials,
+    S3Location,
+    StoreUnavailable,
+)
+from pop3srv.storage.empty import EmptyStore
+from pop3srv.storage.folder import FolderStore, ListingCache
+from pop3srv.storage.memory import demo_store
+from pop3srv.storage.pool import PoolSettings, S3Pool
+from pop3srv.storage.s3 import S3Store
+from pop3srv.storage.s3lock import S3Locks
+from pop3srv.tls import context_from_pem, ensure_self_signed, server_context
+
+
+@dataclass(frozen=True)
+class Bound:
+    """Where the service listens once started (real ports, also when configured as 0)."""
+
+    plain: list[tuple[str, int]] = field(default_factory=list)
+    tls: list[tuple[str, int]] = field(default_factory=list)
+    self_signed_cert: str | None = None
+    #: the admin app (empty when ``admin-port`` is 0)
+    admin: list[tuple[str, int]] = field(default_factory=list)
+
+
+@dataclass
+class Runtime:
+    """The process-wide objects, shared by the POP3 listeners and the admin app."""
+
+    settings: Settings
+    registry: SessionRegistry
+    metrics: Metrics
+    prometheus: CollectorRegistry
+    tls_context: ssl.SSLContext | None
+    self_signed_cert: str | None
+    authenticator: Authenticator
+    penalty: LoginPenalty
+    http_client: httpx.AsyncClient
+    #: S3 clients and worker threads shared by every S3 mailbox (and the admin app)
+    pool: S3Pool
+    locks: MaildropLocks
+    #: folder listings reused while a folder is unchanged
+    listings: ListingCache = field(default_factory=ListingCache)
+    #: set once the POP3 listeners are bound (the admin app's /readyz)
+    ready: trio.Event = field(default_factory=trio.Event)
+
+    def is_ready(self) -> bool:
+        return self.ready.is_set() and not self.registry.shutting_down.is_set()
+
+    def open_store(self, location: Location) -> MessageStore:
+        """The store of a login's mailbox; S3 stores share this runtime's pool."""
+        s3 = self.settings.s3
+        trash = s3.trash_prefix if s3.delete_mode == "trash" else None
+        return open_store(location, self.pool, trash_prefix=trash, listings=self.listings)
+
+
+def build_runtime(settings: Settings, *, pool_settings: PoolSettings | None = None) -> Runtime:
+    """Everything the service needs, built once from validated settings.
+
+    ``pool_settings`` sizes the S3 client pool (tests use short timeouts and few retries).
+    """
+    prometheus = CollectorRegistry()
+    metrics = create_metrics(prometheus)
+    tls_context, cert = _tls_context(settings)
+    http_client = httpx.AsyncClient(headers={"User-Agent": "pop3srv"})
+    pool = S3Pool(metrics, pool_settings)
+    registry = SessionRegistry()
+    s3 = settings.s3
+    remote = S3Locks(pool, lease=s3.lock_lease, prefix=s3.lock_prefix) if s3.lock == "s3" else None
+    return Runtime(
+        settings=settings,
+        registry=registry,
+        metrics=metrics,
+        prometheus=prometheus,
+        tls_context=tls_context,
+        self_signed_cert=cert,
+        authenticator=build_authenticator(settings, default_location(settings), http_client),
+        penalty=LoginPenalty(settings.auth.penalty),
+        http_client=http_client,
+        pool=pool,
+        locks=MaildropLocks(registry, remote),
+    )
+
+
+def default_location(settings: Settings) -> Location:
+    """The mailbox of static logins: the configured bucket, else the local mail folder."""
+    s3 = settings.s3
+    if s3.enabled:
+        assert s3.bucket is not None
+        credentials = None
+        if s3.access_key_id and s3.secret_access_key:
+            credentials = S3Credentials(s3.access_key_id, s3.secret_access_key, s3.session_token)
+        return S3Location(
+            bucket=s3.bucket,
+            prefix=s3.prefix,
+            region=s3.region,
+            endpoint_url=s3.endpoint_url,
+            credentials=credentials,
+        )
+    return FolderLocation(settings.store.mail_dir, settings.s3.prefix)
+
+
+def open_store(
+    location: Location,
+    pool: S3Pool | None = None,
+    *,
+    trash_prefix: str | None = None,
+    listings: ListingCache | None = None,
+) -> MessageStore:
+    """The store for ``location``; S3 locations need the process's ``pool``; folder listings
+    are reused through ``listings`` when given."""
+    match location:
+        case FolderLocation():
+            return FolderStore(location, listings=listings)
+        case EmptyLocation():
+            return EmptyStore()
+        case DemoLocation():
+            return demo_store()
+        case S3Location():
+            if pool is None:
+                raise StoreUnavailable("S3 store not available (no client pool)")
+            return S3Store(location, pool, trash_prefix=trash_prefix)
+
+
+def _tls_context(settings: Settings) -> tuple[ssl.SSLContext | None, str | None]:
+    tls = settings.tls
+    if tls.cert_pem and tls.key_pem:
+        return context_from_pem(tls.cert_pem, tls.key_pem, settings.store.state_dir / "tls"), None
+    if tls.cert_path and tls.key_path:
+        return server_context(tls.cert_path, tls.key_path), None
+    if tls.self_signed:
+        files = ensure_self_signed(settings.store.state_dir)
+        return server_context(files.cert, files.key), str(files.cert)
+    return None, None

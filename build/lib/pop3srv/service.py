@@ -1,0 +1,172 @@
+"""Composition root: runs the POP3 listeners and the admin app, built on one ``Runtime``
+(see ``pop3srv.runtime``), in one trio nursery until asked to shut down gracefully."""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+
+import trio
+
+from admin.app import create_app
+from admin.deps import AdminDeps, ClientInfo
+from admin.minting import TokenMinter
+from admin.serve import serve_admin
+from admin.tokenfile import ensure_admin_token
+from pop3srv.admission import LoginSlots
+from pop3srv.config import Settings
+from pop3srv.runtime import Bound, Runtime, build_runtime, default_location, open_store
+from pop3srv.session import SessionDeps
+from pop3srv.transport import ConnectionHandler, TransportLimits
+
+__all__ = ["Bound", "Runtime", "build_runtime", "default_location", "open_store", "serve"]
+
+log = logging.getLogger(__name__)
+
+
+async def serve(
+    runtime: Runtime,
+    shutdown: trio.Event,
+    *,
+    any_free_port: bool = False,
+    task_status: trio.TaskStatus[Bound] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve POP3 (and the admin app unless ``admin-port`` is 0) until ``shutdown`` is set,
+    then drain both within ``shutdown-timeout``.
+
+    ``any_free_port`` binds every enabled listener to a port the system picks (tests).
+    """
+    settings = runtime.settings
+    deps = SessionDeps(
+        runtime.authenticator,
+        runtime.open_store,
+        runtime.registry,
+        runtime.metrics,
+        penalty=runtime.penalty,
+        logins=LoginSlots(settings.auth.penalty.max_logins_per_user),
+        locks=runtime.locks,
+    )
+    handler = ConnectionHandler(deps, TransportLimits.from_settings(settings), runtime.tls_context)
+    bound = Bound(self_signed_cert=runtime.self_signed_cert)
+    async with trio.open_nursery() as background:
+        if runtime.locks.remote is not None:
+            await background.start(runtime.locks.remote.run)
+        async with trio.open_nursery() as admin:
+            if settings.admin.port:
+                admin_port = 0 if any_free_port else settings.admin.port
+                bound.admin.extend(
+                    await admin.start(partial(_serve_admin, runtime, bound, admin_port, shutdown))
+                )
+            await _serve_pop3(
+                runtime,
+                handler,
+                bound,
+                shutdown,
+                any_free_port=any_free_port,
+                task_status=task_status,
+            )
+        background.cancel_scope.cancel()
+
+
+async def _serve_pop3(
+    runtime: Runtime,
+    handler: ConnectionHandler,
+    bound: Bound,
+    shutdown: trio.Event,
+    *,
+    any_free_port: bool,
+    task_status: trio.TaskStatus[Bound],
+) -> None:
+    settings = runtime.settings
+    host = settings.listen.host or None
+    limits = settings.limits
+    async with trio.open_nursery() as connections:
+        async with trio.open_nursery() as listening:
+            if settings.listen.plain_port:
+                port = 0 if any_free_port else settings.listen.plain_port
+                listeners = await listening.start(
+                    partial(
+                        trio.serve_tcp,
+                        handler.serve_plain,
+                        port,
+                        host=host,
+                        handler_nursery=connections,
+                    )
+                )
+                bound.plain.extend(_addresses(listeners))
+            if runtime.tls_context is not None and settings.listen.tls_port:
+                port = 0 if any_free_port else settings.listen.tls_port
+                listeners = await listening.start(
+                    partial(
+                        trio.serve_ssl_over_tcp,
+                        handler.serve_tls,
+                        port,
+                        runtime.tls_context,
+                        host=host,
+                        https_compatible=True,
+                        handler_nursery=connections,
+                    )
+                )
+                bound.tls.extend(_addresses(listeners))
+            runtime.ready.set()
+            task_status.started(bound)
+            await shutdown.wait()
+            listening.cancel_scope.cancel()
+        log.info("shutting down: %d sessions to drain", len(runtime.registry))
+        runtime.registry.drain()
+        connections.cancel_scope.deadline = trio.current_time() + limits.shutdown_timeout
+    with trio.CancelScope(shield=True):
+        await runtime.http_client.aclose()
+
+
+async def _serve_admin(
+    runtime: Runtime,
+    bound: Bound,
+    port: int,
+    shutdown: trio.Event,
+    *,
+    task_status: trio.TaskStatus[list[tuple[str, int]]] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """The admin app on ``admin-host:port``, sharing this runtime's registry and metrics."""
+    settings = runtime.settings
+    token, token_file = ensure_admin_token(settings.admin.token, settings.store.state_dir)
+    if token_file is not None:
+        log.info("admin token: in %s", token_file)
+    deps = AdminDeps(
+        registry=runtime.registry,
+        prometheus=runtime.prometheus,
+        metrics=runtime.metrics,
+        token=token,
+        minter=TokenMinter.from_settings(settings),
+        ready=runtime.is_ready,
+        client=partial(_client_info, settings, bound, runtime.tls_context is not None),
+    )
+    await serve_admin(
+        create_app(deps),
+        settings.admin.host,
+        port,
+        shutdown,
+        graceful_timeout=settings.limits.shutdown_timeout,
+        task_status=task_status,
+    )
+
+
+def _client_info(settings: Settings, bound: Bound, tls: bool) -> ClientInfo:
+    host = settings.listen.host
+    return ClientInfo(
+        host=None if host in ("", "0.0.0.0", "::") else host,
+        tls_port=bound.tls[0][1] if bound.tls else None,
+        plain_port=bound.plain[0][1] if bound.plain else None,
+        stls=tls,
+        self_signed=bound.self_signed_cert is not None,
+    )
+
+
+def _addresses(listeners: list[trio.SocketListener]) -> list[tuple[str, int]]:
+    result = []
+    for listener in listeners:
+        inner = listener.transport_listener if isinstance(listener, trio.SSLListener) else listener
+        assert isinstance(inner, trio.SocketListener)
+        host, port, *_ = inner.socket.getsockname()
+        result.append((str(host), int(port)))
+    return result

@@ -1,0 +1,293 @@
+"""One POP3 session's logic: each command event is matched, awaited against auth and storage,
+and answered with reply events; store and auth failures become RFC 3206 ``-ERR`` codes.
+
+The session never touches a socket: replies go to an ``Outbox`` the transport provides, and
+what the transport must do next (carry on, start TLS, close) is returned as an ``Action``.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+import trio
+
+from pop3srv.admission import LoginSlots
+from pop3srv.auth.base import Authenticator, LoginContext, Principal
+from pop3srv.auth.penalty import LoginPenalty
+from pop3srv.config_model import PenaltySettings
+from pop3srv.locks import Held, MaildropLocks
+from pop3srv.login import Gate, LoginRefused
+from pop3srv.maildrop import Maildrop, NoSuchMessage
+from pop3srv.metrics import Metrics
+from pop3srv.protocol import events as ev
+from pop3srv.protocol.capabilities import capabilities
+from pop3srv.protocol.connection import Connection
+from pop3srv.protocol.sasl import decode_plain
+from pop3srv.protocol.state import State
+from pop3srv.registry import SessionRecord, SessionRegistry
+from pop3srv.retrieval import Outbox, send_message, store_error_reply
+from pop3srv.storage.base import Location, MessageStore, StoreError
+
+COMMIT_TIMEOUT = 120.0
+
+
+class Action(enum.Enum):
+    """What the transport does after a command."""
+
+    CONTINUE = "continue"
+    START_TLS = "start-tls"
+    CLOSE = "close"
+
+
+@dataclass(frozen=True)
+class SessionDeps:
+    """Process-wide collaborators every session shares."""
+
+    authenticator: Authenticator
+    open_store: Callable[[Location], MessageStore]
+    registry: SessionRegistry
+    metrics: Metrics
+    penalty: LoginPenalty = field(default_factory=lambda: LoginPenalty(PenaltySettings()))
+    logins: LoginSlots = field(default_factory=lambda: LoginSlots(4))
+    #: None: this process's locks only (the registry's)
+    locks: MaildropLocks | None = None
+    implementation: str = "pop3srv"
+
+
+@dataclass(frozen=True)
+class SessionPolicy:
+    """Per-connection rules decided by the transport."""
+
+    plaintext_auth_allowed: bool
+    max_bad_commands: int = 10
+    max_auth_failures: int = 3
+    context: LoginContext = field(default_factory=LoginContext)
+
+
+@dataclass
+class _Login:
+    principal: Principal
+    store: MessageStore
+    maildrop: Maildrop
+    held: Held
+
+
+class Session:
+    """Answers one connection's commands in order."""
+
+    def __init__(
+        self, conn: Connection, deps: SessionDeps, policy: SessionPolicy, record: SessionRecord
+    ) -> None:
+        self._conn = conn
+        self._deps = deps
+        self._policy = policy
+        self._record = record
+        self._login: _Login | None = None
+        self._locks = deps.locks or MaildropLocks(deps.registry)
+        self._gate = Gate(deps.authenticator, deps.penalty, deps.logins, deps.metrics)
+        self._bad_commands = 0
+        self._auth_failures = 0
+
+    @property
+    def principal(self) -> Principal | None:
+        return self._login.principal if self._login else None
+
+    async def handle(self, event: ev.Command, out: Outbox) -> Action:
+        """Answer one command; returns what the transport must do next."""
+        match event:
+            case ev.BadCommand(reply=reply):
+                return await self._bad(reply, out)
+            case ev.Capa():
+                await out.send(ev.MultiLine("Capability list follows", self._capabilities()))
+            case ev.Stls():
+                await out.send(ev.Ok("Begin TLS negotiation"))
+                return Action.START_TLS
+            case ev.Quit():
+                return await self._quit(out)
+            case ev.User() | ev.Pass() | ev.Auth() | ev.AuthResponse() | ev.AuthCancel():
+                return await self._authorization(event, out)
+            case _:
+                await self._transaction(event, out)
+        return Action.CONTINUE
+
+    def tls_started(self) -> None:
+        """STLS completed: credentials may now be sent."""
+        secure = replace(self._policy.context, secure=True)
+        self._policy = replace(self._policy, plaintext_auth_allowed=True, context=secure)
+
+    async def release(self) -> None:
+        """Free the maildrop (after QUIT, or when the connection ended without it: then
+        nothing is committed)."""
+        if self._login is not None:
+            login, self._login = self._login, None
+            await self._locks.release(login.held, self._record)
+
+    # --- AUTHORIZATION ------------------------------------------------------------------
+
+    async def _authorization(self, event: ev.Command, out: Outbox) -> Action:
+        if not self._policy.plaintext_auth_allowed:
+            return await self._bad(
+                ev.Err("Plaintext authentication disallowed before STLS", "AUTH"), out
+            )
+        match event:
+            case ev.User():
+                await out.send(ev.Ok("send PASS"))
+            case ev.Pass(password=password):
+                return await self._login_with(self._conn.user or "", password, "user", out)
+            case ev.Auth(mechanism=None):
+                await out.send(ev.MultiLine("SASL mechanisms follow", ["PLAIN"]))
+            case ev.Auth(mechanism="PLAIN", initial_response=None):
+                await out.send(ev.Continue(""))
+            case ev.Auth(mechanism="PLAIN", initial_response=str(response)):
+                return await self._sasl_plain(response, out)
+            case ev.Auth():
+                await out.send(ev.Err("unsupported authentication mechanism"))
+            case ev.AuthResponse(data=data):
+                return await self._sasl_plain(data, out)
+            case ev.AuthCancel():
+                await out.send(ev.Err("authentication cancelled"))
+        return Action.CONTINUE
+
+    async def _sasl_plain(self, response: str, out: Outbox) -> Action:
+        try:
+            authzid, authcid, password = decode_plain(response)
+        except ValueError:
+            return await self._bad(ev.Err("malformed SASL PLAIN response"), out)
+        if authzid and authzid != authcid:  # RFC 4616: no acting as another user
+            await out.send(ev.Err("authorization identity not permitted", "AUTH"))
+            return Action.CONTINUE
+        return await self._login_with(authcid, password, "plain", out)
+
+    async def _login_with(self, user: str, password: str, method: str, out: Outbox) -> Action:
+        try:
+            principal = await self._gate.log_in(user, password, method, self._policy.context)
+        except LoginRefused as refused:
+            await out.send(refused.reply)
+            self._auth_failures += refused.bad_credentials
+            too_many = self._auth_failures >= self._policy.max_auth_failures
+            return Action.CLOSE if too_many else Action.CONTINUE
+        reply = await self._open_maildrop(principal)
+        if isinstance(reply, ev.Ok):
+            self._deps.registry.update(self._record, user=principal.user, state="TRANSACTION")
+        await out.send(reply)
+        return Action.CONTINUE
+
+    async def _open_maildrop(self, principal: Principal) -> ev.Ok | ev.Err:
+        try:
+            held = await self._locks.acquire(principal.location, self._record)
+        except StoreError as exc:
+            return store_error_reply(exc, "cannot lock maildrop")
+        if held is None:
+            return ev.Err("maildrop already locked by another session", "IN-USE")
+        try:
+            store = self._deps.open_store(principal.location)
+            await store.check_access()
+            maildrop = Maildrop(await store.list_messages())
+        except BaseException as exc:  # a store error, or a kick while listing: free the lock
+            with trio.CancelScope(shield=True):
+                await self._locks.release(held, self._record)
+            if isinstance(exc, StoreError):
+                return store_error_reply(exc, "cannot open maildrop")
+            raise
+        self._login = _Login(principal, store, maildrop, held)
+        count, octets = maildrop.stat()
+        return ev.Ok(f"maildrop has {count} messages ({octets} octets)")
+
+    # --- TRANSACTION --------------------------------------------------------------------
+
+    async def _transaction(self, event: ev.Command, out: Outbox) -> None:
+        assert self._login is not None, "the protocol only allows these after login"
+        drop = self._login.maildrop
+        try:
+            match event:
+                case ev.Stat():
+                    count, octets = drop.stat()
+                    await out.send(ev.Ok(f"{count} {octets}"))
+                case ev.List(msg=None):
+                    await out.send(_listing(drop, lambda e: str(e.info.size), "scan listing"))
+                case ev.List(msg=int(n)):
+                    await out.send(ev.Ok(f"{n} {drop.get(n).info.size}"))
+                case ev.Uidl(msg=None):
+                    await out.send(_listing(drop, lambda e: e.uid, "unique-id listing"))
+                case ev.Uidl(msg=int(n)):
+                    await out.send(ev.Ok(f"{n} {drop.get(n).uid}"))
+                case ev.Retr(msg=n):
+                    info = drop.get(n).info
+                    await self._send_message(info.key, info.size, None, out)
+                case ev.Top(msg=n, lines=lines):
+                    await self._send_message(drop.get(n).info.key, None, lines, out)
+                case ev.Dele(msg=n):
+                    drop.mark_deleted(n)
+                    await out.send(ev.Ok(f"message {n} deleted"))
+                case ev.Noop():
+                    await out.send(ev.Ok())
+                case ev.Rset():
+                    drop.reset()
+                    count, octets = drop.stat()
+                    await out.send(ev.Ok(f"maildrop has {count} messages ({octets} octets)"))
+        except NoSuchMessage as exc:
+            await out.send(ev.Err(str(exc)))
+
+    async def _send_message(self, key: str, size: int | None, top: int | None, out: Outbox) -> None:
+        assert self._login is not None
+        await send_message(self._login.store, key, out, size=size, top=top)
+        if top is None:
+            self._deps.metrics.messages_retrieved_total.inc()
+
+    # --- QUIT / UPDATE ------------------------------------------------------------------
+
+    async def _quit(self, out: Outbox) -> Action:
+        if self._login is None or self._conn.state is not State.UPDATE:
+            await out.send(ev.Ok("pop3srv signing off"))
+            return Action.CLOSE
+        self._deps.registry.update(self._record, state="UPDATE")
+        keys = self._login.maildrop.marked_keys()
+        with trio.CancelScope(shield=True):  # a commit in progress is never cut in half
+            reply = await self._commit(keys)
+            await self.release()  # before the reply: a client reconnecting at once gets in
+        await out.send(reply)
+        return Action.CLOSE
+
+    async def _commit(self, keys: list[str]) -> ev.Ok | ev.Err:
+        assert self._login is not None
+        if not keys:
+            return ev.Ok("pop3srv signing off")
+        with trio.move_on_after(COMMIT_TIMEOUT):
+            try:
+                result = await self._login.store.delete(keys)
+            except StoreError:
+                return ev.Err("some deleted messages not removed", "SYS/TEMP")
+            self._deps.metrics.messages_deleted_total.inc(len(result.deleted))
+            if result.failed:
+                return ev.Err("some deleted messages not removed", "SYS/TEMP")
+            remaining = len(self._login.maildrop) - len(keys)
+            return ev.Ok(f"pop3srv signing off ({remaining} messages left)")
+        return ev.Err("some deleted messages not removed", "SYS/TEMP")
+
+    # --- helpers ------------------------------------------------------------------------
+
+    async def _bad(self, reply: ev.Err, out: Outbox) -> Action:
+        self._bad_commands += 1
+        await out.send(reply)
+        if self._bad_commands >= self._policy.max_bad_commands:
+            return Action.CLOSE
+        return Action.CONTINUE
+
+    def _capabilities(self) -> list[str]:
+        allowed = self._policy.plaintext_auth_allowed
+        return capabilities(
+            state=self._conn.state,
+            stls_available=self._conn.stls_allowed,
+            user_allowed=allowed,
+            sasl_mechanisms=["PLAIN"] if allowed else [],
+            implementation=self._deps.implementation,
+        )
+
+
+def _listing(drop: Maildrop, column: Callable[..., str], what: str) -> ev.MultiLine:
+    live = drop.live()
+    count, octets = drop.stat()
+    lines = [f"{entry.number} {column(entry)}" for entry in live]
+    return ev.MultiLine(f"{count} messages ({octets} octets) {what}", lines)

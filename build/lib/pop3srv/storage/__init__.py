@@ -1,0 +1,1 @@
+"""Message stores behind ``MessageStore``: where raw messages live (local folder, S3)."""

@@ -1,0 +1,133 @@
+"""The ``MessageStore`` protocol, the message metadata it lists, and the errors it may raise.
+
+Stores know nothing about POP3 sessions: they list, stream and delete raw messages by key.
+Every store-specific failure is translated into one of the errors below before it leaves
+``storage/``, so sessions can map them to RFC 3206 response codes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+#: SES writes this object when a receipt rule is set up; it is not mail.
+SES_SETUP_NOTIFICATION = "AMAZON_SES_SETUP_NOTIFICATION"
+
+#: Size of the chunks stores stream message bodies in.
+CHUNK_SIZE = 256 * 1024
+
+
+@dataclass(frozen=True, order=True)
+class MessageInfo:
+    """One message as listed: ordered by arrival, then key (the POP3 numbering)."""
+
+    arrived: float
+    key: str
+    size: int
+
+
+@dataclass(frozen=True)
+class DeleteResult:
+    """What a batch delete achieved; ``failed`` keys are still in the store."""
+
+    deleted: tuple[str, ...]
+    failed: tuple[str, ...] = ()
+
+
+class StoreError(Exception):
+    """Base of store failures; the message is safe to log (no secrets, no mail)."""
+
+
+class StoreUnavailable(StoreError):
+    """A transient failure (outage, throttling, timeout): RFC 3206 ``SYS/TEMP``."""
+
+
+class StoreDenied(StoreError):
+    """The credentials are refused or the bucket does not exist: ``AUTH`` / ``SYS/PERM``."""
+
+
+class MessageGone(StoreError):
+    """The message disappeared from the store since the session's snapshot."""
+
+
+class MessageStore(Protocol):
+    """A maildrop's messages, addressed by key (the UIDL, relative to the store's prefix)."""
+
+    async def check_access(self) -> None:
+        """Raise ``StoreDenied``/``StoreUnavailable`` unless the store can be listed."""
+
+    async def list_messages(self) -> list[MessageInfo]:
+        """Every message, sorted by arrival then key."""
+
+    def stream(self, key: str, *, first_chunk: int | None = None) -> AsyncGenerator[bytes, None]:
+        """Yield the raw message in chunks; close it early (``aclosing``) to stop reading.
+
+        ``first_chunk`` hints that the caller may only need the beginning (TOP): stores that
+        pay per request fetch that many bytes first and widen only when asked for more.
+        """
+
+    async def delete(self, keys: Sequence[str]) -> DeleteResult:
+        """Remove these messages; a key already gone counts as deleted."""
+
+
+@dataclass(frozen=True)
+class FolderLocation:
+    """A mailbox in the local mail folder: ``root/prefix``."""
+
+    root: Path
+    prefix: str = ""
+
+    @property
+    def lock_key(self) -> str:
+        return f"folder:{self.root / self.prefix}"
+
+
+@dataclass(frozen=True)
+class S3Credentials:
+    """Static AWS credentials; none means the default credential chain."""
+
+    access_key_id: str
+    secret_access_key: str = field(repr=False)
+    session_token: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class S3Location:
+    """A mailbox in a bucket: every object directly under ``prefix``."""
+
+    bucket: str
+    prefix: str = ""
+    region: str | None = None
+    endpoint_url: str | None = None
+    credentials: S3Credentials | None = None
+
+    @property
+    def lock_key(self) -> str:
+        return f"s3:{self.endpoint_url or 'aws'}/{self.bucket}/{self.prefix.strip('/')}"
+
+
+@dataclass(frozen=True)
+class EmptyLocation:
+    """A mailbox with no messages (the original's ``none`` provider, or no store configured)."""
+
+    name: str = "empty"
+
+    @property
+    def lock_key(self) -> str:
+        return f"empty:{self.name}"
+
+
+@dataclass(frozen=True)
+class DemoLocation:
+    """The original's ``demo`` provider: one sample message, nothing really deleted."""
+
+    name: str = "demo"
+
+    @property
+    def lock_key(self) -> str:
+        return f"demo:{self.name}"
+
+
+Location = FolderLocation | S3Location | EmptyLocation | DemoLocation

@@ -1,0 +1,286 @@
+"""The process-wide S3 client pool that every S3 store (every POP3 login) shares.
+
+Rules:
+
+* One botocore session for the process. Clients are created from it one at a time (a trio lock,
+  the creation itself in a worker thread so loading botocore's models or walking the default
+  credential chain never blocks the event loop); the session is never used by two threads at once.
+* Clients are cached per (endpoint, region, credentials). Credentials are reduced to a keyed
+  hash (HMAC-SHA256 under a random per-process key) before they become part of a cache key: the
+  cache never holds a secret as a key, and the key is useless outside this process. Stores
+  keep no client: they ask the pool for one per operation, which keeps the LRU order and idle
+  times true. The cache is bounded (least recently used dropped first) and idle clients are
+  dropped on the next look-up.
+* Every blocking call (an S3 request, a read of a response body) runs in a worker thread through
+  ``trio.to_thread.run_sync(..., limiter=..., abandon_on_cancel=False)`` under one shared
+  ``CapacityLimiter``; the clients' connection pools are at least as large as the limiter. A
+  cancelled caller waits for its thread, so no thread outlives the task that started it;
+  ``streaming`` closes a response body on any exit, so a cancelled or abandoned RETR never
+  leaves a half-read body (and its connection) behind.
+* Errors are mapped by ``s3errors`` before they leave the pool; every request is counted in
+  ``s3_requests_total{operation,outcome}`` and timed in ``s3_request_duration_seconds``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import botocore.session
+import trio
+import urllib3.exceptions
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from pop3srv.metrics import Metrics
+from pop3srv.storage.base import S3Credentials, S3Location, StoreError
+from pop3srv.storage.s3errors import map_error, outcome
+
+T = TypeVar("T")
+
+#: What a blocking S3 call may raise that we translate (anything else is a bug and propagates).
+_S3_FAILURES = (BotoCoreError, ClientError, OSError, urllib3.exceptions.HTTPError)
+
+#: Cache key of a client: (endpoint or "aws", region or "", credentials fingerprint).
+ClientKey = tuple[str, str, str]
+
+
+@dataclass(frozen=True)
+class PoolSettings:
+    """Sizes and timeouts of the pool and of the clients it creates."""
+
+    #: clients kept at most (one per distinct endpoint/region/credentials)
+    max_clients: int = 64
+    #: seconds a client may stay unused before it is dropped
+    idle_timeout: float = 900.0
+    #: worker threads running blocking S3 calls at once (the shared limiter's tokens)
+    threads: int = 16
+    #: HTTP connections each client keeps; at least ``threads`` (RETR bodies hold one each)
+    max_connections: int = 32
+    connect_timeout: float = 5.0
+    read_timeout: float = 30.0
+    #: total attempts per request, first one included (botocore "adaptive" retry mode)
+    max_attempts: int = 4
+
+    def __post_init__(self) -> None:
+        if self.threads < 1 or self.max_clients < 1 or self.max_attempts < 1:
+            raise ValueError("pool sizes and max_attempts must be at least 1")
+        if self.max_connections < self.threads:
+            raise ValueError("max_connections must be >= threads (urllib3 pool would overflow)")
+
+
+def client_config(settings: PoolSettings, *, path_style: bool) -> Config:
+    """The botocore ``Config`` of every pooled client."""
+    return Config(
+        signature_version="s3v4",
+        s3={"addressing_style": "path" if path_style else "auto"},
+        retries={"mode": "adaptive", "total_max_attempts": settings.max_attempts},
+        connect_timeout=settings.connect_timeout,
+        read_timeout=settings.read_timeout,
+        max_pool_connections=settings.max_connections,
+        response_checksum_validation="when_required",
+        request_checksum_calculation="when_required",
+        tcp_keepalive=True,
+        user_agent_appid="pop3srv",
+    )
+
+
+@dataclass
+class _Entry:
+    client: Any
+    last_used: float
+
+
+class S3Pool:
+    """Shared S3 clients, worker threads and request metrics for every S3 store."""
+
+    def __init__(
+        self,
+        metrics: Metrics,
+        settings: PoolSettings | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._metrics = metrics
+        self._settings = settings or PoolSettings()
+        self._clock = clock
+        self._session = botocore.session.get_session()
+        self._limiter = trio.CapacityLimiter(self._settings.threads)
+        self._create_lock = trio.Lock()
+        self._clients: OrderedDict[ClientKey, _Entry] = OrderedDict()
+        self._fingerprint_key = secrets.token_bytes(32)
+        self.clients_created = 0
+        self.hits = 0
+        self.evicted = 0
+        self.open_bodies = 0
+        metrics.s3_pool_threads_busy.set_function(lambda: self._limiter.borrowed_tokens)
+
+    @property
+    def metrics(self) -> Metrics:
+        return self._metrics
+
+    @property
+    def settings(self) -> PoolSettings:
+        return self._settings
+
+    @property
+    def limiter(self) -> trio.CapacityLimiter:
+        return self._limiter
+
+    def __len__(self) -> int:
+        return len(self._clients)
+
+    def cache_keys(self) -> list[ClientKey]:
+        """The cached clients' keys, least recently used first (for tests and the admin app)."""
+        return list(self._clients)
+
+    # --- clients ------------------------------------------------------------------------
+
+    def fingerprint(self, credentials: S3Credentials | None) -> str:
+        """A keyed hash standing for ``credentials`` in cache keys ("default": the AWS chain)."""
+        if credentials is None:
+            return "default"
+        material = "\0".join(
+            (
+                credentials.access_key_id,
+                credentials.secret_access_key,
+                credentials.session_token or "",
+            )
+        )
+        return hmac.new(self._fingerprint_key, material.encode(), hashlib.sha256).hexdigest()
+
+    def key(self, location: S3Location) -> ClientKey:
+        return (
+            location.endpoint_url or "aws",
+            location.region or "",
+            self.fingerprint(location.credentials),
+        )
+
+    async def client(self, location: S3Location) -> Any:
+        """The client for ``location``'s endpoint, region and credentials (created once)."""
+        key = self.key(location)
+        now = self._clock()
+        self.sweep(now)
+        entry = self._clients.get(key)
+        if entry is None:
+            async with self._create_lock:
+                entry = self._clients.get(key)
+                if entry is None:
+                    try:
+                        client = await trio.to_thread.run_sync(self._create, location)
+                    except (*_S3_FAILURES, ValueError) as exc:  # e.g. a malformed endpoint URL
+                        raise map_error(exc, "create_client") from exc
+                    entry = self._clients[key] = _Entry(client, now)
+                    self.clients_created += 1
+                    self._metrics.s3_pool_clients_created_total.inc()
+                    self._trim()
+                    return client
+        self._clients.move_to_end(key)
+        entry.last_used = now
+        self.hits += 1
+        self._metrics.s3_pool_client_hits_total.inc()
+        return entry.client
+
+    def sweep(self, now: float | None = None) -> int:
+        """Drop clients unused for ``idle_timeout``; returns how many were dropped."""
+        now = self._clock() if now is None else now
+        idle = [
+            key
+            for key, entry in self._clients.items()
+            if now - entry.last_used >= self._settings.idle_timeout
+        ]
+        for key in idle:
+            self._drop(key)
+        return len(idle)
+
+    def close(self) -> None:
+        """Close every cached client's connections (service shutdown)."""
+        for key in list(self._clients):
+            self._drop(key)
+
+    def _create(self, location: S3Location) -> Any:
+        credentials = location.credentials
+        return self._session.create_client(
+            "s3",
+            region_name=location.region,
+            endpoint_url=location.endpoint_url,
+            aws_access_key_id=credentials.access_key_id if credentials else None,
+            aws_secret_access_key=credentials.secret_access_key if credentials else None,
+            aws_session_token=credentials.session_token if credentials else None,
+            config=client_config(self._settings, path_style=location.endpoint_url is not None),
+        )
+
+    def _trim(self) -> None:
+        while len(self._clients) > self._settings.max_clients:
+            self._drop(next(iter(self._clients)))
+        self._metrics.s3_pool_clients.set(len(self._clients))
+
+    def _drop(self, key: ClientKey) -> None:
+        entry = self._clients.pop(key)
+        self.evicted += 1
+        self._metrics.s3_pool_clients_evicted_total.inc()
+        self._metrics.s3_pool_clients.set(len(self._clients))
+        # Idle connections close now; one a stream still reads from closes when released.
+        entry.client.close()
+
+    # --- blocking calls -----------------------------------------------------------------
+
+    async def call(self, client: Any, operation: str, /, **params: Any) -> Any:
+        """Run the S3 request ``client.<operation>(**params)`` in a worker thread."""
+        return await self.run(operation, getattr(client, operation), **params)
+
+    async def run(self, operation: str, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Run ``fn`` (which makes the S3 request ``operation``) in a worker thread: counted,
+        timed, and with its failures mapped to store errors."""
+        elapsed: list[float] = []
+
+        def timed() -> T:
+            start = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                elapsed.append(time.perf_counter() - start)
+
+        error: StoreError | None = None
+        try:
+            return await trio.to_thread.run_sync(
+                timed, limiter=self._limiter, abandon_on_cancel=False
+            )
+        except _S3_FAILURES as exc:
+            error = map_error(exc, operation)
+            raise error from exc
+        finally:
+            if elapsed:  # the request ran (not cancelled while waiting for a thread)
+                self._metrics.s3_requests_total.labels(operation, outcome(error)).inc()
+                self._metrics.s3_request_duration_seconds.labels(operation).observe(elapsed[0])
+
+    async def read(self, body: Any, size: int) -> bytes:
+        """Read up to ``size`` octets of a response body in a worker thread."""
+        try:
+            chunk: bytes = await trio.to_thread.run_sync(
+                body.read, size, limiter=self._limiter, abandon_on_cancel=False
+            )
+        except _S3_FAILURES as exc:
+            raise map_error(exc, "get_object") from exc
+        self._metrics.s3_received_bytes_total.inc(len(chunk))
+        return chunk
+
+    @contextmanager
+    def streaming(self, body: Any) -> Iterator[Any]:
+        """Hold a response body open for the block; it is closed on any exit (cancellation,
+        an early ``aclose`` of the reader, an error), dropping its connection if half read."""
+        self.open_bodies += 1
+        self._metrics.s3_open_bodies.inc()
+        try:
+            yield body
+        finally:
+            self.open_bodies -= 1
+            self._metrics.s3_open_bodies.dec()
+            body.close()

@@ -1,0 +1,296 @@
+"""S3 message store: the raw messages SES writes into a bucket, one object per message.
+
+The mailbox is every object *directly* under the store's prefix:
+
+* Prefix semantics follow aws-ses-pop3-server: the empty prefix is the bucket root; any other
+  prefix names a folder, so ``inbox`` and ``inbox/`` both mean the keys ``inbox/<name>``
+  (a missing final ``/`` is added, as the original does; ``inboxfoo`` is never part of
+  ``inbox``). The UIDL of a message is its key relative to that folder.
+* Not messages: ``AMAZON_SES_SETUP_NOTIFICATION``, the folder marker (the prefix itself, a
+  zero-byte ``inbox/``) and anything in a sub-folder (``inbox/sub/...``, listed with
+  ``Delimiter="/"`` so sub-folder keys come back as common prefixes and are never fetched).
+* Numbering follows ``LastModified`` (the arrival time), then the key; the listing uses the
+  ListObjectsV2 paginator, so mailboxes of any size are served whole.
+
+Reading never holds a whole message: RETR is one GetObject whose body is read in
+``CHUNK_SIZE`` pieces in worker threads; TOP (``first_chunk``) asks for a byte range first and
+widens (doubling, up to ``MAX_RANGE``) with further ranged GETs only while the reader keeps
+asking, each one pinned to the first response's ETag (``If-Match``) so a replaced object is
+reported as gone instead of being spliced. A body is closed whenever its reader stops early or
+is cancelled.
+
+Deleting uses DeleteObjects in quiet mode, at most 1,000 keys per request. With a trash prefix
+each message is first copied to ``<trash_prefix><full key>`` and only the copied ones are
+deleted (a message that cannot be copied is reported as not removed).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncGenerator, Sequence
+from typing import Any
+
+import trio
+
+from pop3srv.storage.base import (
+    CHUNK_SIZE,
+    SES_SETUP_NOTIFICATION,
+    DeleteResult,
+    MessageGone,
+    MessageInfo,
+    S3Location,
+    StoreError,
+)
+from pop3srv.storage.pool import S3Pool
+from pop3srv.storage.s3errors import GONE_CODES, RangeNotSatisfiable
+
+#: Largest byte range one TOP request widens to.
+MAX_RANGE = 8 * 1024 * 1024
+#: DeleteObjects accepts at most this many keys per request.
+DELETE_BATCH = 1000
+#: CopyObject requests in flight at once while moving messages to the trash.
+TRASH_COPIES = 8
+
+_CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
+
+
+def folder_prefix(prefix: str) -> str:
+    """The key prefix of a mailbox: ``""`` stays the bucket root, ``inbox`` becomes ``inbox/``."""
+    if prefix and not prefix.endswith("/"):
+        return prefix + "/"
+    return prefix
+
+
+class S3Store:
+    """``MessageStore`` over the objects directly under one prefix of one bucket."""
+
+    def __init__(
+        self,
+        location: S3Location,
+        pool: S3Pool,
+        *,
+        trash_prefix: str | None = None,
+        chunk_size: int = CHUNK_SIZE,
+        delete_batch: int = DELETE_BATCH,
+    ) -> None:
+        if trash_prefix is not None and not trash_prefix.strip("/"):
+            raise ValueError("trash_prefix must name a folder, not the bucket root")
+        if not 1 <= delete_batch <= DELETE_BATCH:
+            raise ValueError(f"delete_batch must be between 1 and {DELETE_BATCH}")
+        self._location = location
+        self._pool = pool
+        self._bucket = location.bucket
+        self._prefix = folder_prefix(location.prefix)
+        self._trash = folder_prefix(trash_prefix) if trash_prefix is not None else None
+        self._chunk_size = chunk_size
+        self._delete_batch = delete_batch
+
+    @property
+    def location(self) -> S3Location:
+        return self._location
+
+    @property
+    def prefix(self) -> str:
+        """The key prefix of this mailbox (see ``folder_prefix``)."""
+        return self._prefix
+
+    def object_key(self, key: str) -> str:
+        """The full S3 key of the message whose UIDL is ``key``."""
+        if not _is_message_name(key):
+            raise MessageGone("no such message")
+        return self._prefix + key
+
+    def trash_key(self, key: str) -> str:
+        """Where ``delete`` puts a copy of ``key`` in trash mode."""
+        if self._trash is None:
+            raise ValueError("this store deletes for good (no trash prefix)")
+        return self._trash + self.object_key(key)
+
+    async def _client(self) -> Any:
+        return await self._pool.client(self._location)
+
+    # --- listing ------------------------------------------------------------------------
+
+    async def check_access(self) -> None:
+        """One cheap ListObjectsV2 (``MaxKeys=1``): bad credentials or a missing bucket fail
+        here, at PASS time, as ``StoreDenied``."""
+        client = await self._client()
+        await self._pool.call(
+            client, "list_objects_v2", Bucket=self._bucket, Prefix=self._prefix, MaxKeys=1
+        )
+
+    async def list_messages(self) -> list[MessageInfo]:
+        client = await self._client()
+        paginator = client.get_paginator("list_objects_v2")
+        pages = iter(paginator.paginate(Bucket=self._bucket, Prefix=self._prefix, Delimiter="/"))
+        messages: list[MessageInfo] = []
+        while True:
+            page = await self._pool.run("list_objects_v2", next, pages, None)
+            if page is None:
+                break
+            messages.extend(self._messages(page))
+            if not page.get("IsTruncated"):
+                break  # the last page: asking the paginator again would make no request
+        messages.sort()
+        return messages
+
+    def _messages(self, page: dict[str, Any]) -> list[MessageInfo]:
+        found = []
+        for item in page.get("Contents", ()):
+            full_key: str = item["Key"]
+            if not full_key.startswith(self._prefix):
+                continue
+            name = full_key[len(self._prefix) :]
+            if not _is_message_name(name):
+                continue
+            found.append(
+                MessageInfo(
+                    arrived=item["LastModified"].timestamp(), key=name, size=int(item["Size"])
+                )
+            )
+        return found
+
+    # --- reading ------------------------------------------------------------------------
+
+    async def stream(
+        self, key: str, *, first_chunk: int | None = None
+    ) -> AsyncGenerator[bytes, None]:
+        object_key = self.object_key(key)
+        client = await self._client()
+        if first_chunk is None:
+            response = await self._pool.call(
+                client, "get_object", Bucket=self._bucket, Key=object_key
+            )
+            with self._pool.streaming(response["Body"]) as body:
+                while chunk := await self._pool.read(body, self._chunk_size):
+                    yield chunk
+            return
+        offset, length = 0, max(1, first_chunk)
+        etag: dict[str, str] = {}
+        while True:
+            try:
+                response = await self._pool.call(
+                    client,
+                    "get_object",
+                    Bucket=self._bucket,
+                    Key=object_key,
+                    Range=f"bytes={offset}-{offset + length - 1}",
+                    **etag,
+                )
+            except RangeNotSatisfiable as exc:
+                if offset == 0:
+                    return  # an empty object
+                raise MessageGone("message changed while being read") from exc
+            if "ETag" in response:
+                etag = {"IfMatch": response["ETag"]}
+            end, total = _content_range(response.get("ContentRange"))
+            with self._pool.streaming(response["Body"]) as body:
+                while chunk := await self._pool.read(body, self._chunk_size):
+                    yield chunk
+            if end is None or total is None or end + 1 >= total:
+                return  # the whole object came back (Range ignored), or its end was reached
+            offset, length = end + 1, min(length * 2, MAX_RANGE)
+
+    # --- deleting -----------------------------------------------------------------------
+
+    async def delete(self, keys: Sequence[str]) -> DeleteResult:
+        """Delete (or move to the trash) these messages.
+
+        Keys S3 reports as failed are in ``failed``; a key already gone counts as deleted.
+        A ``StoreError`` is raised only when a request failed as a whole and nothing at all
+        was removed; after a partial success the rest is reported in ``failed`` instead.
+        """
+        wanted = list(dict.fromkeys(keys))
+        failed: set[str] = set()
+        first_error: StoreError | None = None
+        for key in wanted:
+            if not _is_message_name(key):
+                failed.add(key)
+        to_remove = [key for key in wanted if key not in failed]
+        if self._trash is not None and to_remove:
+            to_remove, not_copied, first_error = await self._copy_to_trash(to_remove)
+            failed.update(not_copied)
+        removed: set[str] = set()
+        if to_remove:
+            client = await self._client()
+            for start in range(0, len(to_remove), self._delete_batch):
+                batch = to_remove[start : start + self._delete_batch]
+                try:
+                    refused = await self._delete_batch_request(client, batch)
+                except StoreError as exc:
+                    first_error = first_error or exc
+                    failed.update(to_remove[start:])
+                    break
+                failed.update(refused)
+                removed.update(key for key in batch if key not in refused)
+        if not removed and first_error is not None:
+            raise first_error
+        return DeleteResult(
+            deleted=tuple(key for key in wanted if key in removed),
+            failed=tuple(key for key in wanted if key in failed),
+        )
+
+    async def _delete_batch_request(self, client: Any, batch: list[str]) -> set[str]:
+        response = await self._pool.call(
+            client,
+            "delete_objects",
+            Bucket=self._bucket,
+            Delete={"Objects": [{"Key": self._prefix + key} for key in batch], "Quiet": True},
+        )
+        refused = set()
+        for error in response.get("Errors", ()):
+            full_key = str(error.get("Key", ""))
+            if error.get("Code") in GONE_CODES or not full_key.startswith(self._prefix):
+                continue
+            refused.add(full_key[len(self._prefix) :])
+        return refused
+
+    async def _copy_to_trash(
+        self, keys: list[str]
+    ) -> tuple[list[str], list[str], StoreError | None]:
+        """Copy each message to the trash; returns (copied or already gone, not copied, error)."""
+        client = await self._client()
+        done: set[str] = set()
+        errors: list[StoreError] = []
+        limiter = trio.CapacityLimiter(TRASH_COPIES)
+
+        async def copy(key: str) -> None:
+            async with limiter:
+                if errors:
+                    return  # S3 is failing: stop copying, keep the rest
+                try:
+                    await self._pool.call(
+                        client,
+                        "copy_object",
+                        Bucket=self._bucket,
+                        Key=self.trash_key(key),
+                        CopySource={"Bucket": self._bucket, "Key": self.object_key(key)},
+                    )
+                except MessageGone:
+                    pass  # already gone: nothing to keep, nothing to delete
+                except StoreError as exc:
+                    errors.append(exc)
+                    return
+                done.add(key)
+
+        async with trio.open_nursery() as nursery:
+            for key in keys:
+                nursery.start_soon(copy, key)
+        return (
+            [key for key in keys if key in done],
+            [key for key in keys if key not in done],
+            errors[0] if errors else None,
+        )
+
+
+def _is_message_name(name: str) -> bool:
+    return bool(name) and "/" not in name and name != SES_SETUP_NOTIFICATION
+
+
+def _content_range(header: str | None) -> tuple[int | None, int | None]:
+    """(last byte, total size) from ``Content-Range: bytes 0-65535/41943040``."""
+    match = _CONTENT_RANGE.fullmatch(header or "")
+    if match is None:
+        return None, None
+    total = match.group(3)
+    return int(match.group(2)), None if total == "*" else int(total)

@@ -1,0 +1,117 @@
+"""TLS for the listeners: the server ``SSLContext`` (TLS 1.2+), from the configured certificate
+or from a self-signed one generated once into ``state-dir/tls/``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import os
+import socket
+import ssl
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+SELF_SIGNED_DAYS = 825
+RENEW_BEFORE = dt.timedelta(days=30)
+
+
+class TlsSetupError(Exception):
+    """The configured certificate or key cannot be used; the message names the problem."""
+
+
+@dataclass(frozen=True)
+class CertificateFiles:
+    cert: Path
+    key: Path
+    self_signed: bool
+
+
+def server_context(cert: Path, key: Path) -> ssl.SSLContext:
+    """A server context with TLS >= 1.2 that tolerates clients closing without close_notify."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.options |= getattr(ssl, "OP_IGNORE_UNEXPECTED_EOF", 0)
+    try:
+        context.load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as exc:
+        raise TlsSetupError(f"cannot load certificate {cert} with key {key}: {exc}") from exc
+    return context
+
+
+def context_from_pem(cert_pem: str, key_pem: str, scratch_dir: Path) -> ssl.SSLContext:
+    """Load an inline PEM pair (``tls-cert``/``tls-key``) through private, short-lived files."""
+    scratch_dir.mkdir(parents=True, exist_ok=True)
+    paths: list[Path] = []
+    try:
+        for text in (cert_pem, key_pem):
+            fd, name = tempfile.mkstemp(dir=scratch_dir, prefix=".pem-")
+            paths.append(Path(name))
+            with os.fdopen(fd, "w") as handle:
+                handle.write(text)
+        return server_context(paths[0], paths[1])
+    finally:
+        for path in paths:
+            path.unlink(missing_ok=True)
+
+
+def ensure_self_signed(state_dir: Path) -> CertificateFiles:
+    """The self-signed pair in ``state_dir/tls``, generated when missing or about to expire."""
+    directory = state_dir / "tls"
+    cert_path, key_path = directory / "self-signed.crt", directory / "self-signed.key"
+    if not _needs_renewal(cert_path) and key_path.exists():
+        return CertificateFiles(cert_path, key_path, self_signed=True)
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    cert_pem, key_pem = generate_self_signed()
+    _write_private(key_path, key_pem)
+    cert_path.write_bytes(cert_pem)
+    return CertificateFiles(cert_path, key_path, self_signed=True)
+
+
+def generate_self_signed(hostname: str | None = None) -> tuple[bytes, bytes]:
+    """A P-256 certificate for this host, localhost and the loopback addresses (PEM cert, key)."""
+    host = hostname or socket.gethostname() or "localhost"
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = dt.datetime.now(dt.UTC)
+    alt_names: list[x509.GeneralName] = [
+        x509.DNSName(n) for n in dict.fromkeys([host, "localhost"])
+    ]
+    alt_names += [x509.IPAddress(ipaddress.ip_address(a)) for a in ("127.0.0.1", "::1")]
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=SELF_SIGNED_DAYS))
+        .add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return cert.public_bytes(serialization.Encoding.PEM), key_pem
+
+
+def _needs_renewal(cert_path: Path) -> bool:
+    try:
+        cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    except (OSError, ValueError):
+        return True
+    return cert.not_valid_after_utc - dt.datetime.now(dt.UTC) < RENEW_BEFORE
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)

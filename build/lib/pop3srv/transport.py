@@ -1,0 +1,284 @@
+"""The only code touching POP3 sockets: listeners, TLS and STLS, timeouts, limits, and the
+receive/parse/dispatch/send loop that drives a sans-I/O ``Connection`` and a ``Session``."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import ssl
+import time
+
+import trio
+
+from pop3srv.admission import Admission, TransportLimits
+from pop3srv.auth.base import LoginContext
+from pop3srv.auth.penalty import address_of
+from pop3srv.netaddr import is_loopback_peer as is_loopback
+from pop3srv.protocol import events as ev
+from pop3srv.protocol.connection import Connection
+from pop3srv.registry import SessionRecord
+from pop3srv.retrieval import StreamAborted
+from pop3srv.session import Action, Session, SessionDeps, SessionPolicy
+
+__all__ = ["ConnectionHandler", "TransportLimits", "is_loopback"]
+
+log = logging.getLogger(__name__)
+
+RECEIVE_SIZE = 64 * 1024
+COALESCE = 64 * 1024  # body bytes gathered before a write
+HANDSHAKE_TIMEOUT = 30.0
+REFUSE_TIMEOUT = 5.0
+CLOSE_TIMEOUT = 2.0
+GREETING = "pop3srv ready"
+
+
+class _Closed(Exception):
+    """The peer went away or was too slow; end the connection quietly."""
+
+
+class _SocketOutbox:
+    """Turns replies into bytes with the sans-I/O connection and sends them, bounded in time."""
+
+    def __init__(self, handler: ConnectionHandler, conn: Connection, record: SessionRecord) -> None:
+        self.stream: trio.abc.Stream | None = None
+        self._handler = handler
+        self._conn = conn
+        self._record = record
+        self.record_id = record.id
+        self._pending: list[bytes] = []
+        #: before login, every write must also finish by this (trio) time
+        self.login_deadline: float | None = None
+        self._pending_size = 0
+
+    async def send(self, reply: ev.Reply) -> None:
+        """Send a reply; the pieces of a body are gathered up to ``COALESCE`` octets, so a small
+        message goes out as one write (status line, body and terminator together)."""
+        data = self._conn.send(reply)
+        if data:
+            self._pending.append(data)
+            self._pending_size += len(data)
+        if isinstance(reply, ev.BeginData | ev.Data) and self._pending_size < COALESCE:
+            return
+        pending = self._pending
+        # one piece (a 256 KiB chunk of a big message) is sent as it is, not copied
+        data = pending[0] if len(pending) == 1 else b"".join(pending)
+        self._pending = []
+        self._pending_size = 0
+        if data:
+            await self.send_bytes(data)
+
+    async def send_bytes(self, data: bytes) -> None:
+        assert self.stream is not None
+        deadline = trio.current_time() + self._handler.limits.idle_timeout
+        if self.login_deadline is not None:  # a client that does not read cannot outstay it
+            deadline = min(deadline, self.login_deadline)
+        try:
+            with trio.fail_at(deadline):
+                await self.stream.send_all(data)
+        except (trio.BrokenResourceError, trio.ClosedResourceError, trio.TooSlowError) as exc:
+            raise _Closed from exc
+        self._record.bytes_sent += len(data)
+        self._handler.deps.metrics.bytes_sent_total.inc(len(data))
+
+
+class ConnectionHandler:
+    """Serves one POP3 connection per call; shared by both listeners."""
+
+    def __init__(
+        self, deps: SessionDeps, limits: TransportLimits, tls_context: ssl.SSLContext | None
+    ) -> None:
+        self.deps = deps
+        self.limits = limits
+        self.tls_context = tls_context
+        self.admission = Admission(limits.max_connections, limits.max_connections_per_ip)
+
+    @property
+    def _handshake_timeout(self) -> float:
+        return min(HANDSHAKE_TIMEOUT, self.limits.login_timeout)
+
+    async def serve_plain(self, stream: trio.SocketStream) -> None:
+        await self.serve_stream(stream, "plain", is_tls=False)
+
+    async def serve_tls(self, stream: trio.SSLStream[trio.SocketStream]) -> None:
+        await self.serve_stream(stream, "tls", is_tls=True)
+
+    async def serve_stream(
+        self, stream: trio.abc.Stream, listener: str, is_tls: bool = False, peer: str | None = None
+    ) -> None:
+        """Serve one connection on any stream (memory streams in tests, which name the peer)."""
+        metrics = self.deps.metrics
+        peer = peer or _peer_of(stream)
+        metrics.connections_total.labels(listener).inc()
+        started = time.monotonic()
+        outcome = "error"
+        refusal = self.admission.refusal(address_of(peer))
+        try:
+            if refusal is not None:
+                outcome = await self._refuse(stream, refusal, is_tls=is_tls)
+                return
+            with self.admission.admitted(address_of(peer)):
+                if is_tls:
+                    await _handshake(stream, self._handshake_timeout)
+                metrics.connections_active.labels(listener).inc()
+                try:
+                    outcome = await self._session(stream, listener, peer, is_tls=is_tls)
+                finally:
+                    metrics.connections_active.labels(listener).dec()
+        except (_Closed, trio.BrokenResourceError, trio.ClosedResourceError, trio.TooSlowError):
+            outcome = "dropped"
+        except Exception:
+            log.exception("connection from %s failed", peer)
+        finally:
+            log.debug("connection from %s on %s ended: %s", peer, listener, outcome)
+            metrics.sessions_total.labels(outcome).inc()
+            metrics.session_duration_seconds.observe(time.monotonic() - started)
+            await _close(stream)
+
+    async def _refuse(self, stream: trio.abc.Stream, reason: str, *, is_tls: bool) -> str:
+        """Tell an over-the-cap plaintext client why, then close (TLS ones are just closed)."""
+        self.deps.metrics.connections_refused_total.labels(reason).inc()
+        text = (
+            "too many connections from your address"
+            if reason.endswith("ip")
+            else ("too many connections")
+        )
+        if is_tls:  # no handshake work for connections over the cap: just close
+            return "refused"
+        with trio.move_on_after(REFUSE_TIMEOUT):
+            await stream.send_all(f"-ERR [SYS/TEMP] {text}, try again later\r\n".encode())
+        return "refused"
+
+    async def _session(
+        self, stream: trio.abc.Stream, listener: str, peer: str, *, is_tls: bool
+    ) -> str:
+        registry = self.deps.registry
+        conn = Connection(stls_available=self.tls_context is not None, is_tls=is_tls)
+        with registry.session(peer, listener) as record:
+            outbox = _SocketOutbox(self, conn, record)
+            outbox.stream = stream
+            session = Session(conn, self.deps, self._policy(peer, is_tls), record)
+            try:
+                with record.cancel_scope:
+                    return await self._loop(conn, session, outbox, record)
+                return "kicked"
+            finally:
+                await session.release()
+
+    async def _loop(
+        self, conn: Connection, session: Session, outbox: _SocketOutbox, record: SessionRecord
+    ) -> str:
+        await outbox.send_bytes(conn.greeting(GREETING))
+        login_deadline = trio.current_time() + self.limits.login_timeout
+        outbox.login_deadline = login_deadline
+        while True:
+            event = conn.next_event()
+            if event is ev.NEED_DATA:
+                if not await self._receive(conn, session, outbox, record, login_deadline):
+                    return "timeout"
+                continue
+            if event is ev.PAUSED:
+                raise RuntimeError("session left a command unanswered")
+            if isinstance(event, ev.ConnectionClosed):
+                return "dropped"
+            record.commands += 1
+            record.last_activity = time.time()
+            if session.principal is not None:
+                outbox.login_deadline = None
+            action = await self._dispatch(session, event, outbox)
+            if action is Action.CLOSE:
+                return "completed" if isinstance(event, ev.Quit) else "closed"
+            if action is Action.START_TLS:
+                outbox.stream = await self._start_tls(outbox.stream)
+                session.tls_started()
+                self.deps.registry.update(record, listener="stls")
+
+    async def _dispatch(self, session: Session, event: ev.Command, outbox: _SocketOutbox) -> Action:
+        name = type(event).__name__.upper()
+        try:
+            action = await session.handle(event, outbox)
+        except StreamAborted:
+            self.deps.metrics.commands_total.labels(name, "aborted").inc()
+            raise _Closed from None
+        outcome = "err" if isinstance(event, ev.BadCommand) else "ok"
+        self.deps.metrics.commands_total.labels(name, outcome).inc()
+        if log.isEnabledFor(logging.DEBUG):  # the keyword only: never arguments or passwords
+            log.debug("session %s: %s -> %s", outbox.record_id, name, action.value)
+        return action
+
+    async def _receive(
+        self,
+        conn: Connection,
+        session: Session,
+        outbox: _SocketOutbox,
+        record: SessionRecord,
+        login_deadline: float,
+    ) -> bool:
+        """Read more input; False after a timeout or a shutdown notice was sent.
+
+        After login the RFC 1939 idle timer restarts with every read; before it, the whole
+        login must finish by ``login_deadline`` (a byte now and then does not keep it open).
+        """
+        stream = outbox.stream
+        assert stream is not None
+        registry = self.deps.registry
+        idle_deadline = trio.current_time() + self.limits.idle_timeout
+        deadline = idle_deadline if session.principal else login_deadline
+        if not registry.shutting_down.is_set():
+            with trio.move_on_at(deadline) as waiting:
+                record.wait_scope = waiting
+                data = await stream.receive_some(RECEIVE_SIZE)
+                record.wait_scope = None
+                conn.receive_data(bytes(data))
+                return True
+        record.wait_scope = None
+        if registry.shutting_down.is_set():
+            notice = ev.Err("server shutting down, try again later", "SYS/TEMP")
+        else:
+            notice = ev.Err("autologout; idle for too long")
+        outbox.login_deadline = None  # the notice has its own short bound
+        with trio.move_on_after(CLOSE_TIMEOUT):
+            await outbox.send_bytes(conn.goodbye(notice))
+        return False
+
+    async def _start_tls(self, stream: trio.abc.Stream | None) -> trio.SSLStream[trio.abc.Stream]:
+        assert self.tls_context is not None and stream is not None
+        tls = trio.SSLStream(stream, self.tls_context, server_side=True, https_compatible=True)
+        await _handshake(tls, self._handshake_timeout)
+        return tls
+
+    def _policy(self, peer: str, is_tls: bool) -> SessionPolicy:
+        loopback = is_loopback(peer)
+        return SessionPolicy(
+            plaintext_auth_allowed=is_tls or self.limits.allow_insecure_auth or loopback,
+            max_bad_commands=self.limits.max_bad_commands,
+            max_auth_failures=self.limits.max_auth_failures,
+            context=LoginContext(peer=peer, loopback=loopback, secure=is_tls),
+        )
+
+
+async def _handshake(stream: trio.abc.Stream, timeout: float = HANDSHAKE_TIMEOUT) -> None:
+    assert isinstance(stream, trio.SSLStream)
+    with trio.fail_after(timeout):
+        await stream.do_handshake()
+
+
+async def _close(stream: trio.abc.Stream) -> None:
+    with trio.move_on_after(CLOSE_TIMEOUT) as scope:
+        scope.shield = True
+        with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+            await stream.aclose()
+    if scope.cancelled_caught:
+        await trio.aclose_forcefully(stream)
+
+
+def _peer_of(stream: trio.abc.Stream) -> str:
+    inner: object = stream
+    while isinstance(inner, trio.SSLStream):
+        inner = inner.transport_stream
+    if isinstance(inner, trio.SocketStream):
+        try:
+            host, port, *_ = inner.socket.getpeername()
+        except OSError:
+            return "unknown"
+        return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
+    return "memory"
