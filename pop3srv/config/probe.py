@@ -199,7 +199,8 @@ def probe_http(url: str) -> ProbeResult:
     try:
         response = httpx.get(url, timeout=HTTP_TIMEOUT, follow_redirects=False)
     except httpx.HTTPError as e:
-        return ProbeResult("http-basic-auth-url", target, "error", f"unreachable: {e}")
+        detail = str(e).replace(url, target) or type(e).__name__  # never the URL's password
+        return ProbeResult("http-basic-auth-url", target, "error", f"unreachable: {detail}")
     status = response.status_code
     level = "warning" if status >= 500 else "ok"
     return ProbeResult("http-basic-auth-url", target, level, f"answers (HTTP {status})")

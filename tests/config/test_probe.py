@@ -263,3 +263,12 @@ def test_the_command_line_flags(tmp_path: Path) -> None:
         check=False,
     )
     assert run.returncode == 2 and json.loads(run.stdout)["valid"] is False
+
+
+def test_http_callback_probe_never_shows_the_url_password(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"https://probe:url-zz9-secret@127.0.0.1:{_free_port()}/auth?key=query-zz9-secret"
+    status, document = check(tmp_path, {"POP3_HTTP_BASIC_AUTH_URL": url}, capsys)
+    assert status == 1 and probes(document, "http-basic-auth-url")[0]["level"] == "error"
+    assert "zz9-secret" not in json.dumps(document)
