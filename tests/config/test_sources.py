@@ -1,6 +1,6 @@
 """How pop3srv.config.sources uses dynaconf: one sealed instance per load, fed the sources in order.
 
-The behaviour itself is the contract of test_config.py and test_config_tables.py; these tests pin
+The behaviour itself is the contract of test_load.py and test_tables.py; these tests pin
 what dynaconf must not add (the process environment, merging, ``@`` tokens in files, files and
 hooks it would find by itself) and that the values and sources really come from the instance.
 """
