@@ -67,7 +67,7 @@ def typed_settings(
     try:
         return _adapter().validate_python(_nested(values), context=context), sources, notes
     except ValidationError as e:
-        bad = {_problem(error, values, sources, problems) for error in e.errors()}
+        bad = {_problem(error, sources, problems) for error in e.errors()}
     for name in bad:
         values.pop(name, None)
         if KEYS[name].default is not None:
@@ -86,9 +86,7 @@ def _nested(values: Mapping[str, object]) -> dict[str, Any]:
     return out
 
 
-def _problem(
-    error: Any, values: Mapping[str, object], sources: Mapping[str, str], problems: list[str]
-) -> str:
+def _problem(error: Any, sources: Mapping[str, str], problems: list[str]) -> str:
     """Appends the problem line of one pydantic error; returns the key's name."""
     loc = tuple(error["loc"])
     depth = next(i for i in range(len(loc), 0, -1) if loc[:i] in _PATHS)
