@@ -6,6 +6,7 @@ Exit status: 0 fine, 1 a probe failed, 2 the configuration is invalid. Part of
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from collections.abc import Mapping, Sequence
@@ -14,7 +15,7 @@ from pathlib import Path
 from pop3srv.config.keys import KEYS
 from pop3srv.config.load import DEFAULT_ETC_DIR, ConfigError, flat, load_settings
 from pop3srv.config.rules import safe_url
-from pop3srv.config.schema import MailboxEntry, Settings, UserEntry
+from pop3srv.config.schema import Settings
 from pop3srv.config.tables import keys_for
 
 EXIT_PROBE_FAILED = 1
@@ -40,21 +41,16 @@ def _shown(name: str, value: object) -> object:
 
 
 def _entry(value: object) -> object:
-    if isinstance(value, UserEntry):
-        return {"password": "***", "mailbox": value.mailbox}
-    if isinstance(value, MailboxEntry):
-        fields = {
-            "bucket": value.bucket, "prefix": value.prefix or None, "region": value.region,
-            "endpoint-url": value.endpoint_url, "kms-endpoint-url": value.kms_endpoint_url,
-            "aws-access-key-id": value.access_key_id, "folder": value.folder,
-        }  # fmt: skip
-        shown = {k: v for k, v in fields.items() if v is not None}
-        if value.secret_access_key is not None:
-            shown["aws-secret-access-key"] = "***"
-        if value.session_token is not None:
-            shown["aws-session-token"] = "***"
-        return shown | {"app-password-version": value.app_password_version}
-    return "***"  # a JWT secret
+    """A table entry with its secret fields (declared ``repr=False``) as ``***``; unset fields
+    left out."""
+    if not dataclasses.is_dataclass(value):
+        return "***"  # a JWT secret
+    shown: dict[str, object] = {}
+    for f in dataclasses.fields(value):
+        item = getattr(value, f.name)
+        if f.name != "name" and item not in (None, ""):
+            shown[f.name.replace("_", "-")] = item if f.repr else "***"
+    return shown
 
 
 def redacted(settings: Settings) -> dict[str, dict[str, object]]:

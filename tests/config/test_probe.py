@@ -193,7 +193,7 @@ def test_json_prints_lists_and_tables_as_such(
         "value": ["HS256", "HS512"],
         "source": "env POP3_JWT_ALGORITHMS",
     }
-    assert settings["users"]["value"] == {"jane": {"password": "***", "mailbox": None}}
+    assert settings["users"]["value"] == {"jane": {"password": "***"}}
     assert settings["jwt-secret"]["value"] == "***" and settings["tls-port"]["value"] == 2995
     assert "pw-zz9-secret" not in json.dumps(document)
 
