@@ -7,6 +7,7 @@ configuration cannot mint gets 409 saying what to configure.
 from __future__ import annotations
 
 import json
+import unicodedata
 from dataclasses import asdict
 from typing import Any
 
@@ -17,9 +18,35 @@ from admin.guards import api_denied, json_error
 from admin.minting import FieldError, MintingUnavailable, UnknownMailbox
 from pop3srv.registry import SessionSnapshot
 
+#: characters of a user name shown (a client may send 16 KiB)
+MAX_SHOWN = 256
+
 
 def session_json(snapshot: SessionSnapshot) -> dict[str, Any]:
-    return asdict(snapshot)
+    """A session for the API and the live view; the client-chosen user name (and the mailbox)
+    with control, bidi and other invisible characters shown as escapes."""
+    data = asdict(snapshot)
+    data["user"] = visible(snapshot.user)
+    data["mailbox"] = visible(snapshot.mailbox)
+    return data
+
+
+def visible(text: str | None, limit: int = MAX_SHOWN) -> str | None:
+    """``text`` with every control, format (bidi, zero-width) or separator character other
+    than a plain space written as ``\\uXXXX`` (a backslash as two), cut to ``limit``
+    characters."""
+    if text is None:
+        return None
+    shown = "".join(_visible_char(char) for char in text[:limit])
+    return shown + ("…" if len(text) > limit else "")
+
+
+def _visible_char(char: str) -> str:
+    if char == "\\":
+        return "\\\\"
+    if char != " " and unicodedata.category(char)[0] in "CZ":
+        return f"\\u{ord(char):04x}"
+    return char
 
 
 def register(app: Quart, ctx: AdminContext) -> None:

@@ -11,7 +11,7 @@ from werkzeug.exceptions import HTTPException
 from admin import api, live, probes, ui
 from admin.auth import UiSessions
 from admin.deps import EXTENSION, AdminContext, AdminDeps
-from admin.guards import json_error
+from admin.guards import json_error, register_host_check
 
 MAX_BODY = 64 * 1024
 
@@ -22,6 +22,7 @@ def create_app(deps: AdminDeps) -> QuartTrio:
     app.config["SEND_FILE_MAX_AGE_DEFAULT"] = 0
     ctx = AdminContext(deps=deps, sessions=UiSessions(deps.ui_session_ttl))
     app.extensions[EXTENSION] = ctx
+    register_host_check(app, ctx)
     probes.register(app, ctx)
     api.register(app, ctx)
     live.register(app, ctx)

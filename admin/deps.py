@@ -47,6 +47,8 @@ class AdminDeps:
     ui_session_ttl: float = UI_SESSION_TTL
     #: how often live websockets look for moved counters (commands, bytes, last activity)
     live_refresh: float = 2.0
+    #: Host names answered besides loopback names and IP literals (admin-host, admin-allowed-hosts)
+    allowed_hosts: tuple[str, ...] = ()
     #: growing delays for wrong admin tokens, per client address (as for POP3 logins)
     penalty: LoginPenalty = field(default_factory=lambda: LoginPenalty(PenaltySettings()))
 

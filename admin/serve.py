@@ -1,42 +1,43 @@
-"""Runs the admin app with ``hypercorn.trio.serve`` inside the caller's nursery.
+"""Runs the admin app with Hypercorn's HTTP/1.1 and websocket protocol inside the caller's nursery.
 
 No second event loop and no thread: Hypercorn's own graceful shutdown is driven by the service's
 shutdown event. When it fires, live websockets are told to close with 1001 first (Hypercorn
-would otherwise cut them with 1006 at the end of ``graceful_timeout``), then Hypercorn stops
+would otherwise cut them with 1006 at the end of ``graceful_timeout``), then the app stops
 accepting, lets requests in flight finish, and returns.
+
+The accept loop is ours rather than ``hypercorn.trio.serve``'s, so that the admin port cannot
+take the process's descriptors from POP3: it has its own connection cap (``max_connections``;
+more connections wait in the kernel's backlog), backs off when accept runs out of descriptors,
+and closes every connection when its response says ``Connection: close`` (Hypercorn's close runs
+in the request's task, which Quart-Trio cancels half-way: ``_AdminConnection`` shields it).
+Connections that send no complete request head are closed after ``keep_alive_timeout``, request
+bodies must arrive within ``BODY_TIMEOUT``.
 """
 
 from __future__ import annotations
 
 import logging
 from functools import partial
-from urllib.parse import urlsplit
 
 import trio
 from hypercorn.config import Config
-from hypercorn.trio import serve
+from hypercorn.trio.lifespan import Lifespan
+from hypercorn.trio.tcp_server import TCPServer
+from hypercorn.trio.worker_context import WorkerContext
+from hypercorn.typing import ConnectionState
+from hypercorn.utils import wrap_app
 from quart import Quart
 
 from admin.auth import is_loopback
 from admin.deps import admin_context
+from pop3srv.fdlimits import ADMIN_MAX, BackoffListener, CappedListener
+
+#: seconds a connection may stay idle (also: to send a complete request head)
+KEEP_ALIVE_TIMEOUT = 5.0
+#: seconds for a request body to arrive (Quart answers 408 after it)
+BODY_TIMEOUT = 10.0
 
 log = logging.getLogger(__name__)
-
-
-def bind_address(host: str, port: int) -> str:
-    """Hypercorn's ``host:port`` form (IPv6 in brackets; "" = all IPv4 interfaces)."""
-    host = host or "0.0.0.0"
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def parse_binds(binds: list[str]) -> list[tuple[str, int]]:
-    """``['http://127.0.0.1:8080']`` -> ``[('127.0.0.1', 8080)]``."""
-    result = []
-    for bind in binds:
-        parts = urlsplit(bind)
-        assert parts.hostname is not None and parts.port is not None, bind
-        result.append((parts.hostname, parts.port))
-    return result
 
 
 async def serve_admin(
@@ -46,31 +47,78 @@ async def serve_admin(
     shutdown: trio.Event,
     *,
     graceful_timeout: float = 10.0,
+    max_connections: int = ADMIN_MAX,
     task_status: trio.TaskStatus[list[tuple[str, int]]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve ``app`` on ``host:port`` (0: a free port) until ``shutdown`` is set; reports the
-    bound ``(host, port)`` pairs through ``task_status``."""
+    """Serve ``app`` on ``host:port`` (0: a free port) until ``shutdown`` is set, with at most
+    ``max_connections`` open; reports the bound ``(host, port)`` pairs through ``task_status``."""
     ctx = admin_context(app)
-    config = Config()
-    config.bind = [bind_address(host, port)]
-    config.graceful_timeout = graceful_timeout
-    config.accesslog = None
-    config.errorlog = logging.getLogger("hypercorn.error")
-    config.include_server_header = False
-
-    async def shutdown_trigger() -> None:
-        await shutdown.wait()
-        ctx.closing.set()
-
+    config = _config(graceful_timeout)
+    app.config["BODY_TIMEOUT"] = BODY_TIMEOUT
     if not is_loopback(host):
         log.warning(
             "the admin app listens on %s over plain HTTP: put a TLS proxy in front of it "
             "(its login cookie is sent without Secure there)",
             host or "all interfaces",
         )
+    listeners = await trio.open_tcp_listeners(port, host=host or "0.0.0.0")
+    binds = [_bound(listener) for listener in listeners]
+    slots = trio.Semaphore(max_connections)
+    guarded = [CappedListener(BackoffListener(ln, "admin app"), slots) for ln in listeners]
+    asgi = wrap_app(app, config.wsgi_max_body_size, "asgi")
+    lifespan_state: dict[str, object] = {}
+    lifespan = Lifespan(asgi, config, lifespan_state)
+    context = WorkerContext(None)
 
-    async with trio.open_nursery() as nursery:
-        binds: list[str] = await nursery.start(
-            partial(serve, app, config, shutdown_trigger=shutdown_trigger)
-        )
-        task_status.started(parse_binds(binds))
+    async def handle(stream: trio.abc.Stream) -> None:
+        try:
+            state = ConnectionState(lifespan_state.copy())
+            await _AdminConnection(asgi, config, context, state, stream)  # type: ignore[arg-type]
+        finally:
+            slots.release()
+
+    async with trio.open_nursery() as lifespan_nursery:
+        await lifespan_nursery.start(lifespan.handle_lifespan)
+        await lifespan.wait_for_startup()
+        async with trio.open_nursery() as connections:
+            async with trio.open_nursery() as accepting:
+                accepting.start_soon(
+                    partial(trio.serve_listeners, handle, guarded, handler_nursery=connections)
+                )
+                task_status.started(binds)
+                await shutdown.wait()
+                ctx.closing.set()
+                accepting.cancel_scope.cancel()
+            await context.terminated.set()
+            connections.cancel_scope.deadline = trio.current_time() + graceful_timeout
+        await lifespan.wait_for_shutdown()
+        lifespan_nursery.cancel_scope.cancel()
+
+
+def _config(graceful_timeout: float) -> Config:
+    config = Config()
+    config.graceful_timeout = graceful_timeout
+    config.accesslog = None
+    config.errorlog = logging.getLogger("hypercorn.error")
+    config.include_server_header = False
+    config.keep_alive_timeout = KEEP_ALIVE_TIMEOUT  # also the deadline of a request head
+    return config
+
+
+class _AdminConnection(TCPServer):
+    """Hypercorn's connection, whose close cannot be cut short by the request's cancellation
+    (which left sockets answered with ``Connection: close`` open until the client left), and
+    which is released as soon as the peer goes away."""
+
+    async def _close(self) -> None:
+        with trio.CancelScope(shield=True):
+            await super()._close()
+
+    async def _read_data(self) -> None:
+        await super()._read_data()
+        await self.idle_task.stop()  # the peer has gone: do not hold its socket for the timer
+
+
+def _bound(listener: trio.SocketListener) -> tuple[str, int]:
+    host, port, *_ = listener.socket.getsockname()
+    return str(host), int(port)

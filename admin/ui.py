@@ -7,9 +7,9 @@ websocket, with the session cookie and the page's CSRF token.
 from __future__ import annotations
 
 import logging
+import math
 from urllib.parse import urlsplit
 
-import trio
 from quart import Quart, Response, render_template, request
 
 from admin.auth import (
@@ -90,14 +90,22 @@ def register(app: Quart, ctx: AdminContext) -> None:
 
     @app.post("/login")
     async def login() -> Response:
+        """Wrong tokens delay the address (as for the API): within the delay, and while another
+        login of the same address is in progress, attempts are refused at once with 429."""
+        address = request.remote_addr or "unknown"
+        with deps.penalty.attempt(address, exclusive=True) as allowed:
+            if not allowed:
+                return await _refused(1.0)
+            if wait := deps.penalty.retry_after(address):
+                return await _refused(wait)
+            return await _check_login(address)
+
+    async def _check_login(address: str) -> Response:
         form = await request.form
         expected = request.cookies.get(LOGIN_COOKIE, "")
         given = form.get(CSRF_FIELD, "")
         if not expected or not given or not token_matches(given, expected):
             return await _login_page("The form expired; please try again.", 403)
-        address = request.remote_addr or "unknown"
-        if delay := deps.penalty.delay(address):
-            await trio.sleep(delay)
         if not token_matches(form.get("token", "").strip(), deps.token):
             deps.penalty.failed(address)
             deps.metrics.admin_logins_total.labels("failed").inc()
@@ -136,6 +144,13 @@ def register(app: Quart, ctx: AdminContext) -> None:
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         return response
+
+
+async def _refused(wait: float) -> Response:
+    seconds = math.ceil(wait)
+    response = await _login_page(f"Too many wrong tokens; try again in {seconds} s.", 429)
+    response.headers["Retry-After"] = str(seconds)
+    return response
 
 
 async def _login_page(error: str | None, status: int) -> Response:

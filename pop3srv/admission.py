@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from pop3srv.config import Settings
+from pop3srv.netaddr import client_group
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,8 @@ class TransportLimits:
     max_bad_commands: int = 10
     allow_insecure_auth: bool = False
     max_auth_failures: int = 3
+    ipv6_prefix_length: int = 64
+    trust_loopback: bool = True
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TransportLimits:
@@ -35,15 +38,18 @@ class TransportLimits:
             max_bad_commands=limits.max_bad_commands,
             allow_insecure_auth=auth.allow_insecure_auth,
             max_auth_failures=auth.penalty.max_auth_failures,
+            ipv6_prefix_length=limits.ipv6_prefix_length,
+            trust_loopback=auth.trust_loopback,
         )
 
 
 class Admission:
     """Counts open connections overall and per address; refuses beyond the caps."""
 
-    def __init__(self, max_total: int, max_per_address: int) -> None:
+    def __init__(self, max_total: int, max_per_address: int, ipv6_prefix_length: int = 64) -> None:
         self.max_total = max_total
         self.max_per_address = max_per_address
+        self.ipv6_prefix_length = ipv6_prefix_length
         self._total = 0
         self._by_address: Counter[str] = Counter()
 
@@ -52,16 +58,18 @@ class Admission:
         return self._total
 
     def refusal(self, address: str) -> str | None:
-        """Why a new connection from ``address`` must be refused now, or None."""
+        """Why a new connection from ``address`` must be refused now, or None. IPv6 addresses
+        count per network (``ipv6_prefix_length``)."""
         if self._total >= self.max_total:
             return "max_connections"
-        if self._by_address[address] >= self.max_per_address:
+        if self._by_address[self._key(address)] >= self.max_per_address:
             return "max_connections_per_ip"
         return None
 
     @contextmanager
     def admitted(self, address: str) -> Iterator[None]:
         """Count a connection for the duration of the block."""
+        address = self._key(address)
         self._total += 1
         self._by_address[address] += 1
         try:
@@ -72,22 +80,27 @@ class Admission:
             if not self._by_address[address]:
                 del self._by_address[address]
 
+    def _key(self, address: str) -> str:
+        return client_group(address, self.ipv6_prefix_length)
+
 
 class LoginSlots:
-    """Login attempts in progress per user name (case-insensitive), capped: a burst of
-    parallel guesses at one mailbox, or a client stuck reconnecting, cannot pile up."""
+    """Login attempts in progress per (user name, client address), capped: a burst of parallel
+    guesses at one mailbox, or a client stuck reconnecting, cannot pile up, and strangers
+    guessing at a user from their addresses cannot take the slots of the user's own logins."""
 
     def __init__(self, max_per_user: int) -> None:
         self.max_per_user = max_per_user
-        self._in_progress: Counter[str] = Counter()
+        self._in_progress: Counter[tuple[str, str]] = Counter()
 
-    def in_progress(self, user: str) -> int:
-        return self._in_progress[user.casefold()]
+    def in_progress(self, user: str, address: str) -> int:
+        return self._in_progress[(user.casefold(), address)]
 
     @contextmanager
-    def slot(self, user: str) -> Iterator[bool]:
-        """Yields whether this attempt may proceed; counted for the block when it may."""
-        name = user.casefold()
+    def slot(self, user: str, address: str) -> Iterator[bool]:
+        """Yields whether this attempt may proceed; counted for the block when it may.
+        ``address`` is the client's key (``LoginPenalty.key``: IPv6 grouped by network)."""
+        name = (user.casefold(), address)
         if self._in_progress[name] >= self.max_per_user:
             yield False
             return

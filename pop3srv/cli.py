@@ -18,6 +18,7 @@ from admin import commands as admin_commands
 from pop3srv import __version__, config, health
 from pop3srv.config import ConfigError, Settings
 from pop3srv.service import Bound, Runtime, build_runtime, default_location, serve
+from pop3srv.statedir import StateDirError
 from pop3srv.storage.base import FolderLocation
 from pop3srv.tls import TlsSetupError
 from pop3srv.welcome import seed_if_empty
@@ -104,7 +105,7 @@ def _serve_command(args: argparse.Namespace) -> int:
             log.warning("config: %s", warning)
     try:
         runtime = build_runtime(settings)
-    except TlsSetupError as exc:
+    except (TlsSetupError, StateDirError) as exc:
         return config.report_problems([str(exc)])
     _warn_about_defaults(settings, seed=args.seed_welcome)
     try:

@@ -30,3 +30,19 @@ def host_of(peer: str) -> str:
 def is_loopback_peer(peer: str) -> bool:
     """Whether a ``host:port`` peer is loopback; in-memory test streams (``memory``) are."""
     return peer == "memory" or is_loopback_host(host_of(peer))
+
+
+def client_group(host: str, ipv6_prefix_length: int = 64) -> str:
+    """The key a client address is counted under for penalties and per-address caps: an IPv6
+    address stands for its whole ``/ipv6_prefix_length`` network (a host usually owns a /64 and
+    can pick any address in it); IPv4 (also IPv4-mapped) and non-addresses are kept as they are."""
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        prefix = max(0, min(128, ipv6_prefix_length))
+        return str(ipaddress.IPv6Network((address, prefix), strict=False))
+    return str(address)

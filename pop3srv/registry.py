@@ -29,6 +29,8 @@ class SessionSnapshot:
     commands: int
     bytes_sent: int
     last_activity: float
+    #: the mailbox the session holds (its lock key); ``user`` is the name the client sent
+    mailbox: str | None = None
 
 
 @dataclass
@@ -40,6 +42,7 @@ class SessionRecord:
     listener: str
     since: float = field(default_factory=time.time)
     user: str | None = None
+    mailbox: str | None = None
     state: str = "AUTHORIZATION"
     commands: int = 0
     bytes_sent: int = 0
@@ -58,6 +61,7 @@ class SessionRecord:
             commands=self.commands,
             bytes_sent=self.bytes_sent,
             last_activity=self.last_activity,
+            mailbox=self.mailbox,
         )
 
 

@@ -17,6 +17,7 @@ from pop3srv.config import Settings
 from pop3srv.locks import MaildropLocks
 from pop3srv.metrics import Metrics, create_metrics
 from pop3srv.registry import SessionRegistry
+from pop3srv.statedir import check_private_file, check_trusted
 from pop3srv.storage.base import (
     DemoLocation,
     EmptyLocation,
@@ -83,6 +84,7 @@ def build_runtime(settings: Settings, *, pool_settings: PoolSettings | None = No
 
     ``pool_settings`` sizes the S3 client pool (tests use short timeouts and few retries).
     """
+    _check_state_dir(settings)
     prometheus = CollectorRegistry()
     metrics = create_metrics(prometheus)
     tls_context, cert = _tls_context(settings)
@@ -99,11 +101,23 @@ def build_runtime(settings: Settings, *, pool_settings: PoolSettings | None = No
         tls_context=tls_context,
         self_signed_cert=cert,
         authenticator=build_authenticator(settings, default_location(settings), http_client),
-        penalty=LoginPenalty(settings.auth.penalty),
+        penalty=LoginPenalty(
+            settings.auth.penalty, ipv6_prefix_length=settings.limits.ipv6_prefix_length
+        ),
         http_client=http_client,
         pool=pool,
         locks=MaildropLocks(registry, remote),
     )
+
+
+def _check_state_dir(settings: Settings) -> None:
+    """Refuse (``StateDirError``) a state-dir, or a secret in it, that another user could have
+    planted, before anything is read from it."""
+    state_dir = settings.store.state_dir
+    check_trusted(state_dir)
+    check_trusted(state_dir / "tls")
+    check_private_file(state_dir / "admin-token")
+    check_private_file(state_dir / "tls" / "self-signed.key")
 
 
 def default_location(settings: Settings) -> Location:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from functools import partial
 
 import trio
@@ -15,6 +16,7 @@ from admin.serve import serve_admin
 from admin.tokenfile import ensure_admin_token
 from pop3srv.admission import LoginSlots
 from pop3srv.config import Settings
+from pop3srv.fdlimits import BackoffListener, FdBudget, raise_nofile_limit
 from pop3srv.runtime import Bound, Runtime, build_runtime, default_location, open_store
 from pop3srv.session import SessionDeps
 from pop3srv.transport import ConnectionHandler, TransportLimits
@@ -37,6 +39,14 @@ async def serve(
     ``any_free_port`` binds every enabled listener to a port the system picks (tests).
     """
     settings = runtime.settings
+    budget = FdBudget.from_limit(raise_nofile_limit(), settings.limits.max_connections)
+    if budget.pop3 < settings.limits.max_connections:
+        log.warning(
+            "max-connections: %d lowered to %d to fit the open-files limit of %d",
+            settings.limits.max_connections,
+            budget.pop3,
+            budget.limit,
+        )
     deps = SessionDeps(
         runtime.authenticator,
         runtime.open_store,
@@ -46,7 +56,8 @@ async def serve(
         logins=LoginSlots(settings.auth.penalty.max_logins_per_user),
         locks=runtime.locks,
     )
-    handler = ConnectionHandler(deps, TransportLimits.from_settings(settings), runtime.tls_context)
+    limits = replace(TransportLimits.from_settings(settings), max_connections=budget.pop3)
+    handler = ConnectionHandler(deps, limits, runtime.tls_context)
     bound = Bound(self_signed_cert=runtime.self_signed_cert)
     async with trio.open_nursery() as background:
         if runtime.locks.remote is not None:
@@ -55,7 +66,9 @@ async def serve(
             if settings.admin.port:
                 admin_port = 0 if any_free_port else settings.admin.port
                 bound.admin.extend(
-                    await admin.start(partial(_serve_admin, runtime, bound, admin_port, shutdown))
+                    await admin.start(
+                        partial(_serve_admin, runtime, bound, admin_port, shutdown, budget.admin)
+                    )
                 )
             await _serve_pop3(
                 runtime,
@@ -84,30 +97,20 @@ async def _serve_pop3(
         async with trio.open_nursery() as listening:
             if settings.listen.plain_port:
                 port = 0 if any_free_port else settings.listen.plain_port
-                listeners = await listening.start(
-                    partial(
-                        trio.serve_tcp,
-                        handler.serve_plain,
-                        port,
-                        host=host,
-                        handler_nursery=connections,
-                    )
-                )
+                listeners = await trio.open_tcp_listeners(port, host=host)
                 bound.plain.extend(_addresses(listeners))
+                serve = partial(trio.serve_listeners, handler.serve_plain, _backoff(listeners))
+                await listening.start(partial(serve, handler_nursery=connections))
             if runtime.tls_context is not None and settings.listen.tls_port:
                 port = 0 if any_free_port else settings.listen.tls_port
-                listeners = await listening.start(
-                    partial(
-                        trio.serve_ssl_over_tcp,
-                        handler.serve_tls,
-                        port,
-                        runtime.tls_context,
-                        host=host,
-                        https_compatible=True,
-                        handler_nursery=connections,
-                    )
-                )
+                listeners = await trio.open_tcp_listeners(port, host=host)
                 bound.tls.extend(_addresses(listeners))
+                tls = [
+                    trio.SSLListener(inner, runtime.tls_context, https_compatible=True)
+                    for inner in _backoff(listeners)
+                ]
+                serve = partial(trio.serve_listeners, handler.serve_tls, tls)
+                await listening.start(partial(serve, handler_nursery=connections))
             runtime.ready.set()
             task_status.started(bound)
             await shutdown.wait()
@@ -124,6 +127,7 @@ async def _serve_admin(
     bound: Bound,
     port: int,
     shutdown: trio.Event,
+    max_connections: int,
     *,
     task_status: trio.TaskStatus[list[tuple[str, int]]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
@@ -140,6 +144,7 @@ async def _serve_admin(
         minter=TokenMinter.from_settings(settings),
         ready=runtime.is_ready,
         client=partial(_client_info, settings, bound, runtime.tls_context is not None),
+        allowed_hosts=(settings.admin.host, *settings.admin.allowed_hosts),
     )
     await serve_admin(
         create_app(deps),
@@ -147,6 +152,7 @@ async def _serve_admin(
         port,
         shutdown,
         graceful_timeout=settings.limits.shutdown_timeout,
+        max_connections=max_connections,
         task_status=task_status,
     )
 
@@ -162,11 +168,13 @@ def _client_info(settings: Settings, bound: Bound, tls: bool) -> ClientInfo:
     )
 
 
+def _backoff(listeners: list[trio.SocketListener]) -> list[BackoffListener]:
+    return [BackoffListener(listener, "POP3") for listener in listeners]
+
+
 def _addresses(listeners: list[trio.SocketListener]) -> list[tuple[str, int]]:
     result = []
     for listener in listeners:
-        inner = listener.transport_listener if isinstance(listener, trio.SSLListener) else listener
-        assert isinstance(inner, trio.SocketListener)
-        host, port, *_ = inner.socket.getsockname()
+        host, port, *_ = listener.socket.getsockname()
         result.append((str(host), int(port)))
     return result

@@ -170,7 +170,9 @@ class Session:
             return Action.CLOSE if too_many else Action.CONTINUE
         reply = await self._open_maildrop(principal)
         if isinstance(reply, ev.Ok):
-            self._deps.registry.update(self._record, user=principal.user, state="TRANSACTION")
+            self._deps.registry.update(
+                self._record, user=principal.user, mailbox=principal.mailbox, state="TRANSACTION"
+            )
         await out.send(reply)
         return Action.CONTINUE
 

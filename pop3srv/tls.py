@@ -17,7 +17,23 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from pop3srv.statedir import check_private_file, ensure_private_dir, write_private
+
 SELF_SIGNED_DAYS = 825
+#: TLS 1.2 suites of Mozilla's "intermediate" profile: forward secrecy and AEAD only (no CBC)
+TLS12_CIPHERS = ":".join(
+    [
+        "ECDHE-ECDSA-AES128-GCM-SHA256",
+        "ECDHE-RSA-AES128-GCM-SHA256",
+        "ECDHE-ECDSA-AES256-GCM-SHA384",
+        "ECDHE-RSA-AES256-GCM-SHA384",
+        "ECDHE-ECDSA-CHACHA20-POLY1305",
+        "ECDHE-RSA-CHACHA20-POLY1305",
+        "DHE-RSA-AES128-GCM-SHA256",
+        "DHE-RSA-AES256-GCM-SHA384",
+        "DHE-RSA-CHACHA20-POLY1305",
+    ]
+)
 RENEW_BEFORE = dt.timedelta(days=30)
 
 
@@ -33,9 +49,11 @@ class CertificateFiles:
 
 
 def server_context(cert: Path, key: Path) -> ssl.SSLContext:
-    """A server context with TLS >= 1.2 that tolerates clients closing without close_notify."""
+    """A server context with TLS >= 1.2 (AEAD suites only) that tolerates clients closing
+    without close_notify."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.set_ciphers(TLS12_CIPHERS)  # TLS 1.3 suites are all AEAD and set apart
     context.options |= getattr(ssl, "OP_IGNORE_UNEXPECTED_EOF", 0)
     try:
         context.load_cert_chain(cert, key)
@@ -46,7 +64,8 @@ def server_context(cert: Path, key: Path) -> ssl.SSLContext:
 
 def context_from_pem(cert_pem: str, key_pem: str, scratch_dir: Path) -> ssl.SSLContext:
     """Load an inline PEM pair (``tls-cert``/``tls-key``) through private, short-lived files."""
-    scratch_dir.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(scratch_dir.parent)
+    ensure_private_dir(scratch_dir)
     paths: list[Path] = []
     try:
         for text in (cert_pem, key_pem):
@@ -64,12 +83,15 @@ def ensure_self_signed(state_dir: Path) -> CertificateFiles:
     """The self-signed pair in ``state_dir/tls``, generated when missing or about to expire."""
     directory = state_dir / "tls"
     cert_path, key_path = directory / "self-signed.crt", directory / "self-signed.key"
+    ensure_private_dir(state_dir)
+    ensure_private_dir(directory)
+    check_private_file(key_path)
+    check_private_file(cert_path)
     if not _needs_renewal(cert_path) and key_path.exists():
         return CertificateFiles(cert_path, key_path, self_signed=True)
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     cert_pem, key_pem = generate_self_signed()
-    _write_private(key_path, key_pem)
-    cert_path.write_bytes(cert_pem)
+    write_private(key_path, key_pem)
+    write_private(cert_path, cert_pem, mode=0o644)
     return CertificateFiles(cert_path, key_path, self_signed=True)
 
 
@@ -109,9 +131,3 @@ def _needs_renewal(cert_path: Path) -> bool:
     except (OSError, ValueError):
         return True
     return cert.not_valid_after_utc - dt.datetime.now(dt.UTC) < RENEW_BEFORE
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)

@@ -90,7 +90,9 @@ class ConnectionHandler:
         self.deps = deps
         self.limits = limits
         self.tls_context = tls_context
-        self.admission = Admission(limits.max_connections, limits.max_connections_per_ip)
+        self.admission = Admission(
+            limits.max_connections, limits.max_connections_per_ip, limits.ipv6_prefix_length
+        )
 
     @property
     def _handshake_timeout(self) -> float:
@@ -247,7 +249,8 @@ class ConnectionHandler:
         return tls
 
     def _policy(self, peer: str, is_tls: bool) -> SessionPolicy:
-        loopback = is_loopback(peer)
+        # trust-loopback: false when a same-host relay (proxy, tunnel) makes every client loopback
+        loopback = self.limits.trust_loopback and is_loopback(peer)
         return SessionPolicy(
             plaintext_auth_allowed=is_tls or self.limits.allow_insecure_auth or loopback,
             max_bad_commands=self.limits.max_bad_commands,

@@ -68,6 +68,7 @@
     cell(row, session.peer);
     cell(row, session.listener);
     cell(row, session.user === null ? "—" : session.user).className = "user";
+    cell(row, session.mailbox === null ? "—" : session.mailbox).className = "mailbox";
     cell(row, session.state).className = "state";
     cell(row, time(session.since));
     cell(row, session.commands);

@@ -3,8 +3,10 @@ the POP3 user and password as basic auth; 200 with a JSON body in the JWT-claims
 the mailbox it describes.
 
 Any 4xx, a redirect (never followed: credentials stay with the configured host) or a malformed
-body refuses the login (``[AUTH]``); a timeout, a connection error or a 5xx is an outage
-(``[SYS/TEMP]``), so clients keep their password and retry.
+body (also one nested too deeply to parse) refuses the login (``[AUTH]``); a timeout (one
+deadline for the whole call, however slowly the server drips), a connection error or a 5xx
+is an outage (``[SYS/TEMP]``), so clients keep their password and retry. A user name with a
+``:`` or a control character is refused without calling (RFC 7617).
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ import logging
 from dataclasses import dataclass, field
 
 import httpx
+import trio
 
 from pop3srv.auth.base import AuthFailed, AuthUnavailable, LoginContext, Principal
 from pop3srv.auth.claims import MailboxResolver, MalformedClaims
 from pop3srv.config.rules import safe_url
 
 log = logging.getLogger(__name__)
+_CONTROLS = frozenset(chr(c) for c in [*range(32), 127])
 MAX_BODY = 64 * 1024
 _REFUSED = "invalid user name or password"
 
@@ -32,6 +36,8 @@ class HttpCallbackAuthenticator:
     timeout: float = 10.0
 
     async def authenticate(self, user: str, password: str, context: LoginContext) -> Principal:
+        if not _basic_auth_safe(user, password):  # RFC 7617: no ":" in the user, no controls
+            raise AuthFailed(_REFUSED)
         status, body = await self._call(user, password)
         if status >= 500:
             log.warning("auth callback %s answered %d", safe_url(self.url), status)
@@ -43,12 +49,22 @@ class HttpCallbackAuthenticator:
             if not isinstance(claims, dict):
                 raise MalformedClaims("not a JSON object")
             location = self.resolver.from_claims(claims)
-        except (ValueError, MalformedClaims) as exc:
-            log.warning("auth callback %s returned a malformed body: %s", safe_url(self.url), exc)
-            raise AuthFailed(_REFUSED) from exc
+        except (ValueError, RecursionError, MalformedClaims) as exc:  # deep nesting: recursion
+            why = "nested too deeply" if isinstance(exc, RecursionError) else exc
+            log.warning("auth callback %s returned a malformed body: %s", safe_url(self.url), why)
+            raise AuthFailed(_REFUSED) from None
         return Principal(user=user, location=location, method="http")
 
     async def _call(self, user: str, password: str) -> tuple[int, bytes]:
+        """One request, all of it (connect, headers, body) within ``timeout`` seconds."""
+        try:
+            with trio.fail_after(self.timeout):
+                return await self._request(user, password)
+        except trio.TooSlowError as exc:
+            log.warning("auth callback %s took longer than %g s", safe_url(self.url), self.timeout)
+            raise AuthUnavailable("authentication service unavailable, try again later") from exc
+
+    async def _request(self, user: str, password: str) -> tuple[int, bytes]:
         try:
             async with self.client.stream(
                 "GET",
@@ -67,3 +83,10 @@ class HttpCallbackAuthenticator:
         except httpx.HTTPError as exc:
             log.warning("auth callback %s failed: %s", safe_url(self.url), type(exc).__name__)
             raise AuthUnavailable("authentication service unavailable, try again later") from exc
+
+
+def _basic_auth_safe(user: str, password: str) -> bool:
+    """Whether the pair survives basic auth unchanged: a ":" in the user name would shift the
+    split (``victim:guess`` arriving as user ``victim``), and control characters are not
+    allowed in either part (RFC 7617)."""
+    return ":" not in user and not _CONTROLS.intersection(user + password)

@@ -1,65 +1,202 @@
-"""Dovecot-style login penalty per client address: after a few free failures each further
-failure doubles the delay before that address's next login attempt is checked, up to a cap.
+"""Dovecot-style login penalty: after a few free failures each further failure doubles the
+delay before the next login attempt is checked, up to a cap.
 
-Only the failing address is slowed; memory is bounded (oldest addresses are forgotten first)
-and an address is forgiven after ``forget_after`` seconds without failures or on a success.
+Failures are counted per client address (IPv6 grouped by its ``/ipv6_prefix_length``) and per
+target user name (across addresses). The address count is what delays an address; a success
+forgives only that address's failures for the same user, so an attacker's own working account
+does not reset the budget for guessing another user's password. The per-user count slows
+logins to a user under a distributed attack, with a lower cap so the real user is slowed but
+never locked out. Counts decay by one per ``decay`` seconds and are forgotten after
+``forget_after`` seconds without failures; memory is bounded (oldest first).
+
+While an address is delayed, at most one of its attempts is in progress (``attempt``): the
+others are refused at once instead of each waiting out its own delay in parallel.
 Time comes from trio's clock, so tests run on ``autojump_clock``.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from dataclasses import dataclass
+import hashlib
+from collections import Counter, OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 import trio
 
 from pop3srv.config import PenaltySettings
-from pop3srv.netaddr import host_of
+from pop3srv.netaddr import client_group, host_of
+
+#: longer user names are counted by their digest
+MAX_NAME_KEY = 64
+#: names remembered per address for "a success forgives this user's failures"
+MAX_NAMES_PER_ADDRESS = 32
+#: failures for one user name (from any address) before that user's logins are slowed
+USER_FREE_FAILURES = 5
+#: the longest a login is delayed for its user name's sake (a victim is never locked out)
+USER_MAXIMUM = 4.0
 
 
 @dataclass
 class _Record:
+    failures: int = 0
+    last: float = 0.0  # time of the last failure
+    decayed: float = 0.0  # time the count was last decayed to
+    by_user: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass(frozen=True)
+class DelayedAddress:
+    """One entry of ``LoginPenalty.delayed()`` (the admin console's security view)."""
+
+    address: str  # the key: an IPv4 address or an IPv6 network
     failures: int
-    last: float
+    delay: float  # what the next attempt waits
+    retry_after: float  # seconds left of the delay earned by the last failure
+    last_failure: float  # trio time
 
 
 class LoginPenalty:
     def __init__(
-        self, settings: PenaltySettings, *, forget_after: float = 900.0, max_addresses: int = 65536
+        self,
+        settings: PenaltySettings,
+        *,
+        forget_after: float = 900.0,
+        decay: float = 60.0,
+        max_addresses: int = 65536,
+        ipv6_prefix_length: int = 64,
     ) -> None:
         self._settings = settings
         self._forget_after = forget_after
+        self._decay = decay
         self._max = max_addresses
-        self._records: OrderedDict[str, _Record] = OrderedDict()
+        self._prefix = ipv6_prefix_length
+        self._addresses: OrderedDict[str, _Record] = OrderedDict()
+        self._users: OrderedDict[str, _Record] = OrderedDict()
+        self._in_flight: set[str] = set()
 
-    def delay(self, address: str) -> float:
-        """Seconds to wait before checking a login from ``address``."""
-        record = self._current(address)
+    def key(self, address: str) -> str:
+        """What ``address`` is counted under (its IPv6 network, or itself)."""
+        return client_group(address, self._prefix)
+
+    def delay(self, address: str, user: str | None = None) -> float:
+        """Seconds to wait before checking a login from ``address`` (for ``user``)."""
+        record = self._current(self._addresses, self.key(address))
+        wait = self._delay_for(record.failures if record else 0, self._settings.free_failures)
+        if user is not None and (named := self._current(self._users, _name_key(user))):
+            by_name = self._delay_for(named.failures, USER_FREE_FAILURES)
+            wait = max(wait, min(by_name, USER_MAXIMUM))
+        return wait
+
+    def retry_after(self, address: str) -> float:
+        """Seconds left of the delay the address's last failure earned (0: not delayed now)."""
+        record = self._current(self._addresses, self.key(address))
         if record is None:
             return 0.0
-        extra = record.failures - self._settings.free_failures
+        wait = self._delay_for(record.failures, self._settings.free_failures)
+        return max(0.0, record.last + wait - trio.current_time())
+
+    @contextmanager
+    def attempt(self, address: str, *, exclusive: bool = False) -> Iterator[bool]:
+        """Whether a login attempt from ``address`` may go ahead now: not while another of the
+        same address is in progress and the address is delayed (``exclusive``: ever)."""
+        key = self.key(address)
+        busy = key in self._in_flight
+        if busy and (exclusive or self.delay(address) > 0):
+            yield False
+            return
+        owner = not busy
+        self._in_flight.add(key)
+        try:
+            yield True
+        finally:
+            if owner:
+                self._in_flight.discard(key)
+
+    def failed(self, address: str, user: str | None = None) -> None:
+        now = trio.current_time()
+        record = self._bump(self._addresses, self.key(address), now)
+        if user is not None:
+            name = _name_key(user)
+            record.by_user[name] += 1
+            while len(record.by_user) > MAX_NAMES_PER_ADDRESS:
+                del record.by_user[next(iter(record.by_user))]
+            self._bump(self._users, name, now)
+
+    def succeeded(self, address: str, user: str | None = None) -> None:
+        """Forgive the address's failures for ``user`` (None: all of them)."""
+        key = self.key(address)
+        record = self._current(self._addresses, key)
+        if record is None:
+            return
+        if user is None:
+            del self._addresses[key]
+            return
+        record.failures = max(0, record.failures - record.by_user.pop(_name_key(user), 0))
+        if not record.failures:
+            del self._addresses[key]
+
+    def delayed(self) -> list[DelayedAddress]:
+        """The addresses whose next login is delayed, most recent failure first."""
+        result = []
+        for key in list(self._addresses):
+            record = self._current(self._addresses, key)
+            if record is None:
+                continue
+            wait = self._delay_for(record.failures, self._settings.free_failures)
+            if wait > 0:
+                left = max(0.0, record.last + wait - trio.current_time())
+                result.append(DelayedAddress(key, record.failures, wait, left, record.last))
+        return sorted(result, key=lambda entry: entry.last_failure, reverse=True)
+
+    def forgive(self, address: str) -> bool:
+        """Drop an address's failures (an address, or a key from ``delayed()``); whether it
+        had any."""
+        key = address if address in self._addresses else self.key(address)
+        return self._addresses.pop(key, None) is not None
+
+    def _delay_for(self, failures: int, free: int) -> float:
+        extra = failures - free
         if extra <= 0:
             return 0.0
-        return float(min(self._settings.maximum, self._settings.start * 2 ** (extra - 1)))
+        return float(min(self._settings.maximum, self._settings.start * 2 ** min(extra - 1, 62)))
 
-    def failed(self, address: str) -> None:
-        record = self._current(address) or _Record(0, 0.0)
+    def _bump(self, records: OrderedDict[str, _Record], key: str, now: float) -> _Record:
+        record = self._current(records, key) or _Record()
         record.failures += 1
-        record.last = trio.current_time()
-        self._records[address] = record
-        self._records.move_to_end(address)
-        while len(self._records) > self._max:
-            self._records.popitem(last=False)
-
-    def succeeded(self, address: str) -> None:
-        self._records.pop(address, None)
-
-    def _current(self, address: str) -> _Record | None:
-        record = self._records.get(address)
-        if record is not None and trio.current_time() - record.last > self._forget_after:
-            del self._records[address]
-            return None
+        record.last = record.decayed = now
+        records[key] = record
+        records.move_to_end(key)
+        while len(records) > self._max:
+            records.popitem(last=False)
         return record
+
+    def _current(self, records: OrderedDict[str, _Record], key: str) -> _Record | None:
+        """The record with its decay applied; None (and dropped) once nothing is left of it."""
+        record = records.get(key)
+        if record is None:
+            return None
+        now = trio.current_time()
+        if now - record.last > self._forget_after:
+            del records[key]
+            return None
+        if self._decay > 0 and now - record.decayed >= self._decay:
+            steps = int((now - record.decayed) // self._decay)
+            record.failures = max(0, record.failures - steps)
+            record.decayed += steps * self._decay
+            if not record.failures:
+                del records[key]
+                return None
+        return record
+
+
+def _name_key(user: str) -> str:
+    """A user name as counted: case-folded, and a long one (a client may send 16 KiB) by its
+    digest, so memory stays bounded by the number of names."""
+    name = user.casefold()
+    if len(name) <= MAX_NAME_KEY:
+        return name
+    return "sha256:" + hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def address_of(peer: str) -> str:

@@ -7,6 +7,7 @@ wrong. The original's default password ``changeit`` works only from loopback pee
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -16,6 +17,8 @@ from pop3srv.storage.base import Location
 DEFAULT_USER = "user"
 DEFAULT_PASSWORD = "changeit"  # noqa: S105 - the original's documented default, refused remotely
 _DUMMY = "\x00never-a-password"  # compared against when the user name is unknown
+_REFUSED = "invalid user name or password"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,10 @@ class StaticAuthenticator:
         match = self._by_user.get(user)
         expected = match.password if match is not None else _DUMMY
         if not secrets_equal(password, expected) or match is None:
-            raise AuthFailed("invalid user name or password")
+            raise AuthFailed(_REFUSED)
         if match.password == DEFAULT_PASSWORD and not context.loopback:
-            raise AuthFailed("the default password is accepted from this host only")
+            # the same text as a wrong password: a remote peer must not learn that the
+            # default credentials are in use; the operator finds the reason in the log
+            log.warning("login refused: the default password is accepted from loopback only")
+            raise AuthFailed(_REFUSED)
         return Principal(user=match.user, location=match.location, method="static")

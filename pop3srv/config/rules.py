@@ -16,6 +16,7 @@ from pop3srv.netaddr import is_loopback_host
 DEFAULT_PASSWORD = "changeit"  # noqa: S105 - the original's documented default
 RFC1939_IDLE_TIMEOUT = 600.0
 MIN_HMAC_KEY = 32
+MIN_ADMIN_TOKEN = 20  # a generated one has 43 characters
 ALL_INTERFACES = frozenset({"", "0.0.0.0", "::", "[::]"})
 
 _PAIRS = (
@@ -36,6 +37,18 @@ def cross_problems(values: Mapping[str, object], sources: Mapping[str, str]) -> 
     problems += _url_problems(values, sources)
     problems += _port_problems(values, sources)
     problems += _login_problems(values, sources)
+    prefix = values.get("aws-s3-prefix")
+    folder_store = values.get("aws-s3-bucket") is None  # the prefix is a path below mail-dir
+    if folder_store and isinstance(prefix, str) and ".." in prefix.split("/"):
+        problems.append(
+            f"aws-s3-prefix: must stay inside mail-dir {_from(sources, 'aws-s3-prefix')}"
+        )
+    token = values.get("admin-token")
+    if isinstance(token, str) and token and len(token.strip()) < MIN_ADMIN_TOKEN:
+        problems.append(
+            f"admin-token: shorter than {MIN_ADMIN_TOKEN} characters "
+            f"{_from(sources, 'admin-token')}; leave it unset to have one generated into state-dir"
+        )
     return problems
 
 
@@ -158,8 +171,8 @@ def _aws_problems(values: Mapping[str, object], sources: Mapping[str, str]) -> l
 
 
 def safe_url(url: str) -> str:
-    """The URL for logs and messages: a password is replaced by ``***`` and the query and
-    fragment (where API keys tend to live) by ``?***``."""
+    """The URL for logs and messages: a password is replaced by ``***`` (user-info without a
+    password entirely) and the query and fragment (where API keys tend to live) by ``?***``."""
     try:
         parts = urlsplit(url)
         user = parts.username or ""
@@ -168,7 +181,12 @@ def safe_url(url: str) -> str:
         shown = "***@" + url.rpartition("@")[2] if "@" in url else url
         return shown.split("?")[0].split("#")[0] + ("?***" if "?" in url or "#" in url else "")
     host = parts.netloc.rpartition("@")[2]
-    netloc = f"{user}:***@{host}" if has_password else parts.netloc
+    if has_password:
+        netloc = f"{user}:***@{host}"
+    elif "@" in parts.netloc:  # user-info alone is often a token (https://TOKEN@host/)
+        netloc = f"***@{host}"
+    else:
+        netloc = parts.netloc
     hidden = "***" if parts.query or parts.fragment else ""
     return SplitResult(parts.scheme, netloc, parts.path, hidden, "").geturl()
 

@@ -12,6 +12,7 @@ import os
 import stat
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, Sequence
 from pathlib import Path
@@ -85,41 +86,57 @@ class FolderStore:
         chunk_size: int = CHUNK_SIZE,
         listings: ListingCache | None = None,
     ) -> None:
-        self._dir = location.root / location.prefix.strip("/")
+        self._root = location.root
+        self._parts = [part for part in location.prefix.split("/") if part not in ("", ".")]
+        self._dir = location.root.joinpath(*self._parts)
         self._chunk_size = chunk_size
         self._listings = listings
+        self._fd: int | None = None
+        self._fd_lock = threading.Lock()
 
     @property
     def directory(self) -> Path:
         return self._dir
 
+    def _directory_fd(self) -> int | None:
+        """The mailbox directory, opened once (None while it does not exist): every later
+        access is relative to it, so a directory swapped for a symlink is never followed."""
+        with self._fd_lock:
+            if self._fd is None:
+                self._fd = _open_directory(self._root, self._parts)
+                if self._fd is not None:
+                    weakref.finalize(self, os.close, self._fd)
+            return self._fd
+
     async def check_access(self) -> None:
-        """A few stat calls on a local folder: done in the event loop."""
-        if not self._dir.exists():
+        """A few system calls on a local folder: done in the event loop."""
+        fd = self._directory_fd()
+        if fd is None:
             return  # an empty mailbox: nothing has been delivered yet
-        if not self._dir.is_dir() or not os.access(self._dir, os.R_OK | os.X_OK):
+        if not os.access(".", os.R_OK | os.X_OK, dir_fd=fd):
             raise StoreDenied("mail folder is not a readable directory")
 
     async def list_messages(self) -> list[MessageInfo]:
         return await trio.to_thread.run_sync(self._list_sync)
 
     def _list_sync(self) -> list[MessageInfo]:
-        try:
-            st = os.stat(self._dir)
-        except FileNotFoundError:
+        fd = self._directory_fd()
+        if fd is None:
             return []
+        try:
+            st = os.fstat(fd)
         except OSError as exc:
             raise StoreUnavailable(f"cannot list mail folder: {exc.strerror}") from exc
         if self._listings is not None and (cached := self._listings.get(self._dir, st)):
             return cached
-        listing = self._scan()
+        listing = self._scan(fd)
         if self._listings is not None:
             self._listings.put(self._dir, st, listing)
         return listing
 
-    def _scan(self) -> list[MessageInfo]:
+    def _scan(self, fd: int) -> list[MessageInfo]:
         try:
-            entries = list(os.scandir(self._dir))
+            entries = list(os.scandir(fd))
         except FileNotFoundError:
             return []
         except PermissionError as exc:
@@ -143,7 +160,7 @@ class FolderStore:
     async def stream(
         self, key: str, *, first_chunk: int | None = None
     ) -> AsyncGenerator[bytes, None]:
-        handle, size = _open_regular(self._path(key))
+        handle, size = _open_regular(self._name(key), self._directory_fd())
         try:
             if size <= INLINE_READ_LIMIT:
                 # A small file from a local disk costs microseconds to read: cheaper in the
@@ -166,9 +183,11 @@ class FolderStore:
     def _delete_sync(self, keys: list[str]) -> DeleteResult:
         deleted: list[str] = []
         failed: list[str] = []
+        fd = self._directory_fd()
         for key in keys:
             try:
-                self._path(key).unlink()
+                if fd is not None:
+                    os.unlink(self._name(key), dir_fd=fd)
             except FileNotFoundError:
                 pass
             except OSError:
@@ -177,28 +196,62 @@ class FolderStore:
             deleted.append(key)
         return DeleteResult(deleted=tuple(deleted), failed=tuple(failed))
 
-    def _path(self, key: str) -> Path:
+    def _name(self, key: str) -> str:
         if not _is_message_name(key):
             raise MessageGone(key)
-        return self._dir / key
+        return key
 
 
-def _open_regular(path: Path) -> tuple[BinaryIO, int]:
-    """Open a message file and its size; a symlink, FIFO, device or directory swapped in
-    after the listing is not a message (never followed, never blocks the event loop)."""
+def _open_directory(root: Path, parts: list[str]) -> int | None:
+    """``root`` (as configured) then each part of the prefix below it, none of them followed
+    if it is a symlink, none ``..``; None if one does not exist."""
+    if ".." in parts:
+        raise StoreDenied("mail folder must stay inside mail-dir")
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+    try:
+        fd = os.open(root, flags)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise _directory_error(exc) from exc
+    for part in parts:
+        try:
+            child = os.open(part, flags | os.O_NOFOLLOW, dir_fd=fd)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise _directory_error(exc) from exc
+        finally:
+            os.close(fd)
+        fd = child
+    return fd
+
+
+def _directory_error(exc: OSError) -> Exception:
+    if exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.EACCES, errno.EPERM):
+        return StoreDenied("mail folder is not a readable directory (or is a symlink)")
+    return StoreUnavailable(f"cannot open mail folder: {exc.strerror}")
+
+
+def _open_regular(name: str, dir_fd: int | None) -> tuple[BinaryIO, int]:
+    """Open a message file (relative to the mailbox directory) and its size; a symlink, FIFO,
+    device or directory swapped in after the listing is not a message (never followed, never
+    blocks the event loop)."""
+    if dir_fd is None:
+        raise MessageGone(name)
     flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
     try:
-        fd = os.open(path, flags)
+        fd = os.open(name, flags, dir_fd=dir_fd)
     except FileNotFoundError as exc:
-        raise MessageGone(path.name) from exc
+        raise MessageGone(name) from exc
     except OSError as exc:
         if exc.errno == errno.ELOOP:  # a symlink
-            raise MessageGone(path.name) from exc
+            raise MessageGone(name) from exc
         raise StoreUnavailable(f"cannot open message: {exc.strerror}") from exc
     st = os.fstat(fd)
     if not stat.S_ISREG(st.st_mode):
         os.close(fd)
-        raise MessageGone(path.name)
+        raise MessageGone(name)
     return os.fdopen(fd, "rb", buffering=0), st.st_size
 
 

@@ -77,6 +77,7 @@ async def test_sessions_lists_live_sessions(harness: Harness) -> None:
         "peer",
         "listener",
         "user",
+        "mailbox",
         "state",
         "since",
         "commands",

@@ -496,7 +496,7 @@ SECRETS = {
     "POP3_AWS_SESSION_TOKEN": "token-zz9-secret",
     "POP3_AWS_S3_BUCKET": "mail",
     "POP3_AWS_S3_REGION": "eu-west-1",
-    "POP3_ADMIN_TOKEN": "admin-zz9-secret",
+    "POP3_ADMIN_TOKEN": "admin-zz9-secret-long-enough",
     "POP3_HTTP_BASIC_AUTH_URL": "https://me:url-zz9-secret@auth.example.com/",
 }
 SECRET_TEXTS = [v for v in SECRETS.values() if "zz9-secret" in v] + ["key-material-zz9"]

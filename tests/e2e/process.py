@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +49,13 @@ class ServerProcess:
 
 def spawn_server(tmp: Path, **extra: str) -> ServerProcess:
     """Start the server with the test environment of ``conftest.server_env`` plus ``extra``."""
+    return spawn_server_with(tmp, None, extra)
+
+
+def spawn_server_with(
+    tmp: Path, preexec_fn: Callable[[], object] | None, extra: dict[str, str]
+) -> ServerProcess:
+    """``spawn_server`` with ``preexec_fn`` run in the child first (e.g. to set limits)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("POP3_")}
     env.update(server_env(tmp, **extra), HOME=str(tmp))
     ports = tmp / "ports.json"
@@ -58,6 +66,7 @@ def spawn_server(tmp: Path, **extra: str) -> ServerProcess:
         env=env,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=preexec_fn,  # noqa: PLW1509 - only sets limits
     )
     deadline = time.monotonic() + 30
     while not ports.exists() or not ports.read_text():

@@ -1,0 +1,73 @@
+"""Helpers for the security tests: a POP3 connection handler over memory streams, and a login."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import trio
+import trio.testing
+from prometheus_client import CollectorRegistry
+
+from pop3srv.auth.base import Authenticator
+from pop3srv.auth.penalty import LoginPenalty
+from pop3srv.auth.static import StaticAuthenticator, StaticEntry
+from pop3srv.config import PenaltySettings
+from pop3srv.metrics import create_metrics
+from pop3srv.registry import SessionRegistry
+from pop3srv.service import open_store
+from pop3srv.session import SessionDeps
+from pop3srv.storage.base import FolderLocation
+from pop3srv.transport import ConnectionHandler, TransportLimits
+
+
+def static_users(tmp_path: Path, **passwords: str) -> StaticAuthenticator:
+    entries = []
+    for name, password in passwords.items():
+        (tmp_path / name).mkdir(exist_ok=True)
+        entries.append(StaticEntry(name, password, FolderLocation(tmp_path / name)))
+    return StaticAuthenticator(tuple(entries))
+
+
+def handler(
+    authenticator: Authenticator, limits: TransportLimits | None = None, **deps: object
+) -> ConnectionHandler:
+    penalty = LoginPenalty(PenaltySettings(free_failures=2, start=1, maximum=15))
+    session_deps = SessionDeps(
+        authenticator,
+        open_store,
+        SessionRegistry(),
+        create_metrics(CollectorRegistry()),
+        penalty=penalty,
+        **deps,  # type: ignore[arg-type]
+    )
+    limits = limits or TransportLimits(allow_insecure_auth=True, max_auth_failures=3)
+    return ConnectionHandler(session_deps, limits, None)
+
+
+async def line(stream: trio.abc.Stream) -> bytes:
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = await stream.receive_some(1)
+        if not chunk:
+            return data
+        data += chunk
+    return data
+
+
+async def login(
+    pop3: ConnectionHandler, peer: str, user: str, password: str
+) -> tuple[bytes, float]:
+    """One connection, one USER/PASS; returns the PASS reply and how long it took."""
+    client, server = trio.testing.memory_stream_pair()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(pop3.serve_stream, server, "plain", False, peer)
+        await line(client)
+        await client.send_all(f"USER {user}\r\n".encode())
+        await line(client)
+        start = trio.current_time()
+        await client.send_all(f"PASS {password}\r\n".encode())
+        reply = await line(client)
+        elapsed = trio.current_time() - start
+        await client.send_all(b"QUIT\r\n")
+        await line(client)
+    return reply, elapsed
