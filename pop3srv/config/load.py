@@ -11,7 +11,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar, cast
 
-from pop3srv.config import rules
+from pop3srv.config import advice, rules
 from pop3srv.config.keys import KEYS, Places
 from pop3srv.config.schema import Settings
 from pop3srv.config.sources import read_layers, service_link_warning, service_links
@@ -60,7 +60,7 @@ def load_settings(
     problems += cross
     if problems:
         raise ConfigError(problems)
-    notes += rules.warnings(values, sources)
+    notes += advice.warnings(values, sources)
     auth = _replace(settings.auth, providers=rules.effective_providers(values))
     return _replace(settings, auth=auth, sources=MappingProxyType(sources), warnings=tuple(notes))
 

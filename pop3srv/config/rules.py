@@ -1,4 +1,5 @@
-"""Checks that involve more than one key, and the warnings. Part of :mod:`pop3srv.config`.
+"""Checks that involve more than one key (warnings: :mod:`pop3srv.config.advice`). Part of
+:mod:`pop3srv.config`.
 
 Each check reads the already-typed values (by dash key; a key whose own value was bad holds its
 default) and their sources, and returns problem lines.
@@ -13,9 +14,6 @@ from urllib.parse import SplitResult, urlsplit
 
 from pop3srv.netaddr import is_loopback_host
 
-DEFAULT_PASSWORD = "changeit"  # noqa: S105 - the original's documented default
-RFC1939_IDLE_TIMEOUT = 600.0
-MIN_HMAC_KEY = 32
 MIN_ADMIN_TOKEN = 20  # a generated one has 43 characters
 ALL_INTERFACES = frozenset({"", "0.0.0.0", "::", "[::]"})
 
@@ -244,59 +242,3 @@ def _port_problems(values: Mapping[str, object], sources: Mapping[str, str]) -> 
                 f"{_from(sources, key)}"
             )
     return problems
-
-
-def warnings(values: Mapping[str, object], sources: Mapping[str, str]) -> list[str]:
-    """Things that are allowed but probably not meant."""
-    found = []
-    static = values.get("jwt-secret") is None and values.get("http-basic-auth-url") is None
-    if static and values.get("password") == DEFAULT_PASSWORD:
-        found.append(
-            f'password: still the default "{DEFAULT_PASSWORD}"; set password '
-            "(or jwt-secret or http-basic-auth-url)"
-        )
-    idle = values.get("idle-timeout")
-    if isinstance(idle, float) and idle < RFC1939_IDLE_TIMEOUT:
-        found.append(
-            f"idle-timeout: {idle:g} is below the 600 seconds RFC 1939 asks of an autologout "
-            f"timer {_from(sources, 'idle-timeout')}"
-        )
-    secret = values.get("jwt-secret")
-    if isinstance(secret, str) and len(secret.encode()) < MIN_HMAC_KEY:
-        found.append(
-            f"jwt-secret: shorter than {MIN_HMAC_KEY} bytes (RFC 7518 asks for at least as "
-            f"long as the HS256 hash); tokens still work {_from(sources, 'jwt-secret')}"
-        )
-    url = values.get("http-basic-auth-url")
-    if isinstance(url, str) and values.get("http-basic-auth-url-insecure") is True:
-        parts = urlsplit(url)
-        if parts.scheme == "http" and not is_loopback(parts.hostname or ""):
-            found.append(
-                f'http-basic-auth-url: "{safe_url(url)}" is plain http to a non-loopback host '
-                "(allowed by http-basic-auth-url-insecure)"
-            )
-    found += _system_dir_warnings(values, sources)
-    return found
-
-
-#: Directories of the system itself: ``./var`` is ``/var`` when the working directory is ``/``
-#: (as under systemd without WorkingDirectory=).
-_SYSTEM_DIRS = (
-    "/ /bin /boot /dev /etc /home /lib /opt /proc /root /run /sbin /srv /sys /tmp /usr /var "
-    "/var/lib /var/log /var/mail /var/spool /var/spool/mail /var/tmp /var/cache"
-)
-SYSTEM_DIRS = frozenset(Path(p) for p in _SYSTEM_DIRS.split())
-
-
-def _system_dir_warnings(values: Mapping[str, object], sources: Mapping[str, str]) -> list[str]:
-    found = []
-    for key in ("state-dir", "mail-dir"):
-        path = values.get(key)
-        if isinstance(path, Path) and path.resolve() in SYSTEM_DIRS:
-            found.append(
-                f"{key}: {path.resolve()} is a system directory {_from(sources, key)} "
-                f"(a relative default resolves against the working directory, / under systemd); "
-                f"set {key} (POP3_{key.upper().replace('-', '_')}), e.g. /var/lib/pop3srv"
-                + ("/mail" if key == "mail-dir" else "")
-            )
-    return found
