@@ -15,7 +15,10 @@ FROM python:3.11-slim-bookworm AS builder
 
 # a package mirror or proxy, unset by default:
 #   docker build --build-arg PIP_INDEX_URL=https://mirror.example/simple -t pop3srv .
-# PIP_CERT is a CA bundle path inside this stage (e.g. /etc/ssl/certs/ca-certificates.crt)
+# PIP_CERT is a CA bundle path inside this stage; a bundle from the build host (a proxy that
+# re-signs TLS) comes in as the build secret pip-ca, which is mounted at /run/secrets/pip-ca:
+#   docker build --secret id=pip-ca,src=/etc/ssl/certs/ca-certificates.crt \
+#     --build-arg PIP_CERT=/run/secrets/pip-ca -t pop3srv .
 ARG PIP_INDEX_URL
 ARG PIP_EXTRA_INDEX_URL
 ARG PIP_TRUSTED_HOST
@@ -30,7 +33,8 @@ WORKDIR /src
 # pip refuses a dependency the lock does not pin): a code change does not download them again.
 # The lock also pins setuptools, the build backend, so the wheel below builds offline.
 COPY requirements.lock ./
-RUN python -m venv /opt/venv \
+RUN --mount=type=secret,id=pip-ca \
+    python -m venv /opt/venv \
     && /opt/venv/bin/pip install --require-hashes --only-binary=:all: -r requirements.lock
 
 COPY pyproject.toml README.md ./

@@ -17,16 +17,19 @@ import trio
 from admin import commands as admin_commands
 from pop3srv import __version__, config, health
 from pop3srv.config import ConfigError, Settings
+from pop3srv.listening import find_listen_error
+from pop3srv.logsetup import configure_logging
+from pop3srv.proxied import ProxyConfigError
+from pop3srv.reload import reload
 from pop3srv.service import Bound, Runtime, build_runtime, default_location, serve
 from pop3srv.statedir import StateDirError
 from pop3srv.storage.base import FolderLocation
+from pop3srv.summary import announce
 from pop3srv.tls import TlsSetupError
 from pop3srv.welcome import seed_if_empty
 
 log = logging.getLogger("pop3srv")
-#: Third-party loggers whose INFO/DEBUG lines would show callback URLs (with their query),
-#: S3 request headers or bodies.
-QUIET_LOGGERS = ("httpx", "httpcore", "botocore", "boto3", "urllib3", "s3transfer")
+EXIT_FAILED = 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -94,40 +97,56 @@ def _serve_command(args: argparse.Namespace) -> int:
         settings = config.load_settings()
     except ConfigError as exc:
         return config.report_problems(exc.problems)
-    logging.basicConfig(
-        level=logging.DEBUG if settings.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    for chatty in QUIET_LOGGERS:  # they log request URLs, headers or bodies: never secrets
-        logging.getLogger(chatty).setLevel(logging.WARNING)
+    configure_logging(settings.log_format, verbose=settings.verbose)
     for warning in settings.warnings:  # the default password is told below, with the user
         if not warning.startswith("password:"):
             log.warning("config: %s", warning)
     try:
         runtime = build_runtime(settings)
-    except (TlsSetupError, StateDirError) as exc:
+    except (TlsSetupError, ProxyConfigError) as exc:
+        return _fail(str(exc), settings)
+    except StateDirError as exc:
         return config.report_problems([str(exc)])
     _warn_about_defaults(settings, seed=args.seed_welcome)
     try:
         trio.run(partial(_run, runtime, args.any_free_port, args.ports_file))
-    except OSError as exc:
-        print(f"error: cannot listen: {exc}", file=sys.stderr)
-        return 1
+    except BaseException as exc:  # a listener that cannot be bound: one line, not a traceback
+        error = find_listen_error(exc)
+        if error is None:
+            raise
+        return _fail(str(error), settings)
     return 0
+
+
+def _fail(message: str, settings: Settings) -> int:
+    """One line on stderr, exit status 1 (a listener or the certificate cannot be set up); a
+    JSON object like every other line with ``log-format: json``."""
+    if settings.log_format == "json":
+        log.critical("%s", message)
+    else:
+        print(f"pop3srv: {message}", file=sys.stderr)
+    return EXIT_FAILED
 
 
 async def _run(runtime: Runtime, any_free_port: bool, ports_file: Path | None) -> None:
     shutdown = trio.Event()
-    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP) as signals:
         async with trio.open_nursery() as nursery:
             bound: Bound = await nursery.start(
                 partial(serve, runtime, shutdown, any_free_port=any_free_port)
             )
-            _announce(runtime.settings, bound)
+            announce(runtime.settings, bound)
             if ports_file is not None:
                 ports = {"plain": bound.plain, "tls": bound.tls, "admin": bound.admin}
                 ports_file.write_text(json.dumps(ports))
             async for signum in signals:
+                if signum == signal.SIGHUP:
+                    log.info("received SIGHUP, reloading")
+                    try:
+                        reload(runtime, config.load_settings)
+                    except Exception:  # a reload must never stop the server
+                        log.exception("reload failed; the running configuration is unchanged")
+                    continue
                 log.info("received %s, draining", signal.Signals(signum).name)
                 shutdown.set()
                 break
@@ -145,22 +164,3 @@ def _warn_about_defaults(settings: Settings, *, seed: bool) -> None:
             "(POP3_PASSWORD) before exposing this server",
             settings.auth.user,
         )
-
-
-def _announce(settings: Settings, bound: Bound) -> None:
-    location = default_location(settings)
-    where = (
-        f"local folder {location.root / location.prefix}"
-        if isinstance(location, FolderLocation)
-        else "S3"
-    )
-    for host, port in bound.plain:
-        log.info("POP3 (plain, STLS) on %s port %d", host, port)
-    for host, port in bound.tls:
-        log.info("POP3S (implicit TLS) on %s port %d", host, port)
-    for host, port in bound.admin:
-        url = f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
-        log.info("admin app on %s (metrics on %smetrics)", url, url)
-    if bound.self_signed_cert:
-        log.info("TLS certificate (self-signed): %s", bound.self_signed_cert)
-    log.info("mail from %s; log in as user %r", where, settings.auth.user)

@@ -5,13 +5,14 @@ Yields the principal or the ``-ERR`` to send."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import trio
 
 from pop3srv.admission import LoginSlots
 from pop3srv.auth.base import Authenticator, AuthFailed, AuthUnavailable, LoginContext, Principal
 from pop3srv.auth.penalty import LoginPenalty, address_of
+from pop3srv.failures import FailureLog, Who
 from pop3srv.metrics import Metrics
 from pop3srv.protocol import events as ev
 
@@ -22,10 +23,12 @@ class LoginRefused(Exception):
     """The login did not succeed; ``reply`` is the -ERR, ``bad_credentials`` whether it counts
     against the connection's budget of failed logins."""
 
-    def __init__(self, reply: ev.Err, *, bad_credentials: bool) -> None:
+    def __init__(self, reply: ev.Err, *, bad_credentials: bool, reason: str = "refused") -> None:
         super().__init__(reply.text)
         self.reply = reply
         self.bad_credentials = bad_credentials
+        #: the failure log's reason class (see ``AuthFailed.reason``)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -36,8 +39,20 @@ class Gate:
     penalty: LoginPenalty
     slots: LoginSlots
     metrics: Metrics
+    failures: FailureLog = field(default_factory=FailureLog)
 
     async def log_in(
+        self, user: str, password: str, method: str, context: LoginContext, who: Who | None = None
+    ) -> Principal:
+        who = who or Who("-", context.peer)
+        try:
+            return await self._log_in(user, password, method, context)
+        except LoginRefused as refused:
+            reason = refused.reason
+            self.failures.login_failed(who, user, method, reason)
+            raise
+
+    async def _log_in(
         self, user: str, password: str, method: str, context: LoginContext
     ) -> Principal:
         address = address_of(context.peer)
@@ -47,7 +62,8 @@ class Gate:
                 attempts.labels(method, "limited").inc()
                 text = "too many login attempts from your address, try again later"
                 # counts against the connection's budget: a flood on one connection ends
-                raise LoginRefused(ev.Err(text, "AUTH"), bad_credentials=True)
+                reply = ev.Err(text, "AUTH")
+                raise LoginRefused(reply, bad_credentials=True, reason="delayed-in-flight")
             if delay := self.penalty.delay(address, user):
                 self.metrics.login_delay_seconds.observe(delay)
                 await trio.sleep(delay)
@@ -55,7 +71,7 @@ class Gate:
                 if not admitted:
                     attempts.labels(method, "limited").inc()
                     reply = ev.Err("too many logins in progress for this user", "SYS/TEMP")
-                    raise LoginRefused(reply, bad_credentials=False)
+                    raise LoginRefused(reply, bad_credentials=False, reason="too-many-in-progress")
                 principal = await self._check(user, password, method, context, address)
         attempts.labels(method, "success").inc()
         self.penalty.succeeded(address, user)
@@ -69,18 +85,28 @@ class Gate:
             return await self.authenticator.authenticate(user, password, context)
         except AuthFailed as exc:
             attempts.labels(method, "failure").inc()
-            self.penalty.failed(address, user)
-            raise LoginRefused(ev.Err(str(exc), "AUTH"), bad_credentials=True) from exc
+            self._failed(address, user)
+            reply = ev.Err(str(exc), "AUTH")
+            raise LoginRefused(reply, bad_credentials=True, reason=exc.reason) from exc
         except AuthUnavailable as exc:
             attempts.labels(method, "unavailable").inc()
-            raise LoginRefused(ev.Err(str(exc), "SYS/TEMP"), bad_credentials=False) from exc
+            reply = ev.Err(str(exc), "SYS/TEMP")
+            raise LoginRefused(reply, bad_credentials=False, reason="unavailable") from exc
         except UnicodeError as exc:  # e.g. a password that is not UTF-8, to a JWT parser
             attempts.labels(method, "failure").inc()
-            self.penalty.failed(address, user)
+            self._failed(address, user)
             reply = ev.Err("invalid user name or password", "AUTH")
-            raise LoginRefused(reply, bad_credentials=True) from exc
+            raise LoginRefused(reply, bad_credentials=True, reason="bad-password") from exc
         except Exception as exc:  # a provider bug must not cost the client its session
             log.exception("authentication provider failed")
             attempts.labels(method, "error").inc()
             reply = ev.Err("authentication failed, try again later", "SYS/TEMP")
-            raise LoginRefused(reply, bad_credentials=False) from exc
+            raise LoginRefused(reply, bad_credentials=False, reason="error") from exc
+
+    def _failed(self, address: str, user: str) -> None:
+        """Count a failure; say so when the address's logins start being delayed."""
+        before = self.penalty.delay(address)
+        self.penalty.failed(address, user)
+        after = self.penalty.delay(address)
+        if after > 0 and before == 0:
+            self.failures.address_delayed(self.penalty.key(address), after)

@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import ssl
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import httpx
 import trio
 from prometheus_client import CollectorRegistry
 
-from pop3srv.auth.base import Authenticator
+from pop3srv.auth.base import Authenticator, LoginContext, Principal
 from pop3srv.auth.factory import build_authenticator
 from pop3srv.auth.penalty import LoginPenalty
 from pop3srv.config import Settings
+from pop3srv.failures import FailureLog
 from pop3srv.locks import MaildropLocks
 from pop3srv.metrics import Metrics, create_metrics
+from pop3srv.proxied import ProxyGate
 from pop3srv.registry import SessionRegistry
 from pop3srv.statedir import check_private_file, check_trusted
 from pop3srv.storage.base import (
@@ -48,22 +51,39 @@ class Bound:
     admin: list[tuple[str, int]] = field(default_factory=list)
 
 
+class SwappableAuthenticator:
+    """The configured authenticator, replaced whole when the login tables are reloaded; a
+    login in progress finishes with the one it started with."""
+
+    def __init__(self, current: Authenticator) -> None:
+        self.current = current
+
+    async def authenticate(self, user: str, password: str, context: LoginContext) -> Principal:
+        return await self.current.authenticate(user, password, context)
+
+
 @dataclass
 class Runtime:
     """The process-wide objects, shared by the POP3 listeners and the admin app."""
 
+    #: the settings now in force (replaced by a reload)
     settings: Settings
     registry: SessionRegistry
     metrics: Metrics
     prometheus: CollectorRegistry
     tls_context: ssl.SSLContext | None
     self_signed_cert: str | None
-    authenticator: Authenticator
+    authenticator: SwappableAuthenticator
     penalty: LoginPenalty
     http_client: httpx.AsyncClient
     #: S3 clients and worker threads shared by every S3 mailbox (and the admin app)
     pool: S3Pool
     locks: MaildropLocks
+    #: PROXY protocol on the POP3 listeners (None: off)
+    proxy: ProxyGate | None = None
+    failures: FailureLog = field(default_factory=FailureLog)
+    #: what SIGHUP changes in the running listeners (set by ``service.serve``)
+    tls_target: TlsTarget | None = None
     #: folder listings reused while a folder is unchanged
     listings: ListingCache = field(default_factory=ListingCache)
     #: set once the POP3 listeners are bound (the admin app's /readyz)
@@ -91,6 +111,8 @@ def build_runtime(settings: Settings, *, pool_settings: PoolSettings | None = No
     http_client = httpx.AsyncClient(headers={"User-Agent": "pop3srv"})
     pool = S3Pool(metrics, pool_settings)
     registry = SessionRegistry()
+    authenticator = build_authenticator(settings, default_location(settings), http_client)
+    proxy = ProxyGate(settings.listen.proxy_trusted) if settings.listen.proxy_protocol else None
     s3 = settings.s3
     remote = S3Locks(pool, lease=s3.lock_lease, prefix=s3.lock_prefix) if s3.lock == "s3" else None
     return Runtime(
@@ -100,13 +122,14 @@ def build_runtime(settings: Settings, *, pool_settings: PoolSettings | None = No
         prometheus=prometheus,
         tls_context=tls_context,
         self_signed_cert=cert,
-        authenticator=build_authenticator(settings, default_location(settings), http_client),
+        authenticator=SwappableAuthenticator(authenticator),
         penalty=LoginPenalty(
             settings.auth.penalty, ipv6_prefix_length=settings.limits.ipv6_prefix_length
         ),
         http_client=http_client,
         pool=pool,
         locks=MaildropLocks(registry, remote),
+        proxy=proxy,
     )
 
 
@@ -158,6 +181,17 @@ def open_store(
             if pool is None:
                 raise StoreUnavailable("S3 store not available (no client pool)")
             return S3Store(location, pool, trash_prefix=trash_prefix)
+
+
+class TlsTarget(Protocol):
+    """Where the listeners take their TLS context from (the connection handler)."""
+
+    tls_context: ssl.SSLContext | None
+
+
+def tls_context(settings: Settings) -> tuple[ssl.SSLContext | None, str | None]:
+    """The listeners' TLS context from ``settings`` and the self-signed certificate's path."""
+    return _tls_context(settings)
 
 
 def _tls_context(settings: Settings) -> tuple[ssl.SSLContext | None, str | None]:

@@ -17,6 +17,7 @@ from admin.tokenfile import ensure_admin_token
 from pop3srv.admission import LoginSlots
 from pop3srv.config import Settings
 from pop3srv.fdlimits import BackoffListener, FdBudget, raise_nofile_limit
+from pop3srv.listening import listen_error
 from pop3srv.runtime import Bound, Runtime, build_runtime, default_location, open_store
 from pop3srv.session import SessionDeps
 from pop3srv.transport import ConnectionHandler, TransportLimits
@@ -55,21 +56,25 @@ async def serve(
         penalty=runtime.penalty,
         logins=LoginSlots(settings.auth.penalty.max_logins_per_user),
         locks=runtime.locks,
+        failures=runtime.failures,
     )
     limits = replace(TransportLimits.from_settings(settings), max_connections=budget.pop3)
-    handler = ConnectionHandler(deps, limits, runtime.tls_context)
+    handler = ConnectionHandler(deps, limits, runtime.tls_context, runtime.proxy)
+    runtime.tls_target = handler
     bound = Bound(self_signed_cert=runtime.self_signed_cert)
     async with trio.open_nursery() as background:
+        await background.start(runtime.failures.run)
         if runtime.locks.remote is not None:
             await background.start(runtime.locks.remote.run)
         async with trio.open_nursery() as admin:
             if settings.admin.port:
                 admin_port = 0 if any_free_port else settings.admin.port
-                bound.admin.extend(
-                    await admin.start(
-                        partial(_serve_admin, runtime, bound, admin_port, shutdown, budget.admin)
-                    )
-                )
+                serving = partial(_serve_admin, runtime, bound, admin_port, shutdown, budget.admin)
+                try:
+                    bound.admin.extend(await admin.start(serving))
+                except* OSError as group:
+                    host = settings.admin.host
+                    raise listen_error(group, host, admin_port, "admin-port") from None
             await _serve_pop3(
                 runtime,
                 handler,
@@ -97,19 +102,16 @@ async def _serve_pop3(
         async with trio.open_nursery() as listening:
             if settings.listen.plain_port:
                 port = 0 if any_free_port else settings.listen.plain_port
-                listeners = await trio.open_tcp_listeners(port, host=host)
+                listeners = await _listen(port, host, "plain-port")
                 bound.plain.extend(_addresses(listeners))
                 serve = partial(trio.serve_listeners, handler.serve_plain, _backoff(listeners))
                 await listening.start(partial(serve, handler_nursery=connections))
             if runtime.tls_context is not None and settings.listen.tls_port:
                 port = 0 if any_free_port else settings.listen.tls_port
-                listeners = await trio.open_tcp_listeners(port, host=host)
+                listeners = await _listen(port, host, "tls-port")
                 bound.tls.extend(_addresses(listeners))
-                tls = [
-                    trio.SSLListener(inner, runtime.tls_context, https_compatible=True)
-                    for inner in _backoff(listeners)
-                ]
-                serve = partial(trio.serve_listeners, handler.serve_tls, tls)
+                # the handler does the TLS (after any PROXY header, with the current context)
+                serve = partial(trio.serve_listeners, handler.serve_tls, _backoff(listeners))
                 await listening.start(partial(serve, handler_nursery=connections))
             runtime.ready.set()
             task_status.started(bound)
@@ -166,6 +168,14 @@ def _client_info(settings: Settings, bound: Bound, tls: bool) -> ClientInfo:
         stls=tls,
         self_signed=bound.self_signed_cert is not None,
     )
+
+
+async def _listen(port: int, host: str | None, key: str) -> list[trio.SocketListener]:
+    """The listeners of one POP3 port; ``ListenError`` (one line) when it cannot be bound."""
+    try:
+        return await trio.open_tcp_listeners(port, host=host)
+    except OSError as exc:
+        raise listen_error(exc, host, port, key) from None
 
 
 def _backoff(listeners: list[trio.SocketListener]) -> list[BackoffListener]:

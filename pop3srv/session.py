@@ -17,6 +17,7 @@ from pop3srv.admission import LoginSlots
 from pop3srv.auth.base import Authenticator, LoginContext, Principal
 from pop3srv.auth.penalty import LoginPenalty
 from pop3srv.config import PenaltySettings
+from pop3srv.failures import FailureLog, Who
 from pop3srv.locks import Held, MaildropLocks
 from pop3srv.login import Gate, LoginRefused
 from pop3srv.maildrop import Maildrop, NoSuchMessage
@@ -54,6 +55,7 @@ class SessionDeps:
     #: None: this process's locks only (the registry's)
     locks: MaildropLocks | None = None
     implementation: str = "pop3srv"
+    failures: FailureLog = field(default_factory=FailureLog)
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,9 @@ class Session:
         self._record = record
         self._login: _Login | None = None
         self._locks = deps.locks or MaildropLocks(deps.registry)
-        self._gate = Gate(deps.authenticator, deps.penalty, deps.logins, deps.metrics)
+        self._gate = Gate(
+            deps.authenticator, deps.penalty, deps.logins, deps.metrics, deps.failures
+        )
         self._bad_commands = 0
         self._auth_failures = 0
 
@@ -161,8 +165,9 @@ class Session:
         return await self._login_with(authcid, password, "plain", out)
 
     async def _login_with(self, user: str, password: str, method: str, out: Outbox) -> Action:
+        who, context = Who(self._record.id, self._record.peer, user), self._policy.context
         try:
-            principal = await self._gate.log_in(user, password, method, self._policy.context)
+            principal = await self._gate.log_in(user, password, method, context, who)
         except LoginRefused as refused:
             await out.send(refused.reply)
             self._auth_failures += refused.bad_credentials
@@ -177,14 +182,16 @@ class Session:
         return Action.CONTINUE
 
     async def _open_maildrop(self, principal: Principal) -> ev.Ok | ev.Err:
+        who, location = Who(self._record.id, self._record.peer, principal.user), principal.location
         try:
-            held = await self._locks.acquire(principal.location, self._record)
+            held = await self._locks.acquire(location, self._record)
         except StoreError as exc:
+            self._deps.failures.store_failed(exc, "lock", who, location)
             return store_error_reply(exc, "cannot lock maildrop")
         if held is None:
             return ev.Err("maildrop already locked by another session", "IN-USE")
         try:
-            store = self._deps.open_store(principal.location)
+            store = self._deps.failures.watch(self._deps.open_store(location), who, location)
             await store.check_access()
             maildrop = Maildrop(await store.list_messages())
         except BaseException as exc:  # a store error, or a kick while listing: free the lock

@@ -62,6 +62,19 @@ def server_context(cert: Path, key: Path) -> ssl.SSLContext:
     return context
 
 
+def describe_certificate(pem: bytes | None) -> str:
+    """``certificate CN=..., serial 0x..., valid until ...`` for the log (no key material)."""
+    if pem is None:
+        return "the self-signed certificate"
+    try:
+        cert = x509.load_pem_x509_certificate(pem)
+    except ValueError:
+        return "the new certificate"
+    until = cert.not_valid_after_utc.strftime("%Y-%m-%d")
+    subject = cert.subject.rfc4514_string()
+    return f"certificate {subject}, serial {cert.serial_number:#x}, valid until {until}"
+
+
 def context_from_pem(cert_pem: str, key_pem: str, scratch_dir: Path) -> ssl.SSLContext:
     """Load an inline PEM pair (``tls-cert``/``tls-key``) through private, short-lived files."""
     ensure_private_dir(scratch_dir.parent)

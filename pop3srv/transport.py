@@ -16,6 +16,7 @@ from pop3srv.auth.penalty import address_of
 from pop3srv.netaddr import is_loopback_peer as is_loopback
 from pop3srv.protocol import events as ev
 from pop3srv.protocol.connection import Connection
+from pop3srv.proxied import ProxyGate, ProxyRefused
 from pop3srv.registry import SessionRecord
 from pop3srv.retrieval import StreamAborted
 from pop3srv.session import Action, Session, SessionDeps, SessionPolicy
@@ -85,11 +86,18 @@ class ConnectionHandler:
     """Serves one POP3 connection per call; shared by both listeners."""
 
     def __init__(
-        self, deps: SessionDeps, limits: TransportLimits, tls_context: ssl.SSLContext | None
+        self,
+        deps: SessionDeps,
+        limits: TransportLimits,
+        tls_context: ssl.SSLContext | None,
+        proxy: ProxyGate | None = None,
     ) -> None:
         self.deps = deps
         self.limits = limits
+        #: replaced on reload (SIGHUP); connections in progress keep the one they started with
         self.tls_context = tls_context
+        #: PROXY protocol headers expected first on every connection (``proxy-protocol``)
+        self.proxy = proxy
         self.admission = Admission(
             limits.max_connections, limits.max_connections_per_ip, limits.ipv6_prefix_length
         )
@@ -98,10 +106,11 @@ class ConnectionHandler:
     def _handshake_timeout(self) -> float:
         return min(HANDSHAKE_TIMEOUT, self.limits.login_timeout)
 
-    async def serve_plain(self, stream: trio.SocketStream) -> None:
+    async def serve_plain(self, stream: trio.abc.Stream) -> None:
         await self.serve_stream(stream, "plain", is_tls=False)
 
-    async def serve_tls(self, stream: trio.SSLStream[trio.SocketStream]) -> None:
+    async def serve_tls(self, stream: trio.abc.Stream) -> None:
+        """Implicit TLS: ``serve_stream`` handshakes, after any PROXY header."""
         await self.serve_stream(stream, "tls", is_tls=True)
 
     async def serve_stream(
@@ -113,14 +122,24 @@ class ConnectionHandler:
         metrics.connections_total.labels(listener).inc()
         started = time.monotonic()
         outcome = "error"
-        refusal = self.admission.refusal(address_of(peer))
+        # a PROXY header and the TLS handshake share one bound, from accept
+        deadline = trio.current_time() + self._handshake_timeout
         try:
+            if self.proxy is not None:
+                try:
+                    stream, peer = await self.proxy.accept(stream, peer, deadline)
+                except ProxyRefused as exc:
+                    outcome = "refused"
+                    if not exc.quiet:
+                        self.deps.failures.connection_refused(peer, str(exc))
+                    return
+            refusal = self.admission.refusal(address_of(peer))
             if refusal is not None:
                 outcome = await self._refuse(stream, refusal, is_tls=is_tls)
                 return
             with self.admission.admitted(address_of(peer)):
-                if is_tls:
-                    await _handshake(stream, self._handshake_timeout)
+                if is_tls:  # with the context of now (a reload swaps it for later connections)
+                    stream = await self._start_tls(stream, deadline)
                 metrics.connections_active.labels(listener).inc()
                 try:
                     outcome = await self._session(stream, listener, peer, is_tls=is_tls)
@@ -139,11 +158,7 @@ class ConnectionHandler:
     async def _refuse(self, stream: trio.abc.Stream, reason: str, *, is_tls: bool) -> str:
         """Tell an over-the-cap plaintext client why, then close (TLS ones are just closed)."""
         self.deps.metrics.connections_refused_total.labels(reason).inc()
-        text = (
-            "too many connections from your address"
-            if reason.endswith("ip")
-            else ("too many connections")
-        )
+        text = "too many connections" + (" from your address" if reason.endswith("ip") else "")
         if is_tls:  # no handshake work for connections over the cap: just close
             return "refused"
         with trio.move_on_after(REFUSE_TIMEOUT):
@@ -242,10 +257,13 @@ class ConnectionHandler:
             await outbox.send_bytes(conn.goodbye(notice))
         return False
 
-    async def _start_tls(self, stream: trio.abc.Stream | None) -> trio.SSLStream[trio.abc.Stream]:
+    async def _start_tls(
+        self, stream: trio.abc.Stream | None, deadline: float | None = None
+    ) -> trio.SSLStream[trio.abc.Stream]:
         assert self.tls_context is not None and stream is not None
         tls = trio.SSLStream(stream, self.tls_context, server_side=True, https_compatible=True)
-        await _handshake(tls, self._handshake_timeout)
+        with trio.fail_at(deadline or trio.current_time() + self._handshake_timeout):
+            await tls.do_handshake()
         return tls
 
     def _policy(self, peer: str, is_tls: bool) -> SessionPolicy:
@@ -257,12 +275,6 @@ class ConnectionHandler:
             max_auth_failures=self.limits.max_auth_failures,
             context=LoginContext(peer=peer, loopback=loopback, secure=is_tls),
         )
-
-
-async def _handshake(stream: trio.abc.Stream, timeout: float = HANDSHAKE_TIMEOUT) -> None:
-    assert isinstance(stream, trio.SSLStream)
-    with trio.fail_after(timeout):
-        await stream.do_handshake()
 
 
 async def _close(stream: trio.abc.Stream) -> None:

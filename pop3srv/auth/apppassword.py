@@ -10,6 +10,9 @@ from pop3srv.auth.base import AuthFailed, LoginContext, Principal, secrets_equal
 from pop3srv.auth.claims import MailboxResolver
 from pop3srv.auth.tokens import app_password
 
+#: how many earlier versions a refused password is compared with to log it as revoked
+REVOKED_LOOKBACK = 16
+
 
 @dataclass(frozen=True)
 class AppPasswordAuthenticator:
@@ -22,8 +25,17 @@ class AppPasswordAuthenticator:
         expected = _canonical(app_password(self.key, user, version))
         given = _canonical(password)
         if not secrets_equal(given, expected) or entry is None:
-            raise AuthFailed("invalid user name or password")
+            raise AuthFailed(reason=self._reason(user, given, version, known=entry is not None))
         return Principal(user=user, location=self.resolver.from_entry(entry), method="app-password")
+
+    def _reason(self, user: str, given: str, version: int, *, known: bool) -> str:
+        """For the log: was it an app password of an earlier (revoked) version?"""
+        if not known:
+            return "unknown-user"
+        for old in range(max(1, version - REVOKED_LOOKBACK), version):
+            if secrets_equal(given, _canonical(app_password(self.key, user, old))):
+                return "revoked"
+        return "bad-password"
 
 
 def _canonical(password: str) -> str:

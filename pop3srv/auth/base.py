@@ -33,7 +33,19 @@ class LoginContext:
 
 
 class AuthFailed(Exception):
-    """Wrong credentials: RFC 3206 ``AUTH``. The message is safe to show the client."""
+    """Wrong credentials: RFC 3206 ``AUTH``. The message is safe to show the client; ``reason``
+    is for the operator's log only (a class such as ``unknown-user``, ``bad-password``,
+    ``expired``, ``bad-signature``, ``revoked``; never the secret)."""
+
+    #: reasons that say only "these credentials are not for this provider" (a chain prefers
+    #: any other provider's reason)
+    NOT_MINE = frozenset({"unknown-user", "not-a-token"})
+
+    def __init__(
+        self, message: str = "invalid user name or password", *, reason: str = "refused"
+    ) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class AuthUnavailable(Exception):

@@ -14,13 +14,16 @@ class ChainAuthenticator:
 
     async def authenticate(self, user: str, password: str, context: LoginContext) -> Principal:
         outage: AuthUnavailable | None = None
+        reason = "unknown-user"
         for provider in self.providers:
             try:
                 return await provider.authenticate(user, password, context)
             except AuthUnavailable as exc:
                 outage = exc
-            except AuthFailed:
+            except AuthFailed as exc:  # the first provider that knew the credentials says why
+                if reason in AuthFailed.NOT_MINE and exc.reason not in AuthFailed.NOT_MINE:
+                    reason = exc.reason
                 continue
         if outage is not None:
             raise outage
-        raise AuthFailed("invalid user name or password")
+        raise AuthFailed("invalid user name or password", reason=reason)

@@ -39,6 +39,9 @@ TEXT_CLAIMS = (
 class MalformedClaims(AuthFailed):
     """Claims of the wrong type or shape; refused like bad credentials."""
 
+    def __init__(self, message: str) -> None:
+        super().__init__(message, reason="bad-claims")
+
 
 @dataclass(frozen=True)
 class MailboxResolver:
@@ -53,7 +56,7 @@ class MailboxResolver:
     def named(self, name: str) -> Location:
         entry = self.mailboxes.get(name)
         if entry is None:
-            raise AuthFailed("invalid user name or password")
+            raise AuthFailed("invalid user name or password", reason="unknown-mailbox")
         return self.from_entry(entry)
 
     def from_entry(self, entry: MailboxEntry) -> Location:

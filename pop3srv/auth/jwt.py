@@ -46,11 +46,13 @@ class JwtAuthenticator:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
-            raise AuthFailed(_REFUSED) from exc
+            raise AuthFailed(_REFUSED, reason="not-a-token") from exc
         kid = header.get("kid")
         key = self.secret if kid is None else self.secrets.get(str(kid))
-        if key is None or header.get("alg") not in self.algorithms:
-            raise AuthFailed(_REFUSED)
+        if key is None:
+            raise AuthFailed(_REFUSED, reason="unknown-key")
+        if header.get("alg") not in self.algorithms:
+            raise AuthFailed(_REFUSED, reason="bad-algorithm")
         try:
             # Short secrets (the original README's example has 20 characters) must keep working;
             # check-config warns about them once instead of PyJWT on every login.
@@ -64,7 +66,21 @@ class JwtAuthenticator:
                     options={"verify_aud": False, "verify_iss": False},
                 )
         except jwt.PyJWTError as exc:
-            raise AuthFailed(_REFUSED) from exc
+            raise AuthFailed(_REFUSED, reason=_jwt_reason(exc)) from exc
         if not isinstance(claims, dict):
-            raise AuthFailed(_REFUSED)
+            raise AuthFailed(_REFUSED, reason="bad-claims")
         return claims
+
+
+def _jwt_reason(exc: jwt.PyJWTError) -> str:
+    """The log's reason class for a token PyJWT refused."""
+    match exc:
+        case jwt.ExpiredSignatureError():
+            return "expired"
+        case jwt.ImmatureSignatureError():
+            return "not-yet-valid"
+        case jwt.InvalidSignatureError():
+            return "bad-signature"
+        case jwt.DecodeError():
+            return "not-a-token"
+    return "bad-claims"

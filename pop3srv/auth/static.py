@@ -7,7 +7,6 @@ wrong. The original's default password ``changeit`` works only from loopback pee
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -18,7 +17,6 @@ DEFAULT_USER = "user"
 DEFAULT_PASSWORD = "changeit"  # noqa: S105 - the original's documented default, refused remotely
 _DUMMY = "\x00never-a-password"  # compared against when the user name is unknown
 _REFUSED = "invalid user name or password"
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -49,10 +47,10 @@ class StaticAuthenticator:
         match = self._by_user.get(user)
         expected = match.password if match is not None else _DUMMY
         if not secrets_equal(password, expected) or match is None:
-            raise AuthFailed(_REFUSED)
+            reason = "unknown-user" if match is None else "bad-password"
+            raise AuthFailed(_REFUSED, reason=reason)
         if match.password == DEFAULT_PASSWORD and not context.loopback:
-            # the same text as a wrong password: a remote peer must not learn that the
-            # default credentials are in use; the operator finds the reason in the log
-            log.warning("login refused: the default password is accepted from loopback only")
-            raise AuthFailed(_REFUSED)
+            # the same text as a wrong password: a remote peer must not learn that the default
+            # credentials are in use; the operator finds the reason in the failed-login line
+            raise AuthFailed(_REFUSED, reason="default-password")
         return Principal(user=match.user, location=match.location, method="static")

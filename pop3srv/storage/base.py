@@ -34,10 +34,20 @@ class DeleteResult:
 
     deleted: tuple[str, ...]
     failed: tuple[str, ...] = ()
+    #: why they failed, as the store's error codes (e.g. ``AccessDenied``), for the log
+    codes: tuple[str, ...] = ()
 
 
 class StoreError(Exception):
-    """Base of store failures; the message is safe to log (no secrets, no mail)."""
+    """Base of store failures; the message is safe to log (no secrets, no mail).
+
+    Stores that know more say it in ``operation`` (e.g. ``list_objects_v2``), ``code`` (the
+    service's error code) and ``status`` (HTTP): the failure log writes them as fields.
+    """
+
+    operation: str | None = None
+    code: str | None = None
+    status: int | None = None
 
 
 class StoreUnavailable(StoreError):

@@ -211,12 +211,13 @@ class S3Store:
             to_remove, not_copied, first_error = await self._copy_to_trash(to_remove)
             failed.update(not_copied)
         removed: set[str] = set()
+        codes: set[str] = set()
         if to_remove:
             client = await self._client()
             for start in range(0, len(to_remove), self._delete_batch):
                 batch = to_remove[start : start + self._delete_batch]
                 try:
-                    refused = await self._delete_batch_request(client, batch)
+                    refused = await self._delete_batch_request(client, batch, codes)
                 except StoreError as exc:
                     first_error = first_error or exc
                     failed.update(to_remove[start:])
@@ -228,9 +229,12 @@ class S3Store:
         return DeleteResult(
             deleted=tuple(key for key in wanted if key in removed),
             failed=tuple(key for key in wanted if key in failed),
+            codes=tuple(sorted(codes)),
         )
 
-    async def _delete_batch_request(self, client: Any, batch: list[str]) -> set[str]:
+    async def _delete_batch_request(
+        self, client: Any, batch: list[str], codes: set[str]
+    ) -> set[str]:
         response = await self._pool.call(
             client,
             "delete_objects",
@@ -243,6 +247,7 @@ class S3Store:
             if error.get("Code") in GONE_CODES or not full_key.startswith(self._prefix):
                 continue
             refused.add(full_key[len(self._prefix) :])
+            codes.add(str(error.get("Code", "")))
         return refused
 
     async def _copy_to_trash(

@@ -60,9 +60,21 @@ def error_code(exc: ClientError) -> tuple[str, int]:
 
 
 def map_error(exc: Exception, operation: str) -> StoreError:
-    """The store error for ``exc``, raised by ``operation`` (a botocore method name)."""
+    """The store error for ``exc``, raised by ``operation`` (a botocore method name), with
+    the operation, S3 error code and HTTP status as attributes (for the failure log)."""
     if isinstance(exc, StoreError):
         return exc
+    error = _map(exc, operation)
+    error.operation = operation
+    if isinstance(exc, ClientError):
+        code, status = error_code(exc)
+        error.code, error.status = code or None, status or None
+    else:
+        error.code = type(exc).__name__
+    return error
+
+
+def _map(exc: Exception, operation: str) -> StoreError:
     if isinstance(exc, ClientError):
         code, status = error_code(exc)
         what = f"S3 {operation} failed: {code or 'error'} (HTTP {status or '?'})"

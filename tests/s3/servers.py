@@ -37,6 +37,10 @@ from pop3srv.storage.base import S3Credentials, S3Location
 REGION = "us-east-1"
 ACCESS_KEY_ID = "AKIAPOP3SRVTESTS0001"
 SECRET_ACCESS_KEY = "pop3srv-test-secret-key-0001"  # a throwaway test identity
+#: a SeaweedFS identity that may read and list but not write or delete (an IAM policy
+#: without s3:DeleteObject)
+READONLY_ACCESS_KEY_ID = "AKIAPOP3SRVREADONLY1"
+READONLY_SECRET_ACCESS_KEY = "pop3srv-test-readonly-key-0001"
 STARTUP_TIMEOUT = 30.0
 
 _bucket_numbers = itertools.count(1)
@@ -250,7 +254,17 @@ class SeaweedFS(S3Server):
                     "name": "pop3srv-tests",
                     "credentials": [{"accessKey": ACCESS_KEY_ID, "secretKey": SECRET_ACCESS_KEY}],
                     "actions": ["Admin", "Read", "List", "Tagging", "Write"],
-                }
+                },
+                {
+                    "name": "pop3srv-tests-readonly",
+                    "credentials": [
+                        {
+                            "accessKey": READONLY_ACCESS_KEY_ID,
+                            "secretKey": READONLY_SECRET_ACCESS_KEY,
+                        }
+                    ],
+                    "actions": ["Read", "List"],
+                },
             ]
         }
         config = workdir / "identities.json"

@@ -1,1 +1,0 @@
-"""Authentication: providers behind ``Authenticator``, each returning a ``Principal``."""

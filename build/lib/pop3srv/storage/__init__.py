@@ -1,1 +1,0 @@
-"""Message stores behind ``MessageStore``: where raw messages live (local folder, S3)."""

@@ -1,0 +1,267 @@
+"""Why a login or a store operation failed, told to the operator in one line each.
+
+* a store failure: one WARNING with the session, peer, user, mailbox (bucket, prefix, region,
+  endpoint or folder), the store operation and the S3 error code and HTTP status; identical
+  failures (same mailbox, operation, error) within ``window`` seconds are counted and reported
+  in one ``repeated`` line instead;
+* a failed login: one INFO with the peer, user, POP3 method and the reason class;
+* an address whose logins start being delayed: one WARNING.
+
+Passwords, tokens, keys and mail never reach these lines: store errors carry only operation
+names, codes and statuses (``storage.s3errors``), locations are described without credentials.
+The details come from the store errors, not from a store, so any store implementation works.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import AsyncGenerator, Callable, Sequence
+from contextlib import aclosing
+from dataclasses import dataclass
+
+import trio
+
+from pop3srv.logsetup import FieldValue, event
+from pop3srv.netaddr import host_of
+from pop3srv.storage.base import (
+    DeleteResult,
+    FolderLocation,
+    Location,
+    MessageGone,
+    MessageInfo,
+    MessageStore,
+    S3Location,
+    StoreError,
+)
+
+log = logging.getLogger("pop3srv.failures")
+WINDOW = 60.0
+MAX_USER_LENGTH = 100
+
+
+@dataclass(frozen=True)
+class Who:
+    """The session a failure belongs to."""
+
+    session: str
+    peer: str
+    user: str | None = None
+
+
+class FailureLog:
+    """Writes the failure lines; one per process, shared by every session."""
+
+    def __init__(
+        self,
+        window: float = WINDOW,
+        max_keys: int = 4096,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.window = window
+        self._max_keys = max_keys
+        self._clock = clock
+        #: key -> (start of its window, failures suppressed in it, what, fields of the last one)
+        self._seen: OrderedDict[tuple[object, ...], _Window] = OrderedDict()
+
+    def store_failed(
+        self, exc: StoreError, action: str, who: Who, location: Location | None
+    ) -> None:
+        """A store operation failed in a session (``action``: open, list, retr, delete, ...)."""
+        where = describe_location(location) if location is not None else {}
+        detail = {
+            "operation": getattr(exc, "operation", None),
+            "code": getattr(exc, "code", None),
+            "status": getattr(exc, "status", None),
+        }
+        kind = type(exc).__name__
+        key = (kind, action, *where.values(), *detail.values())
+        fields: dict[str, FieldValue] = {"action": action, "error": kind, **where, **detail}
+        if not self._admit(key, "store failure", fields):
+            return
+        level = logging.INFO if isinstance(exc, MessageGone) else logging.WARNING
+        event(
+            log,
+            level,
+            f"store failure: {exc}",
+            session=who.session,
+            peer=who.peer,
+            user=safe_user(who.user),
+            **fields,
+        )
+
+    def watch(self, store: MessageStore, who: Who, location: Location) -> LoggedStore:
+        """``store`` with its failures logged for this session."""
+        return LoggedStore(store, self, who, location)
+
+    def delete_incomplete(self, result: DeleteResult, who: Who, location: Location) -> None:
+        """Some messages marked in a QUIT could not be removed."""
+        event(
+            log,
+            logging.WARNING,
+            f"store failure: {len(result.failed)} of "
+            f"{len(result.failed) + len(result.deleted)} messages not deleted",
+            session=who.session,
+            peer=who.peer,
+            user=safe_user(who.user),
+            action="delete",
+            **describe_location(location),
+            operation="delete_objects" if result.codes else None,
+            code=",".join(result.codes) or None,
+        )
+
+    def connection_refused(self, peer: str, reason: str) -> None:
+        """A connection ended before its session (PROXY protocol: untrusted, bad header); the
+        same refusal from the same address is counted, not repeated, within a window."""
+        fields: dict[str, FieldValue] = {"address": host_of(peer), "reason": reason}
+        if self._admit(("refused", *fields.values()), "connection refused", fields):
+            event(log, logging.INFO, "connection refused", peer=peer, reason=reason)
+
+    def login_failed(self, who: Who, user: str, method: str, reason: str) -> None:
+        event(
+            log,
+            logging.INFO,
+            "login failed",
+            session=who.session,
+            peer=who.peer,
+            user=safe_user(user),
+            method=method,
+            reason=reason,
+        )
+
+    def address_delayed(self, address: str, delay: float) -> None:
+        event(
+            log,
+            logging.WARNING,
+            "repeated login failures: further logins from this address are delayed",
+            address=address,
+            delay=delay,
+        )
+
+    def flush(self) -> None:
+        """Report failures suppressed in windows that have ended (all when shutting down)."""
+        self._expire(self._clock(), everything=False)
+
+    def flush_all(self) -> None:
+        self._expire(self._clock(), everything=True)
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Flush every window until cancelled, then report what is left."""
+        task_status.started()
+        try:
+            while True:
+                await trio.sleep(self.window)
+                self.flush()
+        finally:
+            self.flush_all()
+
+    def _admit(self, key: tuple[object, ...], what: str, fields: dict[str, FieldValue]) -> bool:
+        """Whether to log this one now (the first in its window); else it is counted."""
+        now = self._clock()
+        self._expire(now, everything=False)
+        seen = self._seen.get(key)
+        if seen is not None:
+            self._seen[key] = _Window(seen.start, seen.count + 1, what, fields)
+            return False
+        self._seen[key] = _Window(now, 0, what, fields)
+        while len(self._seen) > self._max_keys:
+            self._report(self._seen.popitem(last=False)[1])
+        return True
+
+    def _expire(self, now: float, *, everything: bool) -> None:
+        for key, window in list(self._seen.items()):
+            if everything or now - window.start >= self.window:
+                del self._seen[key]
+                self._report(window)
+
+    def _report(self, window: _Window) -> None:
+        if window.count:
+            seconds = round(self._clock() - window.start)
+            message = f"{window.what} repeated {window.count} more times in {seconds} s"
+            level = logging.INFO if window.what == "connection refused" else logging.WARNING
+            event(log, level, message, repeats=window.count, **window.fields)
+
+
+@dataclass(frozen=True)
+class _Window:
+    start: float
+    count: int
+    what: str
+    fields: dict[str, FieldValue]
+
+
+class LoggedStore:
+    """A ``MessageStore`` whose failures are logged for the session using it, then re-raised."""
+
+    def __init__(self, store: MessageStore, failures: FailureLog, who: Who, location: Location):
+        self._store = store
+        self._failures = failures
+        self.who = who
+        self._location = location
+
+    def _failed(self, exc: StoreError, action: str) -> None:
+        self._failures.store_failed(exc, action, self.who, self._location)
+
+    def __getattr__(self, name: str) -> object:
+        """Anything else a store offers (e.g. a newer protocol method) is the store's own."""
+        return getattr(self._store, name)
+
+    async def check_access(self) -> None:
+        try:
+            await self._store.check_access()
+        except StoreError as exc:
+            self._failed(exc, "open")
+            raise
+
+    async def list_messages(self) -> list[MessageInfo]:
+        try:
+            return await self._store.list_messages()
+        except StoreError as exc:
+            self._failed(exc, "list")
+            raise
+
+    async def stream(
+        self, key: str, *, first_chunk: int | None = None
+    ) -> AsyncGenerator[bytes, None]:
+        async with aclosing(self._store.stream(key, first_chunk=first_chunk)) as chunks:
+            try:
+                async for chunk in chunks:
+                    yield chunk
+            except StoreError as exc:
+                self._failed(exc, "retrieve")
+                raise
+
+    async def delete(self, keys: Sequence[str]) -> DeleteResult:
+        try:
+            result = await self._store.delete(keys)
+        except StoreError as exc:
+            self._failed(exc, "delete")
+            raise
+        if result.failed:
+            self._failures.delete_incomplete(result, self.who, self._location)
+        return result
+
+
+def describe_location(location: Location) -> dict[str, FieldValue]:
+    """Where a mailbox is, for a log line: never its credentials."""
+    match location:
+        case S3Location():
+            return {
+                "bucket": location.bucket,
+                "prefix": location.prefix,
+                "region": location.region,
+                "endpoint": location.endpoint_url or "aws",
+            }
+        case FolderLocation():
+            return {"folder": str(location.root / location.prefix)}
+    return {"mailbox": location.lock_key}
+
+
+def safe_user(user: str | None) -> str | None:
+    """A user name fit for a log line: a token pasted as the name is not written out."""
+    if user is None:
+        return None
+    if user.startswith("eyJ") and user.count(".") == 2:
+        return "<a JWT>"
+    return user if len(user) <= MAX_USER_LENGTH else user[:MAX_USER_LENGTH] + "..."

@@ -1,0 +1,85 @@
+"""The start-up summary: which login methods are active and which configured keys they leave
+unused (one warning), where each mailbox is stored, the listeners and the admin URL."""
+
+from __future__ import annotations
+
+import logging
+
+from pop3srv.auth.factory import mailbox_resolver
+from pop3srv.config import Settings
+from pop3srv.failures import describe_location
+from pop3srv.logsetup import event
+from pop3srv.runtime import Bound, default_location
+from pop3srv.storage.base import Location
+
+log = logging.getLogger("pop3srv")
+
+#: the keys each login method reads (a key read by any active method is in use)
+METHOD_KEYS = {
+    "static": ("user", "password", "users"),
+    "jwt": ("jwt-secret", "jwt-secrets", "jwt-algorithms", "jwt-leeway"),
+    "http": ("http-basic-auth-url",),
+    "app-password": ("app-password-secret", "jwt-secret"),
+}
+
+
+def unused_keys(settings: Settings) -> list[str]:
+    """Keys set (not defaults) that no active login method reads."""
+    active = set(settings.auth.providers)
+    used = {key for method in active for key in METHOD_KEYS.get(method, ())}
+    configured = {key for key, source in settings.sources.items() if source != "default"}
+    every = {key for keys in METHOD_KEYS.values() for key in keys}
+    return sorted((every & configured) - used)
+
+
+def announce(settings: Settings, bound: Bound) -> None:
+    """Log the summary, one line per fact."""
+    providers = settings.auth.providers
+    log.info("login methods: %s", ", ".join(providers))
+    if unused := unused_keys(settings):
+        log.warning(
+            "configured but unused by the active login methods (%s): %s; "
+            "set auth-providers to use them",
+            ", ".join(providers),
+            ", ".join(unused),
+        )
+    if "static" in providers:
+        users = [settings.auth.user, *(u.name for u in settings.auth.users.values())]
+        log.info("static logins: %s", ", ".join(repr(u) for u in users))
+    _mailbox(
+        "default mailbox" if "static" in providers else "default mailbox (static logins only)",
+        default_location(settings),
+    )
+    resolver = mailbox_resolver(settings)
+    for name, entry in settings.auth.mailboxes.items():
+        _mailbox(f"mailbox {name!r}", resolver.from_entry(entry))
+    _listeners(settings, bound)
+
+
+def _mailbox(what: str, location: Location) -> None:
+    where = describe_location(location)
+    kind = "S3" if "bucket" in where else "local folder"
+    event(log, logging.INFO, f"{what}: {kind}", **where)
+
+
+def _listeners(settings: Settings, bound: Bound) -> None:
+    proxy = settings.listen.proxy_protocol
+    via = f", PROXY protocol from {', '.join(settings.listen.proxy_trusted) or 'nobody'}"
+    suffix = via if proxy else ""
+    for host, port in bound.plain:
+        log.info("POP3 (plain, STLS) on %s%s", _hostport(host, port), suffix)
+    for host, port in bound.tls:
+        log.info("POP3S (implicit TLS) on %s%s", _hostport(host, port), suffix)
+    if proxy and not settings.listen.proxy_trusted:
+        log.warning("proxy-protocol is on but proxy-trusted is empty: every connection is refused")
+    for host, port in bound.admin:
+        url = f"http://{_hostport(host, port)}/"
+        log.info("admin app on %s (metrics on %smetrics)", url, url)
+    if not bound.admin:
+        log.info("admin app off (admin-port 0)")
+    if bound.self_signed_cert:
+        log.info("TLS certificate (self-signed): %s", bound.self_signed_cert)
+
+
+def _hostport(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

@@ -1,0 +1,211 @@
+"""The failure log: fields of each line, repeats counted per window, nothing secret, and the
+store wrapper that logs and re-raises."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncGenerator, Sequence
+from pathlib import Path
+
+import pytest
+
+from pop3srv.failures import FailureLog, LoggedStore, Who, describe_location, safe_user
+from pop3srv.logsetup import fields_of
+from pop3srv.storage.base import (
+    DeleteResult,
+    FolderLocation,
+    MessageGone,
+    MessageInfo,
+    S3Credentials,
+    S3Location,
+    StoreDenied,
+    StoreError,
+    StoreUnavailable,
+)
+
+SECRET = "wJalrXUtnFEMI-secret-access-key"
+LOCATION = S3Location(
+    "ses-mail", "inbox/", "eu-west-1", "http://s3.test", S3Credentials("AKIAEXAMPLE", SECRET)
+)
+WHO = Who("s7", "192.0.2.1:5000", "jane")
+
+
+def denied(code: str = "AccessDenied") -> StoreError:
+    error = StoreDenied(f"S3 list_objects_v2 failed: {code} (HTTP 403)")
+    error.operation, error.code, error.status = "list_objects_v2", code, 403
+    return error
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == "pop3srv.failures"]
+
+
+def test_a_store_failure_is_one_warning_with_every_field(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    FailureLog().store_failed(denied(), "open", WHO, LOCATION)
+    (record,) = records(caplog)
+    assert record.levelno == logging.WARNING
+    assert dict(fields_of(record)) == {
+        "session": "s7",
+        "peer": "192.0.2.1:5000",
+        "user": "jane",
+        "action": "open",
+        "error": "StoreDenied",
+        "bucket": "ses-mail",
+        "prefix": "inbox/",
+        "region": "eu-west-1",
+        "endpoint": "http://s3.test",
+        "operation": "list_objects_v2",
+        "code": "AccessDenied",
+        "status": 403,
+    }
+    assert SECRET not in caplog.text
+    assert "AKIAEXAMPLE" not in caplog.text
+
+
+def test_repeats_in_a_window_are_counted_into_one_line(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    clock = Clock()
+    failures = FailureLog(window=60, clock=clock)
+    for session in range(5):
+        failures.store_failed(denied(), "open", Who(f"s{session}", "p"), LOCATION)
+        clock.now += 1
+    failures.store_failed(denied("NoSuchBucket"), "open", WHO, LOCATION)  # another failure
+    assert [r.getMessage() for r in records(caplog)] == [
+        "store failure: S3 list_objects_v2 failed: AccessDenied (HTTP 403)",
+        "store failure: S3 list_objects_v2 failed: NoSuchBucket (HTTP 403)",
+    ]
+    clock.now += 60
+    failures.flush()
+    summary = records(caplog)[-1]
+    assert summary.getMessage() == "store failure repeated 4 more times in 65 s"
+    assert fields_of(summary)["repeats"] == 4
+    assert fields_of(summary)["code"] == "AccessDenied"
+    failures.store_failed(denied(), "open", WHO, LOCATION)  # a new window: logged again
+    assert records(caplog)[-1].getMessage().startswith("store failure: S3")
+
+
+def test_flush_all_reports_what_is_pending_and_a_lone_failure_adds_nothing(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+    failures = FailureLog(window=60, clock=Clock())
+    failures.store_failed(denied(), "open", WHO, LOCATION)
+    failures.store_failed(StoreUnavailable("x"), "list", WHO, LOCATION)
+    failures.store_failed(StoreUnavailable("x"), "list", WHO, LOCATION)
+    failures.flush_all()
+    messages = [r.getMessage() for r in records(caplog)]
+    assert messages[-1] == "store failure repeated 1 more times in 0 s"
+    assert len(messages) == 3
+
+
+def test_the_number_of_distinct_failures_remembered_is_bounded() -> None:
+    failures = FailureLog(max_keys=3, clock=Clock())
+    for index in range(10):
+        failures.store_failed(denied(f"Code{index}"), "open", WHO, LOCATION)
+    assert len(failures._seen) == 3
+
+
+def test_a_message_gone_is_info_not_warning(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    FailureLog().store_failed(MessageGone("gone"), "retrieve", WHO, LOCATION)
+    assert records(caplog)[0].levelno == logging.INFO
+
+
+def test_login_failures_and_delays(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    failures = FailureLog()
+    failures.login_failed(WHO, "jane", "plain", "bad-password")
+    failures.address_delayed("192.0.2.1", 1.0)
+    login, delayed = records(caplog)
+    assert (login.levelno, dict(fields_of(login))) == (
+        logging.INFO,
+        {
+            "session": "s7",
+            "peer": "192.0.2.1:5000",
+            "user": "jane",
+            "method": "plain",
+            "reason": "bad-password",
+        },
+    )
+    assert delayed.levelno == logging.WARNING
+    assert dict(fields_of(delayed)) == {"address": "192.0.2.1", "delay": 1.0}
+
+
+@pytest.mark.parametrize(
+    ("user", "shown"),
+    [
+        ("jane", "jane"),
+        ("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln", "<a JWT>"),
+        ("x" * 150, "x" * 100 + "..."),
+        (None, None),
+    ],
+)
+def test_user_names_fit_for_a_log(user: str | None, shown: str | None) -> None:
+    assert safe_user(user) == shown
+
+
+def test_locations_are_described_without_credentials() -> None:
+    assert describe_location(FolderLocation(Path("/var/mail"), "jane")) == {
+        "folder": "/var/mail/jane"
+    }
+    assert "credentials" not in str(describe_location(LOCATION))
+    assert SECRET not in str(describe_location(LOCATION))
+
+
+class Failing:
+    """A store whose every operation fails (``stream`` after one chunk)."""
+
+    async def check_access(self) -> None:
+        raise denied()
+
+    async def list_messages(self) -> list[MessageInfo]:
+        raise StoreUnavailable("list")
+
+    async def stream(
+        self, key: str, *, first_chunk: int | None = None
+    ) -> AsyncGenerator[bytes, None]:
+        yield b"first"
+        raise StoreUnavailable("cut")
+
+    async def delete(self, keys: Sequence[str]) -> DeleteResult:
+        return DeleteResult(deleted=(), failed=tuple(keys), codes=("AccessDenied",))
+
+
+async def test_the_logged_store_logs_each_failure_and_raises_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+    store = LoggedStore(Failing(), FailureLog(), WHO, LOCATION)
+    with pytest.raises(StoreDenied):
+        await store.check_access()
+    with pytest.raises(StoreUnavailable):
+        await store.list_messages()
+    chunks = []
+    with pytest.raises(StoreUnavailable):
+        async for chunk in store.stream("m1"):
+            chunks.append(chunk)
+    assert chunks == [b"first"]
+    result = await store.delete(["m1", "m2"])
+    assert result.failed == ("m1", "m2")
+    actions = [fields_of(r)["action"] for r in records(caplog)]
+    assert actions == ["open", "list", "retrieve", "delete"]
+    last = records(caplog)[-1]
+    assert last.getMessage() == "store failure: 2 of 2 messages not deleted"
+    assert fields_of(last)["code"] == "AccessDenied"
+
+
+def test_the_logged_store_passes_on_what_it_does_not_wrap() -> None:
+    class Extra(Failing):
+        read_ahead = 4
+
+    store = LoggedStore(Extra(), FailureLog(), WHO, LOCATION)
+    assert store.read_ahead == 4
