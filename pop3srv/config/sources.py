@@ -24,7 +24,7 @@ import functools
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
@@ -60,6 +60,12 @@ class Raw:
     value: object
     source: str
     rank: int  # position of the source in the order above; later wins
+    line: int | None = None  # where in a file the key is set
+
+    @property
+    def origin(self) -> str:
+        """``(from SOURCE)``, with the file's line when known."""
+        return f"(from {self.source})" + (f", line {self.line}" if self.line else "")
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,7 @@ class _Layer:
     loader: str  # "toml", "yaml" or "env": SourceMetadata.loader
     rank: int
     values: dict[str, object]
+    lines: dict[str, int] = field(default_factory=dict)  # a file's keys -> their line
 
 
 def _dynaconf_yaml(text: str) -> object:
@@ -129,7 +136,7 @@ def _layered(settings: Any, layers: list[_Layer]) -> dict[str, Raw]:
             continue
         history = get_history(settings, name, filter_callable=lambda m: m.identifier in order)
         _, last = max((order[entry["identifier"]] for entry in history), key=lambda o: o[0])
-        out[key] = Raw(stored[name], last.source, last.rank)
+        out[key] = Raw(stored[name], last.source, last.rank, last.lines.get(key))
     return out
 
 
@@ -153,37 +160,54 @@ def _parse(text: str, path: Path, label: str) -> tuple[object, str | None]:
         return None, f"{label}: not valid YAML ({detail}{where})"
 
 
-def _read(path: Path, label: str, *, required: bool, problems: list[str]) -> dict[str, object]:
-    """A config file's keys (normalised) -> values; {} if an optional file is missing."""
+_TOP_LEVEL_KEY = re.compile(r"""(["']?)([A-Za-z0-9_-]+)\1[ \t]*[:=]""")
+
+
+def key_lines(text: str) -> dict[str, int]:
+    """The line (1-based) of each top-level key of a YAML or TOML text, by its first match."""
+    lines: dict[str, int] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if match := _TOP_LEVEL_KEY.match(line):
+            lines.setdefault(normalise(match[2]), number)
+    return lines
+
+
+def _read(
+    path: Path, label: str, *, required: bool, problems: list[str]
+) -> tuple[dict[str, object], dict[str, int]]:
+    """A config file's keys (normalised) -> values, and -> their lines; ({}, {}) if an optional
+    file is missing."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         if required:
             problems.append(f"config: {path} does not exist (from env {CONFIG_ENV})")
-        return {}
+        return {}, {}
     except UnicodeDecodeError:
         problems.append(f"{label}: is not UTF-8 text")
-        return {}
+        return {}, {}
     except OSError as e:
         problems.append(f"{label}: cannot be read ({e.strerror or e})")
-        return {}
+        return {}, {}
     data, problem = _parse(text, path, label)
     if problem:
         problems.append(problem)
-        return {}
+        return {}, {}
     if data is None:  # an empty YAML file
-        return {}
+        return {}, {}
     if not isinstance(data, dict):
         problems.append(f"{label}: is not a mapping of keys to values")
-        return {}
+        return {}, {}
     out: dict[str, object] = {}
+    lines = key_lines(text)
     for name, value in data.items():
         key = normalise(str(name))
         if key not in KEYS:
-            problems.append(f"{key}: unknown key (from {label}){suggestion(key)}")
+            where = Raw(None, label, 0, lines.get(key)).origin
+            problems.append(f"{key}: unknown key {where}{suggestion(key)}")
         elif value is not None:  # `key:` with no value leaves the key as it was
             out[key] = value
-    return out
+    return out, lines
 
 
 def _file_layers(
@@ -201,9 +225,9 @@ def _file_layers(
         label = str(path.absolute())
         if any(layer.source == label for layer in layers):  # e.g. run from /etc/aws-ses-...
             continue
-        values = _read(path, label, required=required, problems=problems)
+        values, lines = _read(path, label, required=required, problems=problems)
         loader = "toml" if path.suffix.lower() == ".toml" else "yaml"
-        layers.append(_Layer(label, loader, rank, values))
+        layers.append(_Layer(label, loader, rank, values, lines))
     return layers
 
 

@@ -67,7 +67,8 @@ def typed_settings(
     try:
         return _adapter().validate_python(_nested(values), context=context), sources, notes
     except ValidationError as e:
-        bad = {_problem(error, sources, problems) for error in e.errors()}
+        origins = {name: raw.origin for name, raw in layers.items()}
+        bad = {_problem(error, origins, problems) for error in e.errors()}
     for name in bad:
         values.pop(name, None)
         if KEYS[name].default is not None:
@@ -86,7 +87,7 @@ def _nested(values: Mapping[str, object]) -> dict[str, Any]:
     return out
 
 
-def _problem(error: Any, sources: Mapping[str, str], problems: list[str]) -> str:
+def _problem(error: Any, origins: Mapping[str, str], problems: list[str]) -> str:
     """Appends the problem line of one pydantic error; returns the key's name."""
     loc = tuple(error["loc"])
     depth = next(i for i in range(len(loc), 0, -1) if loc[:i] in _PATHS)
@@ -102,7 +103,7 @@ def _problem(error: Any, sources: Mapping[str, str], problems: list[str]) -> str
         message = _FIELD_MESSAGES[kind]
     else:
         message = str(error["msg"]).removeprefix("Value error, ")
-    problems.append(f"{where}: {message} (from {sources[key.name]})")
+    problems.append(f"{where}: {message} {origins.get(key.name, '(from default)')}")
     return key.name
 
 
@@ -123,7 +124,7 @@ def route_port(
     try:
         port = TypeAdapter(Port).validate_python(raw.value)
     except ValidationError:
-        problems.append(f"port: {show(raw.value)} is not a port (0-65535) (from {raw.source})")
+        problems.append(f"port: {show(raw.value)} is not a port (0-65535) {raw.origin}")
         return []
     target = "tls-port" if _certificate(values) else "plain-port"
     explicit = layers.get(target)

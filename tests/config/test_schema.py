@@ -151,11 +151,13 @@ def test_kinds(
     if where == "file":
         dirs.write(dirs.cwd_yaml, f"{name}: {yaml}\n")
         environment, source, expected = {}, str(dirs.cwd_yaml), from_file
+        where = f"(from {source}), line 1"
     else:
         environment, source, expected = {KEYS[name].env: env}, f"env {KEYS[name].env}", from_env
+        where = f"(from {source})"
     if _problem(expected):
         line = one(dirs.problems(environment), f"{name}", str(expected))
-        assert line.endswith(f"(from {source})")
+        assert line.endswith(where)
         return
     if isinstance(expected, str) and expected.startswith(("HOME/", "CWD/")):
         base = dirs.home if expected.startswith("HOME/") else dirs.cwd
