@@ -14,7 +14,8 @@ from typing import Any, TypeVar, cast
 from pop3srv.config import advice, rules
 from pop3srv.config.keys import KEYS, Places
 from pop3srv.config.schema import Settings
-from pop3srv.config.sources import read_layers, service_link_warning, service_links
+from pop3srv.config.servicelinks import service_link_warning, service_links
+from pop3srv.config.sources import read_layers
 from pop3srv.config.validate import typed_settings
 
 _T = TypeVar("_T")

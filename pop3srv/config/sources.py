@@ -29,17 +29,13 @@ from pathlib import Path
 from typing import Any, cast
 
 from pop3srv.config.keys import KEYS, Places, normalise, suggestion
+from pop3srv.config.servicelinks import service_links
 
 HOME_DIR_NAME = ".aws-ses-pop3-server"
 CONFIG_ENV = "POP3_CONFIG"
 #: ``POP3_*`` variables that are not settings and so are not "unknown keys".
 IGNORED_ENV = frozenset({CONFIG_ENV})
 DEFAULT_RANK = 1
-#: What the kubelet injects for a Service named ``pop3`` (``enableServiceLinks``): never keys.
-_SERVICE_LINK_NAME = re.compile(
-    r"POP3_(SERVICE_HOST|SERVICE_PORT(_[A-Z0-9_]+)?|PORT_[0-9]+_(TCP|UDP|SCTP)(_(ADDR|PORT|PROTO))?)"
-)
-_SERVICE_LINK_VALUE = re.compile(r"(tcp|udp|sctp)://", re.IGNORECASE)
 ENV_RANK = 6
 
 #: The ``Dynaconf`` options: dynaconf loads nothing itself, merges nothing, converts nothing.
@@ -229,26 +225,6 @@ def _file_layers(
         loader = "toml" if path.suffix.lower() == ".toml" else "yaml"
         layers.append(_Layer(label, loader, rank, values, lines))
     return layers
-
-
-def service_links(env: Mapping[str, str]) -> list[str]:
-    """The Kubernetes service-link variables of a Service named ``pop3``, by their shape:
-    ``POP3_PORT=tcp://...``, ``POP3_SERVICE_HOST``, ``POP3_SERVICE_PORT*``,
-    ``POP3_PORT_<n>_TCP*``."""
-    return sorted(
-        name
-        for name, value in env.items()
-        if _SERVICE_LINK_NAME.fullmatch(name)
-        or (name == "POP3_PORT" and _SERVICE_LINK_VALUE.match(value.strip()))
-    )
-
-
-def service_link_warning(names: list[str]) -> str:
-    shown = ", ".join(names[:4]) + (", ..." if len(names) > 4 else "")
-    return (
-        f"ignored {len(names)} Kubernetes service-link variable(s) of a Service named pop3 "
-        f"({shown}); set enableServiceLinks: false in the pod spec to stop them"
-    )
 
 
 def _env_layers(env: Mapping[str, str], problems: list[str]) -> list[_Layer]:
