@@ -2,6 +2,9 @@
 
 The first chunk is fetched before ``+OK`` is sent, so a store failure up to then is a clean
 ``-ERR [SYS/TEMP]``; a failure after it can only end the connection (``StreamAborted``).
+A message read ahead (``readahead``) is sent from memory with the same replies; when what was
+read ahead is not enough (a TOP needing more than the first range, an object that grew since
+it was listed) the message is streamed afresh instead, before anything was sent.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from typing import Protocol
 
 from pop3srv.protocol import events as ev
 from pop3srv.protocol.top import TopFilter
+from pop3srv.readahead import Prefetched
 from pop3srv.storage.base import (
     MessageGone,
     MessageStore,
@@ -51,6 +55,38 @@ async def send_message(
         except StoreError as exc:
             raise StreamAborted(str(exc)) from exc
     await out.send(ev.EndData())
+
+
+async def send_prefetched(
+    item: Prefetched,
+    store: MessageStore,
+    out: Outbox,
+    *,
+    size: int | None,
+    top: int | None,
+) -> None:
+    """Send a message that was read ahead (waiting for its fetch to finish), exactly as
+    ``send_message`` would."""
+    await item.done.wait()
+    if item.error is not None:
+        await out.send(store_error_reply(item.error, "cannot read message"))
+        return
+    usable = item.complete
+    if not usable and top is not None:  # a prefix: enough if the TOP ends inside it
+        probe = TopFilter(top)
+        probe.feed(item.data)
+        usable = probe.done
+    if not usable:
+        await send_message(store, item.key, out, size=size, top=top)
+        return
+    await out.send(ev.BeginData(f"{size} octets" if size is not None else "top of message"))
+    await _pump(item.data, _nothing(), TopFilter(top) if top is not None else None, out)
+    await out.send(ev.EndData())
+
+
+async def _nothing() -> AsyncIterator[bytes]:
+    return
+    yield b""  # pragma: no cover - makes this an async generator
 
 
 def store_error_reply(exc: StoreError, what: str) -> ev.Err:

@@ -19,6 +19,7 @@ from pop3srv.failures import FailureLog
 from pop3srv.locks import MaildropLocks
 from pop3srv.metrics import Metrics, create_metrics
 from pop3srv.proxied import ProxyGate
+from pop3srv.readahead import ByteBudget
 from pop3srv.registry import SessionRegistry
 from pop3srv.statedir import check_private_file, check_trusted
 from pop3srv.storage.base import (
@@ -86,6 +87,8 @@ class Runtime:
     tls_target: TlsTarget | None = None
     #: folder listings reused while a folder is unchanged
     listings: ListingCache = field(default_factory=ListingCache)
+    #: octets all sessions together may hold read ahead (S3 mailboxes)
+    readahead: ByteBudget = field(default_factory=ByteBudget)
     #: set once the POP3 listeners are bound (the admin app's /readyz)
     ready: trio.Event = field(default_factory=trio.Event)
 

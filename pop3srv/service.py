@@ -57,6 +57,7 @@ async def serve(
         logins=LoginSlots(settings.auth.penalty.max_logins_per_user),
         locks=runtime.locks,
         failures=runtime.failures,
+        readahead=runtime.readahead,
     )
     limits = replace(TransportLimits.from_settings(settings), max_connections=budget.pop3)
     handler = ConnectionHandler(deps, limits, runtime.tls_context, runtime.proxy)

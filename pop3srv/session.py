@@ -8,7 +8,8 @@ what the transport must do next (carry on, start TLS, close) is returned as an `
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 
 import trio
@@ -27,8 +28,9 @@ from pop3srv.protocol.capabilities import capabilities
 from pop3srv.protocol.connection import Connection
 from pop3srv.protocol.sasl import decode_plain
 from pop3srv.protocol.state import State
+from pop3srv.readahead import ByteBudget, ReadAhead, Upcoming
 from pop3srv.registry import SessionRecord, SessionRegistry
-from pop3srv.retrieval import Outbox, send_message, store_error_reply
+from pop3srv.retrieval import Outbox, send_message, send_prefetched, store_error_reply
 from pop3srv.storage.base import Location, MessageStore, StoreError
 
 COMMIT_TIMEOUT = 120.0
@@ -56,6 +58,8 @@ class SessionDeps:
     locks: MaildropLocks | None = None
     implementation: str = "pop3srv"
     failures: FailureLog = field(default_factory=FailureLog)
+    #: the process-wide read-ahead budget; None: no read-ahead
+    readahead: ByteBudget | None = None
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,8 @@ class Session:
         )
         self._bad_commands = 0
         self._auth_failures = 0
+        self._nursery: trio.Nursery | None = None
+        self._readahead: ReadAhead | None = None
 
     @property
     def principal(self) -> Principal | None:
@@ -115,6 +121,26 @@ class Session:
             case _:
                 await self._transaction(event, out)
         return Action.CONTINUE
+
+    @asynccontextmanager
+    async def background(self) -> AsyncIterator[None]:
+        """The session's own nursery (read-ahead), cancelled when the block ends however it
+        ends; the block's exception passes through unwrapped."""
+        error: BaseException | None = None
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            try:
+                yield
+            except BaseException as exc:  # re-raised below, outside the nursery
+                error = exc
+            finally:
+                if self._readahead is not None:  # its reservations go back to the budget
+                    self._readahead.cancel()
+                self._nursery = None
+                self._readahead = None
+                nursery.cancel_scope.cancel()
+        if error is not None:
+            raise error
 
     def tls_started(self) -> None:
         """STLS completed: credentials may now be sent."""
@@ -201,6 +227,9 @@ class Session:
                 return store_error_reply(exc, "cannot open maildrop")
             raise
         self._login = _Login(principal, store, maildrop, held)
+        budget = self._deps.readahead
+        if budget is not None and self._nursery is not None and getattr(store, "read_ahead", False):
+            self._readahead = ReadAhead(store, budget, self._nursery)
         count, octets = maildrop.stat()
         return ev.Ok(f"maildrop has {count} messages ({octets} octets)")
 
@@ -224,9 +253,9 @@ class Session:
                     await out.send(ev.Ok(f"{n} {drop.get(n).uid}"))
                 case ev.Retr(msg=n):
                     info = drop.get(n).info
-                    await self._send_message(info.key, info.size, None, out)
+                    await self._send_message(n, info.key, info.size, None, out)
                 case ev.Top(msg=n, lines=lines):
-                    await self._send_message(drop.get(n).info.key, None, lines, out)
+                    await self._send_message(n, drop.get(n).info.key, None, lines, out)
                 case ev.Dele(msg=n):
                     drop.mark_deleted(n)
                     await out.send(ev.Ok(f"message {n} deleted"))
@@ -239,11 +268,36 @@ class Session:
         except NoSuchMessage as exc:
             await out.send(ev.Err(str(exc)))
 
-    async def _send_message(self, key: str, size: int | None, top: int | None, out: Outbox) -> None:
+    async def _send_message(
+        self, number: int, key: str, size: int | None, top: int | None, out: Outbox
+    ) -> None:
         assert self._login is not None
-        await send_message(self._login.store, key, out, size=size, top=top)
+        store, ahead = self._login.store, self._readahead
+        if ahead is None:
+            await send_message(store, key, out, size=size, top=top)
+        else:
+            item = ahead.take(number, key, top=top is not None)
+            ahead.plan(self._upcoming(number), top=top is not None)
+            if item is None:
+                await send_message(store, key, out, size=size, top=top)
+            else:
+                try:
+                    await send_prefetched(item, store, out, size=size, top=top)
+                finally:
+                    ahead.release(item)
         if top is None:
             self._deps.metrics.messages_retrieved_total.inc()
+
+    def _upcoming(self, number: int) -> Iterator[Upcoming]:
+        """The live messages after ``number``, in order (what read-ahead fetches)."""
+        assert self._login is not None
+        drop = self._login.maildrop
+        for later in range(number + 1, len(drop) + 1):
+            try:
+                info = drop.get(later).info
+            except NoSuchMessage:
+                continue  # marked deleted
+            yield Upcoming(later, info.key, info.size)
 
     # --- QUIT / UPDATE ------------------------------------------------------------------
 
@@ -252,6 +306,8 @@ class Session:
             await out.send(ev.Ok("pop3srv signing off"))
             return Action.CLOSE
         self._deps.registry.update(self._record, state="UPDATE")
+        if self._readahead is not None:
+            self._readahead.cancel()
         keys = self._login.maildrop.marked_keys()
         with trio.CancelScope(shield=True):  # a commit in progress is never cut in half
             reply = await self._commit(keys)

@@ -176,7 +176,8 @@ class ConnectionHandler:
             session = Session(conn, self.deps, self._policy(peer, is_tls), record)
             try:
                 with record.cancel_scope:
-                    return await self._loop(conn, session, outbox, record)
+                    async with session.background():
+                        return await self._loop(conn, session, outbox, record)
                 return "kicked"
             finally:
                 await session.release()

@@ -9,11 +9,12 @@ The mailbox is every object *directly* under the store's prefix:
 * Not messages: ``AMAZON_SES_SETUP_NOTIFICATION``, the folder marker (the prefix itself, a
   zero-byte ``inbox/``) and anything in a sub-folder (``inbox/sub/...``, listed with
   ``Delimiter="/"`` so sub-folder keys come back as common prefixes and are never fetched).
-* Numbering follows ``LastModified`` (the arrival time), then the key; the listing uses the
-  ListObjectsV2 paginator, so mailboxes of any size are served whole.
+* Numbering follows ``LastModified`` (the arrival time), then the key; the listing follows
+  ListObjectsV2's continuation tokens page by page (``s3list``, on the lean GET path), so
+  mailboxes of any size are served whole; the first page doubles as the access check.
 
-Reading never holds a whole message: RETR is one GetObject whose body is read in
-``CHUNK_SIZE`` pieces in worker threads; TOP (``first_chunk``) asks for a byte range first and
+Reading never holds a whole message: RETR is one GetObject (``s3get``'s lean path, in the event
+loop) whose body is handed on as it arrives; TOP (``first_chunk``) asks for a byte range first and
 widens (doubling, up to ``MAX_RANGE``) with further ranged GETs only while the reader keeps
 asking, each one pinned to the first response's ETag (``If-Match``) so a replaced object is
 reported as gone instead of being spliced. A body is closed whenever its reader stops early or
@@ -27,13 +28,12 @@ deleted (a message that cannot be copied is reported as not removed).
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import Any
 
 import trio
 
 from pop3srv.storage.base import (
-    CHUNK_SIZE,
     SES_SETUP_NOTIFICATION,
     DeleteResult,
     MessageGone,
@@ -43,6 +43,8 @@ from pop3srv.storage.base import (
 )
 from pop3srv.storage.pool import S3Pool
 from pop3srv.storage.s3errors import GONE_CODES, RangeNotSatisfiable
+from pop3srv.storage.s3get import S3Object
+from pop3srv.storage.s3list import Page, list_page
 
 #: Largest byte range one TOP request widens to.
 MAX_RANGE = 8 * 1024 * 1024
@@ -64,13 +66,15 @@ def folder_prefix(prefix: str) -> str:
 class S3Store:
     """``MessageStore`` over the objects directly under one prefix of one bucket."""
 
+    #: every GET is a round trip: sessions read the next messages ahead (``readahead``)
+    read_ahead = True
+
     def __init__(
         self,
         location: S3Location,
         pool: S3Pool,
         *,
         trash_prefix: str | None = None,
-        chunk_size: int = CHUNK_SIZE,
         delete_batch: int = DELETE_BATCH,
     ) -> None:
         if trash_prefix is not None and not trash_prefix.strip("/"):
@@ -82,8 +86,8 @@ class S3Store:
         self._bucket = location.bucket
         self._prefix = folder_prefix(location.prefix)
         self._trash = folder_prefix(trash_prefix) if trash_prefix is not None else None
-        self._chunk_size = chunk_size
         self._delete_batch = delete_batch
+        self._first_page: Page | None = None
 
     @property
     def location(self) -> S3Location:
@@ -112,42 +116,34 @@ class S3Store:
     # --- listing ------------------------------------------------------------------------
 
     async def check_access(self) -> None:
-        """One cheap ListObjectsV2 (``MaxKeys=1``): bad credentials or a missing bucket fail
-        here, at PASS time, as ``StoreDenied``."""
-        client = await self._client()
-        await self._pool.call(
-            client, "list_objects_v2", Bucket=self._bucket, Prefix=self._prefix, MaxKeys=1
-        )
+        """The listing's first page: bad credentials or a missing bucket fail here, at PASS
+        time, as ``StoreDenied``; ``list_messages`` then goes on from this page, so a login
+        makes no request just to check access."""
+        self._first_page = await self._page(None)
 
     async def list_messages(self) -> list[MessageInfo]:
-        client = await self._client()
-        paginator = client.get_paginator("list_objects_v2")
-        pages = iter(paginator.paginate(Bucket=self._bucket, Prefix=self._prefix, Delimiter="/"))
-        messages: list[MessageInfo] = []
-        while True:
-            page = await self._pool.run("list_objects_v2", next, pages, None)
-            if page is None:
-                break
+        page = self._first_page or await self._page(None)
+        self._first_page = None
+        messages = self._messages(page)
+        while page.next_token is not None:
+            page = await self._page(page.next_token)
             messages.extend(self._messages(page))
-            if not page.get("IsTruncated"):
-                break  # the last page: asking the paginator again would make no request
         messages.sort()
         return messages
 
-    def _messages(self, page: dict[str, Any]) -> list[MessageInfo]:
+    async def _page(self, token: str | None) -> Page:
+        getter = await self._pool.getter(self._location)
+        return await list_page(getter, self._bucket, self._prefix, token)
+
+    def _messages(self, page: Page) -> list[MessageInfo]:
         found = []
-        for item in page.get("Contents", ()):
-            full_key: str = item["Key"]
-            if not full_key.startswith(self._prefix):
+        for item in page.objects:
+            if not item.key.startswith(self._prefix):
                 continue
-            name = full_key[len(self._prefix) :]
+            name = item.key[len(self._prefix) :]
             if not _is_message_name(name):
                 continue
-            found.append(
-                MessageInfo(
-                    arrived=item["LastModified"].timestamp(), key=name, size=int(item["Size"])
-                )
-            )
+            found.append(MessageInfo(arrived=item.last_modified, key=name, size=item.size))
         return found
 
     # --- reading ------------------------------------------------------------------------
@@ -156,40 +152,36 @@ class S3Store:
         self, key: str, *, first_chunk: int | None = None
     ) -> AsyncGenerator[bytes, None]:
         object_key = self.object_key(key)
-        client = await self._client()
+        getter = await self._pool.getter(self._location)
         if first_chunk is None:
-            response = await self._pool.call(
-                client, "get_object", Bucket=self._bucket, Key=object_key
-            )
-            with self._pool.streaming(response["Body"]) as body:
-                while chunk := await self._pool.read(body, self._chunk_size):
+            async with getter.get(self._bucket, object_key) as obj:
+                async for chunk in self._body(obj):
                     yield chunk
             return
         offset, length = 0, max(1, first_chunk)
-        etag: dict[str, str] = {}
+        etag: str | None = None
         while True:
+            byte_range = f"bytes={offset}-{offset + length - 1}"
             try:
-                response = await self._pool.call(
-                    client,
-                    "get_object",
-                    Bucket=self._bucket,
-                    Key=object_key,
-                    Range=f"bytes={offset}-{offset + length - 1}",
-                    **etag,
-                )
+                async with getter.get(
+                    self._bucket, object_key, byte_range=byte_range, if_match=etag
+                ) as obj:
+                    etag = obj.etag or etag
+                    end, total = _content_range(obj.content_range)
+                    async for chunk in self._body(obj):
+                        yield chunk
             except RangeNotSatisfiable as exc:
                 if offset == 0:
                     return  # an empty object
                 raise MessageGone("message changed while being read") from exc
-            if "ETag" in response:
-                etag = {"IfMatch": response["ETag"]}
-            end, total = _content_range(response.get("ContentRange"))
-            with self._pool.streaming(response["Body"]) as body:
-                while chunk := await self._pool.read(body, self._chunk_size):
-                    yield chunk
             if end is None or total is None or end + 1 >= total:
                 return  # the whole object came back (Range ignored), or its end was reached
             offset, length = end + 1, min(length * 2, MAX_RANGE)
+
+    def _body(self, obj: S3Object) -> AsyncIterator[bytes]:
+        """The message octets of a GET response (the place a decoder of stored objects wraps
+        ``obj.chunks()``, with ``obj.metadata`` at hand)."""
+        return obj.chunks()
 
     # --- deleting -----------------------------------------------------------------------
 

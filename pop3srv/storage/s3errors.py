@@ -16,6 +16,8 @@ credentials, so they are safe to log and to show as ``-ERR`` text.
 
 from __future__ import annotations
 
+import re
+
 from botocore.exceptions import (
     ClientError,
     CredentialRetrievalError,
@@ -105,3 +107,28 @@ def outcome(error: StoreError | None) -> str:
             return "range"
         case _:
             return "unavailable"
+
+
+#: HTTP statuses and S3 error codes worth another attempt (botocore's transient set).
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+RETRY_CODES = frozenset(
+    {"SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "InternalError"}
+)
+_CODE = re.compile(rb"<Code>([^<]{1,128})</Code>")
+
+
+def client_error(status: int, body: bytes) -> ClientError:
+    """The ``ClientError`` botocore would raise for an S3 error response (the lean path's)."""
+    match = _CODE.search(body)
+    code = match.group(1).decode("utf-8", "replace") if match else str(status)
+    return ClientError(
+        {"Error": {"Code": code}, "ResponseMetadata": {"HTTPStatusCode": status}}, "GET"
+    )
+
+
+def retryable(exc: Exception) -> bool:
+    """Throttling or a server-side failure: worth another attempt after a backoff."""
+    if isinstance(exc, ClientError):
+        code, status = error_code(exc)
+        return status in RETRY_STATUSES or code in RETRY_CODES
+    return False

@@ -102,7 +102,8 @@ async def test_top_of_the_40_mb_message_fetches_one_range(
     lines = await trio.to_thread.run_sync(run)
     assert lines[-1] == b""
     assert lines[-2] == b"Subject: big attachment"
-    assert _sample(mailbox_server, "s3_received_bytes_total") == 65536
+    # one 64 KiB range, read only as far as the header block needed
+    assert 0 < _sample(mailbox_server, "s3_received_bytes_total") <= 65536
     get = {"operation": "get_object", "outcome": "ok"}
     assert _sample(mailbox_server, "s3_requests_total", get) == 1
 
@@ -123,7 +124,7 @@ async def test_many_logins_share_one_s3_client(
     running.shutdown.set()
     pool = running.runtime.pool
     assert pool.clients_created == 1
-    assert pool.hits == 20 * 2 - 1  # check_access and the listing of each login
+    assert pool.hits == 20 - 1  # each login's listing (its first page checks access)
     assert _sample(running, "s3_pool_clients") == 1
     assert _sample(running, "s3_pool_clients_created_total") == 1
 

@@ -46,6 +46,8 @@ class Fault:
     after: int = 0  # let this many matching requests through first
     cut_after: int = 64 * 1024
     fail_key: Callable[[str], bool] = field(default=lambda key: True)
+    #: only requests for object keys this accepts are faulted (None: every key)
+    keys: Callable[[str], bool] | None = None
 
 
 class FaultProxy:
@@ -119,7 +121,7 @@ class FaultProxy:
             operation = request.operation
             with self._lock:
                 self.seen[operation] += 1
-                fault = self._take_fault(operation)
+                fault = self._take_fault(operation, request.key)
             if fault is None:
                 self.received[operation] += self._forward(conn, request)
             else:
@@ -132,9 +134,9 @@ class FaultProxy:
                 self._connections.discard(conn)
             conn.close()
 
-    def _take_fault(self, operation: str) -> Fault | None:
+    def _take_fault(self, operation: str, key: str) -> Fault | None:
         fault = self._faults.get(operation)
-        if fault is None:
+        if fault is None or (fault.keys is not None and not fault.keys(key)):
             return None
         if fault.after > 0:
             fault.after -= 1
@@ -212,6 +214,12 @@ class _Request:
     def bucket(self) -> str:
         path = urllib.parse.urlsplit(self.target).path
         return urllib.parse.unquote(path.lstrip("/").split("/", 1)[0])
+
+    @property
+    def key(self) -> str:
+        path = urllib.parse.urlsplit(self.target).path
+        parts = path.lstrip("/").split("/", 1)
+        return urllib.parse.unquote(parts[1]) if len(parts) == 2 else ""
 
     @property
     def operation(self) -> str:

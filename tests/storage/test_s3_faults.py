@@ -78,6 +78,21 @@ async def test_a_transient_fault_is_retried(
     assert (proxy.faulted["list"], proxy.seen["list"]) == (1, 2)
 
 
+@pytest.mark.parametrize("fault", ["slowdown", "500", "reset"])
+async def test_a_transient_get_fault_is_retried_and_a_denial_is_not(
+    seaweedfs: S3Server, proxy: FaultProxy, pool: S3Pool, fault: str
+) -> None:
+    store = _setup(seaweedfs, proxy, pool)
+    proxy.inject("get", fault, times=1)
+    assert b"".join([chunk async for chunk in store.stream("a")]) == BODY
+    assert (proxy.faulted["get"], proxy.seen["get"]) == (1, 2)
+    proxy.inject("get", "denied", times=1)
+    with pytest.raises(StoreDenied):
+        await anext(store.stream("b"))
+    assert (proxy.faulted["get"], proxy.seen["get"]) == (2, 3)  # no second attempt
+    assert pool.open_bodies == 0
+
+
 @pytest.mark.parametrize("fault", ["503", "reset", "stall"])
 async def test_get_faults_are_unavailable_before_any_data(
     seaweedfs: S3Server, proxy: FaultProxy, fast_pool: S3Pool, fault: str

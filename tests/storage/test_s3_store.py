@@ -62,7 +62,10 @@ async def test_lists_2500_messages_across_pages_in_arrival_order(
     assert [m.key for m in listed] == corpus_mailbox.order
     assert {m.key: m.size for m in listed} == corpus_mailbox.sizes
     assert listed == sorted(listed)
-    assert requests(pool, "list_objects_v2") == 1 + 3  # check_access, then pages of 1,000
+    # pages of 1,000: check_access asks for the first, the listing goes on from it
+    assert requests(pool, "list_objects_v2") == 3
+    assert len(await store.list_messages()) == MAILBOX_SIZE  # a later listing starts afresh
+    assert requests(pool, "list_objects_v2") == 3 + 3
 
 
 async def test_ses_layout_keeps_only_messages_directly_under_the_prefix(
@@ -130,8 +133,10 @@ async def test_top_fetches_a_range_first_and_widens_only_while_read(
 ) -> None:
     store = _store(corpus_mailbox, pool)
     big = corpus_mailbox.messages[BIG_NAME]
+    head = b""
     async with aclosing(store.stream(BIG_NAME, first_chunk=65536)) as chunks:
-        head = await anext(chunks)
+        while len(head) < 65536:  # the first range, in the pieces it arrived in
+            head += await anext(chunks)
     assert head == big[:65536]
     assert (requests(pool, "get_object"), received(pool)) == (1, 65536)
 
@@ -142,9 +147,10 @@ async def test_top_fetches_a_range_first_and_widens_only_while_read(
             if len(seen) >= 300 * 1024:
                 break
     assert seen == big[: len(seen)]
-    # 64 KiB, then 128 KiB, then 256 KiB: three more ranged GETs, nothing beyond them
+    # 64 KiB, then 128 KiB, then 256 KiB: three more ranged GETs, nothing beyond them (the
+    # last one is read only as far as the reader went, then its connection is closed)
     assert requests(pool, "get_object") == 1 + 3
-    assert received(pool) == 65536 + (64 + 128 + 256) * 1024
+    assert 65536 + (64 + 128) * 1024 < received(pool) <= 65536 + (64 + 128 + 256) * 1024
     assert pool.open_bodies == 0
 
 
@@ -279,5 +285,22 @@ async def test_many_logins_with_the_same_credentials_share_one_client(
         await store.check_access()
         await store.list_messages()
     assert pool.clients_created == 1
-    assert pool.hits == 20 * 2 - 1
+    assert pool.hits == 20 - 1  # the listing goes on from check_access's page
     assert time.perf_counter() - start < 10
+
+
+async def test_keys_with_spaces_plus_signs_and_non_ascii_list_and_read_back(
+    s3_server: S3Server, bucket: str, pool: S3Pool
+) -> None:
+    """The lean listing asks for URL-encoded keys and the lean GET quotes them: both ways
+    must give back exactly the stored key (SigV4 signs the path as sent)."""
+    names = ["with space", "plus+sign", "pct%41", "ünïcödé", "semi;colon=eq&amp"]
+    for name in names:
+        s3_server.put(bucket, f"odd box/{name}", f"Subject: {name}\r\n\r\nx\r\n".encode())
+    store = S3Store(s3_server.location(bucket, "odd box"), pool)
+    await store.check_access()
+    listed = sorted(m.key for m in await store.list_messages())
+    assert listed == sorted(names)
+    for name in names:
+        body = b"".join([chunk async for chunk in store.stream(name)])
+        assert body == f"Subject: {name}\r\n\r\nx\r\n".encode()

@@ -1,0 +1,301 @@
+"""The lean GetObject path: SigV4-signed GETs (whole or ranged) on trio, no worker thread.
+
+RETR of a small SES mail used to cost ~2 ms of CPU, most of it botocore's per-call machinery
+(hooks, endpoint rules, response parsing) and two worker-thread hops. Here a GET is signed by
+``sigv4`` (botocore's S3 signature, session tokens included, the day's signing key kept) and
+sent over ``s3http``'s keep-alive connections, in the event loop. boto3 still does everything
+else (listing, deleting, locks).
+
+What it keeps from the botocore client it stands beside:
+
+* addressing: path style on a custom endpoint, virtual-host style on AWS when the bucket name
+  allows it (as botocore's ``auto``), the endpoint and region the pooled client resolved;
+* retries: up to ``max_attempts`` on throttling, 5xx and connection failures, with full-jitter
+  exponential backoff (botocore's ``standard`` formula); never once a body has been handed out;
+* errors: an S3 error document becomes the same ``ClientError`` botocore raises, mapped by
+  ``s3errors`` (so ``[SYS/TEMP]``/``[SYS/PERM]`` and ``MessageGone`` are unchanged);
+* checksums: like the pooled clients (``response_checksum_validation="when_required"``), no
+  flexible checksum is validated on GET; a body shorter than its ``Content-Length`` fails;
+* metrics: ``s3_requests_total{operation="get_object"}``, its duration (to the response
+  headers), ``s3_received_bytes_total`` and the pool's open-bodies gauge.
+
+The seam for decoding stored objects (KMS envelopes, issue 15): ``S3Object`` carries the
+object's user metadata (``x-amz-meta-*``) and every response header, and its body is one async
+iterator (``chunks``) a decoder can wrap.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import time
+import urllib.parse
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import trio
+
+from pop3srv.metrics import Metrics
+from pop3srv.storage import sigv4
+from pop3srv.storage.base import CHUNK_SIZE, StoreDenied, StoreError, StoreUnavailable
+from pop3srv.storage.s3errors import client_error, map_error, outcome, retryable
+from pop3srv.storage.s3http import Endpoint, HttpError, Response
+
+MAX_BACKOFF = 20.0
+_DNS_BUCKET = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
+_META = "x-amz-meta-"
+
+
+@dataclass
+class S3Object:
+    """A GetObject response: what S3 said about the object, and its body."""
+
+    status: int
+    headers: Mapping[str, str]
+    #: user metadata (``x-amz-meta-<name>`` -> ``name``, lower case), as SES/the writer set it
+    metadata: Mapping[str, str]
+    _response: Response = field(repr=False)
+    _on_bytes: Callable[[int], None] = field(repr=False)
+
+    @property
+    def etag(self) -> str | None:
+        return self.headers.get("etag")
+
+    @property
+    def content_range(self) -> str | None:
+        return self.headers.get("content-range")
+
+    @property
+    def content_length(self) -> int | None:
+        value = self.headers.get("content-length")
+        return int(value) if value is not None and value.isdigit() else None
+
+    async def chunks(self, size: int = CHUNK_SIZE) -> AsyncIterator[bytes]:
+        """The body: its first piece as soon as it arrives (a small message is all there),
+        then pieces gathered up to ``size`` octets (fewer, larger writes downstream); a
+        failure mid-body is ``StoreUnavailable``."""
+        pending: list[bytes] = []
+        held = 0
+        first = True
+        try:
+            async for piece in self._response.chunks():
+                self._on_bytes(len(piece))
+                if first:
+                    first = False
+                    yield piece
+                    continue
+                if pending and held + len(piece) > size:  # never more than size at once
+                    yield b"".join(pending)
+                    pending, held = [], 0
+                pending.append(piece)
+                held += len(piece)
+        except HttpError as exc:
+            raise _unavailable("get_object", exc) from exc
+        if pending:
+            yield b"".join(pending)
+
+
+class ObjectGetter:
+    """GETs of one pooled client's objects (its endpoint, region and credentials)."""
+
+    def __init__(
+        self,
+        *,
+        endpoint_url: str,
+        path_style: bool,
+        region: str,
+        credentials: Any,
+        metrics: Metrics,
+        max_attempts: int,
+        endpoint_factory: Callable[[str, str, int], Endpoint],
+        bodies: BodyCounter,
+    ) -> None:
+        parts = urllib.parse.urlsplit(endpoint_url)
+        self._scheme = parts.scheme or "https"
+        self._host = parts.hostname or ""
+        self._port = parts.port or (443 if self._scheme == "https" else 80)
+        self._base_path = parts.path.rstrip("/")
+        self._path_style = path_style
+        self._region = region
+        self._credentials = credentials
+        self._metrics = metrics
+        self._max_attempts = max_attempts
+        self._endpoint_factory = endpoint_factory
+        self._endpoints: dict[str, Endpoint] = {}
+        self._bodies = bodies
+        self._signing_key: tuple[str, str, bytes] | None = None  # (day, secret, key)
+
+    def close(self) -> None:
+        for endpoint in self._endpoints.values():
+            endpoint.close()
+
+    @asynccontextmanager
+    async def get(
+        self, bucket: str, key: str, *, byte_range: str | None = None, if_match: str | None = None
+    ) -> AsyncIterator[S3Object]:
+        """GetObject; yields the response with its body unread, closed on any exit."""
+        host, path = self._address(bucket, key)
+        endpoint = self._endpoint(host)
+        extra = {"range": byte_range, "if-match": if_match}
+        headers = {name: value for name, value in extra.items() if value is not None}
+        async with AsyncExitStack() as stack:
+            response = await self._send(
+                stack, endpoint, host, path, headers, operation="get_object"
+            )
+            self._bodies.opened()
+            stack.callback(self._bodies.closed)
+            lowered = {
+                k.decode("latin-1").lower(): v.decode("latin-1") for k, v in response.headers
+            }
+            metadata = {k[len(_META) :]: v for k, v in lowered.items() if k.startswith(_META)}
+            yield S3Object(
+                response.status,
+                lowered,
+                metadata,
+                response,
+                self._metrics.s3_received_bytes_total.inc,
+            )
+
+    async def _send(
+        self,
+        stack: AsyncExitStack,
+        endpoint: Endpoint,
+        host: str,
+        path: str,
+        headers: dict[str, str],
+        *,
+        operation: str,
+        query: str = "",
+    ) -> Response:
+        """One counted, timed GET call: attempts until a 200/206 or a final error."""
+        start = time.perf_counter()
+        error: StoreError | None = None
+        target = f"{path}?{query}" if query else path
+        try:
+            for attempt in range(self._max_attempts):
+                signed = await self._sign(host, path, headers, query)
+                inner = AsyncExitStack()
+                try:
+                    response = await inner.enter_async_context(
+                        endpoint.request("GET", target, signed)
+                    )
+                    if response.status in (200, 206):
+                        stack.push_async_exit(inner)
+                        return response
+                    failure: Exception = client_error(response.status, await response.read())
+                    await inner.aclose()
+                except HttpError as exc:
+                    await inner.aclose()
+                    failure = exc
+                except BaseException:
+                    await inner.aclose()
+                    raise
+                transient = isinstance(failure, HttpError) or retryable(failure)
+                if attempt + 1 >= self._max_attempts or not transient:
+                    break
+                await trio.sleep(random.random() * min(MAX_BACKOFF, 2.0**attempt))  # noqa: S311 jitter
+            error = _mapped(failure, operation)
+            raise error from failure
+        except StoreError as exc:  # e.g. no credentials
+            exc.operation = exc.operation or operation
+            error = exc
+            raise
+        finally:
+            self._metrics.s3_requests_total.labels(operation, outcome(error)).inc()
+            self._metrics.s3_request_duration_seconds.labels(operation).observe(
+                time.perf_counter() - start
+            )
+
+    async def fetch(self, bucket: str, params: Mapping[str, str], operation: str) -> bytes:
+        """A small bucket-level GET (``?list-type=2...``): the whole response document."""
+        host, path = self._address(bucket, "")
+        path = path.rstrip("/") or "/"  # the bucket itself: /bucket (path style) or /
+        query = sigv4.canonical_query(params)
+        async with AsyncExitStack() as stack:
+            endpoint = self._endpoint(host)
+            response = await self._send(
+                stack, endpoint, host, path, {}, operation=operation, query=query
+            )
+            try:
+                return await response.read()
+            except HttpError as exc:
+                raise _unavailable(operation, exc) from exc
+
+    async def _sign(
+        self, host: str, path: str, headers: dict[str, str], query: str
+    ) -> list[tuple[str, str]]:
+        credentials = self._credentials
+        if credentials is None:
+            denied = StoreDenied("S3 request failed: no usable AWS credentials")
+            denied.code = "NoCredentialsError"
+            raise denied
+        if getattr(credentials, "refresh_needed", lambda: False)():
+            frozen = await trio.to_thread.run_sync(credentials.get_frozen_credentials)
+        else:
+            frozen = credentials.get_frozen_credentials()
+        now = datetime.now(UTC)
+        day = now.strftime("%Y%m%d")
+        cached = self._signing_key
+        if cached is None or cached[0] != day or cached[1] != frozen.secret_key:
+            key = sigv4.signing_key(frozen.secret_key, day, self._region)
+            cached = self._signing_key = (day, frozen.secret_key, key)
+        default_port = 443 if self._scheme == "https" else 80
+        netloc = host if self._port == default_port else f"{host}:{self._port}"
+        return sigv4.sign(
+            "GET",
+            netloc,
+            path,
+            headers,
+            access_key=frozen.access_key,
+            key=cached[2],
+            token=frozen.token,
+            region=self._region,
+            now=now,
+            query=query,
+        )
+
+    def _address(self, bucket: str, key: str) -> tuple[str, str]:
+        quoted = urllib.parse.quote(key, safe="/~")
+        if self._path_style or not _DNS_BUCKET.fullmatch(bucket):
+            return self._host, f"{self._base_path}/{bucket}/{quoted}"
+        return f"{bucket}.{self._host}", f"{self._base_path}/{quoted}"
+
+    def _endpoint(self, host: str) -> Endpoint:
+        endpoint = self._endpoints.get(host)
+        if endpoint is None:
+            endpoint = self._endpoints[host] = self._endpoint_factory(
+                self._scheme, host, self._port
+            )
+        return endpoint
+
+
+class BodyCounter:
+    """The pool's open-bodies count and gauge, shared by both GET paths."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+        self.open = 0
+
+    def opened(self) -> None:
+        self.open += 1
+        self._metrics.s3_open_bodies.inc()
+
+    def closed(self) -> None:
+        self.open -= 1
+        self._metrics.s3_open_bodies.dec()
+
+
+def _mapped(failure: Exception, operation: str) -> StoreError:
+    if isinstance(failure, HttpError):
+        return _unavailable(operation, failure)
+    return map_error(failure, operation)
+
+
+def _unavailable(operation: str, failure: HttpError) -> StoreUnavailable:
+    """A transport failure as botocore's would be mapped: the code, no address."""
+    error = StoreUnavailable(f"S3 {operation} failed: {failure.code}")
+    error.operation, error.code = operation, failure.code
+    return error

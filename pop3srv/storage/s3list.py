@@ -1,0 +1,74 @@
+"""ListObjectsV2 on the lean path (``s3get``): one page of a mailbox's listing, parsed.
+
+botocore's client spent ~50 ms of CPU listing a 2,500-message mailbox (its XML parser and a
+dateutil parse per ``LastModified``), most of a warm PASS. A page is now one signed GET
+through the pool's ``ObjectGetter`` (retries, error mapping and metrics as for GetObject,
+counted as ``list_objects_v2``) and the C ElementTree parser. Like botocore, keys are asked
+for URL-encoded (``encoding-type=url``, so any key survives XML) and decoded when the server
+says it encoded them.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pop3srv.storage.base import StoreUnavailable
+from pop3srv.storage.s3get import ObjectGetter
+
+_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
+
+
+@dataclass(frozen=True)
+class Listed:
+    """One object of a listing page."""
+
+    key: str
+    last_modified: float
+    size: int
+
+
+@dataclass(frozen=True)
+class Page:
+    objects: list[Listed]
+    next_token: str | None  # None: this was the last page
+
+
+async def list_page(getter: ObjectGetter, bucket: str, prefix: str, token: str | None) -> Page:
+    """The page of objects directly under ``prefix`` (``Delimiter=/``) after ``token``."""
+    params = {"list-type": "2", "prefix": prefix, "delimiter": "/", "encoding-type": "url"}
+    if token is not None:
+        params["continuation-token"] = token
+    document = await getter.fetch(bucket, params, "list_objects_v2")
+    try:
+        return parse_page(document)
+    except (ET.ParseError, ValueError, TypeError) as exc:
+        error = StoreUnavailable("S3 list_objects_v2 failed: malformed listing")
+        error.operation, error.code = "list_objects_v2", "ResponseParserError"
+        raise error from exc
+
+
+def parse_page(document: bytes) -> Page:
+    root = ET.fromstring(document)  # noqa: S314 - the configured S3 endpoint's reply
+    ns = _NS if root.tag.startswith(_NS) else ""
+    encoded = (root.findtext(f"{ns}EncodingType") or "").lower() == "url"
+    objects = []
+    for item in root.iter(f"{ns}Contents"):
+        key = item.findtext(f"{ns}Key") or ""
+        stamp = datetime.fromisoformat(item.findtext(f"{ns}LastModified") or "")
+        if stamp.tzinfo is None:
+            stamp = stamp.replace(tzinfo=UTC)
+        objects.append(
+            Listed(
+                urllib.parse.unquote_plus(key) if encoded else key,
+                stamp.timestamp(),
+                int(item.findtext(f"{ns}Size") or "0"),
+            )
+        )
+    truncated = (root.findtext(f"{ns}IsTruncated") or "").lower() == "true"
+    token = root.findtext(f"{ns}NextContinuationToken")
+    if truncated and not token:
+        raise ValueError("a truncated page without a continuation token")
+    return Page(objects, token if truncated else None)

@@ -1,0 +1,75 @@
+"""AWS Signature Version 4 for the lean S3 GET path: the headers of a signed bodiless request.
+
+botocore's ``S3SigV4Auth`` costs ~0.1 ms per request here (an ``AWSRequest``, URL parsing and
+five HMACs every time); this signs the same request in a fraction of that: the signing key
+is derived once per (secret, day, region) and kept by the caller, and nothing is parsed that
+the caller already knows. The result is what botocore's S3 signer produces for the same request and
+time (``tests/storage/test_sigv4.py`` checks it header for header): SHA-256 of the empty
+payload in ``x-amz-content-sha256``, every given header signed, the session token sent and
+signed as ``x-amz-security-token``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import urllib.parse
+from collections.abc import Mapping
+from datetime import datetime
+
+ALGORITHM = "AWS4-HMAC-SHA256"
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+
+
+def signing_key(secret_key: str, day: str, region: str, service: str = "s3") -> bytes:
+    """The day's key of one secret: the four-step HMAC chain of SigV4."""
+    key = hmac.digest(f"AWS4{secret_key}".encode(), day.encode(), "sha256")
+    key = hmac.digest(key, region.encode(), "sha256")
+    key = hmac.digest(key, service.encode(), "sha256")
+    return hmac.digest(key, b"aws4_request", "sha256")
+
+
+def sign(
+    method: str,
+    host: str,
+    path: str,
+    headers: Mapping[str, str],
+    *,
+    access_key: str,
+    key: bytes,
+    token: str | None,
+    region: str,
+    now: datetime,
+    query: str = "",
+) -> list[tuple[str, str]]:
+    """The request's headers, signed with ``key`` (``signing_key`` of the secret for
+    ``now``'s day and ``region``): ``path`` is already URI-encoded (S3 paths are signed as
+    sent), ``host`` includes a non-default port, ``headers`` are lower-case names, ``query``
+    is canonical (``canonical_query``) and sent as it is."""
+    amz_date = now.strftime("%Y%m%dT%H%M%SZ")
+    day = amz_date[:8]
+    signed = dict(headers)
+    signed["host"] = host
+    signed["x-amz-content-sha256"] = EMPTY_SHA256
+    signed["x-amz-date"] = amz_date
+    if token:
+        signed["x-amz-security-token"] = token
+    names = sorted(signed)
+    canonical_headers = "".join(f"{name}:{' '.join(signed[name].split())}\n" for name in names)
+    signed_names = ";".join(names)
+    canonical = f"{method}\n{path}\n{query}\n{canonical_headers}\n{signed_names}\n{EMPTY_SHA256}"
+    scope = f"{day}/{region}/s3/aws4_request"
+    to_sign = f"{ALGORITHM}\n{amz_date}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
+    signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+    authorization = (
+        f"{ALGORITHM} Credential={access_key}/{scope}, "
+        f"SignedHeaders={signed_names}, Signature={signature}"
+    )
+    return [*signed.items(), ("authorization", authorization)]
+
+
+def canonical_query(params: Mapping[str, str]) -> str:
+    """A query string in SigV4's canonical form (sorted, every reserved octet encoded)."""
+    quote = urllib.parse.quote
+    pairs = sorted((quote(k, safe="-_.~"), quote(v, safe="-_.~")) for k, v in params.items())
+    return "&".join(f"{k}={v}" for k, v in pairs)

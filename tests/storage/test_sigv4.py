@@ -1,0 +1,85 @@
+"""The lean GET path's SigV4 signature is botocore's, header for header (offline).
+
+SeaweedFS checks every signature in the S3 tests; this pins the exact output against
+botocore's ``S3SigV4Auth`` for ranged, conditional, token-carrying and odd-key requests.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from datetime import UTC, datetime
+
+import botocore.auth
+import pytest
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+from pop3srv.storage import sigv4
+
+NOW = datetime(2026, 11, 30, 12, 34, 56, tzinfo=UTC)
+SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+
+
+def botocore_headers(
+    url: str,
+    headers: dict[str, str],
+    token: str | None,
+    region: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> dict[str, str]:
+    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: NOW.replace(tzinfo=None))
+    request = AWSRequest("GET", url, headers=dict(headers))
+    credentials = Credentials("AKIDEXAMPLE", SECRET, token)
+    botocore.auth.S3SigV4Auth(credentials, "s3", region).add_auth(request)
+    return {name.lower(): str(value) for name, value in request.headers.items()}
+
+
+@pytest.mark.parametrize(
+    ("url", "headers", "token", "region"),
+    [
+        ("http://127.0.0.1:8333/bucket/inbox/0001abc", {}, None, "us-east-1"),
+        (
+            "https://mail.s3.eu-west-1.amazonaws.com/inbox/a",
+            {"range": "bytes=0-65535"},
+            None,
+            "eu-west-1",
+        ),
+        (
+            "https://s3.eu-central-1.amazonaws.com/my.bucket/inbox/x",
+            {"range": "bytes=65536-196607", "if-match": '"0123abcd"'},
+            "FwoGZXIvYXdzEXAMPLE//token+with/odd=chars",
+            "eu-central-1",
+        ),
+        (
+            "http://localhost:9000/b/" + urllib.parse.quote("in box/ü+key=1&x", safe="/~"),
+            {},
+            None,
+            "us-east-1",
+        ),
+    ],
+)
+def test_signature_matches_botocore(
+    url: str,
+    headers: dict[str, str],
+    token: str | None,
+    region: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    expected = botocore_headers(url, headers, token, region, monkeypatch)
+    parts = urllib.parse.urlsplit(url)
+    key = sigv4.signing_key(SECRET, NOW.strftime("%Y%m%d"), region)
+    signed = sigv4.sign(
+        "GET",
+        parts.netloc,
+        parts.path,
+        headers,
+        access_key="AKIDEXAMPLE",
+        key=key,
+        token=token,
+        region=region,
+        now=NOW,
+    )
+    ours = dict(signed)
+    assert ours.pop("host") == parts.netloc
+    assert ours == expected
+    assert SECRET not in repr(signed)
