@@ -1,4 +1,5 @@
-"""The JSON API: live sessions, ending one, minting mailbox passwords.
+"""The JSON API: live sessions (ending one, or every session of a mailbox), minting mailbox
+passwords. The token registry, security and audit routes are in ``admin.registry_api``.
 
 Errors are JSON ``{"error": ..., "field": ...}``; a bad field gets 400 naming it, a password the
 configuration cannot mint gets 409 saying what to configure.
@@ -7,6 +8,7 @@ configuration cannot mint gets 409 saying what to configure.
 from __future__ import annotations
 
 import json
+import secrets
 import unicodedata
 from dataclasses import asdict
 from typing import Any
@@ -15,8 +17,12 @@ from quart import Quart, Response, jsonify, request
 
 from admin.deps import AdminContext
 from admin.guards import api_denied, json_error
-from admin.minting import FieldError, MintingUnavailable, UnknownMailbox
+from admin.minting import FieldError, MintingUnavailable, UnknownMailbox, parse_label
+from pop3srv.auth.ledger import TokenRecord
+from pop3srv.auth.ledgerstore import REGISTRY_ERRORS
 from pop3srv.registry import SessionSnapshot
+
+MAX_NAME = 1024
 
 #: characters of a user name shown (a client may send 16 KiB)
 MAX_SHOWN = 256
@@ -49,6 +55,16 @@ def _visible_char(char: str) -> str:
     return char
 
 
+def admin_address() -> str:
+    return request.remote_addr or "unknown"
+
+
+def admin_actor() -> str:
+    """Who did it, for the token registry: the address and how they authenticated."""
+    how = "api" if request.headers.get("Authorization") else "ui"
+    return f"{admin_address()} ({how})"
+
+
 def register(app: Quart, ctx: AdminContext) -> None:
     deps = ctx.deps
 
@@ -62,50 +78,55 @@ def register(app: Quart, ctx: AdminContext) -> None:
     async def end_session(session_id: str) -> Response:
         if (denied := api_denied(ctx, unsafe=True)) is not None:
             return denied
+        held = {s.id: s.mailbox for s in deps.registry.snapshots()}
         if not deps.registry.kick(session_id):
             return json_error(404, f"no live session {session_id!r}", "id")
         deps.metrics.admin_sessions_ended_total.inc()
+        deps.audit.record("kick", admin_address(), session_id, detail=held.get(session_id) or "")
         return jsonify({"id": session_id, "ended": True})
+
+    @app.delete("/api/sessions")
+    async def end_mailbox_sessions() -> Response:
+        if (denied := api_denied(ctx, unsafe=True)) is not None:
+            return denied
+        mailbox = request.args.get("mailbox", "").strip()
+        if not mailbox or len(mailbox) > MAX_NAME:
+            return json_error(400, "mailbox: required, e.g. ?mailbox=NAME", "mailbox")
+        # the name as sent, or as the API showed it (control characters escaped)
+        ended = deps.registry.kick_where(
+            lambda record: mailbox in (record.mailbox, visible(record.mailbox))
+        )
+        deps.metrics.admin_sessions_ended_total.inc(len(ended))
+        deps.audit.record("kick", admin_address(), f"mailbox {mailbox}", detail=" ".join(ended))
+        return jsonify({"mailbox": mailbox, "ended": ended})
 
     @app.post("/api/tokens")
     async def mint_token() -> Response:
         if (denied := api_denied(ctx, unsafe=True)) is not None:
             return denied
-        body = await _json_body()
+        body = await json_body()
         if isinstance(body, Response):
             return body
-        try:
-            minted = deps.minter.mint(deps.minter.parse(body))
-        except MintingUnavailable as exc:
-            return json_error(409, str(exc))
-        except FieldError as exc:
-            return json_error(400, str(exc), exc.field)
-        deps.metrics.admin_passwords_minted_total.labels("jwt").inc()
-        return jsonify({"token": minted.token, "expires_at": minted.expires_at})
+        return await _mint(ctx, body)
 
     @app.post("/api/app-passwords")
     async def mint_app_password() -> Response:
         if (denied := api_denied(ctx, unsafe=True)) is not None:
             return denied
-        body = await _json_body()
+        body = await json_body()
         if isinstance(body, Response):
             return body
-        if not isinstance(body, dict):
-            return json_error(400, "body: must be a JSON object", "body")
-        unknown = sorted(set(body) - {"mailbox"})
-        if unknown:
-            return json_error(400, f"{unknown[0]}: unknown field; use mailbox", unknown[0])
-        mailbox = body.get("mailbox")
-        if not isinstance(mailbox, str) or not mailbox.strip():
-            return json_error(400, "mailbox: required, the name of a mailboxes entry", "mailbox")
-        mailbox = mailbox.strip()
+        mailbox = _mailbox_field(body)
+        if isinstance(mailbox, Response):
+            return mailbox
         try:
-            password = deps.minter.app_password(mailbox)
+            password = deps.minter.app_password(mailbox, ctx.app_password_version(mailbox))
         except MintingUnavailable as exc:
             return json_error(409, str(exc))
         except UnknownMailbox:
             return json_error(404, f"mailbox: unknown mailbox {mailbox!r}", "mailbox")
         deps.metrics.admin_passwords_minted_total.labels("app-password").inc()
+        deps.audit.record("app-password", admin_address(), mailbox)
         return jsonify({"password": password, "mailbox": mailbox})
 
     @app.after_request
@@ -115,7 +136,56 @@ def register(app: Quart, ctx: AdminContext) -> None:
         return response
 
 
-async def _json_body() -> object | Response:
+async def _mint(ctx: AdminContext, body: object) -> Response:
+    """Mint a JWT with a fresh ``jti`` and register it (label, mailbox, who minted it)."""
+    deps = ctx.deps
+    try:
+        body, label = parse_label(body)
+        mint_request = deps.minter.parse(body)
+        jti = secrets.token_urlsafe(16) if deps.ledger is not None else None
+        minted = deps.minter.mint(mint_request, jti=jti)
+    except MintingUnavailable as exc:
+        return json_error(409, str(exc))
+    except FieldError as exc:
+        return json_error(400, str(exc), exc.field)
+    mailbox = deps.minter.describe(mint_request)
+    if deps.ledger is not None and jti is not None:
+        record = TokenRecord(
+            jti=jti,
+            mailbox=mailbox,
+            label=label,
+            created_at=minted.issued_at,
+            expires_at=minted.expires_at,
+            minted_by=admin_actor(),
+        )
+        try:
+            await deps.ledger.register(record)
+        except REGISTRY_ERRORS as exc:
+            deps.audit.record("mint", admin_address(), mailbox, outcome="failed")
+            return json_error(503, f"token registry unavailable, nothing minted: {exc}")
+    deps.metrics.admin_passwords_minted_total.labels("jwt").inc()
+    deps.audit.record("mint", admin_address(), mailbox, detail=_mint_detail(jti, label))
+    return jsonify({"token": minted.token, "expires_at": minted.expires_at, "jti": jti})
+
+
+def _mint_detail(jti: str | None, label: str) -> str:
+    parts = [f"jti {jti}" if jti else "unregistered", f"label {label!r}" if label else ""]
+    return ", ".join(p for p in parts if p)
+
+
+def _mailbox_field(body: object) -> str | Response:
+    if not isinstance(body, dict):
+        return json_error(400, "body: must be a JSON object", "body")
+    unknown = sorted(set(body) - {"mailbox"})
+    if unknown:
+        return json_error(400, f"{unknown[0]}: unknown field; use mailbox", unknown[0])
+    mailbox = body.get("mailbox")
+    if not isinstance(mailbox, str) or not mailbox.strip():
+        return json_error(400, "mailbox: required, the name of a mailboxes entry", "mailbox")
+    return mailbox.strip()
+
+
+async def json_body() -> object | Response:
     raw = await request.get_data(as_text=False)
     try:
         body: object = json.loads(raw)

@@ -8,7 +8,7 @@ from quart import Response, has_request_context, request
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
-from admin import api, live, probes, ui
+from admin import api, live, overview, probes, registry_api, ui
 from admin.auth import UiSessions
 from admin.deps import EXTENSION, AdminContext, AdminDeps
 from admin.guards import json_error, register_host_check
@@ -21,10 +21,13 @@ def create_app(deps: AdminDeps) -> QuartTrio:
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     app.config["SEND_FILE_MAX_AGE_DEFAULT"] = 0
     ctx = AdminContext(deps=deps, sessions=UiSessions(deps.ui_session_ttl))
+    ctx.sampler = overview.Sampler(deps.prometheus, deps.registry, deps.sample_interval)
     app.extensions[EXTENSION] = ctx
     register_host_check(app, ctx)
     probes.register(app, ctx)
     api.register(app, ctx)
+    registry_api.register(app, ctx)
+    overview.register(app, ctx, ctx.sampler)
     live.register(app, ctx)
     ui.register(app, ctx)
 

@@ -7,7 +7,7 @@ import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 from trio_websocket import open_websocket_url
@@ -17,6 +17,7 @@ COLUMNS = (
     ("PEER", "peer"),
     ("LISTENER", "listener"),
     ("USER", "user"),
+    ("MAILBOX", "mailbox"),
     ("STATE", "state"),
     ("SINCE", "since"),
     ("CMDS", "commands"),
@@ -67,6 +68,28 @@ async def follow_sessions(
         while True:
             message = json.loads(await socket.get_message())
             emit(message)
+
+
+async def kick_sessions(
+    base: str,
+    token: str,
+    *,
+    session_id: str | None = None,
+    mailbox: str | None = None,
+    timeout: float = 10.0,
+) -> list[str]:
+    """End one session (by id) or every session of a mailbox; the ids ended."""
+    root = base.rstrip("/") + "/api/sessions"
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(timeout=timeout) as client:
+        if session_id is not None:
+            response = await client.delete(f"{root}/{quote(session_id, safe='')}", headers=headers)
+        else:
+            response = await client.delete(root, params={"mailbox": mailbox}, headers=headers)
+    if response.status_code != 200:
+        raise AdminApiError(_error_of(response))
+    answer = response.json()
+    return [session_id] if session_id is not None else list(answer["ended"])
 
 
 def _error_of(response: httpx.Response) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import secrets
 import sys
 import time
 from functools import partial
@@ -18,6 +19,7 @@ import httpx
 import trio
 from trio_websocket import ConnectionClosed, HandshakeError
 
+from admin import offline
 from admin.client import (
     AdminApiError,
     admin_url,
@@ -25,9 +27,20 @@ from admin.client import (
     follow_sessions,
     format_event,
     format_table,
+    kick_sessions,
 )
-from admin.minting import FieldError, MintingUnavailable, TokenMinter, UnknownMailbox
+from admin.minting import (
+    FieldError,
+    MintingUnavailable,
+    TokenMinter,
+    UnknownMailbox,
+    parse_label,
+)
+from admin.offline import cli_actor
 from admin.tokenfile import admin_token_path, read_admin_token
+from pop3srv.auth.generated import existing_generated_jwt_secret
+from pop3srv.auth.ledger import TokenRecord
+from pop3srv.auth.ledgerstore import REGISTRY_ERRORS
 from pop3srv.config import Settings
 
 EXIT_OK = 0
@@ -72,7 +85,14 @@ def add_token_parser(commands: argparse._SubParsersAction[argparse.ArgumentParse
         metavar="MAILBOX",
         help="print the short app password of this mailboxes entry instead",
     )
-    mint.add_argument("--json", action="store_true", help='print {"token", "expires_at"}')
+    mint.add_argument("--label", help="free text kept in the token registry, e.g. Jane's phone")
+    mint.add_argument(
+        "--no-register",
+        action="store_true",
+        help="do not record the token in the server's token registry (it then has no jti: it "
+        "cannot be revoked, and require-jti refuses it)",
+    )
+    mint.add_argument("--json", action="store_true", help='print {"token", "expires_at", "jti"}')
 
 
 def add_sessions_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -80,11 +100,23 @@ def add_sessions_parser(commands: argparse._SubParsersAction[argparse.ArgumentPa
     sessions.add_argument("--follow", "-f", action="store_true", help="stream changes")
     sessions.add_argument("--url", help="admin app URL (default: from admin-host/admin-port)")
     sessions.add_argument("--json", action="store_true", help="print JSON")
+    sub = sessions.add_subparsers(dest="sessions_command")
+    kick = sub.add_parser(
+        "kick",
+        help="end a session, or every session of a mailbox",
+        description="Ends the session ID (see `pop3srv sessions`), or with --mailbox every "
+        "session holding that mailbox. Nothing they marked for deletion is deleted.",
+    )
+    which = kick.add_mutually_exclusive_group(required=True)
+    which.add_argument("id", nargs="?", help="a session id, e.g. s7")
+    which.add_argument("--mailbox", help="a mailbox name as the MAILBOX column shows it")
+    kick.add_argument("--url", dest="kick_url", help="admin app URL")
 
 
 def token_mint(settings: Settings, args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
-    minter = TokenMinter.from_settings(settings)
+    # the jwt-secret a server generated into state-dir, when none is configured
+    minter = TokenMinter.from_settings(existing_generated_jwt_secret(settings))
     if args.app_password is not None:
         return _app_password(minter, args, out)
     body: dict[str, Any] = {
@@ -96,8 +128,11 @@ def token_mint(settings: Settings, args: argparse.Namespace, out: TextIO | None 
         body["ttl"] = None
     elif args.ttl is not None:
         body["ttl"] = args.ttl
+    jti = None if args.no_register else secrets.token_urlsafe(16)
     try:
-        minted = minter.mint(minter.parse(body))
+        _, label = parse_label({"label": args.label})
+        request = minter.parse(body)
+        minted = minter.mint(request, jti=jti)
     except MintingUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -108,8 +143,15 @@ def token_mint(settings: Settings, args: argparse.Namespace, out: TextIO | None 
                 message = message.replace(claim, "--" + dest.replace("_", "-"))
         print(f"error: {_option_of(exc.field)}: {message}", file=sys.stderr)
         return EXIT_USAGE
+    if jti is not None:
+        record = TokenRecord(
+            jti, minter.describe(request), label, minted.issued_at, minted.expires_at, cli_actor()
+        )
+        if not _registered(settings, record):
+            return EXIT_FAILED
     if args.json:
-        print(json.dumps({"token": minted.token, "expires_at": minted.expires_at}), file=out)
+        answer = {"token": minted.token, "expires_at": minted.expires_at, "jti": jti}
+        print(json.dumps(answer), file=out)
     else:
         print(minted.token, file=out)
         expires = (
@@ -119,6 +161,21 @@ def token_mint(settings: Settings, args: argparse.Namespace, out: TextIO | None 
         )
         print(f"expires: {expires}", file=sys.stderr)
     return EXIT_OK
+
+
+def _registered(settings: Settings, record: TokenRecord) -> bool:
+    """Record a minted token in the server's registry; False (said on stderr) if it cannot."""
+    try:
+        where = offline.register(settings, record)
+    except REGISTRY_ERRORS as exc:
+        print(
+            f"error: the token registry cannot be written, nothing minted: {exc} "
+            "(--no-register mints a token without it)",
+            file=sys.stderr,
+        )
+        return False
+    print(f"registered as {record.jti} in {where}", file=sys.stderr)
+    return True
 
 
 def _option_of(field: str) -> str:
@@ -160,6 +217,8 @@ def sessions(settings: Settings, args: argparse.Namespace, out: TextIO | None = 
         return EXIT_USAGE
     base = args.url or admin_url(settings.admin.host, settings.admin.port)
     try:
+        if getattr(args, "sessions_command", None) == "kick":
+            return _kick(args, getattr(args, "kick_url", None) or base, token, out)
         if args.follow:
             emit = partial(_emit, out, args.json)
             trio.run(partial(follow_sessions, base, token, emit))
@@ -177,6 +236,17 @@ def sessions(settings: Settings, args: argparse.Namespace, out: TextIO | None = 
     except ConnectionClosed as exc:
         print(f"connection closed: {exc.reason}", file=sys.stderr)
     return EXIT_OK
+
+
+def _kick(args: argparse.Namespace, base: str, token: str, out: TextIO) -> int:
+    ended = trio.run(partial(kick_sessions, base, token, session_id=args.id, mailbox=args.mailbox))
+    if args.json:
+        print(json.dumps({"ended": ended}), file=out)
+    elif ended:
+        print(f"ended {' '.join(ended)}", file=out)
+    else:
+        print(f"no live session holds mailbox {args.mailbox!r}", file=out)
+    return EXIT_OK if ended else EXIT_FAILED
 
 
 def _emit(out: TextIO, as_json: bool, message: dict[str, Any]) -> None:

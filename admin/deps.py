@@ -4,18 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import trio
 from prometheus_client import CollectorRegistry
 from quart import Quart
 
+from admin.audit import AuditLog
 from admin.auth import UiSessions
 from admin.minting import TokenMinter
+from pop3srv.auth.failures import FailedLogins
+from pop3srv.auth.ledger import TokenLedger
 from pop3srv.auth.penalty import LoginPenalty
 from pop3srv.config import PenaltySettings
 from pop3srv.metrics import Metrics
 from pop3srv.registry import SessionRegistry
+
+if TYPE_CHECKING:
+    from admin.overview import Sampler
 
 EXTENSION = "pop3srv.admin"
 UI_SESSION_TTL = 12 * 3600.0
@@ -25,12 +31,24 @@ UI_SESSION_TTL = 12 * 3600.0
 class ClientInfo:
     """What a mail client needs to connect, shown next to a freshly minted password."""
 
-    #: the POP3 server name; None: the host name the browser used to reach the admin app
+    #: the POP3 server name (``public-host``); None: not configured (the UI says so)
     host: str | None
     tls_port: int | None
     plain_port: int | None
     stls: bool
     self_signed: bool
+    #: what to configure for each value not set (``public-host`` ...), shown instead of it
+    missing: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    """The overview's fixed facts: version, start time, where the listeners are."""
+
+    version: str
+    started_at: float
+    #: e.g. {"plain": ["0.0.0.0:2110"], "tls": [...], "admin": [...]}
+    listeners: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -51,6 +69,18 @@ class AdminDeps:
     allowed_hosts: tuple[str, ...] = ()
     #: growing delays for wrong admin tokens, per client address (as for POP3 logins)
     penalty: LoginPenalty = field(default_factory=lambda: LoginPenalty(PenaltySettings()))
+    #: the token registry (None: minted tokens are not registered and cannot be revoked)
+    ledger: TokenLedger | None = None
+    audit: AuditLog = field(default_factory=AuditLog)
+    #: POP3 logins: recent failures and the per-address penalty (the security view)
+    failures: FailedLogins = field(default_factory=FailedLogins)
+    login_penalty: LoginPenalty = field(default_factory=lambda: LoginPenalty(PenaltySettings()))
+    #: version, start time and listeners, for the overview (a callable: ports bind late)
+    server: Callable[[], ServerInfo] = field(
+        default=lambda: ServerInfo(version="unknown", started_at=0.0)
+    )
+    #: seconds between the overview's samples of the metrics
+    sample_interval: float = 5.0
 
 
 @dataclass
@@ -61,6 +91,17 @@ class AdminContext:
     deps: AdminDeps
     sessions: UiSessions
     closing: trio.Event = field(default_factory=trio.Event)
+    #: the overview's metric sampler, run by ``serve_admin``
+    sampler: Sampler | None = None
+
+    def app_password_version(self, mailbox: str) -> int | None:
+        """The version app passwords of ``mailbox`` are minted at (None: unknown mailbox)."""
+        entry = self.deps.minter.mailboxes.get(mailbox)
+        if entry is None:
+            return None
+        configured = entry.app_password_version
+        ledger = self.deps.ledger
+        return configured if ledger is None else ledger.app_password_version(mailbox, configured)
 
 
 def admin_context(app: Quart) -> AdminContext:

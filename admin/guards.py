@@ -81,6 +81,7 @@ def _check_bearer(ctx: AdminContext, given: str, address: str | None) -> Respons
         penalty.succeeded(where)
         return None
     penalty.failed(where)
+    ctx.deps.audit.record("admin-login", where, "api (bearer)", outcome="failed")
     return json_error(401, "invalid admin token")
 
 

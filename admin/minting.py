@@ -32,6 +32,8 @@ BUCKET_CLAIMS = (
     "prefix",
 )
 TTL_FIELD = "ttl"
+LABEL_FIELD = "label"
+MAX_LABEL = 120
 
 
 class FieldError(ValueError):
@@ -110,12 +112,18 @@ class TokenMinter:
             return "app passwords are off: they need a mailboxes table (and auth-providers)"
         return None
 
+    def describe(self, request: MintRequest) -> str:
+        """The mailbox ``request`` opens (see ``describe_claims``)."""
+        return describe_claims(request.claims)
+
     def parse(self, body: object) -> MintRequest:
         """Validate a request body (JSON object or the CLI's options); ``FieldError`` names
         the first bad field."""
         return parse_mint_request(body, self.mailboxes)
 
-    def mint(self, request: MintRequest, *, now: float | None = None) -> MintedToken:
+    def mint(
+        self, request: MintRequest, *, now: float | None = None, jti: str | None = None
+    ) -> MintedToken:
         problem = self.jwt_problem
         if problem is not None:
             raise MintingUnavailable(problem)
@@ -130,10 +138,12 @@ class TokenMinter:
                 kid=self.kid,
                 algorithm=self.algorithm,
                 now=now,
+                jti=jti,
             )
 
-    def app_password(self, mailbox: str) -> str:
-        """The short password of a ``mailboxes`` entry (USER is the mailbox name)."""
+    def app_password(self, mailbox: str, version: int | None = None) -> str:
+        """The short password of a ``mailboxes`` entry (USER is the mailbox name) at
+        ``version`` (default: the configured one)."""
         problem = self.app_password_problem
         if problem is not None:
             raise MintingUnavailable(problem)
@@ -141,7 +151,33 @@ class TokenMinter:
         if entry is None:
             raise UnknownMailbox(mailbox)
         assert self.app_key is not None
-        return app_password(self.app_key, mailbox, entry.app_password_version)
+        return app_password(self.app_key, mailbox, version or entry.app_password_version)
+
+
+def describe_claims(claims: Mapping[str, str]) -> str:
+    """The mailbox a token opens, for the registry: a name, ``s3://bucket/prefix``, or the
+    provider (demo, none)."""
+    if "mailbox" in claims:
+        return claims["mailbox"]
+    if claims.get("bucket"):
+        return f"s3://{claims['bucket']}/{claims.get('prefix', '')}"
+    return claims.get("provider", "s3")
+
+
+def parse_label(body: object) -> tuple[object, str]:
+    """Split the optional free-text ``label`` off a mint request: (the rest, the label)."""
+    if not isinstance(body, Mapping) or LABEL_FIELD not in body:
+        return body, ""
+    rest = {k: v for k, v in body.items() if k != LABEL_FIELD}
+    label = body[LABEL_FIELD]
+    if label is None:
+        return rest, ""
+    if not isinstance(label, str):
+        raise FieldError(LABEL_FIELD, "must be text")
+    label = " ".join(label.split())
+    if len(label) > MAX_LABEL:
+        raise FieldError(LABEL_FIELD, f"longer than {MAX_LABEL} characters")
+    return rest, label
 
 
 def parse_mint_request(body: object, mailboxes: Mapping[str, MailboxEntry]) -> MintRequest:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import math
-from urllib.parse import urlsplit
 
 from quart import Quart, Response, render_template, request
 
@@ -20,7 +19,7 @@ from admin.auth import (
     new_secret,
     token_matches,
 )
-from admin.deps import AdminContext, ClientInfo
+from admin.deps import AdminContext
 from admin.guards import ui_session
 from admin.minting import DAY, DEFAULT_TTL
 
@@ -53,13 +52,6 @@ def _secure() -> bool:
     return cookie_secure(request.scheme, request.server)
 
 
-def client_host(info: ClientInfo, request_host: str) -> str:
-    """The server name to show mail clients: configured, else the one the browser used."""
-    if info.host:
-        return info.host
-    return urlsplit(f"//{request_host}").hostname or "localhost"
-
-
 def register(app: Quart, ctx: AdminContext) -> None:
     deps = ctx.deps
 
@@ -73,7 +65,6 @@ def register(app: Quart, ctx: AdminContext) -> None:
             "index.html",
             csrf=session.csrf,
             client=info,
-            server=client_host(info, request.host),
             mailboxes=sorted(deps.minter.mailboxes),
             jwt_problem=deps.minter.jwt_problem,
             app_password_problem=deps.minter.app_password_problem,
@@ -109,10 +100,11 @@ def register(app: Quart, ctx: AdminContext) -> None:
         if not token_matches(form.get("token", "").strip(), deps.token):
             deps.penalty.failed(address)
             deps.metrics.admin_logins_total.labels("failed").inc()
-            log.warning("admin login with a wrong token from %s", address)
+            deps.audit.record("admin-login", address, "ui", outcome="failed")
             return await _login_page("Wrong admin token.", 401)
         deps.penalty.succeeded(address)
         deps.metrics.admin_logins_total.labels("ok").inc()
+        deps.audit.record("admin-login", address, "ui")
         cookie, _ = ctx.sessions.create()
         response = _redirect("/")
         response.set_cookie(

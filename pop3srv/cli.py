@@ -135,7 +135,7 @@ async def _run(runtime: Runtime, any_free_port: bool, ports_file: Path | None) -
             bound: Bound = await nursery.start(
                 partial(serve, runtime, shutdown, any_free_port=any_free_port)
             )
-            announce(runtime.settings, bound)
+            announce(runtime.settings, bound, runtime.generated_jwt_secret)
             if ports_file is not None:
                 ports = {"plain": bound.plain, "tls": bound.tls, "admin": bound.admin}
                 ports_file.write_text(json.dumps(ports))

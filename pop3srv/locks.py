@@ -1,17 +1,31 @@
 """Maildrop locks: one session per mailbox. Always in this process (the registry); with
-``lock: s3`` also across replicas for S3 mailboxes (``storage.s3lock``)."""
+``lock: s3`` also across replicas for S3 mailboxes (``storage.s3lock``).
+
+Takeover (``lock-takeover``, on by default): a login that finds its mailbox held by a session
+that is idle between commands ends that session (nothing committed: its DELE marks are dropped,
+as for any dropped connection) and proceeds, because such a holder is usually a phone whose
+network died without a FIN. A holder in the middle of a command or committing a QUIT is waited
+for up to ``TAKEOVER_WAIT`` seconds, then the login gets ``[IN-USE]``. Across replicas the
+newcomer marks the S3 lock object as wanted; the holder's replica ends its session if idle and
+releases the lock (``S3Locks.watch``).
+"""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import trio
 
+from pop3srv.metrics import Metrics
 from pop3srv.registry import SessionRecord, SessionRegistry
 from pop3srv.storage.base import Location, S3Location
 from pop3srv.storage.s3lock import S3Lease, S3Locks
 
+log = logging.getLogger(__name__)
 RELEASE_TIMEOUT = 10.0
+TAKEOVER_WAIT = 5.0  # how long a login waits for a busy holder before [IN-USE]
+POLL = 0.1  # how often a waiting login looks again whether the holder became idle
 
 
 @dataclass
@@ -23,20 +37,35 @@ class Held:
 
 
 class MaildropLocks:
-    def __init__(self, registry: SessionRegistry, remote: S3Locks | None = None) -> None:
+    def __init__(
+        self,
+        registry: SessionRegistry,
+        remote: S3Locks | None = None,
+        *,
+        takeover: bool = True,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.registry = registry
         self.remote = remote
+        self.takeover = takeover
+        self.metrics = metrics
 
     async def acquire(self, location: Location, record: SessionRecord) -> Held | None:
         """Lock the mailbox of ``location`` for ``record``; None if another session has it.
         Store errors of the remote lock propagate (the login then fails with SYS/TEMP)."""
         mailbox = location.lock_key
-        if not self.registry.acquire_mailbox(mailbox, record):
+        if not await self._acquire_local(mailbox, record):
             return None
         if self.remote is None or not isinstance(location, S3Location):
             return Held(mailbox)
         try:
-            lease = await self.remote.acquire(location, record.id, record.cancel_scope.cancel)
+            lease = await self.remote.acquire(
+                location,
+                record.id,
+                record.cancel_scope.cancel,
+                requester=record.peer if self.takeover else None,
+                on_wanted=lambda peer: self._end_if_idle(record, peer, "s3"),
+            )
         except BaseException:
             self.registry.release_mailbox(mailbox, record)
             raise
@@ -46,7 +75,35 @@ class MaildropLocks:
         return Held(mailbox, lease)
 
     async def release(self, held: Held, record: SessionRecord) -> None:
-        self.registry.release_mailbox(held.mailbox, record)
+        # The S3 lease first: a login waiting for the local lock then finds it free too.
         if held.remote is not None and self.remote is not None:
             with trio.CancelScope(shield=True), trio.move_on_after(RELEASE_TIMEOUT):
                 await self.remote.release(held.remote)
+        self.registry.release_mailbox(held.mailbox, record)
+
+    async def _acquire_local(self, mailbox: str, record: SessionRecord) -> bool:
+        """This process's lock, taking it over from an idle holder, or waiting a little for a
+        busy one; False if it is still held then (or at once without takeover)."""
+        with trio.move_on_after(TAKEOVER_WAIT):
+            while not self.registry.acquire_mailbox(mailbox, record):
+                if not self.takeover:
+                    return False
+                if (holder := self.registry.mailbox_holder(mailbox)) is not None:
+                    self._end_if_idle(holder, record.peer, "local")
+                with trio.move_on_after(POLL):
+                    await self.registry.mailbox_released(mailbox)
+            return True
+        return False
+
+    def _end_if_idle(self, holder: SessionRecord, peer: str, lock: str) -> bool:
+        """End ``holder`` for a new login from ``peer`` if it is idle; whether it was."""
+        if holder.ended_by is not None:
+            return True  # already being ended
+        if not holder.idle:
+            return False
+        reason = f"taken over by a new login from {peer}"
+        log.info("session %s from %s ended: %s", holder.id, holder.peer, reason)
+        if self.metrics is not None:
+            self.metrics.lock_takeovers_total.labels(lock).inc()
+        self.registry.end(holder, reason)
+        return True

@@ -1,15 +1,67 @@
 """Every Prometheus metric pop3srv exports, created on an injected ``CollectorRegistry``.
 
 Labels stay low-cardinality: listener kind, command keyword, outcome, operation; never a user,
-a key or an address.
+a key or an address. Every label value known in advance is listed here (``LABEL_VALUES``) and
+its series created at 0 when the metrics are, so a fresh server already exports them: dashboards
+show 0 rather than "no data", and ``rate()`` and absence alerts work from the first scrape.
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_args
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from pop3srv.protocol import events
+
+#: The ``command`` label: each command event's name, as the transport counts it.
+COMMANDS = tuple(kind.__name__.upper() for kind in get_args(events.Command))
+LISTENERS = ("plain", "tls")
+SESSION_OUTCOMES = (
+    "completed",
+    "closed",
+    "timeout",
+    "dropped",
+    "kicked",
+    "taken_over",
+    "refused",
+    "error",
+)
+AUTH_METHODS = ("user", "plain", "login")
+AUTH_OUTCOMES = ("success", "failure", "unavailable", "limited", "error")
+S3_OPERATIONS = (
+    "list_objects_v2",
+    "get_object",
+    "head_object",
+    "put_object",
+    "delete_object",
+    "delete_objects",
+    "copy_object",
+)
+S3_OUTCOMES = ("ok", "denied", "gone", "range", "unavailable")
+
+#: Metric field -> the label-value tuples created at 0 on start-up.
+LABEL_VALUES: dict[str, list[tuple[str, ...]]] = {
+    "connections_active": [(listener,) for listener in LISTENERS],
+    "connections_total": [(listener,) for listener in LISTENERS],
+    "connections_refused_total": [("max_connections",), ("max_connections_per_ip",)],
+    "sessions_total": [(outcome,) for outcome in SESSION_OUTCOMES],
+    # every command can be answered; only malformed lines are "err"; only streams are "aborted"
+    "commands_total": [
+        *((command, "ok") for command in COMMANDS if command != "BADCOMMAND"),
+        ("BADCOMMAND", "err"),
+        ("RETR", "aborted"),
+        ("TOP", "aborted"),
+    ],
+    "auth_attempts_total": list(itertools.product(AUTH_METHODS, AUTH_OUTCOMES)),
+    "s3_requests_total": list(itertools.product(S3_OPERATIONS, S3_OUTCOMES)),
+    "s3_request_duration_seconds": [(operation,) for operation in S3_OPERATIONS],
+    "admin_passwords_minted_total": [("jwt",), ("app-password",)],
+    "admin_logins_total": [("ok",), ("failed",)],
+    "lock_takeovers_total": [("local",), ("s3",)],
+}
 
 
 @dataclass(frozen=True)
@@ -25,6 +77,7 @@ class Metrics:
     bytes_sent_total: Counter
     messages_retrieved_total: Counter
     messages_deleted_total: Counter
+    lock_takeovers_total: Counter
     s3_requests_total: Counter
     s3_request_duration_seconds: Histogram
     s3_received_bytes_total: Counter
@@ -34,6 +87,8 @@ class Metrics:
     s3_pool_clients_evicted_total: Counter
     s3_pool_threads_busy: Gauge
     s3_open_bodies: Gauge
+    kms_decryptions_total: Counter
+    kms_request_duration_seconds: Histogram
     admin_sessions_ended_total: Counter
     admin_passwords_minted_total: Counter
     admin_logins_total: Counter
@@ -41,8 +96,19 @@ class Metrics:
 
 
 def create_metrics(registry: CollectorRegistry) -> Metrics:
-    """Register pop3srv's metrics on ``registry`` (a fresh one per service or test)."""
-    return Metrics(**_pop3_metrics(registry), **_s3_metrics(registry), **_admin_metrics(registry))
+    """Register pop3srv's metrics on ``registry`` (a fresh one per service or test), with every
+    known label combination already at 0."""
+    metrics = Metrics(
+        **_pop3_metrics(registry),
+        **_s3_metrics(registry),
+        **_kms_metrics(registry),
+        **_admin_metrics(registry),
+    )
+    for name, combinations in LABEL_VALUES.items():
+        collector = getattr(metrics, name)
+        for values in combinations:
+            collector.labels(*values)
+    return metrics
 
 
 def _pop3_metrics(registry: CollectorRegistry) -> dict[str, Any]:
@@ -96,6 +162,13 @@ def _pop3_metrics(registry: CollectorRegistry) -> dict[str, Any]:
         "messages_deleted_total": Counter(
             "pop3_messages_deleted", "Messages deleted on QUIT.", registry=registry
         ),
+        "lock_takeovers_total": Counter(
+            "pop3_lock_takeovers",
+            "Sessions idle between commands ended so a new login could take their maildrop, "
+            "by lock (local, s3).",
+            ["lock"],
+            registry=registry,
+        ),
     }
 
 
@@ -143,6 +216,31 @@ def _s3_metrics(registry: CollectorRegistry) -> dict[str, Any]:
         "s3_open_bodies": Gauge(
             "s3_open_bodies",
             "S3 response bodies currently being streamed to POP3 clients.",
+            registry=registry,
+        ),
+    }
+
+
+#: Outcomes of decrypting one SES-encrypted message (``kms_decryptions_total``).
+DECRYPTION_OUTCOMES = ("ok", "undecryptable", "denied", "unavailable")
+
+
+def _kms_metrics(registry: CollectorRegistry) -> dict[str, Any]:
+    """SES-encrypted messages: decryptions by outcome and the latency of KMS Decrypt."""
+    decryptions = Counter(
+        "kms_decryptions",
+        "SES-encrypted messages decrypted for RETR/TOP, by outcome "
+        "(ok, undecryptable, denied, unavailable).",
+        ["outcome"],
+        registry=registry,
+    )
+    for outcome in DECRYPTION_OUTCOMES:
+        decryptions.labels(outcome)
+    return {
+        "kms_decryptions_total": decryptions,
+        "kms_request_duration_seconds": Histogram(
+            "kms_request_duration_seconds",
+            "Latency of KMS Decrypt requests (one per encrypted message read).",
             registry=registry,
         ),
     }

@@ -29,8 +29,11 @@ class SessionSnapshot:
     commands: int
     bytes_sent: int
     last_activity: float
-    #: the mailbox the session holds (its lock key); ``user`` is the name the client sent
+    #: the mailbox the session holds (a ``mailboxes`` name, else where it is); ``user`` is
+    #: the name the client sent
     mailbox: str | None = None
+    #: why the server is ending the session (e.g. taken over by a new login), else None
+    ended_by: str | None = None
 
 
 @dataclass
@@ -49,6 +52,15 @@ class SessionRecord:
     last_activity: float = field(default_factory=time.time)
     cancel_scope: trio.CancelScope = field(default_factory=trio.CancelScope)
     wait_scope: trio.CancelScope | None = None
+    #: the minted password the login used (``Principal.token_id``): revoking it ends the session
+    token_id: str | None = None
+    ended_by: str | None = None
+
+    @property
+    def idle(self) -> bool:
+        """Logged in and waiting for the next command: not in the middle of one, not
+        committing a QUIT. Ending such a session loses nothing but its deletion marks."""
+        return self.wait_scope is not None and self.state == "TRANSACTION"
 
     def snapshot(self) -> SessionSnapshot:
         return SessionSnapshot(
@@ -62,6 +74,7 @@ class SessionRecord:
             bytes_sent=self.bytes_sent,
             last_activity=self.last_activity,
             mailbox=self.mailbox,
+            ended_by=self.ended_by,
         )
 
 
@@ -75,6 +88,7 @@ class SessionRegistry:
         self._ids = itertools.count(1)
         self._sessions: dict[str, SessionRecord] = {}
         self._locks: dict[str, str] = {}
+        self._released: dict[str, trio.Event] = {}  # mailbox -> set when its lock is freed
         self._watchers: list[Listener] = []
         self.shutting_down = trio.Event()
 
@@ -92,7 +106,7 @@ class SessionRegistry:
         finally:
             del self._sessions[record.id]
             for mailbox in [m for m, owner in self._locks.items() if owner == record.id]:
-                del self._locks[mailbox]
+                self._free(mailbox)
             self._notify("close", record)
 
     def update(self, record: SessionRecord, **changes: object) -> None:
@@ -108,7 +122,28 @@ class SessionRegistry:
 
     def release_mailbox(self, mailbox: str, record: SessionRecord) -> None:
         if self._locks.get(mailbox) == record.id:
-            del self._locks[mailbox]
+            self._free(mailbox)
+
+    def mailbox_holder(self, mailbox: str) -> SessionRecord | None:
+        """The live session holding ``mailbox``'s lock, if any."""
+        owner = self._locks.get(mailbox)
+        return self._sessions.get(owner) if owner is not None else None
+
+    async def mailbox_released(self, mailbox: str) -> None:
+        """Wait until ``mailbox``'s lock is freed (at once if nobody holds it)."""
+        if mailbox in self._locks:
+            await self._released.setdefault(mailbox, trio.Event()).wait()
+
+    def end(self, record: SessionRecord, reason: str) -> None:
+        """End a live session for ``reason`` (shown to watchers): its connection is cut and
+        nothing it marked is deleted, as for a kick."""
+        self.update(record, ended_by=reason)
+        record.cancel_scope.cancel()
+
+    def _free(self, mailbox: str) -> None:
+        del self._locks[mailbox]
+        if (released := self._released.pop(mailbox, None)) is not None:
+            released.set()
 
     def snapshots(self) -> list[SessionSnapshot]:
         return [record.snapshot() for record in self._sessions.values()]
@@ -120,6 +155,13 @@ class SessionRegistry:
             return False
         record.cancel_scope.cancel()
         return True
+
+    def kick_where(self, matches: Callable[[SessionRecord], bool]) -> list[str]:
+        """End every session ``matches`` selects; their ids."""
+        ended = [record.id for record in self._sessions.values() if matches(record)]
+        for session_id in ended:
+            self.kick(session_id)
+        return ended
 
     def drain(self) -> None:
         """Begin a graceful shutdown: sessions waiting for input are told and closed at once;

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import fields, replace
 
 from pop3srv.auth.factory import build_authenticator
+from pop3srv.auth.generated import keep_generated_secret
 from pop3srv.config import ConfigError, Settings
 from pop3srv.logsetup import event
 from pop3srv.runtime import Runtime, default_location, tls_context
@@ -37,11 +38,13 @@ def reload(runtime: Runtime, load: Callable[[], Settings]) -> bool:
         log.error("reload refused, configuration unchanged: %s", "; ".join(exc.problems))
         return False
     old = runtime.settings
+    if runtime.generated_jwt_secret is not None and old.auth.jwt_secret:
+        new = keep_generated_secret(new, old.auth.jwt_secret)
     _reload_tls(runtime, new)
     auth = replace(old.auth, **{name: getattr(new.auth, name) for name in TABLES})
     settings = replace(old, auth=auth)
     runtime.authenticator.current = build_authenticator(
-        settings, default_location(settings), runtime.http_client
+        settings, default_location(settings), runtime.http_client, runtime.ledger
     )
     runtime.settings = settings
     event(

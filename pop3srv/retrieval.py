@@ -19,6 +19,7 @@ from pop3srv.readahead import Prefetched
 from pop3srv.storage.base import (
     MessageGone,
     MessageStore,
+    MessageUndecryptable,
     StoreDenied,
     StoreError,
     StoreUnavailable,
@@ -96,6 +97,8 @@ def store_error_reply(exc: StoreError, what: str) -> ev.Err:
             return ev.Err(f"{what}: access denied", "SYS/PERM")
         case MessageGone():
             return ev.Err("message no longer exists", "SYS/TEMP")
+        case MessageUndecryptable():
+            return ev.Err("message cannot be decrypted", "SYS/PERM")
         case StoreUnavailable():
             return ev.Err(f"{what}: storage temporarily unavailable", "SYS/TEMP")
     return ev.Err(f"{what}: storage error", "SYS/TEMP")

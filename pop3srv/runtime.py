@@ -4,7 +4,9 @@ authenticator, S3 pool, maildrop locks, and the store each mailbox location open
 from __future__ import annotations
 
 import ssl
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 import httpx
@@ -12,7 +14,11 @@ import trio
 from prometheus_client import CollectorRegistry
 
 from pop3srv.auth.base import Authenticator, LoginContext, Principal
-from pop3srv.auth.factory import build_authenticator
+from pop3srv.auth.factory import build_authenticator, mailbox_resolver
+from pop3srv.auth.failures import FailedLogins
+from pop3srv.auth.generated import ensure_generated_jwt_secret
+from pop3srv.auth.ledger import TokenLedger
+from pop3srv.auth.ledgerstore import choose_backend
 from pop3srv.auth.penalty import LoginPenalty
 from pop3srv.config import Settings
 from pop3srv.failures import FailureLog
@@ -33,11 +39,13 @@ from pop3srv.storage.base import (
     StoreUnavailable,
 )
 from pop3srv.storage.empty import EmptyStore
+from pop3srv.storage.encrypted import PlaintextSizes
 from pop3srv.storage.folder import FolderStore, ListingCache
 from pop3srv.storage.memory import demo_store
 from pop3srv.storage.pool import PoolSettings, S3Pool
 from pop3srv.storage.s3 import S3Store
 from pop3srv.storage.s3lock import S3Locks
+from pop3srv.storage.sizes import SizeCache, SizedStore, state_cache
 from pop3srv.tls import context_from_pem, ensure_self_signed, server_context
 
 
@@ -87,19 +95,54 @@ class Runtime:
     tls_target: TlsTarget | None = None
     #: folder listings reused while a folder is unchanged
     listings: ListingCache = field(default_factory=ListingCache)
+    #: measured transfer sizes (LIST/STAT exact for bare-LF mail), kept in state-dir
+    sizes: SizeCache = field(default_factory=SizeCache)
+    #: plaintext sizes of SES-encrypted objects already read (listed without a request each)
+    plaintext_sizes: PlaintextSizes = field(default_factory=PlaintextSizes)
     #: octets all sessions together may hold read ahead (S3 mailboxes)
     readahead: ByteBudget = field(default_factory=ByteBudget)
     #: set once the POP3 listeners are bound (the admin app's /readyz)
     ready: trio.Event = field(default_factory=trio.Event)
+    #: the token registry (minted JWTs, revocations, app-password versions)
+    ledger: TokenLedger | None = None
+    #: where a generated jwt-secret lives (None: configured, or none)
+    generated_jwt_secret: Path | None = None
+    #: recent failed logins (the admin app's security view)
+    failed_logins: FailedLogins = field(default_factory=FailedLogins)
+    #: when the runtime was built (the admin overview's uptime)
+    started_at: float = field(default_factory=time.time)
 
     def is_ready(self) -> bool:
         return self.ready.is_set() and not self.registry.shutting_down.is_set()
+
+    def mailbox_name(self, location: Location) -> str:
+        """What the admin app calls the mailbox of ``location``: its ``mailboxes`` name, else
+        where it is (``s3://bucket/prefix``, ``folder:path``, ``demo``, ``empty``)."""
+        resolver = mailbox_resolver(self.settings)
+        for name, entry in self.settings.auth.mailboxes.items():
+            if resolver.from_entry(entry).lock_key == location.lock_key:
+                return name
+        match location:
+            case S3Location():
+                return f"s3://{location.bucket}/{location.prefix}"
+            case FolderLocation():
+                return f"folder:{location.prefix or location.root}"
+            case DemoLocation() | EmptyLocation():
+                return location.lock_key.partition(":")[0]
 
     def open_store(self, location: Location) -> MessageStore:
         """The store of a login's mailbox; S3 stores share this runtime's pool."""
         s3 = self.settings.s3
         trash = s3.trash_prefix if s3.delete_mode == "trash" else None
-        return open_store(location, self.pool, trash_prefix=trash, listings=self.listings)
+        return open_store(
+            location,
+            self.pool,
+            trash_prefix=trash,
+            listings=self.listings,
+            sizes=self.sizes,
+            spool_dir=self.settings.store.state_dir / "spool",
+            plaintext_sizes=self.plaintext_sizes,
+        )
 
 
 def build_runtime(settings: Settings, *, pool_settings: PoolSettings | None = None) -> Runtime:
@@ -108,16 +151,20 @@ def build_runtime(settings: Settings, *, pool_settings: PoolSettings | None = No
     ``pool_settings`` sizes the S3 client pool (tests use short timeouts and few retries).
     """
     _check_state_dir(settings)
+    settings, generated_secret = ensure_generated_jwt_secret(settings)
     prometheus = CollectorRegistry()
     metrics = create_metrics(prometheus)
     tls_context, cert = _tls_context(settings)
     http_client = httpx.AsyncClient(headers={"User-Agent": "pop3srv"})
     pool = S3Pool(metrics, pool_settings)
     registry = SessionRegistry()
-    authenticator = build_authenticator(settings, default_location(settings), http_client)
     proxy = ProxyGate(settings.listen.proxy_trusted) if settings.listen.proxy_protocol else None
     s3 = settings.s3
     remote = S3Locks(pool, lease=s3.lock_lease, prefix=s3.lock_prefix) if s3.lock == "s3" else None
+    ledger = TokenLedger(
+        choose_backend(pool, settings.store.state_dir, shared_bucket(settings), s3.lock_prefix)
+    )
+    authenticator = build_authenticator(settings, default_location(settings), http_client, ledger)
     return Runtime(
         settings=settings,
         registry=registry,
@@ -131,9 +178,29 @@ def build_runtime(settings: Settings, *, pool_settings: PoolSettings | None = No
         ),
         http_client=http_client,
         pool=pool,
-        locks=MaildropLocks(registry, remote),
+        locks=MaildropLocks(registry, remote, takeover=s3.lock_takeover, metrics=metrics),
+        ledger=ledger,
+        generated_jwt_secret=generated_secret,
         proxy=proxy,
+        sizes=state_cache(settings.store.state_dir),
     )
+
+
+def shared_bucket(settings: Settings) -> S3Location | None:
+    """With ``lock: s3``, the bucket replicas share: the configured one, else the first S3
+    entry of ``mailboxes``."""
+    if settings.s3.lock != "s3":
+        return None
+    location = default_location(settings)
+    if isinstance(location, S3Location):
+        return location
+    resolver = mailbox_resolver(settings)
+    for entry in settings.auth.mailboxes.values():
+        if entry.bucket is not None:
+            named = resolver.from_entry(entry)
+            assert isinstance(named, S3Location)
+            return named
+    return None
 
 
 def _check_state_dir(settings: Settings) -> None:
@@ -143,6 +210,8 @@ def _check_state_dir(settings: Settings) -> None:
     check_trusted(state_dir)
     check_trusted(state_dir / "tls")
     check_private_file(state_dir / "admin-token")
+    check_private_file(state_dir / "jwt-secret")
+    check_private_file(state_dir / "tokens.json")
     check_private_file(state_dir / "tls" / "self-signed.key")
 
 
@@ -160,6 +229,7 @@ def default_location(settings: Settings) -> Location:
             region=s3.region,
             endpoint_url=s3.endpoint_url,
             credentials=credentials,
+            kms_endpoint_url=s3.kms_endpoint_url,
         )
     return FolderLocation(settings.store.mail_dir, settings.s3.prefix)
 
@@ -170,12 +240,17 @@ def open_store(
     *,
     trash_prefix: str | None = None,
     listings: ListingCache | None = None,
+    sizes: SizeCache | None = None,
+    spool_dir: Path | None = None,
+    plaintext_sizes: PlaintextSizes | None = None,
 ) -> MessageStore:
-    """The store for ``location``; S3 locations need the process's ``pool``; folder listings
-    are reused through ``listings`` when given."""
+    """The store for ``location``; S3 locations need the process's ``pool`` (and spool large
+    encrypted messages into ``spool_dir``); folder listings are reused through ``listings`` and
+    measured sizes through ``sizes`` when given."""
+    sizes = SizeCache() if sizes is None else sizes
     match location:
         case FolderLocation():
-            return FolderStore(location, listings=listings)
+            return FolderStore(location, listings=listings, sizes=sizes)
         case EmptyLocation():
             return EmptyStore()
         case DemoLocation():
@@ -183,7 +258,16 @@ def open_store(
         case S3Location():
             if pool is None:
                 raise StoreUnavailable("S3 store not available (no client pool)")
-            return S3Store(location, pool, trash_prefix=trash_prefix)
+            return SizedStore(
+                S3Store(
+                    location,
+                    pool,
+                    trash_prefix=trash_prefix,
+                    spool_dir=spool_dir,
+                    sizes=plaintext_sizes,
+                ),
+                sizes,
+            )
 
 
 class TlsTarget(Protocol):

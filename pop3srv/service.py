@@ -10,14 +10,19 @@ from functools import partial
 import trio
 
 from admin.app import create_app
-from admin.deps import AdminDeps, ClientInfo
+from admin.audit import AUDIT_FILE, AuditLog
+from admin.deps import AdminDeps, ClientInfo, ServerInfo
 from admin.minting import TokenMinter
 from admin.serve import serve_admin
 from admin.tokenfile import ensure_admin_token
+from pop3srv import __version__
 from pop3srv.admission import LoginSlots
+from pop3srv.auth.apppassword import app_password_id
+from pop3srv.auth.ledger import Revocation
 from pop3srv.config import Settings
 from pop3srv.fdlimits import BackoffListener, FdBudget, raise_nofile_limit
 from pop3srv.listening import listen_error
+from pop3srv.registry import SessionRegistry
 from pop3srv.runtime import Bound, Runtime, build_runtime, default_location, open_store
 from pop3srv.session import SessionDeps
 from pop3srv.transport import ConnectionHandler, TransportLimits
@@ -57,6 +62,8 @@ async def serve(
         logins=LoginSlots(settings.auth.penalty.max_logins_per_user),
         locks=runtime.locks,
         failures=runtime.failures,
+        failed_logins=runtime.failed_logins,
+        mailbox_name=runtime.mailbox_name,
         readahead=runtime.readahead,
     )
     limits = replace(TransportLimits.from_settings(settings), max_connections=budget.pop3)
@@ -67,6 +74,8 @@ async def serve(
         await background.start(runtime.failures.run)
         if runtime.locks.remote is not None:
             await background.start(runtime.locks.remote.run)
+        if runtime.ledger is not None:
+            await _start_ledger(runtime, background)
         async with trio.open_nursery() as admin:
             if settings.admin.port:
                 admin_port = 0 if any_free_port else settings.admin.port
@@ -146,7 +155,12 @@ async def _serve_admin(
         token=token,
         minter=TokenMinter.from_settings(settings),
         ready=runtime.is_ready,
-        client=partial(_client_info, settings, bound, runtime.tls_context is not None),
+        client=partial(client_info, settings, bound, runtime.tls_context is not None),
+        ledger=runtime.ledger,
+        audit=AuditLog(settings.store.state_dir / AUDIT_FILE),
+        failures=runtime.failed_logins,
+        login_penalty=runtime.penalty,
+        server=partial(_server_info, runtime, bound),
         allowed_hosts=(settings.admin.host, *settings.admin.allowed_hosts),
     )
     await serve_admin(
@@ -160,15 +174,54 @@ async def _serve_admin(
     )
 
 
-def _client_info(settings: Settings, bound: Bound, tls: bool) -> ClientInfo:
-    host = settings.listen.host
+async def _start_ledger(runtime: Runtime, nursery: trio.Nursery) -> None:
+    """Load the token registry, end sessions of tokens revoked (here or by another replica),
+    and keep re-reading it in the background."""
+    ledger = runtime.ledger
+    assert ledger is not None
+    ledger.listen(partial(end_revoked_sessions, runtime.registry))
+    try:
+        await ledger.load()
+    except Exception as exc:  # S3 down at start: the refresh loop retries
+        log.warning("token registry %s not read yet: %s", ledger.backend.where, exc)
+    await nursery.start(ledger.run)
+
+
+def end_revoked_sessions(registry: SessionRegistry, revocation: Revocation) -> None:
+    """End the live sessions that logged in with a password just revoked."""
+    token_id = revocation.jti or app_password_id(revocation.mailbox or "")
+    ended = registry.kick_where(lambda record: record.token_id == token_id)
+    if ended:
+        log.info("ended %d session(s) of a revoked password: %s", len(ended), " ".join(ended))
+
+
+def client_info(settings: Settings, bound: Bound, tls: bool) -> ClientInfo:
+    """What the UI tells mail-client users: the ``public-*`` settings; without them this
+    server's own ports, and the names of the settings to set."""
+    admin = settings.admin
+    missing = [] if admin.public_host else ["public-host"]
+    tls_port = admin.public_tls_port or (bound.tls[0][1] if bound.tls else None)
+    plain_port = admin.public_plain_port or (bound.plain[0][1] if bound.plain else None)
+    if bound.tls and not admin.public_tls_port:
+        missing.append("public-tls-port")
+    if bound.plain and not admin.public_plain_port:
+        missing.append("public-plain-port")
     return ClientInfo(
-        host=None if host in ("", "0.0.0.0", "::") else host,
-        tls_port=bound.tls[0][1] if bound.tls else None,
-        plain_port=bound.plain[0][1] if bound.plain else None,
+        host=admin.public_host,
+        tls_port=tls_port,
+        plain_port=plain_port,
         stls=tls,
         self_signed=bound.self_signed_cert is not None,
+        missing=tuple(missing),
     )
+
+
+def _server_info(runtime: Runtime, bound: Bound) -> ServerInfo:
+    def named(addresses: list[tuple[str, int]]) -> list[str]:
+        return [f"[{h}]:{p}" if ":" in h else f"{h}:{p}" for h, p in addresses]
+
+    listeners = {"tls": named(bound.tls), "plain": named(bound.plain), "admin": named(bound.admin)}
+    return ServerInfo(version=__version__, started_at=runtime.started_at, listeners=listeners)
 
 
 async def _listen(port: int, host: str | None, key: str) -> list[trio.SocketListener]:

@@ -16,7 +16,8 @@ import trio
 
 from pop3srv.admission import LoginSlots
 from pop3srv.auth.base import Authenticator, LoginContext, Principal
-from pop3srv.auth.penalty import LoginPenalty
+from pop3srv.auth.failures import FailedLogins
+from pop3srv.auth.penalty import LoginPenalty, address_of
 from pop3srv.config import PenaltySettings
 from pop3srv.failures import FailureLog, Who
 from pop3srv.locks import Held, MaildropLocks
@@ -26,7 +27,7 @@ from pop3srv.metrics import Metrics
 from pop3srv.protocol import events as ev
 from pop3srv.protocol.capabilities import capabilities
 from pop3srv.protocol.connection import Connection
-from pop3srv.protocol.sasl import decode_plain
+from pop3srv.protocol.sasl import MECHANISMS, Credentials, SaslExchange
 from pop3srv.protocol.state import State
 from pop3srv.readahead import ByteBudget, ReadAhead, Upcoming
 from pop3srv.registry import SessionRecord, SessionRegistry
@@ -58,6 +59,10 @@ class SessionDeps:
     locks: MaildropLocks | None = None
     implementation: str = "pop3srv"
     failures: FailureLog = field(default_factory=FailureLog)
+    #: recent failed logins for the admin app's security view (None: not kept)
+    failed_logins: FailedLogins | None = None
+    #: how the admin app names a login's mailbox (a ``mailboxes`` entry, else its location)
+    mailbox_name: Callable[[Location], str] = field(default=lambda location: location.lock_key)
     #: the process-wide read-ahead budget; None: no read-ahead
     readahead: ByteBudget | None = None
 
@@ -91,12 +96,13 @@ class Session:
         self._policy = policy
         self._record = record
         self._login: _Login | None = None
-        self._locks = deps.locks or MaildropLocks(deps.registry)
+        self._locks = deps.locks or MaildropLocks(deps.registry, metrics=deps.metrics)
         self._gate = Gate(
             deps.authenticator, deps.penalty, deps.logins, deps.metrics, deps.failures
         )
         self._bad_commands = 0
         self._auth_failures = 0
+        self._sasl: SaslExchange | None = None  # an AUTH exchange awaiting the client
         self._nursery: trio.Nursery | None = None
         self._readahead: ReadAhead | None = None
 
@@ -116,6 +122,8 @@ class Session:
                 return Action.START_TLS
             case ev.Quit():
                 return await self._quit(out)
+            case ev.Utf8():
+                await out.send(ev.Ok("UTF-8 user names and passwords accepted"))
             case ev.User() | ev.Pass() | ev.Auth() | ev.AuthResponse() | ev.AuthCancel():
                 return await self._authorization(event, out)
             case _:
@@ -167,34 +175,43 @@ class Session:
             case ev.Pass(password=password):
                 return await self._login_with(self._conn.user or "", password, "user", out)
             case ev.Auth(mechanism=None):
-                await out.send(ev.MultiLine("SASL mechanisms follow", ["PLAIN"]))
-            case ev.Auth(mechanism="PLAIN", initial_response=None):
-                await out.send(ev.Continue(""))
-            case ev.Auth(mechanism="PLAIN", initial_response=str(response)):
-                return await self._sasl_plain(response, out)
+                await out.send(ev.MultiLine("SASL mechanisms follow", list(MECHANISMS)))
+            case ev.Auth(mechanism=str(name), initial_response=initial) if name in MECHANISMS:
+                self._sasl = SaslExchange(name)
+                return await self._sasl_step(self._sasl, initial, out)
             case ev.Auth():
                 await out.send(ev.Err("unsupported authentication mechanism"))
-            case ev.AuthResponse(data=data):
-                return await self._sasl_plain(data, out)
-            case ev.AuthCancel():
+            case ev.AuthResponse(data=data) if self._sasl is not None:
+                return await self._sasl_step(self._sasl, data, out)
+            case ev.AuthCancel() | ev.AuthResponse():  # a response with no exchange: cancel
+                self._sasl = None
                 await out.send(ev.Err("authentication cancelled"))
         return Action.CONTINUE
 
-    async def _sasl_plain(self, response: str, out: Outbox) -> Action:
+    async def _sasl_step(self, sasl: SaslExchange, response: str | None, out: Outbox) -> Action:
+        """One step of a PLAIN or LOGIN exchange: the next challenge, or the login."""
         try:
-            authzid, authcid, password = decode_plain(response)
+            step = sasl.step(response)
         except ValueError:
-            return await self._bad(ev.Err("malformed SASL PLAIN response"), out)
-        if authzid and authzid != authcid:  # RFC 4616: no acting as another user
+            self._sasl = None
+            return await self._bad(ev.Err(f"malformed SASL {sasl.mechanism} response"), out)
+        if not isinstance(step, Credentials):
+            await out.send(ev.Continue(step))
+            return Action.CONTINUE
+        self._sasl = None
+        if step.authzid and step.authzid != step.authcid:  # RFC 4616: not as another user
             await out.send(ev.Err("authorization identity not permitted", "AUTH"))
             return Action.CONTINUE
-        return await self._login_with(authcid, password, "plain", out)
+        return await self._login_with(step.authcid, step.password, sasl.mechanism.lower(), out)
 
     async def _login_with(self, user: str, password: str, method: str, out: Outbox) -> Action:
         who, context = Who(self._record.id, self._record.peer, user), self._policy.context
         try:
             principal = await self._gate.log_in(user, password, method, context, who)
         except LoginRefused as refused:
+            if self._deps.failed_logins is not None:
+                peer = address_of(self._policy.context.peer)
+                self._deps.failed_logins.record(peer, user, method, refused.reason)
             await out.send(refused.reply)
             self._auth_failures += refused.bad_credentials
             too_many = self._auth_failures >= self._policy.max_auth_failures
@@ -202,7 +219,11 @@ class Session:
         reply = await self._open_maildrop(principal)
         if isinstance(reply, ev.Ok):
             self._deps.registry.update(
-                self._record, user=principal.user, mailbox=principal.mailbox, state="TRANSACTION"
+                self._record,
+                user=principal.user,
+                mailbox=self._deps.mailbox_name(principal.location),
+                token_id=principal.token_id,
+                state="TRANSACTION",
             )
         await out.send(reply)
         return Action.CONTINUE
@@ -346,7 +367,7 @@ class Session:
             state=self._conn.state,
             stls_available=self._conn.stls_allowed,
             user_allowed=allowed,
-            sasl_mechanisms=["PLAIN"] if allowed else [],
+            sasl_mechanisms=MECHANISMS if allowed else [],
             implementation=self._deps.implementation,
         )
 

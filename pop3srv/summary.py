@@ -4,6 +4,7 @@ unused (one warning), where each mailbox is stored, the listeners and the admin 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from pop3srv.auth.factory import mailbox_resolver
 from pop3srv.config import Settings
@@ -32,10 +33,17 @@ def unused_keys(settings: Settings) -> list[str]:
     return sorted((every & configured) - used)
 
 
-def announce(settings: Settings, bound: Bound) -> None:
-    """Log the summary, one line per fact."""
+def announce(settings: Settings, bound: Bound, generated_secret: Path | None = None) -> None:
+    """Log the summary, one line per fact (``generated_secret``: where the jwt-secret generated
+    for want of a configured one is)."""
     providers = settings.auth.providers
     log.info("login methods: %s", ", ".join(providers))
+    if generated_secret is not None:
+        log.info(
+            "jwt-secret: none configured, generated into %s; the admin app mints mailbox "
+            "passwords with it",
+            generated_secret,
+        )
     if unused := unused_keys(settings):
         log.warning(
             "configured but unused by the active login methods (%s): %s; "

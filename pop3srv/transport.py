@@ -178,7 +178,7 @@ class ConnectionHandler:
                 with record.cancel_scope:
                     async with session.background():
                         return await self._loop(conn, session, outbox, record)
-                return "kicked"
+                return "taken_over" if record.ended_by else "kicked"
             finally:
                 await session.release()
 

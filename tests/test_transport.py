@@ -123,12 +123,16 @@ async def test_remote_plaintext_peer_gets_no_user_and_auth_is_refused(tmp_path: 
     async with trio.open_nursery() as nursery:
         nursery.start_soon(handler.serve_stream, server, "plain", False, "192.0.2.7:40000")
         await _line(client)
-        await client.send_all(b"CAPA\r\nUSER u\r\nAUTH PLAIN AHUAcA==\r\nQUIT\r\n")
+        await client.send_all(
+            b"CAPA\r\nUSER u\r\nAUTH PLAIN AHUAcA==\r\nAUTH LOGIN\r\nUTF8\r\nQUIT\r\n"
+        )
         transcript = await _read_all(client)
     capa = transcript.split(b".\r\n")[0]
     assert b"USER" not in capa
     assert b"SASL" not in capa
-    assert transcript.count(b"-ERR [AUTH] Plaintext authentication disallowed") == 2
+    assert b"\r\nUTF8\r\n" in capa  # UTF-8 mode without credentials in plaintext
+    assert transcript.count(b"-ERR [AUTH] Plaintext authentication disallowed") == 3
+    assert b"+OK UTF-8" in transcript
 
 
 @pytest.mark.parametrize(

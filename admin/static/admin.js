@@ -1,43 +1,10 @@
-// pop3srv admin page: the live sessions table (websocket, no polling) and the minting forms.
-// Data from the server is only ever put into the page with textContent, never as HTML.
+// pop3srv admin page: the live sessions table (websocket, no polling), ending sessions (with
+// confirmation), and the minting forms. Shared helpers are in common.js.
 "use strict";
 
 (function () {
-  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const { api, showError, note, time, cell, button, label, confirmAction } = window.pop3admin;
   const sessions = new Map(); // id -> session object, as the server sent it
-
-  // ---- API calls (same origin, session cookie, CSRF header) ----
-
-  async function api(method, path, body) {
-    const options = {
-      method,
-      credentials: "same-origin",
-      headers: { "X-CSRF-Token": csrf, Accept: "application/json" },
-    };
-    if (body !== undefined) {
-      options.headers["Content-Type"] = "application/json";
-      options.body = JSON.stringify(body);
-    }
-    const response = await fetch(path, options);
-    let data = null;
-    try {
-      data = await response.json();
-    } catch (_) {
-      data = null;
-    }
-    if (!response.ok) {
-      const message = data && data.error ? data.error : `HTTP ${response.status}`;
-      throw new Error(message);
-    }
-    return data;
-  }
-
-  function showError(id, message) {
-    const element = document.getElementById(id);
-    if (!element) return;
-    element.textContent = message || "";
-    element.hidden = !message;
-  }
 
   // ---- live sessions ----
 
@@ -50,38 +17,27 @@
     status.textContent = text;
   }
 
-  function time(seconds) {
-    return new Date(seconds * 1000).toLocaleTimeString();
-  }
-
-  function cell(row, text) {
-    const td = document.createElement("td");
-    td.textContent = text === null || text === undefined ? "" : String(text);
-    row.appendChild(td);
-    return td;
-  }
-
   function renderRow(session) {
     const row = document.createElement("tr");
     row.dataset.sessionId = session.id;
     cell(row, session.id);
     cell(row, session.peer);
     cell(row, session.listener);
-    cell(row, session.user === null ? "—" : session.user).className = "user";
-    cell(row, session.mailbox === null ? "—" : session.mailbox).className = "mailbox";
-    cell(row, session.state).className = "state";
+    cell(row, session.user === null ? "—" : session.user, "user");
+    cell(row, session.mailbox === null ? "—" : session.mailbox, "mailbox");
+    cell(row, session.state, "state");
     cell(row, time(session.since));
     cell(row, session.commands);
     cell(row, session.bytes_sent);
     cell(row, time(session.last_activity));
-    const action = cell(row, "");
-    const button = document.createElement("button");
-    button.type = "button";
-    button.className = "end-session danger";
-    button.textContent = "End session";
-    button.addEventListener("click", () => endSession(session.id, button));
-    action.appendChild(button);
-    return row;
+    const action = cell(row, "", "actions");
+    const end = button("End session", "end-session danger", () => endSession(session, end));
+    action.appendChild(end);
+    if (session.mailbox) {
+      const all = button("End all of mailbox", "end-mailbox danger", () => endMailbox(session.mailbox));
+      action.appendChild(all);
+    }
+    return label(body, row);
   }
 
   function render() {
@@ -91,16 +47,41 @@
     empty.hidden = rows.length > 0;
   }
 
-  async function endSession(id, button) {
-    button.disabled = true;
+  async function endSession(session, control) {
+    const who = session.user ? ` (${session.user} from ${session.peer})` : ` (${session.peer})`;
+    const ok = await confirmAction(`End session ${session.id}${who}? Nothing it marked for deletion is deleted.`, "End session");
+    if (!ok) return;
+    control.disabled = true;
     try {
-      await api("DELETE", `/api/sessions/${encodeURIComponent(id)}`);
+      await api("DELETE", `/api/sessions/${encodeURIComponent(session.id)}`);
       showError("sessions-error", "");
+      note("sessions-note", `Ended ${session.id}.`);
+      document.dispatchEvent(new CustomEvent("pop3admin:changed"));
     } catch (error) {
-      button.disabled = false;
-      showError("sessions-error", `Could not end ${id}: ${error.message}`);
+      control.disabled = false;
+      showError("sessions-error", `Could not end ${session.id}: ${error.message}`);
     }
   }
+
+  async function endMailbox(mailbox) {
+    const ok = await confirmAction(`End every session holding mailbox ${mailbox}?`, "End sessions");
+    if (!ok) return;
+    try {
+      const result = await api("DELETE", `/api/sessions?mailbox=${encodeURIComponent(mailbox)}`);
+      showError("sessions-error", "");
+      note("sessions-note", result.ended.length ? `Ended ${result.ended.join(", ")}.` : `No live session holds ${mailbox}.`);
+      document.dispatchEvent(new CustomEvent("pop3admin:changed"));
+    } catch (error) {
+      showError("sessions-error", `Could not end the sessions of ${mailbox}: ${error.message}`);
+    }
+  }
+
+  const kickForm = document.getElementById("kick-mailbox-form");
+  kickForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const mailbox = kickForm.elements.mailbox.value.trim();
+    if (mailbox) endMailbox(mailbox);
+  });
 
   function apply(message) {
     switch (message.type) {
@@ -150,8 +131,9 @@
   const result = document.getElementById("result");
   const secret = document.getElementById("result-secret");
 
-  function showResult(password, user, expiresAt) {
+  function showResult(password, user, expiresAt, tokenLabel) {
     secret.textContent = password;
+    document.getElementById("result-label").textContent = tokenLabel || "—";
     document.getElementById("result-user").textContent = user;
     document.getElementById("result-expires").textContent =
       expiresAt === null || expiresAt === undefined ? "never" : new Date(expiresAt * 1000).toString();
@@ -207,6 +189,8 @@
     }
     const ttl = form.elements.ttl.value;
     request.ttl = ttl === "never" ? null : Number(ttl);
+    const tokenLabel = form.elements.label.value.trim();
+    if (tokenLabel !== "") request.label = tokenLabel;
     return request;
   }
 
@@ -232,7 +216,9 @@
         const minted = await api("POST", "/api/tokens", request);
         mintForm.elements.awsSecretAccessKey.value = "";
         mintForm.elements.awsSessionToken.value = "";
-        showResult(minted.token, suggestedUser(request), minted.expires_at);
+        showResult(minted.token, suggestedUser(request), minted.expires_at, request.label);
+        mintForm.elements.label.value = "";
+        document.dispatchEvent(new CustomEvent("pop3admin:changed"));
       } catch (error) {
         showError("mint-error", error.message);
       } finally {
@@ -248,7 +234,8 @@
       showError("mint-error", "");
       try {
         const minted = await api("POST", "/api/app-passwords", { mailbox: appForm.elements.mailbox.value });
-        showResult(minted.password, minted.mailbox, null);
+        showResult(minted.password, minted.mailbox, null, "app password");
+        document.dispatchEvent(new CustomEvent("pop3admin:changed"));
       } catch (error) {
         showError("mint-error", error.message);
       }

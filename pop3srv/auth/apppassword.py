@@ -1,6 +1,7 @@
 """Short app passwords: USER is a mailbox name from the ``mailboxes`` table and PASS the
 24-character MAC of that name and the mailbox's ``app-password-version`` (see ``tokens``).
-Nothing is stored; bumping the version revokes every app password of the mailbox."""
+Nothing is stored; bumping the version (in the configuration, or from the admin app through
+the token registry, which can only raise it) revokes every app password of the mailbox."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass, field
 
 from pop3srv.auth.base import AuthFailed, LoginContext, Principal, secrets_equal
 from pop3srv.auth.claims import MailboxResolver
+from pop3srv.auth.ledger import TokenLedger
 from pop3srv.auth.tokens import app_password
 
 #: how many earlier versions a refused password is compared with to log it as revoked
@@ -18,15 +20,21 @@ REVOKED_LOOKBACK = 16
 class AppPasswordAuthenticator:
     key: bytes = field(repr=False)
     resolver: MailboxResolver
+    ledger: TokenLedger | None = None
 
     async def authenticate(self, user: str, password: str, context: LoginContext) -> Principal:
         entry = self.resolver.mailboxes.get(user)
         version = entry.app_password_version if entry else 1
+        if self.ledger is not None and entry is not None:
+            version = self.ledger.app_password_version(user, version)
         expected = _canonical(app_password(self.key, user, version))
         given = _canonical(password)
         if not secrets_equal(given, expected) or entry is None:
             raise AuthFailed(reason=self._reason(user, given, version, known=entry is not None))
-        return Principal(user=user, location=self.resolver.from_entry(entry), method="app-password")
+        location = self.resolver.from_entry(entry)
+        return Principal(
+            user=user, location=location, method="app-password", token_id=app_password_id(user)
+        )
 
     def _reason(self, user: str, given: str, version: int, *, known: bool) -> str:
         """For the log: was it an app password of an earlier (revoked) version?"""
@@ -41,3 +49,8 @@ class AppPasswordAuthenticator:
 def _canonical(password: str) -> str:
     """Case, spaces and the grouping dashes do not matter (people retype these)."""
     return "".join(password.lower().split()).replace("-", "")
+
+
+def app_password_id(mailbox: str) -> str:
+    """The ``Principal.token_id`` of app-password logins to ``mailbox``."""
+    return f"app-password:{mailbox}"

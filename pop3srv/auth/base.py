@@ -16,6 +16,9 @@ class Principal:
     user: str
     location: Location
     method: str = "static"
+    #: the minted password this login used (JWT ``jti``, or ``app-password:<mailbox>``), if
+    #: any: revoking it ends the session
+    token_id: str | None = None
 
     @property
     def mailbox(self) -> str:

@@ -52,6 +52,7 @@ class MailboxResolver:
     default_region: str | None = None
     default_endpoint: str | None = None
     default_credentials: S3Credentials | None = None
+    default_kms_endpoint: str | None = None
 
     def named(self, name: str) -> Location:
         entry = self.mailboxes.get(name)
@@ -74,6 +75,7 @@ class MailboxResolver:
             region=entry.region or self.default_region,
             endpoint_url=entry.endpoint_url or self.default_endpoint,
             credentials=credentials,
+            kms_endpoint_url=entry.kms_endpoint_url or self.default_kms_endpoint,
         )
 
     def from_claims(self, claims: Mapping[str, object]) -> Location:
@@ -101,6 +103,7 @@ class MailboxResolver:
             region=text.get("region") or self.default_region,
             endpoint_url=self.default_endpoint,
             credentials=credentials,
+            kms_endpoint_url=self.default_kms_endpoint,
         )
 
 

@@ -10,6 +10,7 @@ from pop3srv.auth.chain import ChainAuthenticator
 from pop3srv.auth.claims import MailboxResolver
 from pop3srv.auth.http import HttpCallbackAuthenticator
 from pop3srv.auth.jwt import JwtAuthenticator
+from pop3srv.auth.ledger import TokenLedger
 from pop3srv.auth.static import StaticAuthenticator, StaticEntry
 from pop3srv.auth.tokens import app_password_key
 from pop3srv.config import Settings
@@ -23,6 +24,7 @@ def mailbox_resolver(settings: Settings) -> MailboxResolver:
         default_region=settings.s3.region,
         default_endpoint=settings.s3.endpoint_url,
         default_credentials=server_credentials(settings),
+        default_kms_endpoint=settings.s3.kms_endpoint_url,
     )
 
 
@@ -36,12 +38,16 @@ def server_credentials(settings: Settings) -> S3Credentials | None:
 
 
 def build_authenticator(
-    settings: Settings, default_location: Location, http_client: httpx.AsyncClient
+    settings: Settings,
+    default_location: Location,
+    http_client: httpx.AsyncClient,
+    ledger: TokenLedger | None = None,
 ) -> Authenticator:
-    """The provider chain of ``settings.auth.providers`` (validated by config)."""
+    """The provider chain of ``settings.auth.providers`` (validated by config); minted
+    passwords are checked against ``ledger`` (the token registry) when given."""
     resolver = mailbox_resolver(settings)
     providers = [
-        _provider(name, settings, resolver, default_location, http_client)
+        _provider(name, settings, resolver, default_location, http_client, ledger=ledger)
         for name in settings.auth.providers
     ]
     return providers[0] if len(providers) == 1 else ChainAuthenticator(providers)
@@ -53,6 +59,8 @@ def _provider(
     resolver: MailboxResolver,
     default_location: Location,
     http_client: httpx.AsyncClient,
+    *,
+    ledger: TokenLedger | None,
 ) -> Authenticator:
     auth = settings.auth
     match name:
@@ -63,6 +71,8 @@ def _provider(
                 secrets=auth.jwt_secrets,
                 algorithms=auth.jwt_algorithms,
                 leeway=auth.jwt_leeway,
+                ledger=ledger,
+                require_jti=auth.require_jti,
             )
         case "http":
             assert auth.http_basic_auth_url is not None
@@ -70,7 +80,7 @@ def _provider(
         case "app-password":
             key = app_password_key(auth.app_password_secret, auth.jwt_secret)
             assert key is not None
-            return AppPasswordAuthenticator(key, resolver)
+            return AppPasswordAuthenticator(key, resolver, ledger)
     entries = [StaticEntry(auth.user, auth.password, default_location)]
     for user in auth.users.values():
         location = resolver.named(user.mailbox) if user.mailbox else default_location

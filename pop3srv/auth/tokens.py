@@ -21,6 +21,7 @@ APP_PASSWORD_LENGTH = 24  # base32 characters, shown in groups of four: 29 chara
 class MintedToken:
     token: str
     expires_at: int | None  # Unix time, None = never
+    issued_at: int = 0
 
 
 def mint_jwt(
@@ -31,20 +32,24 @@ def mint_jwt(
     kid: str | None = None,
     algorithm: str = "HS256",
     now: float | None = None,
+    jti: str | None = None,
 ) -> MintedToken:
-    """A signed mailbox JWT with the given claims (only the known mailbox claims are allowed)."""
+    """A signed mailbox JWT with the given claims (only the known mailbox claims are allowed);
+    ``jti`` names it in the token registry."""
     unknown = set(claims) - set(TEXT_CLAIMS)
     if unknown:
         raise ValueError(f"unknown claims: {', '.join(sorted(unknown))}")
     issued = int(time.time() if now is None else now)
     payload: dict[str, object] = {**claims, "iat": issued}
+    if jti is not None:
+        payload["jti"] = jti
     expires_at = None
     if ttl is not None:
         expires_at = issued + ttl
         payload["exp"] = expires_at
     headers = {"kid": kid} if kid else None
     token = jwt.encode(payload, secret, algorithm=algorithm, headers=headers)
-    return MintedToken(token=token, expires_at=expires_at)
+    return MintedToken(token=token, expires_at=expires_at, issued_at=issued)
 
 
 def app_password_key(app_password_secret: str | None, jwt_secret: str | None) -> bytes | None:

@@ -210,8 +210,8 @@ class StoreSettings:
     """local mail store used without a bucket: one raw message per file; relative to the
     working directory (set it under systemd)"""
     state_dir: FsPath = key("state-dir", Path("./var"))
-    """generated certificate and admin token; relative to the working directory (set it under
-    systemd)"""
+    """generated certificate, admin token and jwt-secret; the token registry and audit.log;
+    relative to the working directory (set it under systemd)"""
 
 
 @dataclass(frozen=True, config=_DOCS)

@@ -114,16 +114,10 @@ def _frozen(value: Mapping[str, Any]) -> Mapping[str, Any]:
     return MappingProxyType(dict(value))
 
 
-def _table(item: Any) -> Any:
-    return Annotated[
-        Mapping[str, item],
-        BeforeValidator(_entries),
-        AfterValidator(_frozen),
-    ]
-
-
-Mailboxes = _table(MailboxEntry)
-Users = _table(UserEntry)
+Mailboxes = Annotated[
+    Mapping[str, MailboxEntry], BeforeValidator(_entries), AfterValidator(_frozen)
+]
+Users = Annotated[Mapping[str, UserEntry], BeforeValidator(_entries), AfterValidator(_frozen)]
 JwtSecret = Annotated[
     str, Field(min_length=16, strict=True), complaint("is not text of 16+ characters")
 ]

@@ -1,4 +1,4 @@
-"""Sans-I/O POP3 (RFC 1939, 2449, 2595, 5034, 3206).
+"""Sans-I/O POP3 (RFC 1939, 2449, 2595, 5034, 3206, 6856).
 
 Bytes in, typed events out; replies in, bytes out. This package re-exports the public names.
 """
@@ -39,6 +39,7 @@ from pop3srv.protocol.events import (
     Top,
     Uidl,
     User,
+    Utf8,
 )
 from pop3srv.protocol.parser import parse_command, parse_sasl_response
 from pop3srv.protocol.sasl import decode_plain, decode_response, encode_plain, encode_response
@@ -87,6 +88,7 @@ __all__ = [
     "TopFilter",
     "Uidl",
     "User",
+    "Utf8",
     "capabilities",
     "decode_plain",
     "decode_response",

@@ -3,7 +3,8 @@
 This module owns which capabilities are announced under which conditions; the lines go into a
 ``MultiLine`` reply to CAPA. TOP, UIDL, RESP-CODES, AUTH-RESP-CODE (RFC 3206) and PIPELINING are
 always supported; USER and SASL only where plaintext login is allowed; STLS (RFC 2595) only
-before login and when a TLS upgrade is possible.
+before login and when a TLS upgrade is possible. UTF8 (RFC 6856) is always announced, with its
+USER argument (UTF-8 in USER and PASS) where USER is.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def capabilities(
         caps.append("USER")
         if sasl_mechanisms:
             caps.append("SASL " + " ".join(sasl_mechanisms))
-    caps += ["RESP-CODES", "AUTH-RESP-CODE", "PIPELINING"]
+    caps += ["RESP-CODES", "AUTH-RESP-CODE", "PIPELINING", "UTF8 USER" if user_allowed else "UTF8"]
     if stls_available and state is State.AUTHORIZATION:
         caps.append("STLS")
     if login_delay is not None:

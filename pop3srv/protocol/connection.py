@@ -41,6 +41,7 @@ from pop3srv.protocol.events import (
     Top,
     Uidl,
     User,
+    Utf8,
 )
 from pop3srv.protocol.parser import TOO_LONG_REPLY, parse_command, parse_sasl_response
 from pop3srv.protocol.state import State
@@ -84,6 +85,7 @@ class Connection:
         self._pending: Command | None = None
         self._body: BodyEncoder | None = None
         self._in_sasl = False  # a Continue was sent: the next line is a SASL response
+        self._utf8 = False  # UTF8 was accepted (RFC 6856): USER may carry UTF-8
         self._eof = False
         self._spoken = False  # anything was sent (the greeting must come first)
 
@@ -99,6 +101,11 @@ class Connection:
     def user(self) -> str | None:
         """The name given by the last accepted USER (kept after login), else None."""
         return self._user
+
+    @property
+    def utf8(self) -> bool:
+        """Whether the client enabled UTF-8 mode with UTF8 (RFC 6856 section 2)."""
+        return self._utf8
 
     @property
     def stls_available(self) -> bool:
@@ -214,6 +221,7 @@ class Connection:
             stls_available=self._stls_available,
             is_tls=self._is_tls,
             max_line=self._max_line,
+            utf8=self._utf8,
         )
 
     def _send_body(self, reply: Data | EndData) -> bytes:
@@ -240,6 +248,8 @@ class Connection:
             case Auth() | AuthResponse():
                 if ok:
                     self._state = State.TRANSACTION
+            case Utf8():
+                self._utf8 = self._utf8 or ok
             case Quit():
                 self._close()
             case Stls():
@@ -249,6 +259,7 @@ class Connection:
                     self._buffer.clear()
                     self._is_tls = True
                     self._user = None
+                    self._utf8 = False
             case _:
                 pass
 

@@ -95,6 +95,11 @@ class Stls:
 
 
 @dataclass(frozen=True)
+class Utf8:
+    """UTF8 (RFC 6856 section 2): UTF-8 user names and passwords from now on."""
+
+
+@dataclass(frozen=True)
 class Auth:
     """AUTH [mechanism [initial-response]]; ``mechanism`` is upper-cased, None lists mechanisms."""
 
@@ -140,6 +145,7 @@ Command = (
     | Uidl
     | Capa
     | Stls
+    | Utf8
     | Auth
     | AuthResponse
     | AuthCancel

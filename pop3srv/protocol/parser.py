@@ -1,7 +1,8 @@
 """Turning one command line (bytes, terminator removed) into a command event.
 
 This module owns POP3 command syntax: keywords (RFC 1939, RFC 2449 CAPA, RFC 2595 STLS, RFC 5034
-AUTH), argument counts and formats, and the ``-ERR`` text for every malformed line. It asks
+AUTH, RFC 6856 UTF8), argument counts and formats, and the ``-ERR`` text for every malformed
+line. It asks
 ``state`` whether a command is valid in the current state and decides nothing else about the
 session. Err texts never echo what the client sent, so a password can never leak into a reply.
 """
@@ -31,6 +32,7 @@ from pop3srv.protocol.events import (
     Top,
     Uidl,
     User,
+    Utf8,
 )
 from pop3srv.protocol.state import KNOWN_COMMANDS, State, allowed, not_allowed
 
@@ -38,6 +40,7 @@ from pop3srv.protocol.state import KNOWN_COMMANDS, State, allowed, not_allowed
 LONG_LINE_COMMANDS = frozenset({"PASS", "AUTH"})
 
 _PRINTABLE = re.compile(rb"[\x20-\x7e]*")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1: never in a UTF-8 user name
 _NUMBER = re.compile(rb"[0-9]{1,10}")  # no sign, no spaces, no non-ASCII digits
 _MECHANISM = re.compile(r"[A-Z0-9_-]{1,20}")  # RFC 4422 section 3.1 sasl-mech
 
@@ -45,9 +48,10 @@ TOO_LONG_REPLY = Err("line too long")
 
 
 def keyword_of(line: bytes) -> str | None:
-    """The upper-cased keyword of ``line`` if it looks like one (3-4 ASCII letters), else None."""
+    """The upper-cased keyword of ``line`` if it looks like one (3-4 ASCII letters or digits,
+    as in UTF8), else None."""
     word = line.lstrip(b" ").partition(b" ")[0]
-    if 3 <= len(word) <= 4 and word.isalpha():  # bytes.isalpha() is ASCII-only
+    if 3 <= len(word) <= 4 and word.isalnum():  # bytes.isalnum() is ASCII-only
         return word.decode("ascii").upper()
     return None
 
@@ -60,11 +64,13 @@ def parse_command(
     stls_available: bool = False,
     is_tls: bool = False,
     max_line: int | None = None,
+    utf8: bool = False,
 ) -> Command:
     """Parses ``line`` as a command given in ``state``.
 
     ``have_user``: a USER was accepted (PASS is valid); ``stls_available``/``is_tls``: whether
-    STLS can be offered; ``max_line``: the normal line limit, which PASS and AUTH may exceed.
+    STLS can be offered; ``max_line``: the normal line limit, which PASS and AUTH may exceed;
+    ``utf8``: the client sent UTF8 (RFC 6856), so USER may carry a UTF-8 name.
     Every problem becomes a ``BadCommand`` holding the ``-ERR`` to reply with.
     """
     keyword = keyword_of(line)
@@ -78,18 +84,13 @@ def parse_command(
         return BadCommand(not_allowed(keyword, state))
     rest = line.lstrip(b" ")[len(keyword) :]  # empty or starting with a space
     if keyword == "PASS":
-        if not have_user:
-            return _bad("PASS must follow a successful USER")
-        if len(rest) < 2:
-            return _bad("PASS needs a password")
-        return Pass(rest[1:].decode("utf-8", "surrogateescape"))
+        return _pass(rest, have_user=have_user)
     if keyword == "AUTH":
         return _parse_auth(_split(rest.decode("utf-8", "surrogateescape")))
-    if keyword == "STLS":
-        if is_tls:
-            return _bad("already using TLS")
-        if not stls_available:
-            return _bad("STLS not available")
+    if keyword == "USER" and utf8:
+        return _utf8_user(rest)
+    if keyword == "STLS" and (is_tls or not stls_available):
+        return _bad("already using TLS" if is_tls else "STLS not available")
     if not _PRINTABLE.fullmatch(rest):
         return _bad("command must be printable ASCII")
     return _ARGUMENT_PARSERS[keyword](keyword, _split(rest.decode("ascii")))
@@ -130,6 +131,26 @@ def _user(keyword: str, args: Sequence[str]) -> Command:
     if len(args) > 1:
         return _bad("USER: too many arguments")
     return User(args[0])
+
+
+def _pass(rest: bytes, *, have_user: bool) -> Command:
+    """PASS takes the rest of the line as it is (spaces included), as UTF-8 where it can."""
+    if not have_user:
+        return _bad("PASS must follow a successful USER")
+    if len(rest) < 2:
+        return _bad("PASS needs a password")
+    return Pass(rest[1:].decode("utf-8", "surrogateescape"))
+
+
+def _utf8_user(rest: bytes) -> Command:
+    """USER after UTF8: any UTF-8 text without control characters (RFC 6856 section 3)."""
+    try:
+        text = rest.decode("utf-8")
+    except UnicodeDecodeError:
+        return _bad("USER: the name is not UTF-8")
+    if _CONTROL.search(text):
+        return _bad("USER: control characters in the name")
+    return _user("USER", _split(text))
 
 
 def _one_message(keyword: str, args: Sequence[str]) -> Command:
@@ -183,6 +204,7 @@ _SIMPLE: dict[str, Callable[[], Command]] = {
     "RSET": Rset,
     "CAPA": Capa,
     "STLS": Stls,
+    "UTF8": Utf8,
 }
 
 _ARGUMENT_PARSERS: dict[str, Callable[[str, Sequence[str]], Command]] = {

@@ -1,14 +1,74 @@
-"""SASL message encoding for POP3 AUTH (RFC 5034) and the PLAIN mechanism (RFC 4616).
+"""SASL for POP3 AUTH (RFC 5034): the PLAIN (RFC 4616) and LOGIN mechanisms.
 
 This module owns the base64 layer of SASL responses (``=`` is an empty initial response,
-RFC 5034 section 4) and the PLAIN message format ``[authzid] NUL authcid NUL passwd``. It checks
-shape only; whether the credentials are good is for the authentication backend.
+RFC 5034 section 4), the PLAIN message format ``[authzid] NUL authcid NUL passwd``, the LOGIN
+exchange (``Username:`` and ``Password:`` challenges, one base64 answer each, as
+draft-murchison-sasl-login describes) and ``SaslExchange``, which runs one AUTH exchange step
+by step. It checks shape only; whether the credentials are good is for the authentication
+backend.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+from dataclasses import dataclass, field
+
+#: The mechanisms ``SaslExchange`` implements, in the order they are announced.
+MECHANISMS = ("PLAIN", "LOGIN")
+LOGIN_USER_CHALLENGE = base64.b64encode(b"Username:").decode("ascii")
+LOGIN_PASSWORD_CHALLENGE = base64.b64encode(b"Password:").decode("ascii")
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What a finished SASL exchange yields; ``authzid`` is ``""`` unless PLAIN sent one."""
+
+    authcid: str
+    password: str = field(repr=False)
+    authzid: str = ""
+
+
+class SaslExchange:
+    """One AUTH exchange in progress (sans-I/O).
+
+    ``step`` takes first the initial response (None if the AUTH line had none), then each
+    answer to a ``+`` challenge; it returns the next challenge (base64 text for a ``Continue``)
+    or the ``Credentials``. ValueError for a malformed response: the exchange is then over.
+    """
+
+    def __init__(self, mechanism: str) -> None:
+        if mechanism not in MECHANISMS:
+            raise ValueError(f"unsupported SASL mechanism {mechanism}")
+        self.mechanism = mechanism
+        self._started = False
+        self._user: str | None = None
+
+    def step(self, response: str | None) -> str | Credentials:
+        first, self._started = not self._started, True
+        if response is None:
+            if not first:
+                raise ValueError("a SASL response is needed")
+            return "" if self.mechanism == "PLAIN" else LOGIN_USER_CHALLENGE
+        if self.mechanism == "PLAIN":
+            authzid, authcid, password = decode_plain(response)
+            return Credentials(authcid, password, authzid)
+        text = _login_field(response)
+        if self._user is None:
+            self._user = text
+            return LOGIN_PASSWORD_CHALLENGE
+        return Credentials(self._user, text)
+
+
+def _login_field(response: str) -> str:
+    """A LOGIN answer: non-empty UTF-8 without NUL."""
+    try:
+        text = decode_response(response).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError("LOGIN response is not UTF-8") from exc
+    if not text or "\x00" in text:
+        raise ValueError("LOGIN response must be non-empty, without NUL")
+    return text
 
 
 def decode_response(text: str) -> bytes:

@@ -20,7 +20,8 @@ class State(Enum):
     """Where a POP3 session is (RFC 1939 section 3)."""
 
     #: RFC 1939 section 4: before login. USER/PASS (section 7), AUTH (RFC 5034), STLS
-    #: (RFC 2595 section 4), CAPA (RFC 2449 section 5) and QUIT (section 6) are valid here.
+    #: (RFC 2595 section 4), CAPA (RFC 2449 section 5), UTF8 (RFC 6856 section 2) and QUIT
+    #: (section 6) are valid here.
     AUTHORIZATION = "AUTHORIZATION"
     #: RFC 1939 section 5: logged in, the maildrop is locked; the message commands are valid.
     TRANSACTION = "TRANSACTION"
@@ -32,7 +33,7 @@ class State(Enum):
 
 #: The command keywords each state accepts. NOOP is TRANSACTION-only (RFC 1939 section 5).
 ALLOWED_COMMANDS: Mapping[State, frozenset[str]] = {
-    State.AUTHORIZATION: frozenset({"USER", "PASS", "QUIT", "CAPA", "STLS", "AUTH"}),
+    State.AUTHORIZATION: frozenset({"USER", "PASS", "QUIT", "CAPA", "STLS", "AUTH", "UTF8"}),
     State.TRANSACTION: frozenset(
         {"STAT", "LIST", "RETR", "DELE", "NOOP", "RSET", "TOP", "UIDL", "QUIT", "CAPA"}
     ),

@@ -25,7 +25,10 @@ class MessageInfo:
 
     arrived: float
     key: str
+    #: octets RETR sends (RFC 1939 section 11); S3 stores list the stored size (see sizes.py)
     size: int
+    #: what identifies the content (an S3 ETag), "" if the store has none
+    etag: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,11 @@ class StoreDenied(StoreError):
 
 class MessageGone(StoreError):
     """The message disappeared from the store since the session's snapshot."""
+
+
+class MessageUndecryptable(StoreError):
+    """An encrypted message whose envelope is malformed, whose data key KMS refuses to unwrap
+    for its encryption context, or whose ciphertext fails authentication: ``SYS/PERM``."""
 
 
 class MessageStore(Protocol):
@@ -112,6 +120,8 @@ class S3Location:
     region: str | None = None
     endpoint_url: str | None = None
     credentials: S3Credentials | None = None
+    #: KMS endpoint for SES-encrypted mail; None: the region's standard endpoint
+    kms_endpoint_url: str | None = None
 
     @property
     def lock_key(self) -> str:

@@ -1,8 +1,9 @@
 """Local mail folder store: one raw message per file under ``root/prefix``, as in the bucket.
 
-Files are listed without reading them (size and mtime from ``stat``), streamed in chunks in a
-worker thread, and deleted only when asked (on QUIT). Hidden files (a delivery in progress
-writes ``.name.tmp`` then renames), sub-folders and SES's setup notification are not messages.
+Files are listed with ``stat`` (a file is read once to measure its transfer size, which
+``sizes.py`` caches by inode, size and mtime), streamed in chunks in a worker thread, and
+deleted only when asked (on QUIT). Hidden files (a delivery in progress writes ``.name.tmp``
+then renames), sub-folders and SES's setup notification are not messages.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from pop3srv.storage.base import (
     StoreDenied,
     StoreUnavailable,
 )
+from pop3srv.storage.sizes import SizeCache, folder_size
 
 #: Messages up to this size are read in the event loop rather than in a worker thread.
 INLINE_READ_LIMIT = 64 * 1024
@@ -85,6 +87,7 @@ class FolderStore:
         *,
         chunk_size: int = CHUNK_SIZE,
         listings: ListingCache | None = None,
+        sizes: SizeCache | None = None,
     ) -> None:
         self._root = location.root
         self._parts = [part for part in location.prefix.split("/") if part not in ("", ".")]
@@ -93,6 +96,7 @@ class FolderStore:
         self._listings = listings
         self._fd: int | None = None
         self._fd_lock = threading.Lock()
+        self._sizes = SizeCache() if sizes is None else sizes  # transfer sizes (sizes.py)
 
     @property
     def directory(self) -> Path:
@@ -130,6 +134,7 @@ class FolderStore:
         if self._listings is not None and (cached := self._listings.get(self._dir, st)):
             return cached
         listing = self._scan(fd)
+        self._sizes.save()
         if self._listings is not None:
             self._listings.put(self._dir, st, listing)
         return listing
@@ -153,7 +158,8 @@ class FolderStore:
                 st = entry.stat(follow_symlinks=False)
             except FileNotFoundError:
                 continue  # deleted while listing
-            messages.append(MessageInfo(arrived=st.st_mtime, key=entry.name, size=st.st_size))
+            size = folder_size(self._sizes, entry.name, st, dir_fd=fd)
+            messages.append(MessageInfo(arrived=st.st_mtime, key=entry.name, size=size))
         messages.sort()
         return messages
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Mapping, Sequence
 
+from pop3srv.protocol.octets import wire_size
 from pop3srv.storage.base import CHUNK_SIZE, DeleteResult, MessageGone, MessageInfo
 
 DEMO_MESSAGE = (
@@ -29,7 +30,7 @@ class MemoryStore:
 
     async def list_messages(self) -> list[MessageInfo]:
         return sorted(
-            MessageInfo(arrived=0.0, key=key, size=len(body))
+            MessageInfo(arrived=0.0, key=key, size=wire_size(body))
             for key, body in self._messages.items()
         )
 

@@ -134,6 +134,7 @@ class S3Pool:
         self._limiter = trio.CapacityLimiter(self._settings.threads)
         self._create_lock = trio.Lock()
         self._clients: OrderedDict[ClientKey, _Entry] = OrderedDict()
+        self._kms: OrderedDict[ClientKey, Any] = OrderedDict()  # KMS clients (kms_client)
         self._fingerprint_key = secrets.token_bytes(32)
         self.clients_created = 0
         self.hits = 0
@@ -235,6 +236,52 @@ class S3Pool:
         """Close every cached client's connections (service shutdown)."""
         for key in list(self._clients):
             self._drop(key)
+        while self._kms:
+            self._kms.popitem()[1].close()
+
+    async def kms_client(self, location: S3Location) -> Any:
+        """The KMS client for ``location``'s credentials and region: its ``kms_endpoint_url``,
+        else the region's standard endpoint. Cached (least recently used dropped first) and
+        created like the S3 clients, from the same botocore session."""
+        key = (
+            f"kms:{location.kms_endpoint_url or 'aws'}",
+            location.region or "",
+            self.fingerprint(location.credentials),
+        )
+        client = self._kms.get(key)
+        if client is not None:
+            self._kms.move_to_end(key)
+            return client
+        async with self._create_lock:
+            if key not in self._kms:
+                try:
+                    created = await trio.to_thread.run_sync(self._create_kms, location)
+                except (*_S3_FAILURES, ValueError) as exc:
+                    raise map_error(exc, "create_client") from exc
+                self._kms[key] = created
+                while len(self._kms) > self._settings.max_clients:
+                    self._kms.popitem(last=False)[1].close()
+            return self._kms[key]
+
+    def _create_kms(self, location: S3Location) -> Any:
+        credentials = location.credentials
+        endpoint = location.kms_endpoint_url
+        return self._session.create_client(
+            "kms",
+            region_name=location.region or ("us-east-1" if endpoint else None),
+            endpoint_url=endpoint,
+            aws_access_key_id=credentials.access_key_id if credentials else None,
+            aws_secret_access_key=credentials.secret_access_key if credentials else None,
+            aws_session_token=credentials.session_token if credentials else None,
+            config=Config(
+                retries={"mode": "adaptive", "total_max_attempts": self._settings.max_attempts},
+                connect_timeout=self._settings.connect_timeout,
+                read_timeout=self._settings.read_timeout,
+                max_pool_connections=self._settings.max_connections,
+                tcp_keepalive=True,
+                user_agent_appid="pop3srv",
+            ),
+        )
 
     def _create(self, location: S3Location) -> tuple[Any, ObjectGetter]:
         credentials = location.credentials

@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from contextlib import aclosing
+from pathlib import Path
 from typing import Any
 
 import trio
@@ -41,6 +43,8 @@ from pop3srv.storage.base import (
     S3Location,
     StoreError,
 )
+from pop3srv.storage.encrypted import Decryptor, PlaintextSizes, encrypted
+from pop3srv.storage.kms import DataKeys
 from pop3srv.storage.pool import S3Pool
 from pop3srv.storage.s3errors import GONE_CODES, RangeNotSatisfiable
 from pop3srv.storage.s3get import S3Object
@@ -76,6 +80,8 @@ class S3Store:
         *,
         trash_prefix: str | None = None,
         delete_batch: int = DELETE_BATCH,
+        spool_dir: Path | None = None,
+        sizes: PlaintextSizes | None = None,
     ) -> None:
         if trash_prefix is not None and not trash_prefix.strip("/"):
             raise ValueError("trash_prefix must name a folder, not the bucket root")
@@ -88,6 +94,9 @@ class S3Store:
         self._trash = folder_prefix(trash_prefix) if trash_prefix is not None else None
         self._delete_batch = delete_batch
         self._first_page: Page | None = None
+        #: SES-encrypted objects (``encrypted.py``): this login's data keys, the spool folder
+        self._decryptor = Decryptor(pool, DataKeys(pool, location), spool_dir=spool_dir)
+        self._sizes = sizes if sizes is not None else PlaintextSizes()
 
     @property
     def location(self) -> S3Location:
@@ -143,7 +152,11 @@ class S3Store:
             name = item.key[len(self._prefix) :]
             if not _is_message_name(name):
                 continue
-            found.append(MessageInfo(arrived=item.last_modified, key=name, size=item.size))
+            plain = self._sizes.get(self._bucket, item.key, item.size)  # encrypted, read before
+            size = item.size if plain is None else plain
+            found.append(
+                MessageInfo(arrived=item.last_modified, key=name, size=size, etag=item.etag)
+            )
         return found
 
     # --- reading ------------------------------------------------------------------------
@@ -155,12 +168,18 @@ class S3Store:
         getter = await self._pool.getter(self._location)
         if first_chunk is None:
             async with getter.get(self._bucket, object_key) as obj:
+                if encrypted(obj.metadata):
+                    async with aclosing(self._decrypted(key, obj)) as plaintext:
+                        async for chunk in plaintext:
+                            yield chunk
+                    return
                 async for chunk in self._body(obj):
                     yield chunk
             return
         offset, length = 0, max(1, first_chunk)
         etag: str | None = None
-        while True:
+        whole = False  # an encrypted object: its tag covers all of it, so TOP reads it whole
+        while not whole:
             byte_range = f"bytes={offset}-{offset + length - 1}"
             try:
                 async with getter.get(
@@ -168,20 +187,40 @@ class S3Store:
                 ) as obj:
                     etag = obj.etag or etag
                     end, total = _content_range(obj.content_range)
-                    async for chunk in self._body(obj):
-                        yield chunk
+                    whole = offset == 0 and encrypted(obj.metadata)
+                    if not whole:
+                        async for chunk in self._body(obj):
+                            yield chunk
             except RangeNotSatisfiable as exc:
                 if offset == 0:
                     return  # an empty object
                 raise MessageGone("message changed while being read") from exc
+            if whole:
+                break
             if end is None or total is None or end + 1 >= total:
                 return  # the whole object came back (Range ignored), or its end was reached
             offset, length = end + 1, min(length * 2, MAX_RANGE)
+        async with (
+            getter.get(self._bucket, object_key, if_match=etag) as obj,
+            aclosing(self._decrypted(key, obj)) as plaintext,
+        ):
+            async for chunk in plaintext:
+                yield chunk
 
     def _body(self, obj: S3Object) -> AsyncIterator[bytes]:
         """The message octets of a GET response (the place a decoder of stored objects wraps
         ``obj.chunks()``, with ``obj.metadata`` at hand)."""
         return obj.chunks()
+
+    def _decrypted(self, key: str, obj: S3Object) -> AsyncGenerator[bytes, None]:
+        """The seam to ``encrypted.py``: an object with SES's KMS envelope, verified, then
+        decrypted; its plaintext size is remembered for later listings."""
+        stored = obj.content_length
+
+        def verified(size: int) -> None:
+            self._sizes.put(self._bucket, self.object_key(key), stored, size)
+
+        return self._decryptor.plaintext(obj.metadata, obj.chunks(), name=key, verified=verified)
 
     # --- deleting -----------------------------------------------------------------------
 

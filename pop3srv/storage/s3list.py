@@ -28,6 +28,7 @@ class Listed:
     key: str
     last_modified: float
     size: int
+    etag: str = ""  # identifies the content (transfer sizes are cached by it, sizes.py)
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ def parse_page(document: bytes) -> Page:
                 urllib.parse.unquote_plus(key) if encoded else key,
                 stamp.timestamp(),
                 int(item.findtext(f"{ns}Size") or "0"),
+                item.findtext(f"{ns}ETag") or "",
             )
         )
     truncated = (root.findtext(f"{ns}IsTruncated") or "").lower() == "true"

@@ -7,6 +7,14 @@ with ``If-None-Match: *``; a second taker gets 412. The holder renews it (PutObj
 lease, by the S3 server's own clock (the response Date), is taken over with ``If-Match`` on the
 stale ETag, so a crashed replica never locks a mailbox for longer than the lease. Release is a
 DeleteObject with ``If-Match``. 409 ConditionalRequestConflict is retried, as AWS documents.
+
+Takeover requests: a login that finds the lock held (and not stale) may mark it wanted
+(PutObject ``If-Match`` on its ETag, metadata ``wanted-by`` and the holder's last renewal time,
+so marking never makes a dead holder look alive). The holder's replica looks at each lock it
+holds every ``WATCH_INTERVAL`` (one HeadObject per held lock); on a mark it asks ``on_wanted``:
+an idle session is ended and its lock deleted (``If-Match`` on the mark), a busy one re-asserts
+the lock. The requester only ever takes the lock with ``If-None-Match`` (or a stale takeover),
+never deletes it, and gives up after ``WANT_WAIT``.
 """
 
 from __future__ import annotations
@@ -15,7 +23,7 @@ import email.utils
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +34,9 @@ from pop3srv.storage.pool import S3Pool
 
 log = logging.getLogger(__name__)
 CONFLICT_RETRIES = 3
+WATCH_INTERVAL = 1.0  # how often a holder's replica looks for takeover requests
+WANT_WAIT = 5.0  # how long a requester waits for the holder to let go
+WANT_POLL = 0.25  # how often the requester tries to take the lock meanwhile
 
 
 @dataclass
@@ -36,7 +47,11 @@ class S3Lease:
     key: str
     etag: str
     on_lost: Callable[[], None] = field(repr=False)
+    #: asked with the requester's address when a login elsewhere wants the mailbox; True if
+    #: the session is being ended (then the lock is released with it)
+    on_wanted: Callable[[str], bool] | None = field(default=None, repr=False)
     renewed_at: float = 0.0
+    yielded: bool = False  # given up to a takeover request; only the release remains
     lost: bool = False
     released: bool = False
     #: renewal and release of one lease never overlap (each changes the ETag)
@@ -58,18 +73,27 @@ class S3Locks:
         return f"{self.prefix}{digest[:40]}"
 
     async def acquire(
-        self, location: S3Location, owner: str, on_lost: Callable[[], None]
+        self,
+        location: S3Location,
+        owner: str,
+        on_lost: Callable[[], None],
+        *,
+        requester: str | None = None,
+        on_wanted: Callable[[str], bool] | None = None,
     ) -> S3Lease | None:
-        """The lease, or None when another live session holds the mailbox."""
+        """The lease, or None when another live session holds the mailbox. With
+        ``requester`` (the login's address) a live holder is asked to let go first."""
         client = await self.pool.client(location)
         key = self.lock_key(location)
         body = json.dumps({"owner": owner, "lease": self.lease}).encode()
         etag = await self._put(client, location, key, body, IfNoneMatch="*")
         if etag is None:
             etag = await self._take_over_if_stale(client, location, key, body)
+        if etag is None and requester is not None:
+            etag = await self._ask_holder(client, location, key, body, requester)
         if etag is None:
             return None
-        lease = S3Lease(location, key, etag, on_lost, renewed_at=trio.current_time())
+        lease = S3Lease(location, key, etag, on_lost, on_wanted, trio.current_time())
         self._held.append(lease)
         return lease
 
@@ -96,18 +120,28 @@ class S3Locks:
         """Renew every held lease each third of the lease time, all at once, until
         cancelled; a failure affects only its own lease, never this task."""
         task_status.started()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._every, self.lease / 3, self.renew)
+            nursery.start_soon(self._every, WATCH_INTERVAL, self.watch)
+
+    async def _every(self, interval: float, job: Callable[[S3Lease], Awaitable[None]]) -> None:
         while True:
-            await trio.sleep(self.lease / 3)
+            await trio.sleep(interval)
             async with trio.open_nursery() as nursery:
                 for lease in list(self._held):
-                    nursery.start_soon(self.renew, lease)
+                    nursery.start_soon(job, lease)
 
     async def renew(self, lease: S3Lease) -> None:
         """Renew one lease now; a lease that may have run out, or was taken over, is lost."""
         async with lease.busy:
-            if lease.released or lease.lost:
+            if lease.released or lease.lost or lease.yielded:
                 return
+            previous = lease.renewed_at
             etag = await self._try_renew(lease)
+            taken_or_marked = etag is None and lease.renewed_at == -float("inf")  # 412
+            if taken_or_marked and await self._answer_mark(lease):  # a mark: still ours
+                lease.renewed_at = max(lease.renewed_at, previous)
+                return
             if etag is not None:
                 lease.etag, lease.renewed_at = etag, trio.current_time()
             elif self._may_have_expired(lease):
@@ -143,9 +177,10 @@ class S3Locks:
         lease.on_lost()
 
     async def _put(
-        self, client: Any, location: S3Location, key: str, body: bytes, **condition: str
+        self, client: Any, location: S3Location, key: str, body: bytes, **condition: Any
     ) -> str | None:
         """The new ETag, or None when the condition failed (412)."""
+        metadata = condition.pop("Metadata", None) or {"lease": str(int(self.lease))}
         for _attempt in range(CONFLICT_RETRIES):
             try:
                 response = await self.pool.call(
@@ -154,7 +189,7 @@ class S3Locks:
                     Bucket=location.bucket,
                     Key=key,
                     Body=body,
-                    Metadata={"lease": str(int(self.lease))},
+                    Metadata=metadata,
                     **condition,
                 )
             except MessageGone:  # 412 Precondition Failed
@@ -167,6 +202,69 @@ class S3Locks:
             return str(response["ETag"])
         raise StoreUnavailable("S3 lock: conditional requests kept conflicting")
 
+    async def watch(self, lease: S3Lease) -> None:
+        """Look once whether a login elsewhere marked ``lease`` wanted, and answer it."""
+        async with lease.busy:
+            if lease.on_wanted is None or lease.released or lease.lost or lease.yielded:
+                return
+            await self._answer_mark(lease)
+
+    async def _answer_mark(self, lease: S3Lease) -> bool:
+        """The lock object changed: yield to a takeover request (idle session) or re-assert
+        the lock (busy one); anything but a mark is left for renewal to judge. Whether the
+        object holds a mark (the lock is still this lease's)."""
+        try:
+            client = await self.pool.client(lease.location)
+            head = await self.pool.call(
+                client, "head_object", Bucket=lease.location.bucket, Key=lease.key
+            )
+        except StoreError as exc:
+            log.info("maildrop lock not checked: %s", exc)
+            return False
+        etag, metadata = str(head["ETag"]), head.get("Metadata", {})
+        wanted_by = metadata.get("wanted-by")
+        if etag == lease.etag or wanted_by is None or lease.on_wanted is None:
+            return False
+        if lease.on_wanted(wanted_by):
+            lease.etag, lease.yielded = etag, True  # release deletes the marked version
+            return True
+        body = json.dumps({"owner": "reasserted", "lease": self.lease}).encode()
+        new = await self._put(client, lease.location, lease.key, body, IfMatch=etag)
+        if new is not None:  # else marked again meanwhile: answered at the next look
+            lease.etag, lease.renewed_at = new, trio.current_time()
+        return True
+
+    async def _ask_holder(
+        self, client: Any, location: S3Location, key: str, body: bytes, requester: str
+    ) -> str | None:
+        """Mark the lock wanted by ``requester`` and wait for it; the ETag once taken."""
+        with trio.move_on_after(WANT_WAIT):
+            while True:
+                try:
+                    head = await self.pool.call(
+                        client, "head_object", Bucket=location.bucket, Key=key
+                    )
+                except MessageGone:
+                    head = None
+                if head is not None and "wanted-by" not in head.get("Metadata", {}):
+                    await self._mark(client, location, key, head, requester)
+                etag = await self._put(client, location, key, body, IfNoneMatch="*")
+                if etag is None:
+                    etag = await self._take_over_if_stale(client, location, key, body)
+                if etag is not None:
+                    return etag
+                await trio.sleep(WANT_POLL)
+        return None
+
+    async def _mark(
+        self, client: Any, location: S3Location, key: str, head: Any, requester: str
+    ) -> None:
+        metadata = head.get("Metadata", {})
+        renewed = metadata.get("renewed") or str(int(head["LastModified"].timestamp()))
+        mark = {"lease": metadata.get("lease", str(int(self.lease))), "renewed": renewed}
+        mark["wanted-by"] = requester
+        await self._put(client, location, key, b"{}", IfMatch=str(head["ETag"]), Metadata=mark)
+
     async def _take_over_if_stale(
         self, client: Any, location: S3Location, key: str, body: bytes
     ) -> str | None:
@@ -174,10 +272,12 @@ class S3Locks:
             head = await self.pool.call(client, "head_object", Bucket=location.bucket, Key=key)
         except MessageGone:  # released meanwhile: let the caller try a fresh put
             return await self._put(client, location, key, body, IfNoneMatch="*")
-        lease = float(head.get("Metadata", {}).get("lease", self.lease))
+        metadata = head.get("Metadata", {})
+        lease = float(metadata.get("lease", self.lease))
         headers = head.get("ResponseMetadata", {}).get("HTTPHeaders", {})
         now = email.utils.parsedate_to_datetime(headers["date"]) if "date" in headers else None
-        if now is None or (now - head["LastModified"]).total_seconds() <= lease:
+        renewed = float(metadata.get("renewed") or head["LastModified"].timestamp())
+        if now is None or now.timestamp() - renewed <= lease:  # a mark keeps the holder's time
             return None
         log.info("taking over a maildrop lock whose lease ran out")
         return await self._put(client, location, key, body, IfMatch=str(head["ETag"]))

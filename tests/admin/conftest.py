@@ -7,6 +7,7 @@ import json
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -15,11 +16,17 @@ from quart.typing import TestClientProtocol
 from quart_trio import QuartTrio
 
 from admin.app import create_app
-from admin.deps import AdminDeps, ClientInfo
+from admin.audit import AuditLog
+from admin.deps import AdminDeps, ClientInfo, ServerInfo
 from admin.minting import TokenMinter
-from pop3srv.config import Settings, load_settings
+from pop3srv.auth.failures import FailedLogins
+from pop3srv.auth.ledger import TokenLedger
+from pop3srv.auth.ledgerstore import FileBackend
+from pop3srv.auth.penalty import LoginPenalty
+from pop3srv.config import PenaltySettings, Settings, load_settings
 from pop3srv.metrics import Metrics, create_metrics
 from pop3srv.registry import SessionRegistry
+from pop3srv.service import end_revoked_sessions
 from tests.conftest import server_env
 
 ADMIN_TOKEN = "admin-test-token-0123456789"
@@ -60,13 +67,24 @@ class Harness:
     prometheus: CollectorRegistry
     metrics: Metrics
     ready: list[bool] = field(default_factory=lambda: [True])
+    ledger: TokenLedger | None = None
+    audit: AuditLog = field(default_factory=AuditLog)
+    failures: FailedLogins = field(default_factory=FailedLogins)
+    login_penalty: LoginPenalty = field(default_factory=lambda: LoginPenalty(PenaltySettings()))
 
     def client(self) -> TestClientProtocol:
         return self.app.test_client()
 
 
 def make_harness(settings: Settings, *, client: ClientInfo | None = None) -> Harness:
+    """An app with a token registry, audit log and failure ring in ``state-dir``."""
+    state = settings.store.state_dir
+    ledger = TokenLedger(FileBackend(state / "tokens.json"))
+    audit = AuditLog(state / "audit.log")
+    failures = FailedLogins()
+    login_penalty = LoginPenalty(PenaltySettings())
     registry = SessionRegistry()
+    ledger.listen(partial(end_revoked_sessions, registry))
     prometheus = CollectorRegistry()
     metrics = create_metrics(prometheus)
     ready = [True]
@@ -82,8 +100,16 @@ def make_harness(settings: Settings, *, client: ClientInfo | None = None) -> Har
         ready=lambda: ready[0],
         client=lambda: info,
         live_refresh=0.05,
+        ledger=ledger,
+        audit=audit,
+        failures=failures,
+        login_penalty=login_penalty,
+        server=lambda: ServerInfo("9.9.9", 1_700_000_000.0, {"plain": ["127.0.0.1:2110"]}),
     )
-    return Harness(create_app(deps), registry, prometheus, metrics, ready)
+    app = create_app(deps)
+    return Harness(
+        app, registry, prometheus, metrics, ready, ledger, audit, failures, login_penalty
+    )
 
 
 @pytest.fixture

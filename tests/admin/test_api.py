@@ -83,6 +83,7 @@ async def test_sessions_lists_live_sessions(harness: Harness) -> None:
         "commands",
         "bytes_sent",
         "last_activity",
+        "ended_by",
     }
 
 

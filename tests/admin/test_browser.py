@@ -4,12 +4,13 @@ password, log in over POP3 with it, watch the session appear live, end it from t
 
 from __future__ import annotations
 
+import os
 import poplib
 from pathlib import Path
 
 import pytest
 import trio
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import Page, expect, sync_playwright
 
 from tests.admin.conftest import ADMIN_TOKEN, CHROMIUM
 from tests.admin.test_live_server import start_with_admin
@@ -68,7 +69,7 @@ def browser_scenario(server: RunningServer) -> list[str]:
             token = page.locator("#result-secret").inner_text()
             assert token.count(".") == 2, token
             expect(page.locator("#result-plain-port")).to_have_text(str(server.plain_port))
-            expect(page.locator("#result-server")).to_have_text("127.0.0.1")
+            expect(page.locator("#result-server-missing")).to_contain_text("public-host")
             page.click("#copy-secret")
             expect(page.locator("#copy-status")).not_to_be_empty()
 
@@ -82,6 +83,8 @@ def browser_scenario(server: RunningServer) -> list[str]:
             expect(row.locator("td.state")).to_have_text("TRANSACTION")
             expect(page.locator("#no-sessions")).to_be_hidden()
             row.locator("button.end-session").click()
+            expect(page.locator("#confirm")).to_be_visible()
+            page.click("#confirm-ok")
             expect(row).to_have_count(0)
             expect(page.locator("#no-sessions")).to_be_visible()
 
@@ -107,4 +110,134 @@ async def test_login_mint_watch_and_end_a_session(nursery: trio.Nursery, tmp_pat
     assert (server.mail_dir / "work" / "hello.eml").exists()
     ended = server.runtime.metrics.admin_sessions_ended_total._value.get()
     assert ended == 1
+    server.shutdown.set()
+
+
+ARTIFACTS = Path(os.environ.get("POP3_TEST_ARTIFACTS", "test-artifacts"))
+#: every visible element whose box reaches past the viewport's right edge (CSS pixels)
+OVERFLOWING = """() => {
+  const width = document.documentElement.clientWidth;
+  const out = [];
+  for (const element of document.querySelectorAll("body *")) {
+    const box = element.getBoundingClientRect();
+    if (box.width === 0 || box.height === 0) continue;
+    if (box.right > width + 0.5 || box.left < -0.5) {
+      out.push(`${element.tagName}#${element.id}.${element.className} ${box.left}-${box.right}`);
+    }
+  }
+  const page = document.documentElement.scrollWidth;
+  if (page > width) out.push(`page ${page}`);
+  return out;
+}"""
+
+
+def _fail_logins(port: int, times: int) -> None:
+    client = poplib.POP3("127.0.0.1", port, timeout=10)
+    for _ in range(times):
+        client.user("mallory")
+        with pytest.raises(poplib.error_proto):
+            client.pass_("wrong")
+    client.close()
+
+
+def _screens(page: Page, name: str) -> list[str]:
+    """Screenshots at 1280 and 390 px; what overflows horizontally at 390 px."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.screenshot(path=str(ARTIFACTS / f"{name}-1280.png"), full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    overflowing: list[str] = page.evaluate(OVERFLOWING)
+    page.screenshot(path=str(ARTIFACTS / f"{name}-390.png"), full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 900})
+    return overflowing
+
+
+def console_scenario(server: RunningServer) -> tuple[list[str], list[str]]:
+    """Forgive a delayed address, mint with a label, see it in the registry, kick a session
+    with confirmation (Esc cancels), revoke the token, read the audit; screenshots.
+    Returns (console errors, elements overflowing at 390 px)."""
+    host, port = server.bound.admin[0]
+    base = f"http://{host}:{port}"
+    errors: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+            page.set_default_timeout(15_000)
+            expect.set_options(timeout=15_000)  # the security view is polled every 5 s
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on(
+                "response",
+                lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None,
+            )
+            page.goto(base + "/login")
+            page.fill("#token", ADMIN_TOKEN)
+            page.click("button[type=submit]")
+            expect(page.locator("#ov-version")).not_to_have_text("…")
+            expect(page.locator("#ov-store")).to_have_text("no errors")
+
+            _fail_logins(server.plain_port, 3)
+            delayed = page.locator("#delayed-body tr[data-address='127.0.0.1']")
+            expect(delayed).to_have_count(1)
+            expect(page.locator("#failed-body tr").first).to_contain_text("mallory")
+            delayed.locator("button.forgive").click()
+            page.click("#confirm-ok")
+            expect(delayed).to_have_count(0)
+
+            page.check("input[name=kind][value=mailbox]")
+            page.select_option("#mint-mailbox", "work")
+            page.fill("#mint-label", "Jane's phone")
+            page.click("#mint-submit")
+            expect(page.locator("#result-label")).to_have_text("Jane's phone")
+            token = page.locator("#result-secret").inner_text()
+            registry_row = page.locator("#tokens-body tr", has_text="Jane's phone")
+            expect(registry_row.locator("td.token-status")).to_have_text("active")
+            page.click("#result-done")
+
+            client = poplib.POP3("127.0.0.1", server.plain_port, timeout=10)
+            client.user("jane")
+            client.pass_(token)
+            row = page.locator("#sessions-body tr", has_text="jane")
+            expect(row.locator("td.mailbox")).to_have_text("work")
+            row.locator("button.end-session").focus()
+            page.keyboard.press("Enter")
+            expect(page.locator("#confirm")).to_be_visible()
+            page.keyboard.press("Escape")  # no: the session stays
+            expect(page.locator("#confirm")).to_be_hidden()
+            expect(row).to_have_count(1)
+            assert client.noop().startswith(b"+OK")
+            overflowing = _screens(page, "admin-console")
+
+            registry_row.locator("button.revoke").click()
+            expect(page.locator("#confirm-text")).to_contain_text("Jane's phone")
+            page.click("#confirm-ok")
+            expect(registry_row.locator("td.token-status")).to_contain_text("revoked")
+            expect(row).to_have_count(0)  # its session ended
+            with pytest.raises((poplib.error_proto, OSError)):
+                client.noop()
+                client.noop()
+            client.close()
+
+            audit = page.locator("#audit-body td.action")
+            expect(audit.first).to_have_text("revoke")
+            actions = audit.all_inner_texts()
+            for action in ("revoke", "mint", "forgive", "admin-login"):
+                assert action in actions, actions
+        finally:
+            browser.close()
+    return errors, overflowing
+
+
+async def test_console_forgive_mint_kick_revoke_audit_and_narrow_layout(
+    nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    server = await start_with_admin(nursery, tmp_path)
+    (server.mail_dir / "work").mkdir(parents=True)
+    (server.mail_dir / "work" / "hello.eml").write_bytes(b"Subject: hi\r\n\r\nhello\r\n")
+    errors, overflowing = await trio.to_thread.run_sync(console_scenario, server)
+    assert [e for e in errors if "401" not in e] == []  # the failed POP3 logins are not HTTP
+    assert overflowing == []
+    assert (ARTIFACTS / "admin-console-390.png").stat().st_size > 0
+    assert (ARTIFACTS / "admin-console-1280.png").stat().st_size > 0
     server.shutdown.set()

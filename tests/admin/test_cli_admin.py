@@ -127,8 +127,8 @@ async def test_minted_token_logs_in_and_sessions_lists_it(
         listed = await _run(tmp_path, "sessions", "--url", url, POP3_ADMIN_TOKEN="")
         assert listed.returncode == 0, listed.stderr
         header, row = listed.stdout.strip().splitlines()
-        assert header.split()[:5] == ["ID", "PEER", "LISTENER", "USER", "STATE"]
-        assert row.split()[2:5] == ["plain", "someone", "TRANSACTION"]
+        assert header.split()[:6] == ["ID", "PEER", "LISTENER", "USER", "MAILBOX", "STATE"]
+        assert row.split()[2:6] == ["plain", "someone", "work", "TRANSACTION"]
     finally:
         await trio.to_thread.run_sync(client.quit)
     assert admin_token_path(server.runtime.settings.store.state_dir).exists()
@@ -151,6 +151,47 @@ async def test_app_password_from_cli_logs_in_and_json_listing(
         assert (session["user"], session["state"]) == ("work", "TRANSACTION")
     finally:
         await trio.to_thread.run_sync(client.quit)
+
+
+async def test_sessions_kick_by_id_and_by_mailbox(
+    nursery: trio.Nursery, tmp_path: Path, in_process: Cli
+) -> None:
+    server = await start_with_admin(nursery, tmp_path)
+    for name in ("work", "team"):
+        (server.mail_dir / name).mkdir(parents=True)
+    host, port = server.bound.admin[0]
+    url = ("--url", f"http://{host}:{port}")
+    _, work_password, _ = in_process("token", "mint", "--app-password", "work")
+    _, team_password, _ = in_process("token", "mint", "--app-password", "team<b>")
+    work = await trio.to_thread.run_sync(lambda: _login(server, "work", work_password.strip()))
+    team = await trio.to_thread.run_sync(lambda: _login(server, "team<b>", team_password.strip()))
+    ids = {s.mailbox: s.id for s in server.runtime.registry.snapshots()}
+    assert set(ids) == {"work", "team<b>"}
+
+    code, out, err = await trio.to_thread.run_sync(
+        lambda: in_process("sessions", *url, "kick", "--mailbox", "team<b>")
+    )
+    assert (code, out.strip()) == (0, f"ended {ids['team<b>']}"), err
+    code, out, err = await trio.to_thread.run_sync(
+        lambda: in_process("sessions", *url, "kick", ids["work"])
+    )
+    assert (code, out.strip()) == (0, f"ended {ids['work']}"), err
+    with trio.fail_after(5):
+        while len(server.runtime.registry):
+            await trio.sleep(0.05)
+    code, _, err = await trio.to_thread.run_sync(
+        lambda: in_process("sessions", *url, "kick", ids["work"])
+    )
+    assert code == 1 and "no live session" in err
+    code, out, _ = await trio.to_thread.run_sync(
+        lambda: in_process("sessions", *url, "kick", "--mailbox", "work")
+    )
+    assert code == 1 and "no live session holds mailbox 'work'" in out
+    with pytest.raises(SystemExit) as usage:  # neither an id nor --mailbox
+        main(["sessions", "kick"])
+    assert usage.value.code == 2
+    for client in (work, team):
+        client.close()
 
 
 async def test_sessions_follow_streams_changes(nursery: trio.Nursery, tmp_path: Path) -> None:

@@ -202,8 +202,12 @@ async def test_static_assets_are_served(harness: Harness) -> None:
     for name in ("admin.js", "admin.css"):
         response = await harness.client().get(f"/static/{name}")
         assert response.status_code == 200
-    script = await (await harness.client().get("/static/admin.js")).get_data(True)
-    assert "innerHTML" not in script
+    for name in ("common.js", "admin.js", "console.js", "favicon.svg"):
+        response = await harness.client().get(f"/static/{name}")
+        assert response.status_code == 200
+        script = await response.get_data(True)
+        assert "innerHTML" not in script and "insertAdjacentHTML" not in script
+        assert "http://" not in script.replace("http://www.w3.org/2000/svg", "")  # no CDN
 
 
 async def test_wrong_tokens_slow_that_address_down(harness: Harness) -> None:

@@ -44,7 +44,7 @@ async def test_curl_lists_and_retrieves_byte_exact(server: RunningServer, scheme
         base, extra = f"pop3://127.0.0.1:{server.plain_port}", []
     listing = await _curl(server, base + "/", *extra)
     sizes = [int(line.split()[1]) for line in listing.decode().splitlines()]
-    assert sizes == [len(raw) for raw in messages.values()]
+    assert sizes == [len(expected_on_wire(raw)) for raw in messages.values()]  # RFC 1939 s. 11
     for number, raw in enumerate(messages.values(), 1):
         body = await _curl(server, f"{base}/{number}", *extra)
         assert body == expected_on_wire(raw), f"message {number}"

@@ -1,6 +1,7 @@
 """Two replicas (two ``pop3srv serve`` processes) on one SeaweedFS bucket with ``lock: s3``:
-concurrent logins to one mailbox have exactly one winner; killing the winner frees the mailbox
-once its lease has run out."""
+without takeover, concurrent logins to one mailbox have exactly one winner and killing the
+winner frees the mailbox once its lease has run out; with takeover, a login on one replica ends
+a silent session on the other at once, committing nothing."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from tests.conftest import PASSWORD, USER
+from tests.corpus import big_message, expected_on_wire
 from tests.e2e.process import ServerProcess, spawn_server
+from tests.e2e.rawclient import RawClient
 from tests.s3.servers import S3Server
 
 pytest_plugins = ("tests.s3.plugin",)
@@ -34,7 +37,15 @@ def _replicas(tmp_path: Path, seaweedfs: S3Server, bucket: str) -> list[ServerPr
     replicas = []
     for name in ("a", "b"):
         (tmp_path / name).mkdir()
-        replicas.append(spawn_server(tmp_path / name, POP3_LOCK="s3", POP3_LOCK_LEASE=LEASE, **env))
+        replicas.append(
+            spawn_server(
+                tmp_path / name,
+                POP3_LOCK="s3",
+                POP3_LOCK_LEASE=LEASE,
+                POP3_LOCK_TAKEOVER="false",  # strict refusal: the second login never wins
+                **env,
+            )
+        )
     return replicas
 
 
@@ -67,6 +78,76 @@ def test_one_winner_across_replicas_and_lease_expiry(tmp_path: Path, seaweedfs: 
             time.sleep(0.5)
         else:
             raise AssertionError("the dead replica's lock never expired")
+    finally:
+        for replica in (first, second):
+            if replica.alive():
+                replica.stop()
+
+
+def test_silent_session_on_one_replica_is_taken_over_from_the_other(
+    tmp_path: Path, seaweedfs: S3Server
+) -> None:
+    bucket = seaweedfs.create_bucket("takeover")
+    for index in range(3):
+        seaweedfs.put(bucket, f"inbox/m{index}", f"Subject: {index}\r\n\r\nx\r\n".encode())
+    env = seaweedfs.env(bucket, "inbox/")
+    replicas = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        replicas.append(spawn_server(tmp_path / name, POP3_LOCK="s3", POP3_LOCK_LEASE="60", **env))
+    first, second = replicas
+    try:
+        old = RawClient(first.plain)
+        assert old.login(USER, PASSWORD).startswith(b"+OK")
+        assert old.command("DELE 1").startswith(b"+OK")  # then silence: no QUIT, no FIN
+        start = time.monotonic()
+        new = RawClient(second.plain)
+        reply = new.login(USER, PASSWORD)
+        elapsed = time.monotonic() - start
+        assert reply.startswith(b"+OK"), reply
+        assert elapsed < 5.0  # far below the 60 s lease: replica A let go when asked
+        assert new.command("STAT").startswith(b"+OK 3 ")
+        assert old.file.read() == b""  # replica A closed the silent session
+        assert new.command("QUIT").startswith(b"+OK")
+        assert len([k for k in seaweedfs.keys(bucket) if k.startswith("inbox/")]) == 3
+        old.close()
+        new.close()
+    finally:
+        for replica in (first, second):
+            if replica.alive():
+                replica.stop()
+
+
+def test_busy_session_on_one_replica_is_not_cut_by_a_login_on_the_other(
+    tmp_path: Path, seaweedfs: S3Server
+) -> None:
+    bucket = seaweedfs.create_bucket("busy")
+    big = big_message()
+    seaweedfs.put(bucket, "inbox/big", big)
+    env = seaweedfs.env(bucket, "inbox/")
+    replicas = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        replicas.append(spawn_server(tmp_path / name, POP3_LOCK="s3", POP3_LOCK_LEASE="60", **env))
+    first, second = replicas
+    try:
+        old = RawClient(first.plain)
+        assert old.login(USER, PASSWORD).startswith(b"+OK")
+        old.send(b"RETR 1\r\n")
+        assert old.line().startswith(b"+OK")
+        head = [old.line() for _ in range(1000)]  # then stop reading mid-message
+        assert b".\r\n" not in head
+        head = [line[1:] if line.startswith(b".") else line for line in head]
+        start = time.monotonic()
+        new = RawClient(second.plain)
+        reply = new.login(USER, PASSWORD)
+        waited = time.monotonic() - start
+        new.close()
+        assert b"[IN-USE]" in reply, reply
+        assert waited >= 4.0  # replica B waited for the busy holder before refusing
+        assert b"".join(head) + old.body() == expected_on_wire(big)
+        assert old.command("QUIT").startswith(b"+OK")
+        old.close()
     finally:
         for replica in (first, second):
             if replica.alive():

@@ -7,7 +7,7 @@ import pytest
 from pop3srv.protocol.capabilities import capabilities
 from pop3srv.protocol.state import State
 
-ALWAYS = ["TOP", "UIDL", "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING"]
+ALWAYS = ["TOP", "UIDL", "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING", "UTF8"]
 
 
 @pytest.mark.parametrize("state", [State.AUTHORIZATION, State.TRANSACTION])
@@ -30,6 +30,7 @@ def test_capability_combinations(
         if mechanisms:
             expected.append("SASL " + " ".join(mechanisms))
     expected += ["RESP-CODES", "AUTH-RESP-CODE", "PIPELINING"]
+    expected.append("UTF8 USER" if user_allowed else "UTF8")  # RFC 6856: USER takes UTF-8
     if stls_available and state is State.AUTHORIZATION:
         expected.append("STLS")
     expected.append("IMPLEMENTATION pop3srv 0.1")

@@ -40,7 +40,7 @@ SESSION = (
 )
 SESSION_REPLIES = (
     b"+OK capability list follows\r\nTOP\r\nUIDL\r\nUSER\r\nSASL PLAIN\r\nRESP-CODES\r\n"
-    b"AUTH-RESP-CODE\r\nPIPELINING\r\nSTLS\r\nIMPLEMENTATION test\r\n.\r\n"
+    b"AUTH-RESP-CODE\r\nPIPELINING\r\nUTF8 USER\r\nSTLS\r\nIMPLEMENTATION test\r\n.\r\n"
     b"+OK send PASS\r\n"
     b"+OK logged in\r\n"
     b"+OK 2 109\r\n"

@@ -279,6 +279,8 @@ def test_line_limit_applies_except_to_pass_and_auth(
         (b"STATS", None),
         (b"", None),
         (b"\xe9tat", None),
+        (b"utf8", "UTF8"),
+        (b"1234", "1234"),
     ],
 )
 def test_keyword_of(line: bytes, expected: str | None) -> None:

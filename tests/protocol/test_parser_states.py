@@ -1,4 +1,4 @@
-"""Every command keyword in every state: accepted where RFC 1939/2449/2595/5034 allow it only."""
+"""Every command keyword in every state: accepted where RFC 1939/2449/2595/5034/6856 allow it."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from pop3srv.protocol.events import (
     Top,
     Uidl,
     User,
+    Utf8,
 )
 from pop3srv.protocol.parser import parse_command
 from pop3srv.protocol.state import ALLOWED_COMMANDS, KNOWN_COMMANDS, State, allowed, not_allowed
@@ -34,6 +35,7 @@ COMMANDS: dict[str, tuple[bytes, Command, set[State]]] = {
     "PASS": (b"PASS secret", Pass("secret"), {A}),
     "AUTH": (b"AUTH PLAIN", Auth("PLAIN"), {A}),
     "STLS": (b"STLS", Stls(), {A}),
+    "UTF8": (b"UTF8", Utf8(), {A}),
     "CAPA": (b"CAPA", Capa(), {A, T}),
     "QUIT": (b"QUIT", Quit(), {A, T}),
     "STAT": (b"STAT", Stat(), {T}),

@@ -1,4 +1,4 @@
-"""SASL PLAIN (RFC 4616) and the base64 response layer of RFC 5034."""
+"""SASL PLAIN (RFC 4616), LOGIN, the exchange steps and the base64 layer of RFC 5034."""
 
 from __future__ import annotations
 
@@ -6,7 +6,15 @@ import base64
 
 import pytest
 
-from pop3srv.protocol.sasl import decode_plain, decode_response, encode_plain, encode_response
+from pop3srv.protocol.sasl import (
+    MECHANISMS,
+    Credentials,
+    SaslExchange,
+    decode_plain,
+    decode_response,
+    encode_plain,
+    encode_response,
+)
 
 
 def b64(data: bytes) -> str:
@@ -84,3 +92,92 @@ def test_decode_response_rejects(text: str) -> None:
 def test_encode_response(data: bytes, text: str) -> None:
     assert encode_response(data) == text
     assert decode_response(text) == data
+
+
+# --- SaslExchange: PLAIN and LOGIN step by step ---------------------------------------------
+
+USER_PROMPT = b64(b"Username:")
+PASSWORD_PROMPT = b64(b"Password:")
+PLAIN_GOOD = b64(b"\x00alice\x00secret")
+
+# (id, mechanism, [response or None for "no initial response", ...], [expected step results])
+EXCHANGES = [
+    ("plain_initial", "PLAIN", [PLAIN_GOOD], [Credentials("alice", "secret")]),
+    ("plain_continued", "PLAIN", [None, PLAIN_GOOD], ["", Credentials("alice", "secret")]),
+    (
+        "plain_authzid",
+        "PLAIN",
+        [b64(b"bob\x00alice\x00secret")],
+        [Credentials("alice", "secret", "bob")],
+    ),
+    (
+        "login_continued",
+        "LOGIN",
+        [None, b64(b"alice"), b64(b"secret")],
+        [USER_PROMPT, PASSWORD_PROMPT, Credentials("alice", "secret")],
+    ),
+    (
+        "login_initial_user",
+        "LOGIN",
+        [b64(b"alice"), b64(b"secret")],
+        [PASSWORD_PROMPT, Credentials("alice", "secret")],
+    ),
+    (
+        "login_utf8",
+        "LOGIN",
+        [None, b64("j\u00f6rg".encode()), b64("p\u00e4ss w".encode())],
+        [USER_PROMPT, PASSWORD_PROMPT, Credentials("j\u00f6rg", "p\u00e4ss w")],
+    ),
+    (
+        "login_password_with_equals",
+        "LOGIN",
+        [b64(b"a"), b64(b"=x=")],
+        [PASSWORD_PROMPT, Credentials("a", "=x=")],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("mechanism", "responses", "expected"),
+    [c[1:] for c in EXCHANGES],
+    ids=[c[0] for c in EXCHANGES],
+)
+def test_sasl_exchange(
+    mechanism: str, responses: list[str | None], expected: list[str | Credentials]
+) -> None:
+    exchange = SaslExchange(mechanism)
+    assert [exchange.step(response) for response in responses] == expected
+
+
+EXCHANGE_FAILURES = [
+    ("login_empty_user", "LOGIN", [None, "="]),
+    ("login_empty_password", "LOGIN", [b64(b"alice"), "="]),
+    ("login_not_base64", "LOGIN", [None, "alice"]),
+    ("login_not_utf8", "LOGIN", [None, b64(b"al\xffice")]),
+    ("login_nul", "LOGIN", [b64(b"al\x00ice")]),
+    ("plain_bad", "PLAIN", [None, b64(b"alice\x00secret")]),
+    ("missing_response", "LOGIN", [None, None]),
+]
+
+
+@pytest.mark.parametrize(
+    ("mechanism", "responses"),
+    [c[1:] for c in EXCHANGE_FAILURES],
+    ids=[c[0] for c in EXCHANGE_FAILURES],
+)
+def test_sasl_exchange_rejects(mechanism: str, responses: list[str | None]) -> None:
+    exchange = SaslExchange(mechanism)
+    for response in responses[:-1]:
+        exchange.step(response)
+    with pytest.raises(ValueError):
+        exchange.step(responses[-1])
+
+
+def test_unknown_mechanism_is_refused() -> None:
+    with pytest.raises(ValueError):
+        SaslExchange("CRAM-MD5")
+    assert MECHANISMS == ("PLAIN", "LOGIN")
+
+
+def test_credentials_repr_hides_the_password() -> None:
+    assert "secret" not in repr(Credentials("alice", "secret"))

@@ -290,6 +290,9 @@ class SeaweedFS(S3Server):
             f"-filer.localSocket={workdir / 'filer.sock'}",
             f"-volume.port={volume}",
             f"-volume.port.grpc={volume_grpc}",
+            # Every bucket is a collection with volumes of its own; the automatic maximum
+            # (from free disk space) runs out after ~70 buckets, fewer than a full test run makes.
+            "-volume.max=1000",
             f"-admin.port={admin}",
             f"-admin.port.grpc={admin_grpc}",
             "-admin.ui=false",

@@ -45,3 +45,12 @@ def test_keys_are_taken_as_they_are_when_the_server_did_not_encode() -> None:
 def test_a_truncated_page_without_a_token_is_refused() -> None:
     with pytest.raises(ValueError):
         parse_page(page(item("in/a"), truncated=True))
+
+
+def test_the_etag_is_kept_for_the_transfer_size_cache() -> None:
+    with_etag = (
+        "<Contents><Key>in/a</Key><LastModified>2026-11-30T09:00:01.000Z</LastModified>"
+        '<ETag>"9b2cf535f27731c974343645a3985328"</ETag><Size>3</Size></Contents>'
+    )
+    parsed = parse_page(page(with_etag + item("in/b"), truncated=False))
+    assert [o.etag for o in parsed.objects] == ['"9b2cf535f27731c974343645a3985328"', ""]

@@ -3,8 +3,10 @@ takeover after the lease, and a holder that loses its lease is told."""
 
 from __future__ import annotations
 
+import pytest
 import trio
 
+from pop3srv.storage import s3lock
 from pop3srv.storage.base import S3Location, StoreDenied
 from pop3srv.storage.pool import S3Pool
 from pop3srv.storage.s3lock import S3Locks
@@ -90,3 +92,89 @@ async def test_a_denied_renewal_loses_that_lease_without_stopping_renewals(
         await trio.sleep(10)  # several renewal rounds; run() must survive them
         assert lost == ["s1"]
         nursery.cancel_scope.cancel()
+
+
+# --- takeover requests (lock-takeover): the holder's replica decides, the requester waits ----
+
+
+async def test_idle_holder_yields_to_a_takeover_request(
+    s3_server: S3Server, bucket: str, pool: S3Pool
+) -> None:
+    holder, requester = S3Locks(pool, lease=60), S3Locks(pool, lease=60)
+    location = s3_server.location(bucket, "wanted/")
+    asked: list[str] = []
+    async with trio.open_nursery() as nursery:
+        await nursery.start(holder.run)
+
+        def idle(peer: str) -> bool:  # the session is idle: it ends, releasing its lock
+            asked.append(peer)
+            assert held is not None
+            nursery.start_soon(holder.release, held)
+            return True
+
+        held = await holder.acquire(location, "old", _never, on_wanted=idle)
+        assert held is not None
+        assert await requester.acquire(location, "x", _never) is None  # no request: refused
+        start = trio.current_time()
+        lease = await requester.acquire(location, "new", _never, requester="192.0.2.9:1")
+        assert lease is not None
+        assert trio.current_time() - start < 4
+        assert asked == ["192.0.2.9:1"]
+        assert held.yielded
+        await requester.release(lease)
+        nursery.cancel_scope.cancel()
+    assert not [key for key in s3_server.keys(bucket) if key.startswith(".pop3srv-locks/")]
+
+
+async def test_busy_holder_keeps_its_lock(s3_server: S3Server, bucket: str, pool: S3Pool) -> None:
+    holder, requester = S3Locks(pool, lease=60), S3Locks(pool, lease=60)
+    location = s3_server.location(bucket, "busy/")
+    asked: list[str] = []
+
+    def busy(peer: str) -> bool:
+        asked.append(peer)
+        return False
+
+    async with trio.open_nursery() as nursery:
+        await nursery.start(holder.run)
+        held = await holder.acquire(location, "old", _never, on_wanted=busy)
+        assert held is not None
+        assert await requester.acquire(location, "new", _never, requester="b:1") is None
+        assert asked  # asked at least once, refused each time
+        await holder.renew(held)  # the holder's lease is intact: renewal works
+        assert not held.lost and not held.yielded
+        nursery.cancel_scope.cancel()
+
+
+async def test_marks_do_not_keep_a_dead_holder_alive(
+    s3_server: S3Server, bucket: str, pool: S3Pool
+) -> None:
+    crashed = S3Locks(pool, lease=1)  # never renews nor watches: its replica died
+    requester = S3Locks(pool, lease=1)
+    location = s3_server.location(bucket, "dead/")
+    assert await crashed.acquire(location, "old", lambda: None, on_wanted=lambda p: True)
+    # the requester marks the lock again and again; the lease still runs out by the old time
+    lease = await requester.acquire(location, "new", _never, requester="b:1")
+    assert lease is not None
+
+
+async def test_a_renewal_that_meets_a_mark_answers_it(
+    s3_server: S3Server, bucket: str, pool: S3Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(s3lock, "WANT_WAIT", 0.5)  # the requester gives up quickly
+    holder, requester = S3Locks(pool, lease=60), S3Locks(pool, lease=60)
+    location = s3_server.location(bucket, "renew-mark/")
+    asked: list[str] = []
+
+    def busy(peer: str) -> bool:
+        asked.append(peer)
+        return False
+
+    held = await holder.acquire(location, "old", _never, on_wanted=busy)
+    assert held is not None
+    # marked, and nobody watched: the holder's replica learns of it at its next renewal
+    assert await requester.acquire(location, "new", _never, requester="b:1") is None
+    await holder.renew(held)  # 412 on the mark: answered (busy), the lock re-asserted
+    assert asked == ["b:1"]
+    await holder.renew(held)  # and plain renewals work again
+    assert not held.lost and not held.yielded

@@ -1,0 +1,243 @@
+"""Serving SES-encrypted objects: an object's metadata and ciphertext chunks in, plaintext
+chunks out, authenticated before the first one is released.
+
+* ``Decryptor.plaintext`` reads the envelope (``envelope.py``), has the data key unwrapped
+  (``kms.py``, one KMS ``Decrypt`` per message per login), then reads the whole ciphertext
+  through ``ContentCipher``. Nothing is yielded until the GCM tag (CBC: the padding) and the
+  declared length are verified, so a tampered or truncated object is a clean
+  ``MessageUndecryptable`` before ``+OK`` and never a partial body.
+* Up to ``SPOOL_THRESHOLD`` octets of ciphertext, the plaintext of that one pass is kept in
+  memory and sent. A larger object's ciphertext is spooled into an anonymous file under
+  ``state-dir/spool`` (``O_TMPFILE`` where the kernel has it: the file never has a name, so a
+  crash leaves nothing behind; otherwise created 0600 and unlinked at once). After the first
+  pass verified it, a second pass decrypts from the spool as the client reads, checking the
+  tag again at its end. Memory stays at a few chunks whatever the message size, and only
+  ciphertext ever touches the disk.
+* ``PlaintextSizes`` remembers, process-wide, the plaintext size of each encrypted object
+  read (by bucket, key and stored size), so later listings report it (LIST/STAT without a
+  request per message); an encrypted object not read yet is listed with its stored size.
+* ``plaintext`` takes any ciphertext chunk iterator (the S3 store hands it a GET's body).
+* Every message decrypted is counted in ``kms_decryptions_total{outcome}``.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections import OrderedDict
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from contextlib import aclosing
+from pathlib import Path
+from typing import IO
+
+import trio
+
+from pop3srv.statedir import StateDirError, ensure_private_dir
+from pop3srv.storage.base import (
+    CHUNK_SIZE,
+    MessageUndecryptable,
+    StoreDenied,
+    StoreError,
+    StoreUnavailable,
+)
+from pop3srv.storage.envelope import (
+    ContentCipher,
+    Envelope,
+    EnvelopeError,
+    is_encrypted,
+    lower_keys,
+    parse_envelope,
+)
+from pop3srv.storage.kms import DataKey, DataKeys
+from pop3srv.storage.pool import S3Pool
+
+log = logging.getLogger(__name__)
+
+#: Ciphertext kept in memory at most per message; larger objects are spooled to disk.
+SPOOL_THRESHOLD = 1024 * 1024
+#: Objects whose plaintext size ``PlaintextSizes`` remembers at most.
+SIZES_KEPT = 100_000
+
+
+def encrypted(metadata: Mapping[str, str] | None) -> bool:
+    """Whether a GET's user metadata describes a client-side encryption envelope."""
+    return bool(metadata) and is_encrypted(lower_keys(metadata or {}))
+
+
+class PlaintextSizes:
+    """Plaintext sizes of encrypted objects already read, by (bucket, key, stored size): SES
+    names each message uniquely, and a replaced object with another size is a new entry."""
+
+    def __init__(self, kept: int = SIZES_KEPT) -> None:
+        self._sizes: OrderedDict[tuple[str, str, int], int] = OrderedDict()
+        self._kept = kept
+
+    def get(self, bucket: str, key: str, stored: int | None) -> int | None:
+        return self._sizes.get((bucket, key, stored)) if stored is not None else None
+
+    def put(self, bucket: str, key: str, stored: int | None, size: int) -> None:
+        if stored is None:
+            return
+        self._sizes[(bucket, key, stored)] = size
+        self._sizes.move_to_end((bucket, key, stored))
+        if len(self._sizes) > self._kept:
+            self._sizes.popitem(last=False)
+
+
+class Decryptor:
+    """One store's decryption: its data keys, its spool folder, the process's metrics."""
+
+    def __init__(
+        self,
+        pool: S3Pool,
+        keys: DataKeys,
+        *,
+        spool_dir: Path | None = None,
+        threshold: int = SPOOL_THRESHOLD,
+        chunk_size: int = CHUNK_SIZE,
+    ) -> None:
+        self._pool = pool
+        self._keys = keys
+        self._metrics = pool.metrics
+        self._spool_dir = spool_dir
+        self._threshold = threshold
+        self._chunk_size = chunk_size
+
+    async def plaintext(
+        self,
+        metadata: Mapping[str, str],
+        ciphertext: AsyncIterator[bytes],
+        *,
+        name: str,
+        verified: Callable[[int], None] | None = None,
+    ) -> AsyncGenerator[bytes, None]:
+        """The verified plaintext of the object ``name`` whose GET returned ``metadata``;
+        ``verified`` is told the plaintext size once it is known to be authentic."""
+        try:
+            envelope = self._envelope(metadata, name)
+            key = await self._keys.unwrap(envelope, name=name)
+            content, size = await self._verify(envelope, key, ciphertext, name)
+        except StoreError as exc:
+            self._metrics.kms_decryptions_total.labels(_outcome(exc)).inc()
+            raise
+        self._metrics.kms_decryptions_total.labels("ok").inc()
+        if verified is not None:
+            verified(size)
+        if isinstance(content, list):
+            for chunk in content:
+                yield chunk
+            return
+        with content as spool:
+            async with aclosing(self._replay(envelope, key.plaintext, spool, name)) as chunks:
+                async for chunk in chunks:
+                    yield chunk
+
+    def _envelope(self, metadata: Mapping[str, str], name: str) -> Envelope:
+        try:
+            return parse_envelope(lower_keys(metadata))
+        except EnvelopeError as exc:
+            log.error("message %s cannot be decrypted: malformed envelope: %s", name, exc)
+            raise MessageUndecryptable(f"malformed envelope: {exc}") from exc
+
+    async def _verify(
+        self, envelope: Envelope, key: DataKey, ciphertext: AsyncIterator[bytes], name: str
+    ) -> tuple[list[bytes] | IO[bytes], int]:
+        """First pass: decrypt everything, verify; returns the plaintext chunks (small) or
+        the spooled ciphertext (large), and the plaintext size."""
+        try:
+            cipher = ContentCipher(envelope, key.plaintext)
+            plain: list[bytes] = []
+            held: list[bytes] = []  # ciphertext not yet spooled
+            size = 0
+            spool: IO[bytes] | None = None
+            try:
+                async for chunk in ciphertext:
+                    if spool is None:
+                        plain.append(cipher.update(chunk))
+                    held.append(chunk)
+                    size += len(chunk)
+                    if spool is None and size > self._threshold:
+                        spool = await trio.to_thread.run_sync(self._open_spool, held)
+                        plain, held = [], []  # the spool is decrypted again when sent
+                    elif spool is not None and sum(map(len, held)) >= self._chunk_size:
+                        # one thread hop per chunk_size, however small the network's pieces
+                        await trio.to_thread.run_sync(_absorb, spool, cipher, held)
+                        held = []
+                if spool is not None and held:
+                    await trio.to_thread.run_sync(_absorb, spool, cipher, held)
+                plain.append(cipher.finish())
+            except BaseException:
+                if spool is not None:
+                    spool.close()
+                raise
+        except EnvelopeError as exc:
+            log.error("message %s cannot be decrypted: %s (key %s)", name, exc, key.key_arn)
+            raise MessageUndecryptable(str(exc)) from exc
+        except (OSError, StateDirError) as exc:  # spool folder full, not writable, untrusted
+            log.error("message %s: cannot spool under %s: %s", name, self._spool_dir, exc)
+            raise StoreUnavailable("cannot spool the message") from exc
+        return (spool if spool is not None else plain), cipher.plaintext_bytes
+
+    def _open_spool(self, held: list[bytes]) -> IO[bytes]:
+        """An anonymous spool file holding ``held`` (worker thread)."""
+        folder = self._spool_dir
+        if folder is not None:
+            ensure_private_dir(folder)  # 0700, ours; refused if another user could write it
+        spool = tempfile.TemporaryFile(dir=folder)  # noqa: SIM115 - closed by the caller
+        try:
+            spool.writelines(held)
+        except BaseException:
+            spool.close()
+            raise
+        return spool
+
+    async def _replay(
+        self, envelope: Envelope, key: bytes, spool: IO[bytes], name: str
+    ) -> AsyncGenerator[bytes, None]:
+        """Second pass over the verified spool; the tag is checked again at the end."""
+        cipher = ContentCipher(envelope, key)
+        try:
+            await trio.to_thread.run_sync(spool.seek, 0)
+            while True:
+                plain = await trio.to_thread.run_sync(
+                    _decrypt_next, spool, cipher, self._chunk_size
+                )
+                if plain is None:
+                    break
+                if plain:
+                    yield plain
+        except OSError as exc:
+            log.error("message %s: cannot read its spool file back: %s", name, exc)
+            raise StoreUnavailable("cannot read the spooled message") from exc
+        try:
+            last = cipher.finish()
+        except EnvelopeError as exc:  # only if the spool file changed under us
+            log.error("message %s: spooled ciphertext changed after verification", name)
+            raise MessageUndecryptable(str(exc)) from exc
+        if last:
+            yield last
+
+
+def _absorb(spool: IO[bytes], cipher: ContentCipher, chunks: list[bytes]) -> None:
+    """Spool ciphertext chunks and run them through the verifying pass (plaintext dropped)."""
+    spool.writelines(chunks)
+    for chunk in chunks:
+        cipher.update(chunk)
+
+
+def _decrypt_next(spool: IO[bytes], cipher: ContentCipher, size: int) -> bytes | None:
+    chunk = spool.read(size)
+    if not chunk:
+        return None
+    return cipher.update(chunk)
+
+
+def _outcome(exc: StoreError) -> str:
+    match exc:
+        case MessageUndecryptable():
+            return "undecryptable"
+        case StoreDenied():
+            return "denied"
+        case StoreUnavailable():
+            return "unavailable"
+    return "unavailable"
