@@ -41,7 +41,7 @@ from admin.tokenfile import admin_token_path, read_admin_token
 from pop3srv.auth.generated import existing_generated_jwt_secret
 from pop3srv.auth.ledger import TokenRecord
 from pop3srv.auth.ledgerstore import REGISTRY_ERRORS
-from pop3srv.config_model import Settings
+from pop3srv.config import Settings
 
 EXIT_OK = 0
 EXIT_FAILED = 1

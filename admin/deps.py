@@ -16,7 +16,7 @@ from admin.minting import TokenMinter
 from pop3srv.auth.failures import FailedLogins
 from pop3srv.auth.ledger import TokenLedger
 from pop3srv.auth.penalty import LoginPenalty
-from pop3srv.config_model import PenaltySettings
+from pop3srv.config import PenaltySettings
 from pop3srv.metrics import Metrics
 from pop3srv.registry import SessionRegistry
 

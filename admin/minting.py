@@ -15,7 +15,7 @@ from jwt.warnings import InsecureKeyLengthWarning
 
 from pop3srv.auth.claims import TEXT_CLAIMS
 from pop3srv.auth.tokens import MintedToken, app_password, app_password_key, mint_jwt
-from pop3srv.config_model import MailboxEntry, Settings
+from pop3srv.config import MailboxEntry, Settings
 
 DAY = 24 * 3600
 DEFAULT_TTL = 90 * DAY

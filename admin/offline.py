@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry
 
 from pop3srv.auth.ledger import TokenLedger, TokenRecord
 from pop3srv.auth.ledgerstore import choose_backend
-from pop3srv.config_model import Settings
+from pop3srv.config import Settings
 from pop3srv.metrics import create_metrics
 from pop3srv.runtime import shared_bucket
 from pop3srv.storage.pool import S3Pool

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from pop3srv.config_model import Settings
+from pop3srv.config import Settings
 from pop3srv.netaddr import client_group
 
 

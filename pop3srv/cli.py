@@ -36,7 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     command = args.command or "serve"
     if command == "check-config":
-        return config.main_check_config()
+        return config.main_check_config(probe=args.probe, as_json=args.json)
     if command == "health":
         return health.main(args)
     if command in ("token", "sessions"):
@@ -50,7 +50,15 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command")
     serve_cmd = commands.add_parser("serve", help="run the POP3 listeners (default)")
     _serve_options(serve_cmd)
-    commands.add_parser("check-config", help="validate and print the effective configuration")
+    check = commands.add_parser(
+        "check-config", help="validate and print the effective configuration (exit 0/1/2)"
+    )
+    check.add_argument(
+        "--probe",
+        action="store_true",
+        help="also load the certificate, list each S3 mailbox and reach the login callback",
+    )
+    check.add_argument("--json", action="store_true", help="print configuration and probes as JSON")
     admin_commands.add_token_parser(commands)
     admin_commands.add_sessions_parser(commands)
     health.add_health_parser(commands)
@@ -90,6 +98,9 @@ def _serve_command(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         return config.report_problems(exc.problems)
     configure_logging(settings.log_format, verbose=settings.verbose)
+    for warning in settings.warnings:  # the default password is told below, with the user
+        if not warning.startswith("password:"):
+            log.warning("config: %s", warning)
     try:
         runtime = build_runtime(settings)
     except (TlsSetupError, ProxyConfigError) as exc:

@@ -20,7 +20,7 @@ import urllib.error
 import urllib.request
 
 from pop3srv import config
-from pop3srv.config_model import Settings
+from pop3srv.config import Settings
 
 EXIT_HEALTHY = 0
 EXIT_UNHEALTHY = 1

@@ -18,7 +18,7 @@ from pop3srv.admission import LoginSlots
 from pop3srv.auth.base import Authenticator, LoginContext, Principal
 from pop3srv.auth.failures import FailedLogins
 from pop3srv.auth.penalty import LoginPenalty, address_of
-from pop3srv.config_model import PenaltySettings
+from pop3srv.config import PenaltySettings
 from pop3srv.failures import FailureLog, Who
 from pop3srv.locks import Held, MaildropLocks
 from pop3srv.login import Gate, LoginRefused

@@ -28,8 +28,8 @@ import pytest
 from dynaconf.loaders.yaml_loader import yaml  # the YAML parser pop3srv itself uses
 
 from pop3srv.config import ConfigError, load_settings
-from pop3srv.config_keys import KEYS, dash, env_name
-from pop3srv.config_sources import IGNORED_ENV
+from pop3srv.config.keys import KEYS as SCHEMA
+from pop3srv.config.sources import IGNORED_ENV
 from pop3srv.tls import generate_self_signed
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,10 +46,19 @@ METRICS_DOC = DOCS / "metrics.md"  # scripts/metrics-table's table
 POLICY_DOCS = (DOCS / "ses-setup.md", DOCS / "iam.md")  # the bucket and IAM policies
 ARCHITECTURE = ROOT / "docs" / "architecture.md"
 POP3_NAME = re.compile(r"\bPOP3_[A-Z0-9_]+\b")
-KNOWN_ENV = {env_name(key) for key in KEYS} | set(IGNORED_ENV)
+KEYS = [name.replace("-", "_") for name in SCHEMA]  # the underscore form of settings.toml
+KNOWN_ENV = {key.env for key in SCHEMA.values()} | set(IGNORED_ENV)
 
 
 # --- helpers ----------------------------------------------------------------------------------
+
+
+def dash(key: str) -> str:
+    return key.replace("_", "-")
+
+
+def env_name(key: str) -> str:
+    return SCHEMA[dash(key)].env
 
 
 def tool(name: str) -> str:
@@ -302,7 +311,7 @@ def test_every_pop3_variable_used_is_a_configuration_key() -> None:
             used.setdefault(name, set()).add(str(path.relative_to(ROOT)))
     assert "POP3_LOCK" in used and "POP3_CONFIG" in used
     unknown = {name: sorted(where) for name, where in used.items() if name not in KNOWN_ENV}
-    assert not unknown, f"not configuration keys (see pop3srv/config_keys.py): {unknown}"
+    assert not unknown, f"not configuration keys (see pop3srv/config/schema.py): {unknown}"
 
 
 def test_each_replica_environment_is_a_valid_configuration(tmp_path: Path) -> None:

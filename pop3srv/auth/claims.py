@@ -1,7 +1,11 @@
 """Mailbox claims -> a store ``Location``: the JWT / HTTP-callback claim shape of
 aws-ses-pop3-server (``awsAccessKeyID``, ``awsSecretAccessKey``, ``awsSessionToken``, ``region``,
 ``bucket``, ``prefix``, ``provider`` = s3|none|demo) plus ``mailbox``, a reference to an entry of
-the server's ``mailboxes`` table (so the password carries no AWS secret)."""
+the server's ``mailboxes`` table (so the password carries no AWS secret).
+
+S3 keys fall back in one order: the entry's (or the claims') own keys, else the server's
+configured ``aws-access-key-id``/``aws-secret-access-key``/``aws-session-token``
+(``default_credentials``), else None: the AWS default credential chain."""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pop3srv.auth.base import AuthFailed
-from pop3srv.config_model import MailboxEntry
+from pop3srv.config import MailboxEntry
 from pop3srv.storage.base import (
     DemoLocation,
     EmptyLocation,
@@ -47,6 +51,7 @@ class MailboxResolver:
     mail_dir: Path = Path("var/mail")
     default_region: str | None = None
     default_endpoint: str | None = None
+    default_credentials: S3Credentials | None = None
     default_kms_endpoint: str | None = None
 
     def named(self, name: str) -> Location:
@@ -59,7 +64,7 @@ class MailboxResolver:
         if entry.folder is not None:
             return FolderLocation(self.mail_dir, entry.folder)
         assert entry.bucket is not None, "config ensures bucket or folder"
-        credentials = None
+        credentials = self.default_credentials
         if entry.access_key_id and entry.secret_access_key:
             credentials = S3Credentials(
                 entry.access_key_id, entry.secret_access_key, entry.session_token
@@ -87,7 +92,7 @@ class MailboxResolver:
             raise MalformedClaims("unknown mailbox provider")
         if not text.get("bucket"):
             raise MalformedClaims("no bucket in the mailbox claims")
-        credentials = None
+        credentials = self.default_credentials
         if text.get("awsAccessKeyID") and text.get("awsSecretAccessKey"):
             credentials = S3Credentials(
                 text["awsAccessKeyID"], text["awsSecretAccessKey"], text.get("awsSessionToken")

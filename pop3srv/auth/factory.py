@@ -13,8 +13,8 @@ from pop3srv.auth.jwt import JwtAuthenticator
 from pop3srv.auth.ledger import TokenLedger
 from pop3srv.auth.static import StaticAuthenticator, StaticEntry
 from pop3srv.auth.tokens import app_password_key
-from pop3srv.config_model import Settings
-from pop3srv.storage.base import Location
+from pop3srv.config import Settings
+from pop3srv.storage.base import Location, S3Credentials
 
 
 def mailbox_resolver(settings: Settings) -> MailboxResolver:
@@ -23,8 +23,18 @@ def mailbox_resolver(settings: Settings) -> MailboxResolver:
         mail_dir=settings.store.mail_dir,
         default_region=settings.s3.region,
         default_endpoint=settings.s3.endpoint_url,
+        default_credentials=server_credentials(settings),
         default_kms_endpoint=settings.s3.kms_endpoint_url,
     )
+
+
+def server_credentials(settings: Settings) -> S3Credentials | None:
+    """The configured ``aws-access-key-id``/``aws-secret-access-key``/``aws-session-token``;
+    None: the AWS default credential chain."""
+    s3 = settings.s3
+    if s3.access_key_id and s3.secret_access_key:
+        return S3Credentials(s3.access_key_id, s3.secret_access_key, s3.session_token)
+    return None
 
 
 def build_authenticator(

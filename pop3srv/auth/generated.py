@@ -15,7 +15,7 @@ import secrets
 from dataclasses import replace
 from pathlib import Path
 
-from pop3srv.config_model import Settings
+from pop3srv.config import Settings
 from pop3srv.statedir import StateDirError, ensure_private_dir, read_private, write_private
 
 log = logging.getLogger(__name__)

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import trio
 
-from pop3srv.config_model import PenaltySettings
+from pop3srv.config import PenaltySettings
 from pop3srv.netaddr import client_group, host_of
 
 #: longer user names are counted by their digest

@@ -23,8 +23,7 @@ from pop3srv.auth.failures import FailedLogins
 from pop3srv.auth.ledger import TokenLedger
 from pop3srv.auth.ledgerstore import FileBackend
 from pop3srv.auth.penalty import LoginPenalty
-from pop3srv.config import Settings, load_settings
-from pop3srv.config_model import PenaltySettings
+from pop3srv.config import PenaltySettings, Settings, load_settings
 from pop3srv.metrics import Metrics, create_metrics
 from pop3srv.registry import SessionRegistry
 from pop3srv.service import end_revoked_sessions

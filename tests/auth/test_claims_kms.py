@@ -6,8 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pop3srv.auth.claims import MailboxResolver
-from pop3srv.config import load_settings
-from pop3srv.config_model import MailboxEntry
+from pop3srv.config import MailboxEntry, load_settings
 from pop3srv.runtime import default_location
 from pop3srv.storage.base import S3Location
 

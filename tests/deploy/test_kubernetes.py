@@ -17,7 +17,7 @@ import pytest
 from dynaconf.loaders.yaml_loader import yaml  # the YAML parser pop3srv itself uses
 
 from pop3srv.config import ConfigError, load_settings
-from pop3srv.config_keys import KEYS, dash, env_name
+from pop3srv.config.keys import KEYS
 from pop3srv.tls import generate_self_signed
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -146,7 +146,8 @@ def test_services_publish_the_listeners_of_the_pods() -> None:
     labels = deployment()["spec"]["template"]["metadata"]["labels"]
     env = container_env()
     listener_ports = {
-        int(env.get(env_name(key), DEFAULTS[key])) for key in ("tls_port", "plain_port")
+        int(env.get(KEYS[key].env, DEFAULTS[key.replace("-", "_")]))
+        for key in ("tls-port", "plain-port")
     }
     published: dict[int, int] = {}
     for service in of_kind("Service"):
@@ -191,9 +192,9 @@ def test_the_pods_configuration_is_valid_for_pop3srv(tmp_path: Path) -> None:
     config_yaml = tmp_path / "config.yaml"
     config_yaml.write_text(config_map["data"]["config.yaml"], encoding="utf-8")
     file_keys = set(yaml.safe_load(config_yaml.read_text(encoding="utf-8")))
-    assert file_keys <= {dash(key) for key in KEYS}
+    assert file_keys <= set(KEYS)
     (secret,) = [s for s in of_kind("Secret") if s["metadata"]["name"] == "pop3srv"]
-    assert set(secret["stringData"]) <= {env_name(key) for key in KEYS}
+    assert set(secret["stringData"]) <= {key.env for key in KEYS.values()}
     cert, key = generate_self_signed("localhost")
     (tmp_path / "tls.crt").write_bytes(cert)
     (tmp_path / "tls.key").write_bytes(key)

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from pop3srv.config import ConfigError, load_settings
-from pop3srv.config_keys import KEYS, env_name
+from pop3srv.config.keys import KEYS
 
 ROOT = Path(__file__).resolve().parents[2]
 UNIT = ROOT / "deploy" / "pop3srv.service"
@@ -142,7 +142,7 @@ def test_unit_runs_unprivileged_with_only_the_low_port_capability() -> None:
 def test_unit_environment_is_a_valid_configuration_with_explicit_paths(tmp_path: Path) -> None:
     unit = _directives(UNIT.read_text(encoding="utf-8"))
     env = _environment(unit)
-    assert set(env) - {"POP3_CONFIG"} <= {env_name(key) for key in KEYS}, "configuration keys"
+    assert set(env) - {"POP3_CONFIG"} <= {key.env for key in KEYS.values()}, "configuration keys"
     made = ["/var/lib/" + name for name in _one(unit, "Service.StateDirectory").split()]
     state = made[0]
     assert env["POP3_STATE_DIR"] == state and env["POP3_MAIL_DIR"] in made, "systemd makes both"

@@ -1,57 +1,35 @@
-"""Reading the configuration sources into one ``dynaconf.Dynaconf`` instance, then typing them.
+"""Reading the sources into one ``dynaconf.Dynaconf`` per load, layer by layer. Part of
+:mod:`pop3srv.config` (see its docstring for the order); the only module importing dynaconf.
 
-Part of :mod:`pop3srv.config` (see its docstring for the order of sources). The only module that
-imports dynaconf.
+:func:`read_layers` feeds a new, sealed ``Dynaconf`` the sources in order with ``Settings.set``
+and a ``SourceMetadata`` naming each: the schema's defaults, the three ``config.yaml`` files, the
+``POP3_CONFIG`` file, then one layer per ``POP3_*`` variable. dynaconf holds the layered values
+(a later source replaces a key, tables included) and each key's history, from which its source
+comes back; it parses YAML (vendored ruamel) and typed environment values (TOML, ``@int 5``).
 
-How dynaconf is used. :func:`read_layers` makes one ``Dynaconf`` per ``load_settings`` call (never
-a global one) and feeds it the sources in order, one layer each, with ``Settings.set`` and a
-``SourceMetadata`` naming the source: the packaged defaults, the three ``config.yaml`` files, the
-``POP3_CONFIG`` file, then one layer per ``POP3_*`` variable of the ``env`` mapping given to
-``load_settings``. dynaconf holds the layered values (a later source replaces a key, tables
-included: merging is off) and the history of the sources that set each key; each key's value is
-read back from the instance, and its source and rank from ``dynaconf.get_history``. dynaconf
-also parses: YAML files with its vendored ruamel, and the environment values of keys that are
-not text or paths as TOML with its converters (``2110``, ``true``, ``@int 5``).
-
-What is done here rather than by dynaconf's own loaders, and why:
-
-* The files are read and parsed here, not named in ``settings_files``: so that every problem is
-  collected (a broken file names the file and the line, a missing ``POP3_CONFIG`` file is an
-  error, unknown keys get suggestions), dash keys become underscores before dynaconf sees them
-  (else ``POP3_JWT_SECRET`` would not override ``jwt-secret``), ``~`` and relative paths follow
-  ``Places`` (dynaconf would search a relative ``config.yaml`` up the parent folders), and
-  dynaconf's extras stay off (``*.local.yaml`` files, includes, ``dynaconf_hooks.py`` run from
-  the folders of loaded files).
-* The environment comes from the ``env`` mapping, never ``os.environ`` (tests pass their own).
-  Text and path values are taken verbatim (a password ``0123`` stays ``0123``).
-* The instance is sealed from the process environment: dynaconf reads its own options
-  (``SETTINGS_FILE_FOR_DYNACONF``, ``MERGE_ENABLED_FOR_DYNACONF``, ``DYNACONF_*`` ...) from
-  ``os.environ`` over the constructor's; here it sees an empty environment instead.
-* ``auto_cast`` is off, so a file value such as ``"@format {this.X}"`` or ``"@int 5"`` stays the
-  text written; only the typed environment values go through dynaconf's converters.
-* A table or list is unset before a later source sets it, so that a ``dynaconf_merge`` marker
-  inside a user's table is an unknown entry (reported) rather than a silent merge.
+Done here rather than by dynaconf's loaders, so that every problem is collected naming its file
+and line, dash keys become underscores before dynaconf sees them (else ``POP3_JWT_SECRET`` would
+not override ``jwt-secret``), relative paths follow ``Places`` (no search up parent folders), and
+dynaconf's extras stay off (``*.local.yaml``, includes, ``dynaconf_hooks.py``, ``.env``). The
+environment is the ``env`` mapping given, never ``os.environ``; dynaconf's own options in the
+process environment are ignored (the instance sees an empty one); ``auto_cast`` is off so that
+``"@int 5"`` in a file stays text; a table is unset before a later source sets it, so that a
+``dynaconf_merge`` marker is reported rather than obeyed.
 """
 
 from __future__ import annotations
 
 import copy
 import functools
+import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
-from importlib import resources
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from pop3srv.config_keys import (
-    KEYS,
-    VERBATIM_KINDS,
-    Places,
-    dash,
-    normalise,
-    suggestion,
-)
+from pop3srv.config.keys import KEYS, Places, normalise, suggestion
+from pop3srv.config.servicelinks import service_links
 
 HOME_DIR_NAME = ".aws-ses-pop3-server"
 CONFIG_ENV = "POP3_CONFIG"
@@ -60,30 +38,14 @@ IGNORED_ENV = frozenset({CONFIG_ENV})
 DEFAULT_RANK = 1
 ENV_RANK = 6
 
-#: The ``Dynaconf`` options: nothing is loaded by dynaconf itself (no settings files, no
-#: environment loader, no .env, includes or external stores), no merging, no ``@`` converters
-#: on stored values, no dotted or nested keys.
+#: The ``Dynaconf`` options: dynaconf loads nothing itself, merges nothing, converts nothing.
 _DYNACONF_OPTIONS: dict[str, object] = {
-    "settings_files": [],
-    "core_loaders": [],
-    "loaders": [],
-    "includes": [],
-    "preload": [],
-    "secrets": None,
-    "environments": False,
-    "load_dotenv": False,
-    "envvar_prefix": None,
-    "redis_enabled": False,
-    "vault_enabled": False,
-    "merge_enabled": False,
-    "auto_cast": False,
-    "dotted_lookup": False,
-    "nested_separator": "__",
-    "index_separator": None,
-    "sysenv_fallback": False,
-    "validate_on_update": False,
-    "apply_default_on_none": False,
-}
+    "settings_files": [], "core_loaders": [], "loaders": [], "includes": [], "preload": [],
+    "secrets": None, "environments": False, "load_dotenv": False, "envvar_prefix": None,
+    "redis_enabled": False, "vault_enabled": False, "merge_enabled": False, "auto_cast": False,
+    "dotted_lookup": False, "nested_separator": "__", "index_separator": None,
+    "sysenv_fallback": False, "validate_on_update": False, "apply_default_on_none": False,
+}  # fmt: skip
 #: For :func:`dynaconf.utils.parse_conf.parse_conf_data` on typed environment values: the
 #: converters on, whatever ``AUTO_CAST_FOR_DYNACONF`` says in the process environment.
 _ENV_PARSING = {"AUTO_CAST_FOR_DYNACONF": True}
@@ -94,6 +56,12 @@ class Raw:
     value: object
     source: str
     rank: int  # position of the source in the order above; later wins
+    line: int | None = None  # where in a file the key is set
+
+    @property
+    def origin(self) -> str:
+        """``(from SOURCE)``, with the file's line when known."""
+        return f"(from {self.source})" + (f", line {self.line}" if self.line else "")
 
 
 @dataclass(frozen=True)
@@ -104,6 +72,7 @@ class _Layer:
     loader: str  # "toml", "yaml" or "env": SourceMetadata.loader
     rank: int
     values: dict[str, object]
+    lines: dict[str, int] = field(default_factory=dict)  # a file's keys -> their line
 
 
 def _dynaconf_yaml(text: str) -> object:
@@ -143,7 +112,7 @@ def _feed(settings: Any, layer: _Layer) -> None:
 
     metadata = SourceMetadata(loader=layer.loader, identifier=layer.source, env="global")
     for key, value in layer.values.items():
-        name = key.upper()
+        name = _name(key)
         if isinstance(value, dict | list):  # replaced, never merged (see the module docstring)
             settings.unset(name, force=True)
         # a copy: dynaconf turns nested tables into its own nodes in place
@@ -158,13 +127,17 @@ def _layered(settings: Any, layers: list[_Layer]) -> dict[str, Raw]:
     stored: dict[str, object] = settings.as_dict()
     out: dict[str, Raw] = {}
     for key in KEYS:
-        name = key.upper()
+        name = _name(key)
         if name not in stored:
             continue
         history = get_history(settings, name, filter_callable=lambda m: m.identifier in order)
         _, last = max((order[entry["identifier"]] for entry in history), key=lambda o: o[0])
-        out[key] = Raw(stored[name], last.source, last.rank)
+        out[key] = Raw(stored[name], last.source, last.rank, last.lines.get(key))
     return out
+
+
+def _name(key: str) -> str:
+    return key.upper().replace("-", "_")
 
 
 def _parse(text: str, path: Path, label: str) -> tuple[object, str | None]:
@@ -183,37 +156,54 @@ def _parse(text: str, path: Path, label: str) -> tuple[object, str | None]:
         return None, f"{label}: not valid YAML ({detail}{where})"
 
 
-def _read(path: Path, label: str, *, required: bool, problems: list[str]) -> dict[str, object]:
-    """A config file's keys (normalised) -> values; {} if an optional file is missing."""
+_TOP_LEVEL_KEY = re.compile(r"""(["']?)([A-Za-z0-9_-]+)\1[ \t]*[:=]""")
+
+
+def key_lines(text: str) -> dict[str, int]:
+    """The line (1-based) of each top-level key of a YAML or TOML text, by its first match."""
+    lines: dict[str, int] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if match := _TOP_LEVEL_KEY.match(line):
+            lines.setdefault(normalise(match[2]), number)
+    return lines
+
+
+def _read(
+    path: Path, label: str, *, required: bool, problems: list[str]
+) -> tuple[dict[str, object], dict[str, int]]:
+    """A config file's keys (normalised) -> values, and -> their lines; ({}, {}) if an optional
+    file is missing."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         if required:
             problems.append(f"config: {path} does not exist (from env {CONFIG_ENV})")
-        return {}
+        return {}, {}
     except UnicodeDecodeError:
         problems.append(f"{label}: is not UTF-8 text")
-        return {}
+        return {}, {}
     except OSError as e:
         problems.append(f"{label}: cannot be read ({e.strerror or e})")
-        return {}
+        return {}, {}
     data, problem = _parse(text, path, label)
     if problem:
         problems.append(problem)
-        return {}
+        return {}, {}
     if data is None:  # an empty YAML file
-        return {}
+        return {}, {}
     if not isinstance(data, dict):
         problems.append(f"{label}: is not a mapping of keys to values")
-        return {}
+        return {}, {}
     out: dict[str, object] = {}
+    lines = key_lines(text)
     for name, value in data.items():
         key = normalise(str(name))
         if key not in KEYS:
-            problems.append(f"{dash(key)}: unknown key (from {label}){suggestion(key)}")
+            where = Raw(None, label, 0, lines.get(key)).origin
+            problems.append(f"{key}: unknown key {where}{suggestion(key)}")
         elif value is not None:  # `key:` with no value leaves the key as it was
             out[key] = value
-    return out
+    return out, lines
 
 
 def _file_layers(
@@ -231,60 +221,61 @@ def _file_layers(
         label = str(path.absolute())
         if any(layer.source == label for layer in layers):  # e.g. run from /etc/aws-ses-...
             continue
-        values = _read(path, label, required=required, problems=problems)
+        values, lines = _read(path, label, required=required, problems=problems)
         loader = "toml" if path.suffix.lower() == ".toml" else "yaml"
-        layers.append(_Layer(label, loader, rank, values))
+        layers.append(_Layer(label, loader, rank, values, lines))
     return layers
 
 
 def _env_layers(env: Mapping[str, str], problems: list[str]) -> list[_Layer]:
     """One layer per ``POP3_*`` variable (each is its own source), in name order."""
     layers: list[_Layer] = []
+    links = set(service_links(env))
     for name in sorted(env):
-        if not name.startswith("POP3_") or name in IGNORED_ENV:
+        if not name.startswith("POP3_") or name in IGNORED_ENV or name in links:
             continue
         key, label = normalise(name[len("POP3_") :]), f"env {name}"
         if key not in KEYS:
-            problems.append(
-                f"{dash(key)}: unknown key (from {label}){suggestion(key, in_env=True)}"
-            )
+            problems.append(f"{key}: unknown key (from {label}){suggestion(key, in_env=True)}")
             continue
         text = env[name]
         if text == "":  # like viper without AllowEmptyEnv: an empty variable is unset
             continue
         value: object = text
-        if KEYS[key].kind not in VERBATIM_KINDS:
+        if not KEYS[key].verbatim:
             try:
                 value = _dynaconf_env_value(text)
             except Exception as e:  # dynaconf's DynaconfParseError, e.g. "@int abc"
-                problems.append(f"{dash(key)}: {e} (from {label})")
+                problems.append(f"{key}: {e} (from {label})")
                 continue
         if value is not None:  # "@none" leaves the key as it was
             layers.append(_Layer(label, "env", ENV_RANK, {key: value}))
     return layers
 
 
-def read_defaults(problems: list[str]) -> dict[str, object]:
-    text = resources.files("pop3srv").joinpath("settings.toml").read_text(encoding="utf-8")
-    data, problem = _parse(text, Path("settings.toml"), "packaged settings.toml")
-    if problem or not isinstance(data, dict):
-        problems.append(problem or "packaged settings.toml: not a table")
-        return {}
-    unknown = sorted(set(map(normalise, data)) - set(KEYS))
-    problems.extend(f"{dash(key)}: unknown key (from packaged settings.toml)" for key in unknown)
-    return {normalise(k): v for k, v in data.items()}
+def _plain(value: object) -> object:
+    """A schema default as a file would give it (dynaconf stores lists and text)."""
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, Path):
+        return f"./{value}" if not value.is_absolute() else str(value)
+    return dict(value) if isinstance(value, Mapping) else value
+
+
+def schema_defaults() -> dict[str, object]:
+    """The first source: every key's default as the schema declares it (None = unset)."""
+    return {name: _plain(k.default) for name, k in KEYS.items() if k.default is not None}
 
 
 def read_layers(
     env: Mapping[str, str],
-    defaults: Mapping[str, object],
     places: Places,
     etc_dir: Path,
     problems: list[str],
 ) -> dict[str, Raw]:
     """Feed every source, in order, to a new ``Dynaconf``; each key set -> value and source."""
     layers = [
-        _Layer("default", "toml", DEFAULT_RANK, {k: v for k, v in defaults.items() if k in KEYS}),
+        _Layer("default", "toml", DEFAULT_RANK, schema_defaults()),
         *_file_layers(env, places, etc_dir, problems),
         *_env_layers(env, problems),
     ]

@@ -1,6 +1,6 @@
-"""How pop3srv.config_sources uses dynaconf: one sealed instance per load, fed the sources in order.
+"""How pop3srv.config.sources uses dynaconf: one sealed instance per load, fed the sources in order.
 
-The behaviour itself is the contract of test_config.py and test_config_tables.py; these tests pin
+The behaviour itself is the contract of test_load.py and test_tables.py; these tests pin
 what dynaconf must not add (the process environment, merging, ``@`` tokens in files, files and
 hooks it would find by itself) and that the values and sources really come from the instance.
 """
@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from pop3srv import config_sources
-from tests.test_config import Dirs, dirs, one
+from pop3srv.config import sources as config_sources
+from tests.config.test_load import Dirs, dirs, one
 
 __all__ = ["dirs"]  # the fixture, re-used
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.test_config import Dirs, dirs, one
+from tests.config.test_load import Dirs, dirs, one
 
 __all__ = ["dirs"]  # the fixture, re-used
 
@@ -100,5 +100,17 @@ def test_check_config_summarises_tables_without_secrets(
     env = {"POP3_USERS": '{"jane": {"password": "pw-secret-jane"}}'}
     assert dirs.check(env) == 0
     out = capsys.readouterr().out
-    assert "users = (1 entries: jane)" in out
+    # tables print as tables (issue 11: no longer summarised as text), secrets redacted
+    assert 'users = {"jane": {"password": "***"}}' in out
     assert "pw-secret-jane" not in out
+
+
+def test_a_bad_mailboxes_table_is_one_problem_not_one_per_user(dirs: Dirs) -> None:
+    env = {
+        "POP3_MAILBOXES": '{"a": {}}',
+        "POP3_USERS": '{"u": {"password": "p", "mailbox": "a"}}',
+    }
+    problems = dirs.problems(env)
+    assert problems == [
+        "mailboxes.a: needs exactly one of bucket or folder (from env POP3_MAILBOXES)"
+    ], problems

@@ -22,7 +22,7 @@ from pop3srv.config import (
 
 CERT = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 KEY = "-----BEGIN PRIVATE KEY-----\nkey-material-zz9\n-----END PRIVATE KEY-----\n"
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parent.parent.parent
 
 
 @dataclass
@@ -558,3 +558,19 @@ def test_repr_never_shows_secrets(dirs: Dirs) -> None:
     for secret in SECRET_TEXTS:
         assert secret not in text
     assert "AKIAZZ9" in text  # the key id is not a secret
+
+
+def test_problems_in_files_name_the_line(dirs: Dirs) -> None:
+    dirs.write(
+        dirs.home_yaml,
+        "# pop3srv\nuser: jane\n\ntls-port: 99999\nmailboxes:\n  a: {}\n'verbos': true\n",
+    )
+    toml = dirs.write(dirs.cwd / "pop3.toml", 'user = "x"\nidle_timeout = 0\n')
+    problems = dirs.problems({"POP3_CONFIG": str(toml)})
+    assert f"tls-port: 99999 is not a port (0-65535) (from {dirs.home_yaml}), line 4" in problems
+    assert (
+        f"mailboxes.a: needs exactly one of bucket or folder (from {dirs.home_yaml}), line 5"
+        in (problems)
+    )
+    one(problems, f"verbos: unknown key (from {dirs.home_yaml}), line 7", "did you mean `verbose`?")
+    assert f"idle-timeout: 0 is not a number of seconds > 0 (from {toml}), line 2" in problems

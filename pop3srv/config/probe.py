@@ -1,0 +1,206 @@
+"""``check-config --probe``: what a valid configuration cannot show by itself. Loads the TLS
+certificate and key (unreadable, swapped or mismatched, expired: error; expiring within 14
+days: warning), lists each configured S3 mailbox with one request, using the keys the server
+would use (access denied, missing bucket, wrong region, unreachable endpoint: one line each),
+and reaches the HTTP login callback. Part of :mod:`pop3srv.config`; it imports the storage and
+auth layers, so only ``check-config`` loads it."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from pop3srv.auth.factory import mailbox_resolver
+from pop3srv.config.rules import safe_url
+from pop3srv.config.schema import Settings
+from pop3srv.runtime import default_location
+from pop3srv.storage.base import S3Location
+from pop3srv.storage.pool import PoolSettings, client_config
+
+EXPIRY_WARNING = datetime.timedelta(days=14)
+PROBE_POOL = PoolSettings(threads=1, max_connections=1, connect_timeout=3, read_timeout=5)
+HTTP_TIMEOUT = 5.0
+_DENIED = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken",
+           "ExpiredToken", "AllAccessDisabled", "403"}  # fmt: skip
+_REGION = {"PermanentRedirect", "AuthorizationHeaderMalformed", "301",
+           "IllegalLocationConstraintException"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    check: str  # "tls", "s3" or "http-basic-auth-url"
+    target: str  # what was probed, named for the operator
+    level: str  # "ok", "warning" or "error"
+    message: str
+
+    @property
+    def failed(self) -> bool:
+        return self.level == "error"
+
+    def line(self) -> str:
+        return f"probe {self.level}: {self.check} {self.target}: {self.message}"
+
+    def as_dict(self) -> dict[str, str]:
+        return {"check": self.check, "target": self.target, "level": self.level,
+                "message": self.message}  # fmt: skip
+
+
+def run_probes(settings: Settings, *, now: datetime.datetime | None = None) -> list[ProbeResult]:
+    results = probe_tls(settings, now or datetime.datetime.now(datetime.UTC))
+    results += probe_s3(settings)
+    if settings.auth.http_basic_auth_url is not None:
+        results.append(probe_http(settings.auth.http_basic_auth_url))
+    return results
+
+
+# --- TLS ---------------------------------------------------------------------------------------
+
+
+def _pem_pair(settings: Settings) -> tuple[str, bytes, bytes] | str:
+    """(what, certificate PEM, key PEM), or why they cannot be read."""
+    tls = settings.tls
+    if tls.cert_pem is not None and tls.key_pem is not None:
+        return "tls-cert/tls-key (inline)", tls.cert_pem.encode(), tls.key_pem.encode()
+    assert tls.cert_path is not None and tls.key_path is not None
+    what = f"{tls.cert_path} / {tls.key_path}"
+    try:
+        return what, tls.cert_path.read_bytes(), tls.key_path.read_bytes()
+    except OSError as e:
+        return f"cannot read {e.filename}: {e.strerror}"
+
+
+def probe_tls(settings: Settings, now: datetime.datetime) -> list[ProbeResult]:
+    if not settings.tls.configured:
+        return []
+    pair = _pem_pair(settings)
+    if isinstance(pair, str):
+        return [ProbeResult("tls", "certificate", "error", pair)]
+    what, cert_pem, key_pem = pair
+    try:
+        cert = x509.load_pem_x509_certificate(cert_pem)
+    except ValueError:
+        hint = " (it holds a private key: are certificate and key swapped?)"
+        swapped = b"PRIVATE KEY-----" in cert_pem
+        return [ProbeResult("tls", what, "error", "no PEM certificate" + (hint if swapped else ""))]
+    try:
+        key = serialization.load_pem_private_key(key_pem, password=None)
+    except (ValueError, TypeError):
+        return [ProbeResult("tls", what, "error", "no unencrypted PEM private key")]
+    raw = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    if cert.public_key().public_bytes(*raw) != key.public_key().public_bytes(*raw):
+        return [ProbeResult("tls", what, "error", "the private key does not match the certificate")]
+    return [_validity(what, cert, now)]
+
+
+def _validity(what: str, cert: x509.Certificate, now: datetime.datetime) -> ProbeResult:
+    until = cert.not_valid_after_utc
+    subject = cert.subject.rfc4514_string() or "(no subject)"
+    if now > until:
+        return ProbeResult("tls", what, "error", f"{subject} expired on {until:%Y-%m-%d}")
+    if now < cert.not_valid_before_utc:
+        return ProbeResult("tls", what, "error", f"{subject} is not valid before "
+                           f"{cert.not_valid_before_utc:%Y-%m-%d}")  # fmt: skip
+    level = "warning" if until - now < EXPIRY_WARNING else "ok"
+    return ProbeResult("tls", what, level, f"{subject} valid until {until:%Y-%m-%d}")
+
+
+# --- S3 ----------------------------------------------------------------------------------------
+
+
+def s3_mailboxes(settings: Settings) -> dict[str, S3Location]:
+    """Each S3 mailbox (``(default)``: aws-s3-bucket) with the location logins would get."""
+    found: dict[str, S3Location] = {}
+    default = default_location(settings)
+    if isinstance(default, S3Location):
+        found["(default)"] = default
+    resolver = mailbox_resolver(settings)
+    for name, entry in settings.auth.mailboxes.items():
+        location = resolver.from_entry(entry)
+        if isinstance(location, S3Location):
+            found[name] = location
+    return found
+
+
+def probe_s3(settings: Settings) -> list[ProbeResult]:
+    mailboxes = s3_mailboxes(settings)
+    if not mailboxes:
+        return []
+    import boto3  # noqa: PLC0415 - ~120 ms, only when there is something to list
+
+    session = boto3.session.Session()
+    return [_list_one(session, name, location) for name, location in mailboxes.items()]
+
+
+def _list_one(session: Any, name: str, location: S3Location) -> ProbeResult:
+    from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
+
+    endpoint = safe_url(location.endpoint_url) if location.endpoint_url else "AWS"
+    target = (f"mailbox {name} (bucket {location.bucket}, prefix {location.prefix!r}, "
+              f"endpoint {endpoint})")  # fmt: skip
+    credentials = location.credentials
+    try:
+        client = session.client(
+            "s3", region_name=location.region, endpoint_url=location.endpoint_url,
+            aws_access_key_id=credentials.access_key_id if credentials else None,
+            aws_secret_access_key=credentials.secret_access_key if credentials else None,
+            aws_session_token=credentials.session_token if credentials else None,
+            config=client_config(PROBE_POOL, path_style=location.endpoint_url is not None),
+        )  # fmt: skip
+        answer = client.list_objects_v2(Bucket=location.bucket, Prefix=location.prefix, MaxKeys=1)
+    except ClientError as e:
+        return ProbeResult("s3", target, "error", _client_error(e))
+    except BotoCoreError as e:
+        return ProbeResult("s3", target, "error", _transport_error(e))
+    count = "objects" if answer.get("KeyCount", 0) else "no objects yet"
+    headers = answer.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+    actual = headers.get("x-amz-bucket-region")
+    if actual and location.region and actual != location.region:  # botocore followed a redirect
+        return ProbeResult("s3", target, "warning", f"listed ({count}), but the bucket is in "
+                           f"{actual}, not {location.region}: set the region")  # fmt: skip
+    return ProbeResult("s3", target, "ok", f"listed ({count})")
+
+
+def _client_error(e: Any) -> str:
+    error = e.response.get("Error", {})
+    code = str(error.get("Code", "")) or str(e.response.get("ResponseMetadata", {}).get(
+        "HTTPStatusCode", ""))  # fmt: skip
+    if code == "NoSuchBucket":
+        return "NoSuchBucket: the bucket does not exist; check aws-s3-bucket"
+    if code in _DENIED:
+        return f"{code}: access denied; check the keys (and the bucket policy)"
+    if code in _REGION:
+        headers = e.response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+        actual = headers.get("x-amz-bucket-region") or error.get("Region") or "another region"
+        return f"{code}: wrong region; the bucket is in {actual}"
+    return f"{code}: {error.get('Message', 'request refused')}"
+
+
+def _transport_error(e: Exception) -> str:
+    from botocore.exceptions import EndpointConnectionError, NoCredentialsError  # noqa: PLC0415
+
+    if isinstance(e, NoCredentialsError):
+        return "no credentials: the AWS default chain found none; set aws-access-key-id"
+    if isinstance(e, EndpointConnectionError):
+        return "endpoint unreachable; check aws-s3-endpoint-url (or the network)"
+    return f"{type(e).__name__}: {e}"
+
+
+# --- HTTP login callback -----------------------------------------------------------------------
+
+
+def probe_http(url: str) -> ProbeResult:
+    """One GET without credentials: any HTTP answer (401 included) means it is reachable."""
+    target = safe_url(url)
+    try:
+        response = httpx.get(url, timeout=HTTP_TIMEOUT, follow_redirects=False)
+    except httpx.HTTPError as e:
+        detail = str(e).replace(url, target) or type(e).__name__  # never the URL's password
+        return ProbeResult("http-basic-auth-url", target, "error", f"unreachable: {detail}")
+    status = response.status_code
+    level = "warning" if status >= 500 else "ok"
+    return ProbeResult("http-basic-auth-url", target, level, f"answers (HTTP {status})")

@@ -1,0 +1,137 @@
+"""``pop3srv check-config``: the effective configuration (every key in dash form with its value
+and source, secrets redacted, lists and tables as such), which S3 keys each mailbox uses, the
+warnings, and with ``--probe`` the results of :mod:`pop3srv.config.probe`; as text or ``--json``.
+Exit status: 0 fine, 1 a probe failed, 2 the configuration is invalid. Part of
+:mod:`pop3srv.config`."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from pop3srv.config.keys import KEYS
+from pop3srv.config.load import DEFAULT_ETC_DIR, ConfigError, flat, load_settings
+from pop3srv.config.rules import safe_url
+from pop3srv.config.schema import Settings
+from pop3srv.config.tables import keys_for
+
+EXIT_PROBE_FAILED = 1
+EXIT_INVALID = 2
+
+
+def _shown(name: str, value: object) -> object:
+    """A value as check-config shows it: JSON-ready, secrets replaced."""
+    secret = KEYS[name].secret
+    if isinstance(value, Mapping):
+        return {str(k): _entry(v) if secret else v for k, v in value.items()}
+    if isinstance(value, tuple):
+        return list(value)
+    if secret:
+        return "(unset)" if value is None else "***"
+    if isinstance(value, Path):
+        return str(value)
+    if name == "tls-cert" and isinstance(value, str):
+        return f"(inline PEM, {len(value)} characters)"
+    if name.endswith("-url") and isinstance(value, str):
+        return safe_url(value)
+    return value
+
+
+def _entry(value: object) -> object:
+    """A table entry with its secret fields (declared ``repr=False``) as ``***``; unset fields
+    left out."""
+    if not dataclasses.is_dataclass(value):
+        return "***"  # a JWT secret
+    shown: dict[str, object] = {}
+    for f in dataclasses.fields(value):
+        item = getattr(value, f.name)
+        if f.name != "name" and item not in (None, ""):
+            shown[f.name.replace("_", "-")] = item if f.repr else "***"
+    return shown
+
+
+def redacted(settings: Settings) -> dict[str, dict[str, object]]:
+    """Dash key -> ``{"value": ..., "source": ...}`` with secrets as ``"***"`` (or
+    ``"(unset)"``), paths as text, inline certificates summarised and URL passwords hidden."""
+    return {
+        name: {"value": _shown(name, value), "source": settings.sources.get(name, "default")}
+        for name, value in flat(settings).items()
+    }
+
+
+def credentials(settings: Settings) -> dict[str, str]:
+    """S3 mailbox (``(default)``: aws-s3-bucket) -> which keys it uses; never a secret."""
+    s3 = settings.s3
+    server = (s3.access_key_id, s3.secret_access_key, s3.session_token)
+    out = {"(default)": keys_for(None, server)} if s3.enabled else {}
+    for name, entry in settings.auth.mailboxes.items():
+        if entry.bucket is not None:
+            out[name] = keys_for(entry, server)
+    return out
+
+
+def render(name: str, value: object) -> str:
+    if value is None:
+        return "(unset)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, list | dict):
+        return json.dumps(value)
+    if isinstance(value, str) and not KEYS[name].secret and name != "tls-cert":
+        return json.dumps(value)
+    return str(value)
+
+
+def report_problems(problems: Sequence[str]) -> int:
+    """Print each problem as one ``config error:`` line on stderr; returns the exit status."""
+    for problem in problems:
+        print(f"config error: {problem}", file=sys.stderr)
+    return EXIT_INVALID
+
+
+def main_check_config(
+    env: Mapping[str, str] | None = None,
+    *,
+    cwd: Path | None = None,
+    home: Path | None = None,
+    etc_dir: Path = DEFAULT_ETC_DIR,
+    probe: bool = False,
+    as_json: bool = False,
+) -> int:
+    """``pop3srv check-config [--probe] [--json]``."""
+    try:
+        settings = load_settings(env, cwd=cwd, home=home, etc_dir=etc_dir)
+    except ConfigError as e:
+        if as_json:
+            print(json.dumps({"valid": False, "problems": e.problems}, indent=2))
+        return report_problems(e.problems)
+    results = []
+    if probe:
+        from pop3srv.config.probe import run_probes  # noqa: PLC0415 - loads boto3, ssl, httpx
+
+        results = run_probes(settings)
+    failed = any(r.failed for r in results)
+    if as_json:
+        document = {
+            "valid": True,
+            "settings": redacted(settings),
+            "credentials": credentials(settings),
+            "warnings": list(settings.warnings),
+            "probes": [r.as_dict() for r in results],
+        }
+        print(json.dumps(document, indent=2))
+    else:
+        for name, entry in redacted(settings).items():
+            print(f"{name} = {render(name, entry['value'])}  # {entry['source']}")
+        for mailbox, used in credentials(settings).items():
+            print(f"# S3 keys of mailbox {mailbox}: {used}")
+        for warning in settings.warnings:
+            print(f"config warning: {warning}", file=sys.stderr)
+        for result in results:
+            print(result.line(), file=sys.stderr if result.failed else sys.stdout)
+    return EXIT_PROBE_FAILED if failed else 0
