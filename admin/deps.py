@@ -57,7 +57,8 @@ class AdminDeps:
     prometheus: CollectorRegistry
     metrics: Metrics
     token: str = field(repr=False)
-    minter: TokenMinter
+    #: the minter for the settings in force (a SIGHUP reload may swap its tables)
+    minters: Callable[[], TokenMinter]
     #: True once the POP3 listeners are bound (and not yet draining)
     ready: Callable[[], bool]
     #: the client-facing settings (a callable: the real ports are known only once bound)
@@ -81,6 +82,10 @@ class AdminDeps:
     )
     #: seconds between the overview's samples of the metrics
     sample_interval: float = 5.0
+
+    @property
+    def minter(self) -> TokenMinter:
+        return self.minters()
 
 
 @dataclass

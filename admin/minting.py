@@ -8,7 +8,7 @@ messages, and sign the same claims. Nothing here touches the network or Quart.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from jwt.warnings import InsecureKeyLengthWarning
@@ -257,3 +257,17 @@ __all__ = [
     "TokenMinter",
     "UnknownMailbox",
 ]
+
+
+def minter_following(settings_now: Callable[[], Settings]) -> Callable[[], TokenMinter]:
+    """The minter for the settings in force now: rebuilt once after a SIGHUP reload swapped the
+    ``mailboxes`` or ``jwt-secrets`` tables, the same object otherwise."""
+    built: list[tuple[Settings, TokenMinter]] = []
+
+    def current() -> TokenMinter:
+        settings = settings_now()
+        if not built or built[0][0] is not settings:
+            built[:] = [(settings, TokenMinter.from_settings(settings))]
+        return built[0][1]
+
+    return current

@@ -12,7 +12,7 @@ import trio
 from admin.app import create_app
 from admin.audit import AUDIT_FILE, AuditLog
 from admin.deps import AdminDeps, ClientInfo, ServerInfo
-from admin.minting import TokenMinter
+from admin.minting import minter_following
 from admin.serve import serve_admin
 from admin.tokenfile import ensure_admin_token
 from pop3srv import __version__
@@ -153,7 +153,7 @@ async def _serve_admin(
         prometheus=runtime.prometheus,
         metrics=runtime.metrics,
         token=token,
-        minter=TokenMinter.from_settings(settings),
+        minters=minter_following(lambda: runtime.settings),
         ready=runtime.is_ready,
         client=partial(client_info, settings, bound, runtime.tls_context is not None),
         ledger=runtime.ledger,

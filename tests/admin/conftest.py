@@ -18,7 +18,7 @@ from quart_trio import QuartTrio
 from admin.app import create_app
 from admin.audit import AuditLog
 from admin.deps import AdminDeps, ClientInfo, ServerInfo
-from admin.minting import TokenMinter
+from admin.minting import minter_following
 from pop3srv.auth.failures import FailedLogins
 from pop3srv.auth.ledger import TokenLedger
 from pop3srv.auth.ledgerstore import FileBackend
@@ -96,7 +96,7 @@ def make_harness(settings: Settings, *, client: ClientInfo | None = None) -> Har
         prometheus=prometheus,
         metrics=metrics,
         token=ADMIN_TOKEN,
-        minter=TokenMinter.from_settings(settings),
+        minters=minter_following(lambda: settings),
         ready=lambda: ready[0],
         client=lambda: info,
         live_refresh=0.05,

@@ -6,6 +6,7 @@ with no jwt-secret generates one and mints; ``require-jti`` refuses tokens minte
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import poplib
@@ -23,7 +24,7 @@ from admin.minting import TokenMinter
 from pop3srv.auth.generated import jwt_secret_path
 from pop3srv.config import load_settings
 from pop3srv.reload import reload
-from tests.admin.conftest import BEARER
+from tests.admin.conftest import BEARER, admin_env
 from tests.admin.test_live_server import admin_base, start_with_admin, write_messages
 from tests.conftest import PASSWORD, USER, RunningServer, server_env, start_server
 from tests.e2e.process import spawn_server
@@ -212,5 +213,24 @@ async def test_a_reload_keeps_revocations_and_the_generated_secret(
     port = server.plain_port
     assert "[AUTH]" in await trio.to_thread.run_sync(_refused, port, "x", minted["token"])
     client = await trio.to_thread.run_sync(_login, port, "x", kept["token"])
+    await trio.to_thread.run_sync(client.quit)
+    server.shutdown.set()
+
+
+async def test_a_reload_lets_the_admin_app_mint_for_a_new_mailbox(
+    nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    """SIGHUP swaps the ``mailboxes`` table for minting too, not only for POP3 logins."""
+    server = await start_with_admin(nursery, tmp_path)
+    write_messages(server.mail_dir / "added", 1)
+    async with httpx.AsyncClient(base_url=admin_base(server), headers=BEARER) as http:
+        before = await http.post("/api/tokens", json={"mailbox": "added"})
+    assert before.status_code == 400, before.text
+    mailboxes = {"work": {"folder": "work"}, "added": {"folder": "added"}}
+    env = server_env(tmp_path, **admin_env(tmp_path, POP3_MAILBOXES=json.dumps(mailboxes)))
+    assert reload(server.runtime, lambda: load_settings(env, cwd=tmp_path, home=tmp_path))
+    minted = await _api(server, "POST", "/api/tokens", json={"mailbox": "added"})
+    client = await trio.to_thread.run_sync(_login, server.plain_port, "jane", minted["token"])
+    assert (await trio.to_thread.run_sync(client.stat))[0] == 1
     await trio.to_thread.run_sync(client.quit)
     server.shutdown.set()
