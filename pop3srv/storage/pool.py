@@ -82,20 +82,37 @@ class PoolSettings:
             raise ValueError("max_connections must be >= threads (urllib3 pool would overflow)")
 
 
-def client_config(settings: PoolSettings, *, path_style: bool) -> Config:
-    """The botocore ``Config`` of every pooled client."""
+def service_config(settings: PoolSettings) -> Config:
+    """The botocore ``Config`` every pooled client starts from (S3 and KMS alike)."""
     return Config(
-        signature_version="s3v4",
-        s3={"addressing_style": "path" if path_style else "auto"},
         retries={"mode": "adaptive", "total_max_attempts": settings.max_attempts},
         connect_timeout=settings.connect_timeout,
         read_timeout=settings.read_timeout,
         max_pool_connections=settings.max_connections,
-        response_checksum_validation="when_required",
-        request_checksum_calculation="when_required",
         tcp_keepalive=True,
         user_agent_appid="pop3srv",
     )
+
+
+def client_config(settings: PoolSettings, *, path_style: bool) -> Config:
+    """The botocore ``Config`` of every pooled S3 client."""
+    return service_config(settings).merge(
+        Config(
+            signature_version="s3v4",
+            s3={"addressing_style": "path" if path_style else "auto"},
+            response_checksum_validation="when_required",
+            request_checksum_calculation="when_required",
+        )
+    )
+
+
+def _key_args(credentials: S3Credentials | None) -> dict[str, str | None]:
+    """``create_client``'s key arguments; all None: the AWS default credential chain."""
+    return {
+        "aws_access_key_id": credentials.access_key_id if credentials else None,
+        "aws_secret_access_key": credentials.secret_access_key if credentials else None,
+        "aws_session_token": credentials.session_token if credentials else None,
+    }
 
 
 def parse_timestamp(value: str) -> datetime:
@@ -264,23 +281,13 @@ class S3Pool:
             return self._kms[key]
 
     def _create_kms(self, location: S3Location) -> Any:
-        credentials = location.credentials
         endpoint = location.kms_endpoint_url
         return self._session.create_client(
             "kms",
             region_name=location.region or ("us-east-1" if endpoint else None),
             endpoint_url=endpoint,
-            aws_access_key_id=credentials.access_key_id if credentials else None,
-            aws_secret_access_key=credentials.secret_access_key if credentials else None,
-            aws_session_token=credentials.session_token if credentials else None,
-            config=Config(
-                retries={"mode": "adaptive", "total_max_attempts": self._settings.max_attempts},
-                connect_timeout=self._settings.connect_timeout,
-                read_timeout=self._settings.read_timeout,
-                max_pool_connections=self._settings.max_connections,
-                tcp_keepalive=True,
-                user_agent_appid="pop3srv",
-            ),
+            config=service_config(self._settings),
+            **_key_args(location.credentials),
         )
 
     def _create(self, location: S3Location) -> tuple[Any, ObjectGetter]:
@@ -289,10 +296,8 @@ class S3Pool:
             "s3",
             region_name=location.region,
             endpoint_url=location.endpoint_url,
-            aws_access_key_id=credentials.access_key_id if credentials else None,
-            aws_secret_access_key=credentials.secret_access_key if credentials else None,
-            aws_session_token=credentials.session_token if credentials else None,
             config=client_config(self._settings, path_style=location.endpoint_url is not None),
+            **_key_args(credentials),
         )
         if credentials is not None:
             resolved: Any = Credentials(
