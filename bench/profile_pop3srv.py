@@ -34,7 +34,9 @@ from bench.compare_workloads import warm_up
 PY_SPY = shutil.which("py-spy", path=os.path.dirname(sys.executable)) or "py-spy"
 
 
-def record(pid: int, out: Path, work: Callable[[], None], rate: int) -> None:
+def record(pid: int, out: Path, work: Callable[[], None], rate: int, gil: bool = False) -> None:
+    """py-spy ``pid`` while ``work`` runs; ``gil``: only samples holding the GIL (Python
+    running on a CPU: leaves out system calls and waits for a core)."""
     spy = subprocess.Popen(
         [
             PY_SPY,
@@ -48,6 +50,7 @@ def record(pid: int, out: Path, work: Callable[[], None], rate: int) -> None:
             "--output",
             str(out),
             "--threads",
+            *(["--gil"] if gil else []),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

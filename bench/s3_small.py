@@ -14,6 +14,7 @@ another, QUIT (nothing deleted). Measured, against one ``pop3srv serve`` subproc
   ``--repeat``.
 
     .venv/bin/python -m bench.s3_small [--messages 200] [--seconds 6] [--delay-ms 20]
+    .venv/bin/python -m bench.s3_small --sessions-only --src /tmp/base   # CPU phases, another tree
 
 ``--profile FILE`` instead samples the server with py-spy (``.venv/bin/pip install py-spy``,
 ptrace rights) while one client loops sessions, and writes the raw stacks to FILE
@@ -137,14 +138,16 @@ def worker(port: int, user: str, seconds: float) -> None:
     print(json.dumps({"sessions": sessions, "messages": messages}))
 
 
-def cpu_seconds(pid: int) -> float:
+def cpu_times(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of a process, from ``/proc/<pid>/stat``."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
 
 
 def bench_sessions(pid: int, port: int, clients: int, seconds: float) -> dict[str, float]:
     session(port, "u0")  # warm: the client pool, imports, caches
-    cpu, start = cpu_seconds(pid), time.perf_counter()
+    (user, system), start = cpu_times(pid), time.perf_counter()
     workers = [
         subprocess.Popen(
             [sys.executable, "-m", "bench.s3_small", "--worker", str(port), f"u{i}", str(seconds)],
@@ -153,7 +156,10 @@ def bench_sessions(pid: int, port: int, clients: int, seconds: float) -> dict[st
         for i in range(clients)
     ]
     results = [json.loads(w.communicate()[0]) for w in workers]
-    elapsed, cpu = time.perf_counter() - start, cpu_seconds(pid) - cpu
+    elapsed = time.perf_counter() - start
+    user_after, system_after = cpu_times(pid)
+    user, system = user_after - user, system_after - system
+    cpu = user + system
     sessions = sum(r["sessions"] for r in results)
     messages = sum(r["messages"] for r in results)
     return {
@@ -162,6 +168,8 @@ def bench_sessions(pid: int, port: int, clients: int, seconds: float) -> dict[st
         "sessions_per_second": sessions / elapsed,
         "server_cpu_ms_per_session": 1000 * cpu / max(sessions, 1),
         "server_cpu_ms_per_message": 1000 * cpu / max(messages, 1),
+        "server_user_ms_per_message": 1000 * user / max(messages, 1),
+        "server_system_ms_per_message": 1000 * system / max(messages, 1),
     }
 
 
@@ -224,7 +232,14 @@ def main() -> None:
     parser.add_argument("--delay-ms", type=float, default=20.0)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--worker", nargs=3, metavar=("PORT", "USER", "SECONDS"))
+    parser.add_argument(
+        "--sessions-only", action="store_true", help="skip the delayed and login phases"
+    )
+    parser.add_argument(
+        "--src", type=Path, help="serve pop3srv from this tree (e.g. a base commit's worktree)"
+    )
     parser.add_argument("--profile", type=Path, help="py-spy the server: raw stacks to this file")
+    parser.add_argument("--gil", action="store_true", help="profile: only samples holding the GIL")
     args = parser.parse_args()
     if args.worker:
         worker(int(args.worker[0]), args.worker[1], float(args.worker[2]))
@@ -242,15 +257,24 @@ def main() -> None:
             root = Path(tmp)
             (root / "mail").mkdir()
             config = write_config(root, s3, bucket, proxy.endpoint_url)
-            env = {"POP3_CONFIG": str(config), "PYTHONPATH": str(Path(__file__).parents[1])}
+            env = {
+                "POP3_CONFIG": str(config),
+                "PYTHONPATH": str(args.src or Path(__file__).parents[1]),
+            }
             with server(root / "mail", root / "state", **env) as (pid, port):
                 session(port, "delayed")  # warm the delayed endpoint's client
                 if args.profile:
-                    record(pid, args.profile, lambda: worker(port, "u1", args.seconds), rate=200)
+                    work = lambda: worker(port, "u1", args.seconds)  # noqa: E731
+                    record(pid, args.profile, work, rate=200, gil=args.gil)
                     return
                 results: dict[str, object] = {
                     "sessions_1": bench_sessions(pid, port, 1, args.seconds),
                     "sessions_4": bench_sessions(pid, port, CLIENTS, args.seconds),
+                }
+                if args.sessions_only:
+                    print(json.dumps(results, indent=2))
+                    return
+                results |= {
                     "delayed_session_s": timed(args.repeat, lambda: session(port, "delayed")),
                     "delayed_top_loop_s": timed(
                         args.repeat, lambda: session(port, "delayed", top=True)

@@ -31,9 +31,8 @@ import re
 import time
 import urllib.parse
 from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import trio
@@ -47,6 +46,7 @@ from pop3srv.storage.s3http import Endpoint, HttpError, Response
 MAX_BACKOFF = 20.0
 _DNS_BUCKET = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
 _META = "x-amz-meta-"
+_META_LENGTH = len(_META)
 
 
 @dataclass
@@ -98,6 +98,39 @@ class S3Object:
             yield b"".join(pending)
 
 
+class _Get:
+    """``async with getter.get(...) as obj``: one GetObject, its response released (and the
+    open-bodies count given back) however the block ends. A plain class: an
+    ``asynccontextmanager`` plus an ``AsyncExitStack`` per message was a measurable share of
+    the CPU per small message (py-spy)."""
+
+    __slots__ = ("_bucket", "_getter", "_headers", "_key", "_response")
+
+    def __init__(
+        self, getter: ObjectGetter, bucket: str, key: str, headers: dict[str, str]
+    ) -> None:
+        self._getter, self._bucket, self._key, self._headers = getter, bucket, key, headers
+        self._response: Response | None = None
+
+    async def __aenter__(self) -> S3Object:
+        getter = self._getter
+        host, path = getter._address(self._bucket, self._key)
+        response = await getter._send(
+            getter._endpoint(host), host, path, self._headers, operation="get_object"
+        )
+        self._response = response
+        getter._bodies.opened()
+        headers = response.headers
+        metadata = {k[_META_LENGTH:]: v for k, v in headers.items() if k.startswith(_META)}
+        return S3Object(response.status, headers, metadata, response, getter._received)
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        response, self._response = self._response, None
+        if response is not None:
+            response.release()
+            self._getter._bodies.closed()
+
+
 class ObjectGetter:
     """GETs of one pooled client's objects (its endpoint, region and credentials)."""
 
@@ -117,51 +150,42 @@ class ObjectGetter:
         self._scheme = parts.scheme or "https"
         self._host = parts.hostname or ""
         self._port = parts.port or (443 if self._scheme == "https" else 80)
+        self._default_port = self._port == (443 if self._scheme == "https" else 80)
         self._base_path = parts.path.rstrip("/")
         self._path_style = path_style
         self._region = region
         self._credentials = credentials
+        self._refresh_needed: Callable[[], bool] | None = getattr(
+            credentials, "refresh_needed", None
+        )
         self._metrics = metrics
         self._max_attempts = max_attempts
         self._endpoint_factory = endpoint_factory
         self._endpoints: dict[str, Endpoint] = {}
         self._bodies = bodies
-        self._signing_key: tuple[str, str, bytes] | None = None  # (day, secret, key)
+        self._signing = sigv4.SigningKeys(region)
+        #: metric children bound once (``labels()`` takes a lock and builds a key per call)
+        self._received = metrics.s3_received_bytes_total.inc
+        self._requests: dict[tuple[str, str], Callable[[], None]] = {}
+        self._durations: dict[str, Callable[[float], None]] = {}
 
     def close(self) -> None:
         for endpoint in self._endpoints.values():
             endpoint.close()
 
-    @asynccontextmanager
-    async def get(
+    def get(
         self, bucket: str, key: str, *, byte_range: str | None = None, if_match: str | None = None
-    ) -> AsyncIterator[S3Object]:
+    ) -> AbstractAsyncContextManager[S3Object]:
         """GetObject; yields the response with its body unread, closed on any exit."""
-        host, path = self._address(bucket, key)
-        endpoint = self._endpoint(host)
-        extra = {"range": byte_range, "if-match": if_match}
-        headers = {name: value for name, value in extra.items() if value is not None}
-        async with AsyncExitStack() as stack:
-            response = await self._send(
-                stack, endpoint, host, path, headers, operation="get_object"
-            )
-            self._bodies.opened()
-            stack.callback(self._bodies.closed)
-            lowered = {
-                k.decode("latin-1").lower(): v.decode("latin-1") for k, v in response.headers
-            }
-            metadata = {k[len(_META) :]: v for k, v in lowered.items() if k.startswith(_META)}
-            yield S3Object(
-                response.status,
-                lowered,
-                metadata,
-                response,
-                self._metrics.s3_received_bytes_total.inc,
-            )
+        headers = {}
+        if byte_range is not None:
+            headers["range"] = byte_range
+        if if_match is not None:
+            headers["if-match"] = if_match
+        return _Get(self, bucket, key, headers)
 
     async def _send(
         self,
-        stack: AsyncExitStack,
         endpoint: Endpoint,
         host: str,
         path: str,
@@ -170,29 +194,28 @@ class ObjectGetter:
         operation: str,
         query: str = "",
     ) -> Response:
-        """One counted, timed GET call: attempts until a 200/206 or a final error."""
+        """One counted, timed GET call: attempts until a 200/206 (returned unreleased: the
+        caller releases it) or a final error."""
         start = time.perf_counter()
         error: StoreError | None = None
         target = f"{path}?{query}" if query else path
         try:
             for attempt in range(self._max_attempts):
                 signed = await self._sign(host, path, headers, query)
-                inner = AsyncExitStack()
+                response: Response | None = None
                 try:
-                    response = await inner.enter_async_context(
-                        endpoint.request("GET", target, signed)
-                    )
+                    response = await endpoint.open("GET", target, signed)
                     if response.status in (200, 206):
-                        stack.push_async_exit(inner)
                         return response
                     failure: Exception = client_error(response.status, await response.read())
-                    await inner.aclose()
                 except HttpError as exc:
-                    await inner.aclose()
                     failure = exc
                 except BaseException:
-                    await inner.aclose()
+                    if response is not None:
+                        response.release()
                     raise
+                if response is not None:
+                    response.release()
                 transient = isinstance(failure, HttpError) or retryable(failure)
                 if attempt + 1 >= self._max_attempts or not transient:
                     break
@@ -204,25 +227,34 @@ class ObjectGetter:
             error = exc
             raise
         finally:
-            self._metrics.s3_requests_total.labels(operation, outcome(error)).inc()
-            self._metrics.s3_request_duration_seconds.labels(operation).observe(
-                time.perf_counter() - start
-            )
+            self._count(operation, outcome(error), time.perf_counter() - start)
+
+    def _count(self, operation: str, result: str, seconds: float) -> None:
+        """``s3_requests_total`` and the duration histogram, through children bound once."""
+        inc = self._requests.get((operation, result))
+        if inc is None:
+            counter = self._metrics.s3_requests_total.labels(operation, result)
+            inc = self._requests[(operation, result)] = counter.inc
+        observe = self._durations.get(operation)
+        if observe is None:
+            histogram = self._metrics.s3_request_duration_seconds.labels(operation)
+            observe = self._durations[operation] = histogram.observe
+        inc()
+        observe(seconds)
 
     async def fetch(self, bucket: str, params: Mapping[str, str], operation: str) -> bytes:
         """A small bucket-level GET (``?list-type=2...``): the whole response document."""
         host, path = self._address(bucket, "")
         path = path.rstrip("/") or "/"  # the bucket itself: /bucket (path style) or /
         query = sigv4.canonical_query(params)
-        async with AsyncExitStack() as stack:
-            endpoint = self._endpoint(host)
-            response = await self._send(
-                stack, endpoint, host, path, {}, operation=operation, query=query
-            )
-            try:
-                return await response.read()
-            except HttpError as exc:
-                raise _unavailable(operation, exc) from exc
+        endpoint = self._endpoint(host)
+        response = await self._send(endpoint, host, path, {}, operation=operation, query=query)
+        try:
+            return await response.read()
+        except HttpError as exc:
+            raise _unavailable(operation, exc) from exc
+        finally:
+            response.release()
 
     async def _sign(
         self, host: str, path: str, headers: dict[str, str], query: str
@@ -232,28 +264,19 @@ class ObjectGetter:
             denied = StoreDenied("S3 request failed: no usable AWS credentials")
             denied.code = "NoCredentialsError"
             raise denied
-        if getattr(credentials, "refresh_needed", lambda: False)():
+        if self._refresh_needed is not None and self._refresh_needed():
             frozen = await trio.to_thread.run_sync(credentials.get_frozen_credentials)
         else:
             frozen = credentials.get_frozen_credentials()
-        now = datetime.now(UTC)
-        day = now.strftime("%Y%m%d")
-        cached = self._signing_key
-        if cached is None or cached[0] != day or cached[1] != frozen.secret_key:
-            key = sigv4.signing_key(frozen.secret_key, day, self._region)
-            cached = self._signing_key = (day, frozen.secret_key, key)
-        default_port = 443 if self._scheme == "https" else 80
-        netloc = host if self._port == default_port else f"{host}:{self._port}"
-        return sigv4.sign(
+        netloc = host if self._default_port else f"{host}:{self._port}"
+        return self._signing.sign(
             "GET",
             netloc,
             path,
             headers,
             access_key=frozen.access_key,
-            key=cached[2],
+            secret_key=frozen.secret_key,
             token=frozen.token,
-            region=self._region,
-            now=now,
             query=query,
         )
 

@@ -1,9 +1,9 @@
 """HTTP/1.1 connections to one S3 endpoint, on trio, for the lean GET path (``s3get``).
 
-h11 (python-hyper's sans-I/O HTTP/1.1, already installed with httpx) parses and frames; this
-module owns the sockets: a bounded set of keep-alive connections per endpoint, connect and
-read timeouts, and closing. httpx itself costs ~0.8 ms of CPU per small GET here against
-~0.4 ms for h11 on a trio stream, which is why the GET path talks h11 directly.
+``http1`` (sans-I/O) formats requests and parses responses; this module owns the sockets: a
+bounded set of keep-alive connections per endpoint, connect and read timeouts, and closing.
+httpx costs ~0.8 ms of CPU per small GET here, h11 on a trio stream ~0.4 ms (h11 itself
+~50 µs of it), which is why the GET path talks HTTP/1.1 this directly.
 
 * At most ``max_connections`` requests are in flight at once (a ``trio.CapacityLimiter``);
   idle connections are reused last-in first-out, dropped after ``IDLE_TIMEOUT`` and never
@@ -11,9 +11,11 @@ read timeouts, and closing. httpx itself costs ~0.8 ms of CPU per small GET here
   urllib3 checks before reuse.
 * HTTPS uses one ``ssl`` context per endpoint (the system's CAs, or ``AWS_CA_BUNDLE`` as
   botocore honours it).
-* A connection goes back to the idle set only when its response was read to the end and
-  both sides keep it alive; a response left half read (the reader stopped, was cancelled or
-  failed) closes its connection, so no stale bytes are ever read by the next request.
+* A connection goes back to the idle set only when its response was read to the end, the
+  server keeps it alive and sent nothing more; a response left half read (the reader
+  stopped, was cancelled or failed) closes its connection, so no stale bytes are ever read
+  by the next request. ``Endpoint.open`` + ``Response.release`` are the per-GET path (plain
+  calls); ``Endpoint.request`` wraps them as an async context manager.
 * Failures leave as ``HttpError`` (connection refused/reset, a timeout, a malformed or cut
   short response); callers decide whether to retry.
 """
@@ -23,14 +25,13 @@ from __future__ import annotations
 import os
 import select
 import ssl
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 
-import h11
 import trio
 
 from pop3srv import sockio
+from pop3srv.storage import http1
 
 RECEIVE_SIZE = 256 * 1024
 IDLE_TIMEOUT = 50.0  # S3 closes idle connections after ~20-60 s; drop them before it does
@@ -49,50 +50,85 @@ class HttpError(Exception):
         self.code = code
 
 
-@dataclass
 class _Conn:
-    stream: trio.abc.Stream
-    h11: h11.Connection
-    idle_since: float = 0.0
+    __slots__ = ("idle_since", "parser", "stream")
+
+    def __init__(self, stream: trio.abc.Stream) -> None:
+        self.stream = stream
+        self.parser = http1.ResponseParser()
+        self.idle_since = 0.0
 
 
-@dataclass
 class Response:
-    """A response's status and headers; its body is read with ``chunks``/``read``."""
+    """A response's status and headers (names lower case); its body is read with
+    ``chunks``/``read``. ``release`` (once, however the exchange ended) gives the connection
+    back: kept alive if the body was read to its end, closed otherwise."""
 
-    status: int
-    headers: Sequence[tuple[bytes, bytes]]
-    _conn: _Conn = field(repr=False)
-    _timeout: float = field(repr=False)
-    complete: bool = False
+    __slots__ = ("_conn", "_endpoint", "_released", "_timeout", "_token", "headers", "status")
 
-    def header(self, name: bytes) -> str | None:
+    def __init__(
+        self, head: http1.Head, conn: _Conn, endpoint: Endpoint, timeout: float, token: object
+    ) -> None:
+        self.status = head.status
+        self.headers = head.headers
+        self._conn = conn
+        self._endpoint = endpoint
+        self._timeout = timeout
+        self._token = token  # the limiter slot this exchange holds
+        self._released = False
+
+    @property
+    def complete(self) -> bool:
+        """The body was read to its end."""
+        return self._conn.parser.complete
+
+    def header(self, name: str) -> str | None:
         """A header's value (``name`` lower case), or None."""
-        for key, value in self.headers:
-            if key == name:
-                return value.decode("latin-1")
-        return None
+        return self.headers.get(name)
 
     async def chunks(self) -> AsyncIterator[bytes]:
         """The body, as it arrives."""
         conn = self._conn
-        while not self.complete:
+        parser = conn.parser
+        while True:
             try:
-                event = conn.h11.next_event()
-            except h11.ProtocolError as exc:  # e.g. the body ended before Content-Length
+                piece = parser.next_body()
+            except http1.ProtocolError as exc:  # e.g. the body ended before Content-Length
                 raise HttpError("ResponseStreamingError", "incomplete body") from exc
-            if event is h11.NEED_DATA:
+            if piece:
+                yield piece
+            elif piece is None:
                 await _receive(conn, self._timeout, "ResponseStreamingError")
-            elif isinstance(event, h11.Data):
-                yield bytes(event.data)
-            elif isinstance(event, h11.EndOfMessage):
-                self.complete = True
             else:
-                raise HttpError("ResponseStreamingError", f"unexpected {type(event).__name__}")
+                return
 
     async def read(self) -> bytes:
         """The whole body (for small bodies: error documents, small messages)."""
         return b"".join([chunk async for chunk in self.chunks()])
+
+    def release(self) -> None:
+        if not self._released:
+            self._released = True
+            self._endpoint._release(self._conn, self._token)
+
+
+class _Exchange:
+    """``async with endpoint.request(...) as response``: released however the block ends."""
+
+    __slots__ = ("_args", "_endpoint", "_response")
+
+    def __init__(self, endpoint: Endpoint, args: tuple[str, str, list[tuple[str, str]]]) -> None:
+        self._endpoint = endpoint
+        self._args = args
+        self._response: Response | None = None
+
+    async def __aenter__(self) -> Response:
+        self._response = await self._endpoint.open(*self._args)
+        return self._response
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._response is not None:
+            self._response.release()
 
 
 class Endpoint:
@@ -126,48 +162,50 @@ class Endpoint:
     def idle(self) -> int:
         return len(self._idle)
 
-    @asynccontextmanager
-    async def request(
+    def request(
         self, method: str, target: str, headers: list[tuple[str, str]]
-    ) -> AsyncIterator[Response]:
+    ) -> AbstractAsyncContextManager[Response]:
         """Send a bodiless request; yields the response (status and headers read)."""
-        async with self._limiter:
-            conn = await self._connection()
-            try:
-                response = await self._exchange(conn, method, target, headers)
-            except BaseException:
-                _close_now(conn.stream)
-                raise
-            try:
-                yield response
-            except BaseException:
-                _close_now(conn.stream)
-                raise
-            self._release(conn, response)
+        return _Exchange(self, (method, target, headers))
 
-    async def _exchange(
-        self, conn: _Conn, method: str, target: str, headers: list[tuple[str, str]]
-    ) -> Response:
+    async def open(self, method: str, target: str, headers: list[tuple[str, str]]) -> Response:
+        """Send a bodiless request and read the response's head; the caller must
+        ``release()`` the response (a plain method, not a context manager: this runs for
+        every small message, see ``s3get``)."""
+        data = http1.request(method, target, headers)
+        token = object()
+        try:  # no schedule point when a slot is free: the exchange below has its own
+            self._limiter.acquire_on_behalf_of_nowait(token)
+        except trio.WouldBlock:
+            await self._limiter.acquire_on_behalf_of(token)
         try:
-            data = conn.h11.send(h11.Request(method=method, target=target, headers=headers))
-            data += conn.h11.send(h11.EndOfMessage())
+            conn = await self._connection()
+        except BaseException:
+            self._limiter.release_on_behalf_of(token)
+            raise
+        try:
+            head = await self._exchange(conn, data)
+        except BaseException:
+            _close_now(conn.stream)
+            self._limiter.release_on_behalf_of(token)
+            raise
+        return Response(head, conn, self, self._read_timeout, token)
+
+    async def _exchange(self, conn: _Conn, data: bytes) -> http1.Head:
+        try:
             sent = sockio.send_now(conn.stream, data)  # a request fits the socket buffer
             if sent < len(data):
                 with trio.CancelScope(deadline=trio.current_time() + self._read_timeout) as scope:
                     await conn.stream.send_all(memoryview(data)[sent:])
                 if scope.cancelled_caught:
                     raise trio.TooSlowError
-            while True:
-                event = conn.h11.next_event()
-                if event is h11.NEED_DATA:
-                    await _receive(conn, self._read_timeout, "ConnectionClosedError")
-                elif isinstance(event, h11.Response):
-                    return Response(event.status_code, event.headers, conn, self._read_timeout)
-                elif not isinstance(event, h11.InformationalResponse):
-                    raise HttpError("ConnectionClosedError", f"unexpected {type(event).__name__}")
+            parser = conn.parser
+            while (head := parser.next_head()) is None:
+                await _receive(conn, self._read_timeout, "ConnectionClosedError")
+            return head
         except trio.TooSlowError as exc:
             raise HttpError("ReadTimeoutError") from exc
-        except (OSError, trio.BrokenResourceError, h11.ProtocolError) as exc:
+        except (OSError, trio.BrokenResourceError, http1.ProtocolError) as exc:
             raise HttpError("ConnectionClosedError", type(exc).__name__) from exc
 
     async def _connection(self) -> _Conn:
@@ -175,6 +213,7 @@ class Endpoint:
         while self._idle:
             conn = self._idle.pop()
             if now - conn.idle_since < IDLE_TIMEOUT and not _dropped(conn.stream):
+                conn.parser = http1.ResponseParser()
                 return conn
             _close_now(conn.stream)
         try:
@@ -192,16 +231,15 @@ class Endpoint:
         except (OSError, trio.BrokenResourceError) as exc:
             raise HttpError("EndpointConnectionError", type(exc).__name__) from exc
         self.connections_opened += 1
-        return _Conn(stream, h11.Connection(h11.CLIENT, max_incomplete_event_size=64 * 1024))
+        return _Conn(stream)
 
-    def _release(self, conn: _Conn, response: Response) -> None:
-        state = conn.h11
-        if response.complete and state.our_state is h11.DONE and state.their_state is h11.DONE:
-            state.start_next_cycle()
+    def _release(self, conn: _Conn, token: object) -> None:
+        if conn.parser.reusable:
             conn.idle_since = trio.current_time()
             self._idle.append(conn)
         else:
             _close_now(conn.stream)
+        self._limiter.release_on_behalf_of(token)
 
     def close(self) -> None:
         """Close the idle connections (those in use close when their request ends)."""
@@ -220,7 +258,7 @@ async def _receive(conn: _Conn, timeout: float, failure: str) -> None:
         raise HttpError(failure, type(exc).__name__) from exc
     if scope.cancelled_caught:
         raise HttpError("ReadTimeoutError")
-    conn.h11.receive_data(data)  # b"" marks the end; h11 then reports a short body
+    conn.parser.receive_data(data)  # b"" marks the end; the parser then reports a short body
 
 
 def _socket_of(stream: trio.abc.Stream) -> trio.socket.SocketType | None:

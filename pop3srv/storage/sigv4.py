@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 
 ALGORITHM = "AWS4-HMAC-SHA256"
@@ -47,7 +48,28 @@ def sign(
     sent), ``host`` includes a non-default port, ``headers`` are lower-case names, ``query``
     is canonical (``canonical_query``) and sent as it is."""
     amz_date = now.strftime("%Y%m%dT%H%M%SZ")
-    day = amz_date[:8]
+    scope = f"{amz_date[:8]}/{region}/s3/aws4_request"
+    return sign_at(
+        method, host, path, headers, access_key=access_key, key=key, token=token,
+        amz_date=amz_date, scope=scope, query=query,
+    )  # fmt: skip
+
+
+def sign_at(
+    method: str,
+    host: str,
+    path: str,
+    headers: Mapping[str, str],
+    *,
+    access_key: str,
+    key: bytes,
+    token: str | None,
+    amz_date: str,
+    scope: str,
+    query: str = "",
+) -> list[tuple[str, str]]:
+    """``sign`` with the time already formatted (``amz_date``, ``YYYYMMDDTHHMMSSZ``) and the
+    credential scope (``day/region/s3/aws4_request``) given."""
     signed = dict(headers)
     signed["host"] = host
     signed["x-amz-content-sha256"] = EMPTY_SHA256
@@ -55,17 +77,60 @@ def sign(
     if token:
         signed["x-amz-security-token"] = token
     names = sorted(signed)
-    canonical_headers = "".join(f"{name}:{' '.join(signed[name].split())}\n" for name in names)
+    canonical_headers = "".join([f"{name}:{' '.join(signed[name].split())}\n" for name in names])
     signed_names = ";".join(names)
     canonical = f"{method}\n{path}\n{query}\n{canonical_headers}\n{signed_names}\n{EMPTY_SHA256}"
-    scope = f"{day}/{region}/s3/aws4_request"
-    to_sign = f"{ALGORITHM}\n{amz_date}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
-    signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+    digest = hashlib.sha256(canonical.encode()).hexdigest()
+    to_sign = f"{ALGORITHM}\n{amz_date}\n{scope}\n{digest}"
+    signature = hmac.digest(key, to_sign.encode(), "sha256").hex()
     authorization = (
         f"{ALGORITHM} Credential={access_key}/{scope}, "
         f"SignedHeaders={signed_names}, Signature={signature}"
     )
     return [*signed.items(), ("authorization", authorization)]
+
+
+class SigningKeys:
+    """Signs requests for one region, keeping what changes only per day or per second: the
+    day's signing key of the current secret (re-derived when the day or the secret changes,
+    e.g. after a credential refresh), the credential scope and the formatted time."""
+
+    def __init__(self, region: str, clock: Callable[[], float] = time.time) -> None:
+        self.region = region
+        self._clock = clock
+        self._second = -1
+        self._amz_date = ""
+        self._day = ""
+        self._scope = ""
+        self._secret: str | None = None
+        self._key = b""
+
+    def sign(
+        self,
+        method: str,
+        host: str,
+        path: str,
+        headers: Mapping[str, str],
+        *,
+        access_key: str,
+        secret_key: str,
+        token: str | None,
+        query: str = "",
+    ) -> list[tuple[str, str]]:
+        """``sign_at`` for now, with these credentials."""
+        second = int(self._clock())
+        if second != self._second:
+            self._second = second
+            self._amz_date = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(second))
+        day = self._amz_date[:8]
+        if day != self._day or secret_key != self._secret:
+            self._key = signing_key(secret_key, day, self.region)
+            self._day, self._secret = day, secret_key
+            self._scope = f"{day}/{self.region}/s3/aws4_request"
+        return sign_at(
+            method, host, path, headers, access_key=access_key, key=self._key, token=token,
+            amz_date=self._amz_date, scope=self._scope, query=query,
+        )  # fmt: skip
 
 
 def canonical_query(params: Mapping[str, str]) -> str:

@@ -7,7 +7,7 @@ botocore's ``S3SigV4Auth`` for ranged, conditional, token-carrying and odd-key r
 from __future__ import annotations
 
 import urllib.parse
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import botocore.auth
 import pytest
@@ -83,3 +83,42 @@ def test_signature_matches_botocore(
     assert ours.pop("host") == parts.netloc
     assert ours == expected
     assert SECRET not in repr(signed)
+
+
+def test_signing_keys_sign_as_botocore_and_follow_day_and_secret(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``SigningKeys`` (what the GET path uses: key, scope and time kept) gives botocore's
+    headers; a new day or a refreshed secret derives a new key."""
+    url = "https://s3.eu-central-1.amazonaws.com/my.bucket/inbox/x"
+    headers = {"range": "bytes=0-65535"}
+    clock = [NOW.timestamp()]
+    keys = sigv4.SigningKeys("eu-central-1", clock=lambda: clock[0])
+
+    def ours(secret: str) -> dict[str, str]:
+        signed = keys.sign(
+            "GET",
+            "s3.eu-central-1.amazonaws.com",
+            "/my.bucket/inbox/x",
+            headers,
+            access_key="AKIDEXAMPLE",
+            secret_key=secret,
+            token="tok",
+        )
+        return {k: v for k, v in signed if k != "host"}
+
+    assert ours(SECRET) == botocore_headers(url, headers, "tok", "eu-central-1", monkeypatch)
+    first = ours(SECRET)["authorization"]
+    assert ours(SECRET)["authorization"] == first  # same second, same key: same signature
+    assert ours(SECRET + "x")["authorization"] != first  # refreshed secret
+    clock[0] += 86400  # the next day
+    next_day = NOW + timedelta(days=1)
+    monkeypatch.setattr(
+        botocore.auth, "get_current_datetime", lambda: next_day.replace(tzinfo=None)
+    )
+    request = AWSRequest("GET", url, headers=dict(headers))
+    botocore.auth.S3SigV4Auth(
+        Credentials("AKIDEXAMPLE", SECRET, "tok"), "s3", "eu-central-1"
+    ).add_auth(request)
+    assert ours(SECRET)["authorization"] == request.headers["Authorization"]
+    assert "20261201" in ours(SECRET)["x-amz-date"]
