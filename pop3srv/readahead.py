@@ -29,6 +29,7 @@ import math
 from collections.abc import Iterable
 from contextlib import aclosing
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import trio
 
@@ -92,9 +93,9 @@ class Prefetched:
     scope: trio.CancelScope = field(default_factory=trio.CancelScope)
 
 
-@dataclass(frozen=True)
-class Upcoming:
-    """A message the session may ask for next: its number, key and listed size."""
+class Upcoming(NamedTuple):
+    """A message the session may ask for next: its number, key and listed size (a tuple:
+    up to ``count`` of them are made per message sent)."""
 
     number: int
     key: str

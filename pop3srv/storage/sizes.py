@@ -11,7 +11,9 @@ sizes (``SizeCache``, one JSON file in ``state-dir``) and the two ways stores us
 * S3 store: ``SizedStore`` wraps the store; an object's size is its stored size until it has
   been read whole once (RETR), then the exact one, cached by ETag and stored size. SES objects
   are CRLF and so exact from the start; another writer's bare-LF object is exact from the next
-  login after its first RETR (the login that first reads it was told the stored size).
+  login after its first RETR (the login that first reads it was told the stored size). Each
+  object is counted once: an exact one is remembered as such (in memory), and later reads of
+  either kind go straight to the store, with no counting layer.
 """
 
 from __future__ import annotations
@@ -52,12 +54,27 @@ class SizeCache:
         self._save_lock = threading.Lock()
         self._sizes: dict[str, int] = self._load() if path is not None else {}
         self._dirty = False
+        #: keys whose stored size was measured and found exact (memory only, never saved:
+        #: most objects, SES's CRLF mail; re-learnt with one count each after a restart)
+        self._exact: dict[str, int] = {}
 
     def __len__(self) -> int:
         return len(self._sizes)
 
     def get(self, key: str) -> int | None:
         return self._sizes.get(key)
+
+    def mark_exact(self, key: str, size: int) -> None:
+        """``key``'s stored size ``size`` was measured and is its transfer size."""
+        with self._lock:
+            self._exact[key] = size
+            while len(self._exact) > self._max:
+                del self._exact[next(iter(self._exact))]
+
+    def measured(self, key: str, stored_size: int) -> bool:
+        """Whether ``key`` (listed at ``stored_size``) needs no counting: its transfer size
+        is cached, or its stored size was found exact."""
+        return key in self._sizes or self._exact.get(key) == stored_size
 
     def put(self, key: str, size: int) -> None:
         with self._lock:
@@ -174,19 +191,30 @@ class SizedStore:
             return info.size
         return self._cache.get(_object_key(info)) or info.size
 
-    async def stream(
-        self, key: str, *, first_chunk: int | None = None
-    ) -> AsyncGenerator[bytes, None]:
+    def stream(self, key: str, *, first_chunk: int | None = None) -> AsyncGenerator[bytes, None]:
+        """The inner store's stream; a whole read of an object whose transfer size is not
+        known yet is counted on the way (once per object: then it is known, exact or not)."""
         info = self._listed.get(key)
-        counter = WireSize() if first_chunk is None and info is not None and info.etag else None
-        async with aclosing(self.inner.stream(key, first_chunk=first_chunk)) as chunks:
+        if (
+            first_chunk is not None
+            or info is None
+            or not info.etag
+            or self._cache.measured(_object_key(info), info.size)
+        ):
+            return self.inner.stream(key, first_chunk=first_chunk)
+        return self._counted(key, info)
+
+    async def _counted(self, key: str, info: MessageInfo) -> AsyncGenerator[bytes, None]:
+        counter = WireSize()
+        async with aclosing(self.inner.stream(key)) as chunks:
             async for chunk in chunks:
-                if counter is not None:
-                    counter.feed(chunk)
+                counter.feed(chunk)
                 yield chunk
-        if counter is not None and info is not None and counter.total != info.size:
-            self._cache.put(_object_key(info), counter.total)
-            await trio.to_thread.run_sync(self._cache.save)  # once per such object, ever
+        if counter.total == info.size:
+            self._cache.mark_exact(_object_key(info), info.size)
+            return
+        self._cache.put(_object_key(info), counter.total)
+        await trio.to_thread.run_sync(self._cache.save)  # once per such object, ever
 
     async def delete(self, keys: Sequence[str]) -> DeleteResult:
         return await self.inner.delete(keys)

@@ -94,3 +94,38 @@ async def test_sized_store_learns_from_a_whole_read_only() -> None:
     assert len(cache) == 1  # only sizes that differ are kept
     fresh = SizedStore(_TaggedStore(messages), cache)
     assert [m.size for m in await fresh.list_messages()] == [3, 6]
+
+
+async def test_each_object_is_counted_once_and_sizes_stay_exact() -> None:
+    """An exact (CRLF) object is remembered as measured, so a later RETR is handed straight
+    to the store (no counting layer); the sizes listed stay exact either way."""
+    messages = {"crlf": b"a\r\nb\r\n", "lf": b"a\nb\n"}
+    cache = SizeCache()
+    inner = _TaggedStore(messages)
+    store = SizedStore(inner, cache)
+    await store.list_messages()
+    for key in ("crlf", "lf"):
+        assert not cache.measured(f'etag:"{key}"', len(messages[key]))
+        assert b"".join([c async for c in store.stream(key)]) == messages[key]
+        assert cache.measured(f'etag:"{key}"', len(messages[key]))
+    # counted reads are wrapped; measured ones are the inner store's own generator
+    again = store.stream("crlf")
+    assert again.ag_code is inner.stream("crlf").ag_code  # type: ignore[attr-defined]
+    assert b"".join([c async for c in again]) == messages["crlf"]
+    assert len(cache) == 1  # only the size that differs is stored (and saved)
+    fresh = SizedStore(_TaggedStore(messages), cache)
+    assert [m.size for m in await fresh.list_messages()] == [6, 6]
+    # an object whose stored size changed (same key, new content, new ETag) is counted anew
+    assert not cache.measured('etag:"other"', 6)
+    assert not cache.measured('etag:"crlf"', 7)  # exact only at the size it was found exact
+
+
+async def test_an_abandoned_read_marks_nothing() -> None:
+    messages = {"crlf": b"a\r\n" * 10}
+    cache = SizeCache()
+    store = SizedStore(_TaggedStore(messages), cache)
+    await store.list_messages()
+    async with aclosing(store.stream("crlf")) as chunks:
+        async for _ in chunks:
+            break
+    assert not cache.measured('etag:"crlf"', 30)
