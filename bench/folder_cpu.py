@@ -7,7 +7,7 @@ message, and single runs on the shared machine moved by 20-40 %. This runs the s
 code) ``--rounds`` times per measurement, with every server started once and measured in
 turn, ``--reps`` times, and prints the median server CPU per message of each.
 
-    .venv/bin/python -m bench.folder_cpu [--rounds 6] [--reps 5] [--base-src DIR]
+    .venv/bin/python -m bench.folder_cpu [--rounds 6] [--reps 5] [--base-src DIR] [--src DIR]
 
 ``--base-src DIR`` also serves pop3srv from another source tree (e.g. ``git archive BASE |
 tar -x -C DIR``) as ``pop3srv-base``, for before/after in the same run. The parts are
@@ -29,6 +29,7 @@ from bench.compare_mail import Mail, small_message
 from bench.compare_measure import Target, measuring
 from bench.compare_servers import start_dovecot, start_pop3srv
 from bench.compare_workloads import _one_client
+from bench.profile_pop3srv import record
 
 CLIENTS = 8
 MESSAGES = 200
@@ -52,9 +53,16 @@ def _round(target: Target) -> None:
         raise RuntimeError(f"{target.name}: {errors[0]!r}")
 
 
-def _start(stack: ExitStack, root: Path, mail: Mail, base: Path | None) -> list[Target]:
+def _rounds(target: Target, rounds: int) -> None:
+    for _ in range(rounds):
+        _round(target)
+
+
+def _start(
+    stack: ExitStack, root: Path, mail: Mail, base: Path | None, src: Path | None = None
+) -> list[Target]:
     targets = []
-    here = str(Path(__file__).resolve().parent.parent)
+    here = str(src or Path(__file__).resolve().parent.parent)
     sources = [("pop3srv-base", str(base))] if base else []
     for name, source in [*sources, ("pop3srv", here)]:
         os.environ["PYTHONPATH"] = source  # the server subprocess imports pop3srv from here
@@ -71,13 +79,25 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=6, help="8 x 200 messages each")
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--base-src", type=Path, help="also serve pop3srv from this tree")
+    parser.add_argument("--src", type=Path, help="serve 'pop3srv' from this tree (default: here)")
+    parser.add_argument("--no-dovecot", action="store_true", help="pop3srv only")
+    parser.add_argument(
+        "--profile", type=Path, help="py-spy (--gil) pop3srv during --rounds; raw stacks here"
+    )
     args = parser.parse_args()
     per_client = [small_message(i) for i in range(MESSAGES)]
     small = [small_message(i) for i in range(10)]
     mail = Mail(big=b"x\r\n", many=small, small=small, per_client=per_client, clients=CLIENTS)
     results: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory(prefix="folder-cpu-") as tmp, ExitStack() as stack:
-        targets = _start(stack, Path(tmp), mail, args.base_src)
+        targets = _start(stack, Path(tmp), mail, args.base_src, args.src)
+        if args.no_dovecot or args.profile:
+            targets = [t for t in targets if not t.name.startswith("dovecot")]
+        if args.profile:
+            target = targets[-1]
+            _round(target)
+            record(target.pid, args.profile, lambda: _rounds(target, args.rounds), 200, gil=True)
+            return
         for target in targets:  # warm-up: Dovecot builds its indexes, files in the page cache
             _round(target)
             _round(target)

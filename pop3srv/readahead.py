@@ -119,6 +119,9 @@ class ReadAhead:
         self._items: dict[tuple[str, bool], Prefetched] = {}
         self._reserved = 0
         self._last: tuple[int, bool] | None = None
+        #: the last message number planned, for RETR (False) and TOP (True) loops: the next
+        #: plan starts after it instead of walking the messages already in flight
+        self._through: dict[bool, int] = {}
         self._active = False
         self._watch: trio.CancelScope | None = None
         self.started = 0
@@ -141,11 +144,18 @@ class ReadAhead:
         self._active = item is not None or sequential
         if item is not None:
             self.hits += 1
+        else:  # the run broke (a jump, a second pass): plan from here again
+            self._through.pop(top, None)
         return item
+
+    def start_after(self, number: int, *, top: bool) -> int:
+        """Where the messages ``plan`` needs begin, after message ``number`` was taken:
+        past the ones already planned (still in flight or waiting)."""
+        return max(number, self._through.get(top, 0))
 
     def plan(self, upcoming: Iterable[Upcoming], *, top: bool) -> None:
         """After ``take``: read ahead the messages the session will probably ask for next
-        (only while the session reads in order)."""
+        (only while the session reads in order); ``upcoming`` may start at ``start_after``."""
         if not self._active:
             return
         self._touch()
@@ -165,6 +175,7 @@ class ReadAhead:
             self._reserved += reserve
             item = Prefetched(message.key, top, message.size, reserve)
             self._items[(message.key, top)] = item
+            self._through[top] = message.number
             self.started += 1
             self._nursery.start_soon(self._fetch, item)
 
@@ -183,6 +194,7 @@ class ReadAhead:
         for item in items:
             self.release(item)
         self._last = None
+        self._through.clear()
         self._active = False
 
     def _touch(self) -> None:

@@ -297,8 +297,9 @@ class Session:
         if ahead is None:
             await send_message(store, key, out, size=size, top=top)
         else:
-            item = ahead.take(number, key, top=top is not None)
-            ahead.plan(self._upcoming(number), top=top is not None)
+            is_top = top is not None
+            item = ahead.take(number, key, top=is_top)
+            ahead.plan(self._upcoming(ahead.start_after(number, top=is_top)), top=is_top)
             if item is None:
                 await send_message(store, key, out, size=size, top=top)
             else:

@@ -187,3 +187,38 @@ def test_budget_refuses_what_does_not_fit() -> None:
     assert budget.used == 0
     with pytest.raises(ValueError):
         ByteBudget(-1)
+
+
+async def test_plans_go_on_after_what_is_in_flight_and_start_again_after_a_jump() -> None:
+    """A session reading in order plans only past the messages already planned
+    (``start_after``); a jump (here: a second pass from message 1) plans from there again."""
+    store, budget = SlowStore(), ByteBudget(10**9)
+    limits = ReadAheadLimits(count=3, max_bytes=10**6)
+    async with trio.open_nursery() as nursery:
+        ahead = ReadAhead(store, budget, nursery, limits)
+
+        def retr(number: int) -> bool:
+            item = ahead.take(number, f"m{number}", top=False)
+            if item is not None:
+                ahead.release(item)
+            after = ahead.start_after(number, top=False)
+            ahead.plan(upcoming(after, total=20), top=False)
+            return item is not None
+
+        assert not retr(1)
+        assert not retr(2)  # in order: 3, 4, 5 planned
+        assert ahead.start_after(2, top=False) == 5
+        assert [retr(n) for n in (3, 4, 5, 6)] == [True] * 4
+        assert ahead.start_after(6, top=False) == 9  # 7, 8, 9 in flight
+        assert len(ahead) == 3
+        assert ahead.start_after(6, top=True) == 6  # a TOP loop has its own run
+        assert not retr(1)  # a second pass: the run broke
+        assert ahead.start_after(1, top=False) == 1  # planned from here again, not after 9
+        ahead.cancel()  # (the stall timer would drop 7, 8, 9) room again, in order: 3, 4, 5
+        assert not retr(1)
+        assert not retr(2)
+        assert ahead.start_after(2, top=False) == 5
+        assert [retr(n) for n in (3, 4)] == [True, True]
+        ahead.cancel()
+        assert ahead.reserved == budget.used == 0
+        nursery.cancel_scope.cancel()

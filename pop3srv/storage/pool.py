@@ -11,10 +11,10 @@ Rules:
   keep no client: they ask the pool for one per operation, which keeps the LRU order and idle
   times true. The cache is bounded (least recently used dropped first) and idle clients are
   dropped on the next look-up.
-* Every blocking boto3 call (delete, copy, lock objects) runs in a worker thread through
-  ``trio.to_thread.run_sync(..., limiter=..., abandon_on_cancel=False)`` under one shared
-  ``CapacityLimiter``; the clients' connection pools are at least as large as the limiter. A
-  cancelled caller waits for its thread, so no thread outlives the task that started it.
+* Every blocking boto3 call (delete, copy, lock objects) runs in a worker thread under one
+  shared ``CapacityLimiter`` (``blocking``); the clients' connection pools are at least as
+  large as the limiter. How clients are configured is ``botoconfig``'s; the KMS clients
+  (SES-encrypted mail) are cached by ``kmsclients``, created from the same session.
 * GetObject (RETR, TOP) and ListObjectsV2 do not use the client: each entry has an
   ``s3get.ObjectGetter`` with the client's endpoint, region and credentials, which signs its
   requests itself and sends them on keep-alive connections in the event loop (no thread, no
@@ -25,104 +25,39 @@ Rules:
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-import botocore.parsers
 import botocore.session
 import trio
-import urllib3.exceptions
-from botocore.config import Config
 from botocore.credentials import Credentials
-from botocore.exceptions import BotoCoreError, ClientError
 
 from pop3srv.metrics import Metrics
-from pop3srv.storage.base import S3Credentials, S3Location, StoreError
-from pop3srv.storage.s3errors import map_error, outcome
+from pop3srv.storage.base import S3Credentials, S3Location
+from pop3srv.storage.blocking import S3_FAILURES, BlockingCalls
+from pop3srv.storage.botoconfig import (
+    PoolSettings,
+    client_config,
+    key_args,
+    parse_timestamp,
+    service_config,
+)
+from pop3srv.storage.kmsclients import KmsClients
+from pop3srv.storage.s3errors import map_error
 from pop3srv.storage.s3get import BodyCounter, ObjectGetter
 from pop3srv.storage.s3http import Endpoint
 
-T = TypeVar("T")
+__all__ = ["ClientKey", "PoolSettings", "S3Pool", "client_config", "service_config"]
 
-#: What a blocking S3 call may raise that we translate (anything else is a bug and propagates).
-_S3_FAILURES = (BotoCoreError, ClientError, OSError, urllib3.exceptions.HTTPError)
+T = TypeVar("T")
 
 #: Cache key of a client: (endpoint or "aws", region or "", credentials fingerprint).
 ClientKey = tuple[str, str, str]
-
-
-@dataclass(frozen=True)
-class PoolSettings:
-    """Sizes and timeouts of the pool and of the clients it creates."""
-
-    #: clients kept at most (one per distinct endpoint/region/credentials)
-    max_clients: int = 64
-    #: seconds a client may stay unused before it is dropped
-    idle_timeout: float = 900.0
-    #: worker threads running blocking S3 calls at once (the shared limiter's tokens)
-    threads: int = 16
-    #: HTTP connections each client keeps; at least ``threads`` (RETR bodies hold one each)
-    max_connections: int = 32
-    connect_timeout: float = 5.0
-    read_timeout: float = 30.0
-    #: total attempts per request, first one included (botocore "adaptive" retry mode)
-    max_attempts: int = 4
-
-    def __post_init__(self) -> None:
-        if self.threads < 1 or self.max_clients < 1 or self.max_attempts < 1:
-            raise ValueError("pool sizes and max_attempts must be at least 1")
-        if self.max_connections < self.threads:
-            raise ValueError("max_connections must be >= threads (urllib3 pool would overflow)")
-
-
-def service_config(settings: PoolSettings) -> Config:
-    """The botocore ``Config`` every pooled client starts from (S3 and KMS alike)."""
-    return Config(
-        retries={"mode": "adaptive", "total_max_attempts": settings.max_attempts},
-        connect_timeout=settings.connect_timeout,
-        read_timeout=settings.read_timeout,
-        max_pool_connections=settings.max_connections,
-        tcp_keepalive=True,
-        user_agent_appid="pop3srv",
-    )
-
-
-def client_config(settings: PoolSettings, *, path_style: bool) -> Config:
-    """The botocore ``Config`` of every pooled S3 client."""
-    return service_config(settings).merge(
-        Config(
-            signature_version="s3v4",
-            s3={"addressing_style": "path" if path_style else "auto"},
-            response_checksum_validation="when_required",
-            request_checksum_calculation="when_required",
-        )
-    )
-
-
-def _key_args(credentials: S3Credentials | None) -> dict[str, str | None]:
-    """``create_client``'s key arguments; all None: the AWS default credential chain."""
-    return {
-        "aws_access_key_id": credentials.access_key_id if credentials else None,
-        "aws_secret_access_key": credentials.secret_access_key if credentials else None,
-        "aws_session_token": credentials.session_token if credentials else None,
-    }
-
-
-def parse_timestamp(value: str) -> datetime:
-    """Response timestamps: ISO 8601 (every ``LastModified`` of a listing) with the standard
-    library, ~10x faster than botocore's dateutil parser, which stays for other forms."""
-    try:
-        parsed = datetime.fromisoformat(value)
-    except (TypeError, ValueError):
-        return botocore.parsers.DEFAULT_TIMESTAMP_PARSER(value)  # type: ignore[no-any-return]
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 @dataclass
@@ -148,10 +83,11 @@ class S3Pool:
         self._session = botocore.session.get_session()
         parsers = self._session.get_component("response_parser_factory")
         parsers.set_parser_defaults(timestamp_parser=parse_timestamp)
-        self._limiter = trio.CapacityLimiter(self._settings.threads)
+        self._blocking = BlockingCalls(metrics, self._settings.threads)
+        self._limiter = self._blocking.limiter
         self._create_lock = trio.Lock()
         self._clients: OrderedDict[ClientKey, _Entry] = OrderedDict()
-        self._kms: OrderedDict[ClientKey, Any] = OrderedDict()  # KMS clients (kms_client)
+        self._kms = KmsClients(self._session, self._settings, self._create_lock)
         self._fingerprint_key = secrets.token_bytes(32)
         self.clients_created = 0
         self.hits = 0
@@ -196,7 +132,8 @@ class S3Pool:
                 credentials.session_token or "",
             )
         )
-        return hmac.new(self._fingerprint_key, material.encode(), hashlib.sha256).hexdigest()
+        # one-shot C HMAC (this runs for every GET; nothing secret is kept to make it cheaper)
+        return hmac.digest(self._fingerprint_key, material.encode(), "sha256").hex()
 
     def key(self, location: S3Location) -> ClientKey:
         return (
@@ -224,7 +161,7 @@ class S3Pool:
                 if entry is None:
                     try:
                         client, getter = await trio.to_thread.run_sync(self._create, location)
-                    except (*_S3_FAILURES, ValueError) as exc:  # e.g. a malformed endpoint URL
+                    except (*S3_FAILURES, ValueError) as exc:  # e.g. a malformed endpoint URL
                         raise map_error(exc, "create_client") from exc
                     entry = self._clients[key] = _Entry(client, getter, now)
                     self.clients_created += 1
@@ -253,42 +190,11 @@ class S3Pool:
         """Close every cached client's connections (service shutdown)."""
         for key in list(self._clients):
             self._drop(key)
-        while self._kms:
-            self._kms.popitem()[1].close()
+        self._kms.close()
 
     async def kms_client(self, location: S3Location) -> Any:
-        """The KMS client for ``location``'s credentials and region: its ``kms_endpoint_url``,
-        else the region's standard endpoint. Cached (least recently used dropped first) and
-        created like the S3 clients, from the same botocore session."""
-        key = (
-            f"kms:{location.kms_endpoint_url or 'aws'}",
-            location.region or "",
-            self.fingerprint(location.credentials),
-        )
-        client = self._kms.get(key)
-        if client is not None:
-            self._kms.move_to_end(key)
-            return client
-        async with self._create_lock:
-            if key not in self._kms:
-                try:
-                    created = await trio.to_thread.run_sync(self._create_kms, location)
-                except (*_S3_FAILURES, ValueError) as exc:
-                    raise map_error(exc, "create_client") from exc
-                self._kms[key] = created
-                while len(self._kms) > self._settings.max_clients:
-                    self._kms.popitem(last=False)[1].close()
-            return self._kms[key]
-
-    def _create_kms(self, location: S3Location) -> Any:
-        endpoint = location.kms_endpoint_url
-        return self._session.create_client(
-            "kms",
-            region_name=location.region or ("us-east-1" if endpoint else None),
-            endpoint_url=endpoint,
-            config=service_config(self._settings),
-            **_key_args(location.credentials),
-        )
+        """The KMS client for ``location``'s credentials and region (``kmsclients``)."""
+        return await self._kms.client(location, lambda: self.fingerprint(location.credentials))
 
     def _create(self, location: S3Location) -> tuple[Any, ObjectGetter]:
         credentials = location.credentials
@@ -297,7 +203,7 @@ class S3Pool:
             region_name=location.region,
             endpoint_url=location.endpoint_url,
             config=client_config(self._settings, path_style=location.endpoint_url is not None),
-            **_key_args(credentials),
+            **key_args(credentials),
         )
         if credentials is not None:
             resolved: Any = Credentials(
@@ -345,29 +251,9 @@ class S3Pool:
 
     async def call(self, client: Any, operation: str, /, **params: Any) -> Any:
         """Run the S3 request ``client.<operation>(**params)`` in a worker thread."""
-        return await self.run(operation, getattr(client, operation), **params)
+        return await self._blocking.call(client, operation, **params)
 
     async def run(self, operation: str, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """Run ``fn`` (which makes the S3 request ``operation``) in a worker thread: counted,
-        timed, and with its failures mapped to store errors."""
-        elapsed: list[float] = []
-
-        def timed() -> T:
-            start = time.perf_counter()
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                elapsed.append(time.perf_counter() - start)
-
-        error: StoreError | None = None
-        try:
-            return await trio.to_thread.run_sync(
-                timed, limiter=self._limiter, abandon_on_cancel=False
-            )
-        except _S3_FAILURES as exc:
-            error = map_error(exc, operation)
-            raise error from exc
-        finally:
-            if elapsed:  # the request ran (not cancelled while waiting for a thread)
-                self._metrics.s3_requests_total.labels(operation, outcome(error)).inc()
-                self._metrics.s3_request_duration_seconds.labels(operation).observe(elapsed[0])
+        timed, and with its failures mapped to store errors (``blocking``)."""
+        return await self._blocking.run(operation, fn, *args, **kwargs)
