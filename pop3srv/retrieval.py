@@ -2,20 +2,22 @@
 
 The first chunk is fetched before ``+OK`` is sent, so a store failure up to then is a clean
 ``-ERR [SYS/TEMP]``; a failure after it can only end the connection (``StreamAborted``).
-A message read ahead (``readahead``) is sent from memory with the same replies; when what was
-read ahead is not enough (a TOP needing more than the first range, an object that grew since
-it was listed) the message is streamed afresh instead, before anything was sent.
+A message read ahead (``readahead``; ``send_numbered`` takes it and plans the next ones) is
+sent from memory with the same replies; when what was read ahead is not enough (a TOP needing
+more than the first range, an object that grew since it was listed) the message is streamed
+afresh instead, before anything was sent.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import aclosing
 from typing import Protocol
 
+from pop3srv.maildrop import Maildrop, NoSuchMessage
 from pop3srv.protocol import events as ev
 from pop3srv.protocol.top import TopFilter
-from pop3srv.readahead import Prefetched
+from pop3srv.readahead import Prefetched, ReadAhead, Upcoming
 from pop3srv.storage.base import (
     MessageGone,
     MessageStore,
@@ -56,6 +58,44 @@ async def send_message(
         except StoreError as exc:
             raise StreamAborted(str(exc)) from exc
     await out.send(ev.EndData())
+
+
+async def send_numbered(
+    store: MessageStore,
+    drop: Maildrop,
+    ahead: ReadAhead | None,
+    number: int,
+    *,
+    key: str,
+    out: Outbox,
+    size: int | None,
+    top: int | None,
+) -> None:
+    """RETR/TOP of message ``number`` of a login: from its read-ahead when there is one (and
+    the next messages planned), else streamed."""
+    if ahead is None:
+        await send_message(store, key, out, size=size, top=top)
+        return
+    is_top = top is not None
+    item = ahead.take(number, key, top=is_top)
+    ahead.plan(upcoming(drop, ahead.start_after(number, top=is_top)), top=is_top)
+    if item is None:
+        await send_message(store, key, out, size=size, top=top)
+        return
+    try:
+        await send_prefetched(item, store, out, size=size, top=top)
+    finally:
+        ahead.release(item)
+
+
+def upcoming(drop: Maildrop, number: int) -> Iterator[Upcoming]:
+    """The live messages after ``number``, in order (what read-ahead fetches)."""
+    for later in range(number + 1, len(drop) + 1):
+        try:
+            info = drop.get(later).info
+        except NoSuchMessage:
+            continue  # marked deleted
+        yield Upcoming(later, info.key, info.size)
 
 
 async def send_prefetched(

@@ -7,74 +7,31 @@ what the transport must do next (carry on, start TLS, close) is returned as an `
 
 from __future__ import annotations
 
-import enum
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import trio
 
-from pop3srv.admission import LoginSlots
-from pop3srv.auth.base import Authenticator, LoginContext, Principal
-from pop3srv.auth.failures import FailedLogins
-from pop3srv.auth.penalty import LoginPenalty, address_of
-from pop3srv.config import PenaltySettings
-from pop3srv.failures import FailureLog, Who
+from pop3srv.auth.base import Principal
+from pop3srv.auth.penalty import address_of
+from pop3srv.failures import Who
 from pop3srv.locks import Held, MaildropLocks
 from pop3srv.login import Gate, LoginRefused
 from pop3srv.maildrop import Maildrop, NoSuchMessage
-from pop3srv.metrics import Metrics
 from pop3srv.protocol import events as ev
 from pop3srv.protocol.capabilities import capabilities
 from pop3srv.protocol.connection import Connection
 from pop3srv.protocol.sasl import MECHANISMS, Credentials, SaslExchange
 from pop3srv.protocol.state import State
-from pop3srv.readahead import ByteBudget, ReadAhead, Upcoming
-from pop3srv.registry import SessionRecord, SessionRegistry
-from pop3srv.retrieval import Outbox, send_message, send_prefetched, store_error_reply
-from pop3srv.storage.base import Location, MessageStore, StoreError
+from pop3srv.readahead import ReadAhead
+from pop3srv.registry import SessionRecord
+from pop3srv.retrieval import Outbox, send_numbered, store_error_reply
+from pop3srv.sessiondeps import Action, SessionDeps, SessionPolicy
+from pop3srv.storage.base import MessageStore, StoreError
+from pop3srv.update import commit
 
-COMMIT_TIMEOUT = 120.0
-
-
-class Action(enum.Enum):
-    """What the transport does after a command."""
-
-    CONTINUE = "continue"
-    START_TLS = "start-tls"
-    CLOSE = "close"
-
-
-@dataclass(frozen=True)
-class SessionDeps:
-    """Process-wide collaborators every session shares."""
-
-    authenticator: Authenticator
-    open_store: Callable[[Location], MessageStore]
-    registry: SessionRegistry
-    metrics: Metrics
-    penalty: LoginPenalty = field(default_factory=lambda: LoginPenalty(PenaltySettings()))
-    logins: LoginSlots = field(default_factory=lambda: LoginSlots(4))
-    #: None: this process's locks only (the registry's)
-    locks: MaildropLocks | None = None
-    implementation: str = "pop3srv"
-    failures: FailureLog = field(default_factory=FailureLog)
-    #: recent failed logins for the admin app's security view (None: not kept)
-    failed_logins: FailedLogins | None = None
-    #: how the admin app names a login's mailbox (a ``mailboxes`` entry, else its location)
-    mailbox_name: Callable[[Location], str] = field(default=lambda location: location.lock_key)
-    #: the process-wide read-ahead budget; None: no read-ahead
-    readahead: ByteBudget | None = None
-
-
-@dataclass(frozen=True)
-class SessionPolicy:
-    """Per-connection rules decided by the transport."""
-
-    plaintext_auth_allowed: bool
-    max_bad_commands: int = 10
-    max_auth_failures: int = 3
-    context: LoginContext = field(default_factory=LoginContext)
+__all__ = ["Action", "Session", "SessionDeps", "SessionPolicy"]
 
 
 @dataclass
@@ -293,33 +250,19 @@ class Session:
         self, number: int, key: str, size: int | None, top: int | None, out: Outbox
     ) -> None:
         assert self._login is not None
-        store, ahead = self._login.store, self._readahead
-        if ahead is None:
-            await send_message(store, key, out, size=size, top=top)
-        else:
-            is_top = top is not None
-            item = ahead.take(number, key, top=is_top)
-            ahead.plan(self._upcoming(ahead.start_after(number, top=is_top)), top=is_top)
-            if item is None:
-                await send_message(store, key, out, size=size, top=top)
-            else:
-                try:
-                    await send_prefetched(item, store, out, size=size, top=top)
-                finally:
-                    ahead.release(item)
+        login = self._login
+        await send_numbered(
+            login.store,
+            login.maildrop,
+            self._readahead,
+            number,
+            key=key,
+            out=out,
+            size=size,
+            top=top,
+        )
         if top is None:
             self._deps.metrics.messages_retrieved_total.inc()
-
-    def _upcoming(self, number: int) -> Iterator[Upcoming]:
-        """The live messages after ``number``, in order (what read-ahead fetches)."""
-        assert self._login is not None
-        drop = self._login.maildrop
-        for later in range(number + 1, len(drop) + 1):
-            try:
-                info = drop.get(later).info
-            except NoSuchMessage:
-                continue  # marked deleted
-            yield Upcoming(later, info.key, info.size)
 
     # --- QUIT / UPDATE ------------------------------------------------------------------
 
@@ -330,28 +273,13 @@ class Session:
         self._deps.registry.update(self._record, state="UPDATE")
         if self._readahead is not None:
             self._readahead.cancel()
-        keys = self._login.maildrop.marked_keys()
+        login = self._login
+        keys = login.maildrop.marked_keys()
         with trio.CancelScope(shield=True):  # a commit in progress is never cut in half
-            reply = await self._commit(keys)
+            reply = await commit(login.store, len(login.maildrop), keys, self._deps.metrics)
             await self.release()  # before the reply: a client reconnecting at once gets in
         await out.send(reply)
         return Action.CLOSE
-
-    async def _commit(self, keys: list[str]) -> ev.Ok | ev.Err:
-        assert self._login is not None
-        if not keys:
-            return ev.Ok("pop3srv signing off")
-        with trio.move_on_after(COMMIT_TIMEOUT):
-            try:
-                result = await self._login.store.delete(keys)
-            except StoreError:
-                return ev.Err("some deleted messages not removed", "SYS/TEMP")
-            self._deps.metrics.messages_deleted_total.inc(len(result.deleted))
-            if result.failed:
-                return ev.Err("some deleted messages not removed", "SYS/TEMP")
-            remaining = len(self._login.maildrop) - len(keys)
-            return ev.Ok(f"pop3srv signing off ({remaining} messages left)")
-        return ev.Err("some deleted messages not removed", "SYS/TEMP")
 
     # --- helpers ------------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
-"""The only code touching POP3 sockets: listeners, TLS and STLS, timeouts, limits, and the
-receive/parse/dispatch/send loop that drives a sans-I/O ``Connection`` and a ``Session``."""
+"""The only code touching POP3 sockets (with ``outbox``, its send side, and ``sockio``):
+listeners, TLS and STLS, timeouts, limits, and the receive/parse/dispatch loop that drives a
+sans-I/O ``Connection`` and a ``Session``."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import contextlib
 import logging
 import ssl
 import time
-from typing import Protocol
 
 import trio
 
@@ -16,6 +16,7 @@ from pop3srv.admission import Admission, TransportLimits
 from pop3srv.auth.base import LoginContext
 from pop3srv.auth.penalty import address_of
 from pop3srv.netaddr import is_loopback_peer as is_loopback
+from pop3srv.outbox import Closed, Incrementable, SocketOutbox
 from pop3srv.protocol import events as ev
 from pop3srv.protocol.connection import Connection
 from pop3srv.proxied import ProxyGate, ProxyRefused
@@ -28,74 +29,10 @@ __all__ = ["ConnectionHandler", "TransportLimits", "is_loopback"]
 log = logging.getLogger(__name__)
 
 RECEIVE_SIZE = 64 * 1024
-COALESCE = 64 * 1024  # body bytes gathered before a write
 HANDSHAKE_TIMEOUT = 30.0
 REFUSE_TIMEOUT = 5.0
 CLOSE_TIMEOUT = 2.0
 GREETING = "pop3srv ready"
-
-
-class _Incrementable(Protocol):
-    def inc(self, amount: float = 1) -> None: ...
-
-
-class _Closed(Exception):
-    """The peer went away or was too slow; end the connection quietly."""
-
-
-class _SocketOutbox:
-    """Turns replies into bytes with the sans-I/O connection and sends them, bounded in time."""
-
-    def __init__(self, handler: ConnectionHandler, conn: Connection, record: SessionRecord) -> None:
-        self.stream: trio.abc.Stream | None = None
-        self._handler = handler
-        self._conn = conn
-        self._record = record
-        self.record_id = record.id
-        self._pending: list[bytes] = []
-        #: before login, every write must also finish by this (trio) time
-        self.login_deadline: float | None = None
-        self._pending_size = 0
-
-    async def send(self, reply: ev.Reply) -> None:
-        """Send a reply; the pieces of a body are gathered up to ``COALESCE`` octets, so a small
-        message goes out as one write (status line, body and terminator together)."""
-        data = self._conn.send(reply)
-        if data:
-            self._pending.append(data)
-            self._pending_size += len(data)
-        if isinstance(reply, ev.BeginData | ev.Data) and self._pending_size < COALESCE:
-            return
-        pending = self._pending
-        # one piece (a 256 KiB chunk of a big message) is sent as it is, not copied
-        data = pending[0] if len(pending) == 1 else b"".join(pending)
-        self._pending = []
-        self._pending_size = 0
-        if data:
-            await self.send_bytes(data)
-
-    async def send_bytes(self, data: bytes) -> None:
-        stream = self.stream
-        assert stream is not None
-        try:
-            sent = sockio.send_now(stream, data)  # most replies: taken at once, no waiting
-            if sent < len(data):
-                await self._send_rest(stream, memoryview(data)[sent:] if sent else data)
-        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-            raise _Closed from exc
-        self._record.bytes_sent += len(data)
-        self._handler.deps.metrics.bytes_sent_total.inc(len(data))
-
-    async def _send_rest(self, stream: trio.abc.Stream, data: bytes | memoryview) -> None:
-        deadline = trio.current_time() + self._handler.limits.idle_timeout
-        if self.login_deadline is not None:  # a client that does not read cannot outstay it
-            deadline = min(deadline, self.login_deadline)
-        # a plain CancelScope: ``trio.fail_at`` is the same plus a generator-based context
-        # manager, which was a measurable share of the CPU per small message (py-spy)
-        with trio.CancelScope(deadline=deadline) as scope:
-            await stream.send_all(data)
-        if scope.cancelled_caught:
-            raise _Closed
 
 
 class ConnectionHandler:
@@ -114,7 +51,7 @@ class ConnectionHandler:
         self.tls_context = tls_context
         #: PROXY protocol headers expected first on every connection (``proxy-protocol``)
         self.proxy = proxy
-        self._command_counters: dict[tuple[str, str], _Incrementable] = {}
+        self._command_counters: dict[tuple[str, str], Incrementable] = {}
         self.admission = Admission(
             limits.max_connections, limits.max_connections_per_ip, limits.ipv6_prefix_length
         )
@@ -162,7 +99,7 @@ class ConnectionHandler:
                     outcome = await self._session(stream, listener, peer, is_tls=is_tls)
                 finally:
                     metrics.connections_active.labels(listener).dec()
-        except (_Closed, trio.BrokenResourceError, trio.ClosedResourceError, trio.TooSlowError):
+        except (Closed, trio.BrokenResourceError, trio.ClosedResourceError, trio.TooSlowError):
             outcome = "dropped"
         except Exception:
             log.exception("connection from %s failed", peer)
@@ -188,7 +125,7 @@ class ConnectionHandler:
         registry = self.deps.registry
         conn = Connection(stls_available=self.tls_context is not None, is_tls=is_tls)
         with registry.session(peer, listener) as record:
-            outbox = _SocketOutbox(self, conn, record)
+            outbox = SocketOutbox(self, conn, record)
             outbox.stream = stream
             session = Session(conn, self.deps, self._policy(peer, is_tls), record)
             try:
@@ -200,7 +137,7 @@ class ConnectionHandler:
                 await session.release()
 
     async def _loop(
-        self, conn: Connection, session: Session, outbox: _SocketOutbox, record: SessionRecord
+        self, conn: Connection, session: Session, outbox: SocketOutbox, record: SessionRecord
     ) -> str:
         await outbox.send_bytes(conn.greeting(GREETING))
         login_deadline = trio.current_time() + self.limits.login_timeout
@@ -232,19 +169,19 @@ class ConnectionHandler:
                 session.tls_started()
                 self.deps.registry.update(record, listener="stls")
 
-    async def _dispatch(self, session: Session, event: ev.Command, outbox: _SocketOutbox) -> Action:
+    async def _dispatch(self, session: Session, event: ev.Command, outbox: SocketOutbox) -> Action:
         name = type(event).__name__.upper()
         try:
             action = await session.handle(event, outbox)
         except StreamAborted:
             self._command_counter(name, "aborted").inc()
-            raise _Closed from None
+            raise Closed from None
         self._command_counter(name, "err" if isinstance(event, ev.BadCommand) else "ok").inc()
         if log.isEnabledFor(logging.DEBUG):  # the keyword only: never arguments or passwords
             log.debug("session %s: %s -> %s", outbox.record_id, name, action.value)
         return action
 
-    def _command_counter(self, name: str, outcome: str) -> _Incrementable:
+    def _command_counter(self, name: str, outcome: str) -> Incrementable:
         """The ``commands_total`` child for a command and outcome, looked up once (``labels()``
         takes a lock and builds a key on every call: once per message otherwise)."""
         key = (name, outcome)
@@ -259,7 +196,7 @@ class ConnectionHandler:
         self,
         conn: Connection,
         session: Session,
-        outbox: _SocketOutbox,
+        outbox: SocketOutbox,
         record: SessionRecord,
         login_deadline: float,
     ) -> bool:

@@ -49,8 +49,9 @@ from pop3srv.storage.botoconfig import (
 )
 from pop3srv.storage.kmsclients import KmsClients
 from pop3srv.storage.s3errors import map_error
-from pop3srv.storage.s3get import BodyCounter, ObjectGetter
+from pop3srv.storage.s3get import ObjectGetter
 from pop3srv.storage.s3http import Endpoint
+from pop3srv.storage.s3object import BodyCounter
 
 __all__ = ["ClientKey", "PoolSettings", "S3Pool", "client_config", "service_config"]
 

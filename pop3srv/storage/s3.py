@@ -20,9 +20,9 @@ asking, each one pinned to the first response's ETag (``If-Match``) so a replace
 reported as gone instead of being spliced. A body is closed whenever its reader stops early or
 is cancelled.
 
-Deleting uses DeleteObjects in quiet mode, at most 1,000 keys per request. With a trash prefix
-each message is first copied to ``<trash_prefix><full key>`` and only the copied ones are
-deleted (a message that cannot be copied is reported as not removed).
+Deleting (``s3delete``) uses DeleteObjects in quiet mode, at most 1,000 keys per request. With a
+trash prefix each message is first copied to ``<trash_prefix><full key>`` and only the copied
+ones are deleted (a message that cannot be copied is reported as not removed).
 """
 
 from __future__ import annotations
@@ -31,9 +31,6 @@ import re
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from contextlib import aclosing
 from pathlib import Path
-from typing import Any
-
-import trio
 
 from pop3srv.storage.base import (
     SES_SETUP_NOTIFICATION,
@@ -41,21 +38,17 @@ from pop3srv.storage.base import (
     MessageGone,
     MessageInfo,
     S3Location,
-    StoreError,
 )
 from pop3srv.storage.encrypted import Decryptor, encrypted
 from pop3srv.storage.kms import DataKeys
 from pop3srv.storage.pool import S3Pool
-from pop3srv.storage.s3errors import GONE_CODES, RangeNotSatisfiable
-from pop3srv.storage.s3get import S3Object
+from pop3srv.storage.s3delete import DELETE_BATCH, S3Deleter
+from pop3srv.storage.s3errors import RangeNotSatisfiable
 from pop3srv.storage.s3list import Page, list_page
+from pop3srv.storage.s3object import S3Object
 
 #: Largest byte range one TOP request widens to.
 MAX_RANGE = 8 * 1024 * 1024
-#: DeleteObjects accepts at most this many keys per request.
-DELETE_BATCH = 1000
-#: CopyObject requests in flight at once while moving messages to the trash.
-TRASH_COPIES = 8
 
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 
@@ -91,7 +84,9 @@ class S3Store:
         self._bucket = location.bucket
         self._prefix = folder_prefix(location.prefix)
         self._trash = folder_prefix(trash_prefix) if trash_prefix is not None else None
-        self._delete_batch = delete_batch
+        self._deleter = S3Deleter(
+            pool, location, self, trash=self._trash is not None, batch=delete_batch
+        )
         self._first_page: Page | None = None
         #: SES-encrypted objects (``encrypted.py``): this login's data keys, the spool folder
         self._decryptor = Decryptor(pool, DataKeys(pool, location), spool_dir=spool_dir)
@@ -116,9 +111,6 @@ class S3Store:
         if self._trash is None:
             raise ValueError("this store deletes for good (no trash prefix)")
         return self._trash + self.object_key(key)
-
-    async def _client(self) -> Any:
-        return await self._pool.client(self._location)
 
     # --- listing ------------------------------------------------------------------------
 
@@ -213,101 +205,11 @@ class S3Store:
         decrypted."""
         return self._decryptor.plaintext(obj.metadata, obj.chunks(), name=key)
 
-    # --- deleting -----------------------------------------------------------------------
+    # --- deleting ---------------------------------------------------------------------
 
     async def delete(self, keys: Sequence[str]) -> DeleteResult:
-        """Delete (or move to the trash) these messages.
-
-        Keys S3 reports as failed are in ``failed``; a key already gone counts as deleted.
-        A ``StoreError`` is raised only when a request failed as a whole and nothing at all
-        was removed; after a partial success the rest is reported in ``failed`` instead.
-        """
-        wanted = list(dict.fromkeys(keys))
-        failed: set[str] = set()
-        first_error: StoreError | None = None
-        for key in wanted:
-            if not _is_message_name(key):
-                failed.add(key)
-        to_remove = [key for key in wanted if key not in failed]
-        if self._trash is not None and to_remove:
-            to_remove, not_copied, first_error = await self._copy_to_trash(to_remove)
-            failed.update(not_copied)
-        removed: set[str] = set()
-        codes: set[str] = set()
-        if to_remove:
-            client = await self._client()
-            for start in range(0, len(to_remove), self._delete_batch):
-                batch = to_remove[start : start + self._delete_batch]
-                try:
-                    refused = await self._delete_batch_request(client, batch, codes)
-                except StoreError as exc:
-                    first_error = first_error or exc
-                    failed.update(to_remove[start:])
-                    break
-                failed.update(refused)
-                removed.update(key for key in batch if key not in refused)
-        if not removed and first_error is not None:
-            raise first_error
-        return DeleteResult(
-            deleted=tuple(key for key in wanted if key in removed),
-            failed=tuple(key for key in wanted if key in failed),
-            codes=tuple(sorted(codes)),
-        )
-
-    async def _delete_batch_request(
-        self, client: Any, batch: list[str], codes: set[str]
-    ) -> set[str]:
-        response = await self._pool.call(
-            client,
-            "delete_objects",
-            Bucket=self._bucket,
-            Delete={"Objects": [{"Key": self._prefix + key} for key in batch], "Quiet": True},
-        )
-        refused = set()
-        for error in response.get("Errors", ()):
-            full_key = str(error.get("Key", ""))
-            if error.get("Code") in GONE_CODES or not full_key.startswith(self._prefix):
-                continue
-            refused.add(full_key[len(self._prefix) :])
-            codes.add(str(error.get("Code", "")))
-        return refused
-
-    async def _copy_to_trash(
-        self, keys: list[str]
-    ) -> tuple[list[str], list[str], StoreError | None]:
-        """Copy each message to the trash; returns (copied or already gone, not copied, error)."""
-        client = await self._client()
-        done: set[str] = set()
-        errors: list[StoreError] = []
-        limiter = trio.CapacityLimiter(TRASH_COPIES)
-
-        async def copy(key: str) -> None:
-            async with limiter:
-                if errors:
-                    return  # S3 is failing: stop copying, keep the rest
-                try:
-                    await self._pool.call(
-                        client,
-                        "copy_object",
-                        Bucket=self._bucket,
-                        Key=self.trash_key(key),
-                        CopySource={"Bucket": self._bucket, "Key": self.object_key(key)},
-                    )
-                except MessageGone:
-                    pass  # already gone: nothing to keep, nothing to delete
-                except StoreError as exc:
-                    errors.append(exc)
-                    return
-                done.add(key)
-
-        async with trio.open_nursery() as nursery:
-            for key in keys:
-                nursery.start_soon(copy, key)
-        return (
-            [key for key in keys if key in done],
-            [key for key in keys if key not in done],
-            errors[0] if errors else None,
-        )
+        """Delete (or move to the trash) these messages (``s3delete``)."""
+        return await self._deleter.delete(keys)
 
 
 def _is_message_name(name: str) -> bool:

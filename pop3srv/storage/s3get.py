@@ -3,8 +3,8 @@
 RETR of a small SES mail used to cost ~2 ms of CPU, most of it botocore's per-call machinery
 (hooks, endpoint rules, response parsing) and two worker-thread hops. Here a GET is signed by
 ``sigv4`` (botocore's S3 signature, session tokens included, the day's signing key kept) and
-sent over ``s3http``'s keep-alive connections, in the event loop. boto3 still does everything
-else (listing, deleting, locks).
+sent over ``s3http``'s keep-alive connections, in the event loop; ListObjectsV2 pages take the
+same path (``s3list``). boto3 still does the rest (deleting, copying, locks).
 
 What it keeps from the botocore client it stands beside:
 
@@ -19,9 +19,9 @@ What it keeps from the botocore client it stands beside:
 * metrics: ``s3_requests_total{operation="get_object"}``, its duration (to the response
   headers), ``s3_received_bytes_total`` and the pool's open-bodies gauge.
 
-The seam for decoding stored objects (KMS envelopes, issue 15): ``S3Object`` carries the
-object's user metadata (``x-amz-meta-*``) and every response header, and its body is one async
-iterator (``chunks``) a decoder can wrap.
+The seam for decoding stored objects (KMS envelopes, issue 15): ``S3Object`` (``s3object``)
+carries the object's user metadata (``x-amz-meta-*``) and every response header, and its body
+is one async iterator (``chunks``) a decoder can wrap.
 """
 
 from __future__ import annotations
@@ -30,72 +30,23 @@ import random
 import re
 import time
 import urllib.parse
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field
 from typing import Any
 
 import trio
 
 from pop3srv.metrics import Metrics
 from pop3srv.storage import sigv4
-from pop3srv.storage.base import CHUNK_SIZE, StoreDenied, StoreError, StoreUnavailable
+from pop3srv.storage.base import StoreDenied, StoreError
 from pop3srv.storage.s3errors import client_error, map_error, outcome, retryable
 from pop3srv.storage.s3http import Endpoint, HttpError, Response
+from pop3srv.storage.s3object import BodyCounter, S3Object, unavailable
 
 MAX_BACKOFF = 20.0
 _DNS_BUCKET = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
 _META = "x-amz-meta-"
 _META_LENGTH = len(_META)
-
-
-@dataclass
-class S3Object:
-    """A GetObject response: what S3 said about the object, and its body."""
-
-    status: int
-    headers: Mapping[str, str]
-    #: user metadata (``x-amz-meta-<name>`` -> ``name``, lower case), as SES/the writer set it
-    metadata: Mapping[str, str]
-    _response: Response = field(repr=False)
-    _on_bytes: Callable[[int], None] = field(repr=False)
-
-    @property
-    def etag(self) -> str | None:
-        return self.headers.get("etag")
-
-    @property
-    def content_range(self) -> str | None:
-        return self.headers.get("content-range")
-
-    @property
-    def content_length(self) -> int | None:
-        value = self.headers.get("content-length")
-        return int(value) if value is not None and value.isdigit() else None
-
-    async def chunks(self, size: int = CHUNK_SIZE) -> AsyncIterator[bytes]:
-        """The body: its first piece as soon as it arrives (a small message is all there),
-        then pieces gathered up to ``size`` octets (fewer, larger writes downstream); a
-        failure mid-body is ``StoreUnavailable``."""
-        pending: list[bytes] = []
-        held = 0
-        first = True
-        try:
-            async for piece in self._response.chunks():
-                self._on_bytes(len(piece))
-                if first:
-                    first = False
-                    yield piece
-                    continue
-                if pending and held + len(piece) > size:  # never more than size at once
-                    yield b"".join(pending)
-                    pending, held = [], 0
-                pending.append(piece)
-                held += len(piece)
-        except HttpError as exc:
-            raise _unavailable("get_object", exc) from exc
-        if pending:
-            yield b"".join(pending)
 
 
 class _Get:
@@ -252,7 +203,7 @@ class ObjectGetter:
         try:
             return await response.read()
         except HttpError as exc:
-            raise _unavailable(operation, exc) from exc
+            raise unavailable(operation, exc) from exc
         finally:
             response.release()
 
@@ -295,30 +246,7 @@ class ObjectGetter:
         return endpoint
 
 
-class BodyCounter:
-    """The pool's open-bodies count and gauge, shared by both GET paths."""
-
-    def __init__(self, metrics: Metrics) -> None:
-        self._metrics = metrics
-        self.open = 0
-
-    def opened(self) -> None:
-        self.open += 1
-        self._metrics.s3_open_bodies.inc()
-
-    def closed(self) -> None:
-        self.open -= 1
-        self._metrics.s3_open_bodies.dec()
-
-
 def _mapped(failure: Exception, operation: str) -> StoreError:
     if isinstance(failure, HttpError):
-        return _unavailable(operation, failure)
+        return unavailable(operation, failure)
     return map_error(failure, operation)
-
-
-def _unavailable(operation: str, failure: HttpError) -> StoreUnavailable:
-    """A transport failure as botocore's would be mapped: the code, no address."""
-    error = StoreUnavailable(f"S3 {operation} failed: {failure.code}")
-    error.operation, error.code = operation, failure.code
-    return error

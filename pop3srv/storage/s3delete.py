@@ -1,0 +1,144 @@
+"""Deleting messages from an S3 mailbox (UPDATE state): DeleteObjects in quiet mode, at most
+``DELETE_BATCH`` keys per request, blocking boto3 calls run by the pool's worker threads. With
+a trash prefix each message is first copied to ``<trash_prefix><full key>`` (``TRASH_COPIES``
+at a time) and only the copied ones are deleted; a message that cannot be copied is reported
+as not removed. A key already gone counts as deleted."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import trio
+
+from pop3srv.storage.base import DeleteResult, MessageGone, S3Location, StoreError
+from pop3srv.storage.pool import S3Pool
+from pop3srv.storage.s3errors import GONE_CODES
+
+#: DeleteObjects accepts at most this many keys per request.
+DELETE_BATCH = 1000
+#: CopyObject requests in flight at once while moving messages to the trash.
+TRASH_COPIES = 8
+
+
+class MailboxKeys(Protocol):
+    """How a mailbox names its objects (``S3Store``)."""
+
+    @property
+    def prefix(self) -> str: ...
+
+    def object_key(self, key: str) -> str: ...
+
+    def trash_key(self, key: str) -> str: ...
+
+
+class S3Deleter:
+    """Deletes (or moves to the trash) messages of one mailbox."""
+
+    def __init__(
+        self, pool: S3Pool, location: S3Location, keys: MailboxKeys, *, trash: bool, batch: int
+    ) -> None:
+        self._pool = pool
+        self._location = location
+        self._keys = keys
+        self._trash = trash
+        self._batch = batch
+
+    async def delete(self, keys: Sequence[str]) -> DeleteResult:
+        """Delete (or move to the trash) these messages.
+
+        Keys S3 reports as failed are in ``failed``; a key already gone counts as deleted.
+        A ``StoreError`` is raised only when a request failed as a whole and nothing at all
+        was removed; after a partial success the rest is reported in ``failed`` instead.
+        """
+        wanted = list(dict.fromkeys(keys))
+        failed: set[str] = set()
+        first_error: StoreError | None = None
+        for key in wanted:
+            try:
+                self._keys.object_key(key)
+            except MessageGone:  # not a message name (a sub-folder key, the setup notice)
+                failed.add(key)
+        to_remove = [key for key in wanted if key not in failed]
+        if self._trash and to_remove:
+            to_remove, not_copied, first_error = await self._copy_to_trash(to_remove)
+            failed.update(not_copied)
+        removed: set[str] = set()
+        codes: set[str] = set()
+        if to_remove:
+            client = await self._pool.client(self._location)
+            for start in range(0, len(to_remove), self._batch):
+                batch = to_remove[start : start + self._batch]
+                try:
+                    refused = await self._delete_batch_request(client, batch, codes)
+                except StoreError as exc:
+                    first_error = first_error or exc
+                    failed.update(to_remove[start:])
+                    break
+                failed.update(refused)
+                removed.update(key for key in batch if key not in refused)
+        if not removed and first_error is not None:
+            raise first_error
+        return DeleteResult(
+            deleted=tuple(key for key in wanted if key in removed),
+            failed=tuple(key for key in wanted if key in failed),
+            codes=tuple(sorted(codes)),
+        )
+
+    async def _delete_batch_request(
+        self, client: Any, batch: list[str], codes: set[str]
+    ) -> set[str]:
+        response = await self._pool.call(
+            client,
+            "delete_objects",
+            Bucket=self._location.bucket,
+            Delete={"Objects": [{"Key": self._keys.prefix + key} for key in batch], "Quiet": True},
+        )
+        refused = set()
+        for error in response.get("Errors", ()):
+            full_key = str(error.get("Key", ""))
+            if error.get("Code") in GONE_CODES or not full_key.startswith(self._keys.prefix):
+                continue
+            refused.add(full_key[len(self._keys.prefix) :])
+            codes.add(str(error.get("Code", "")))
+        return refused
+
+    async def _copy_to_trash(
+        self, keys: list[str]
+    ) -> tuple[list[str], list[str], StoreError | None]:
+        """Copy each message to the trash; returns (copied or already gone, not copied, error)."""
+        client = await self._pool.client(self._location)
+        done: set[str] = set()
+        errors: list[StoreError] = []
+        limiter = trio.CapacityLimiter(TRASH_COPIES)
+
+        async def copy(key: str) -> None:
+            async with limiter:
+                if errors:
+                    return  # S3 is failing: stop copying, keep the rest
+                try:
+                    await self._pool.call(
+                        client,
+                        "copy_object",
+                        Bucket=self._location.bucket,
+                        Key=self._keys.trash_key(key),
+                        CopySource={
+                            "Bucket": self._location.bucket,
+                            "Key": self._keys.object_key(key),
+                        },
+                    )
+                except MessageGone:
+                    pass  # already gone: nothing to keep, nothing to delete
+                except StoreError as exc:
+                    errors.append(exc)
+                    return
+                done.add(key)
+
+        async with trio.open_nursery() as nursery:
+            for key in keys:
+                nursery.start_soon(copy, key)
+        return (
+            [key for key in keys if key in done],
+            [key for key in keys if key not in done],
+            errors[0] if errors else None,
+        )
