@@ -9,7 +9,6 @@ then renames), sub-folders and SES's setup notification are not messages.
 from __future__ import annotations
 
 import errno
-import io
 import os
 import stat
 import threading
@@ -18,7 +17,6 @@ import weakref
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, Sequence
 from pathlib import Path
-from typing import BinaryIO
 
 import trio
 
@@ -167,22 +165,24 @@ class FolderStore:
     async def stream(
         self, key: str, *, first_chunk: int | None = None
     ) -> AsyncGenerator[bytes, None]:
-        handle, size = _open_regular(self._name(key), self._directory_fd())
+        fd, size = _open_regular(self._name(key), self._directory_fd())
         try:
             if size <= INLINE_READ_LIMIT:
                 # A small file from a local disk costs microseconds to read: cheaper in the
                 # event loop than the two thread hand-offs of a worker thread (profiled: they
                 # were the largest share of CPU when serving many small messages).
-                chunk = _read(handle, INLINE_READ_LIMIT)
+                chunk = _read(fd, INLINE_READ_LIMIT)
             else:
-                chunk = await trio.to_thread.run_sync(_read, handle, self._chunk_size)
+                chunk = await trio.to_thread.run_sync(_read, fd, self._chunk_size)
+            done = 0  # counted, not asked of the kernel (a tell() was one lseek per message)
             while chunk:
                 yield chunk
-                if handle.tell() >= size:
+                done += len(chunk)
+                if done >= size:
                     return
-                chunk = await trio.to_thread.run_sync(_read, handle, self._chunk_size)
+                chunk = await trio.to_thread.run_sync(_read, fd, self._chunk_size)
         finally:
-            handle.close()
+            os.close(fd)
 
     async def delete(self, keys: Sequence[str]) -> DeleteResult:
         return await trio.to_thread.run_sync(self._delete_sync, list(keys))
@@ -240,10 +240,11 @@ def _directory_error(exc: OSError) -> Exception:
     return StoreUnavailable(f"cannot open mail folder: {exc.strerror}")
 
 
-def _open_regular(name: str, dir_fd: int | None) -> tuple[BinaryIO, int]:
-    """Open a message file (relative to the mailbox directory) and its size; a symlink, FIFO,
-    device or directory swapped in after the listing is not a message (never followed, never
-    blocks the event loop)."""
+def _open_regular(name: str, dir_fd: int | None) -> tuple[int, int]:
+    """Open a message file (relative to the mailbox directory): its descriptor and size; a
+    symlink, FIFO, device or directory swapped in after the listing is not a message (never
+    followed, never blocks the event loop). A bare descriptor read with ``os.read``: a file
+    object would cost a second ``fstat`` and its own bookkeeping per message."""
     if dir_fd is None:
         raise MessageGone(name)
     flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
@@ -255,16 +256,20 @@ def _open_regular(name: str, dir_fd: int | None) -> tuple[BinaryIO, int]:
         if exc.errno == errno.ELOOP:  # a symlink
             raise MessageGone(name) from exc
         raise StoreUnavailable(f"cannot open message: {exc.strerror}") from exc
-    st = os.fstat(fd)
+    try:
+        st = os.fstat(fd)
+    except OSError:
+        os.close(fd)
+        raise
     if not stat.S_ISREG(st.st_mode):
         os.close(fd)
         raise MessageGone(name)
-    return io.FileIO(fd, "rb"), st.st_size  # unbuffered, as os.fdopen(buffering=0), cheaper
+    return fd, st.st_size
 
 
-def _read(handle: BinaryIO, size: int) -> bytes:
+def _read(fd: int, size: int) -> bytes:
     try:
-        return handle.read(size)
+        return os.read(fd, size)
     except OSError as exc:
         raise StoreUnavailable(f"cannot read message: {exc.strerror}") from exc
 
