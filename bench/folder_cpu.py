@@ -81,6 +81,7 @@ def main() -> None:
     parser.add_argument("--base-src", type=Path, help="also serve pop3srv from this tree")
     parser.add_argument("--src", type=Path, help="serve 'pop3srv' from this tree (default: here)")
     parser.add_argument("--no-dovecot", action="store_true", help="pop3srv only")
+    parser.add_argument("--rate", type=int, default=200, help="--profile: samples per second")
     parser.add_argument(
         "--profile", type=Path, help="py-spy (--gil) pop3srv during --rounds; raw stacks here"
     )
@@ -96,7 +97,8 @@ def main() -> None:
         if args.profile:
             target = targets[-1]
             _round(target)
-            record(target.pid, args.profile, lambda: _rounds(target, args.rounds), 200, gil=True)
+            work = lambda: _rounds(target, args.rounds)  # noqa: E731
+            record(target.pid, args.profile, work, args.rate, gil=True)
             return
         for target in targets:  # warm-up: Dovecot builds its indexes, files in the page cache
             _round(target)

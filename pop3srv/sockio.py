@@ -18,7 +18,7 @@ import os
 
 import trio
 
-__all__ = ["receive_some", "send_now"]
+__all__ = ["read_now", "receive_some", "send_now"]
 
 
 def send_now(stream: trio.abc.Stream, data: bytes | memoryview) -> int:
@@ -41,24 +41,40 @@ def send_now(stream: trio.abc.Stream, data: bytes | memoryview) -> int:
         raise trio.BrokenResourceError(f"socket connection broken: {exc}") from exc
 
 
-async def receive_some(stream: trio.abc.Stream, max_bytes: int) -> bytes:
+def read_now(stream: trio.abc.Stream, max_bytes: int) -> bytes | None:
+    """What a plaintext socket has waiting (``b""``: the peer closed), without waiting and
+    without a schedule point (the caller makes one); None if nothing is waiting, or if
+    ``stream`` is not a plain socket stream. Errors as ``send_now``'s."""
+    if type(stream) is not trio.SocketStream:
+        return None
+    fd = stream.socket.fileno()
+    if fd == -1:
+        raise trio.ClosedResourceError("socket was already closed")
+    try:
+        return os.read(fd, max_bytes)
+    except BlockingIOError:
+        return None
+    except OSError as exc:
+        raise trio.BrokenResourceError(f"socket connection broken: {exc}") from exc
+
+
+async def receive_some(
+    stream: trio.abc.Stream, max_bytes: int, *, wait_first: bool = False
+) -> bytes:
     """``stream.receive_some(max_bytes)``, done with one ``read`` when data is waiting (then a
-    schedule point, as trio does) or after waiting for the socket to be readable."""
+    schedule point, as trio does) or after waiting for the socket to be readable
+    (``wait_first``: the caller just found nothing waiting, so no read is tried before)."""
     if type(stream) is not trio.SocketStream:
         return bytes(await stream.receive_some(max_bytes))
     sock = stream.socket
     fd = sock.fileno()
     if fd == -1:
         raise trio.ClosedResourceError("socket was already closed")
-    try:
-        data = os.read(fd, max_bytes)
-    except BlockingIOError:
-        pass
-    except OSError as exc:
-        raise trio.BrokenResourceError(f"socket connection broken: {exc}") from exc
-    else:
-        await trio.lowlevel.checkpoint()
-        return data
+    if not wait_first:
+        data = read_now(stream, max_bytes)
+        if data is not None:
+            await trio.lowlevel.checkpoint()
+            return data
     while True:
         await trio.lowlevel.wait_readable(sock)
         try:

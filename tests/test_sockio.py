@@ -86,3 +86,30 @@ async def test_other_streams_use_their_own_methods() -> None:
     assert sockio.send_now(left, b"+OK\r\n") == 0  # not a socket: nothing written here
     await left.send_all(b"+OK\r\n")
     assert await sockio.receive_some(right, 1024) == b"+OK\r\n"
+
+
+async def test_read_now_takes_only_what_is_waiting() -> None:
+    server, client = await _pair()
+    async with server, client:
+        assert sockio.read_now(server, 1024) is None  # nothing waiting: no wait either
+        await client.send_all(b"STAT\r\n")
+        await trio.sleep(0.05)
+        assert sockio.read_now(server, 1024) == b"STAT\r\n"
+        await client.aclose()
+        await trio.sleep(0.05)
+        assert sockio.read_now(server, 1024) == b""  # the end of the stream
+    left, _ = trio.testing.memory_stream_pair()
+    assert sockio.read_now(left, 1024) is None  # other streams: their own methods
+
+
+async def test_receive_after_finding_nothing_waits_first() -> None:
+    server, client = await _pair()
+    async with server, client, trio.open_nursery() as nursery:
+
+        async def later() -> None:
+            await trio.sleep(0.05)
+            await client.send_all(b"LIST\r\n")
+
+        nursery.start_soon(later)
+        assert sockio.read_now(server, 1024) is None
+        assert await sockio.receive_some(server, 1024, wait_first=True) == b"LIST\r\n"

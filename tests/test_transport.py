@@ -246,3 +246,47 @@ async def test_a_client_that_never_reads_cannot_outstay_the_login_deadline(
         nursery.cancel_scope.cancel()
     assert ended, "the server gave up on the connection"
     assert ended[0] - start <= 60 + 2  # the login deadline (+ the short goodbye bound)
+
+
+async def test_a_client_flooding_commands_cannot_outstay_the_login_deadline(
+    tmp_path: Path,
+) -> None:
+    """Commands always waiting are read without waiting (no cancel scope, ``sockio.read_now``):
+    the login deadline is still enforced on that path. Real sockets, real time."""
+    handler = _handler(tmp_path, login_timeout=0.5, idle_timeout=600)
+    listener = (await trio.open_tcp_listeners(0, host="127.0.0.1"))[0]
+    port = listener.socket.getsockname()[1]
+    async with listener:
+        client = await trio.open_tcp_stream("127.0.0.1", port)
+        server = await listener.accept()
+    received = bytearray()
+    start = trio.current_time()
+
+    async def flood() -> None:
+        batch = b"CAPA\r\n" * 2000
+        with trio.move_on_after(10):
+            try:
+                while True:
+                    await client.send_all(batch)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                pass
+
+    async with client, trio.open_nursery() as nursery:
+        nursery.start_soon(handler.serve_stream, server, "plain", False, "127.0.0.1:1")
+        nursery.start_soon(flood)
+        with trio.move_on_after(10):
+            try:  # the server may close with commands unread: a reset
+                while chunk := await client.receive_some(1 << 20):
+                    received += chunk
+            except trio.BrokenResourceError:
+                pass
+        nursery.cancel_scope.cancel()
+    assert trio.current_time() - start < 5  # ended by the deadline, not by the flood's end
+    assert received.startswith(b"+OK") and b"CAPA" not in received[:5]
+    outcomes = {
+        sample.labels["outcome"]: sample.value
+        for metric in handler.deps.metrics.sessions_total.collect()
+        for sample in metric.samples
+        if sample.name.endswith("_total")
+    }
+    assert outcomes.get("timeout") == 1

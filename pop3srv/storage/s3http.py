@@ -250,14 +250,20 @@ class Endpoint:
 
 async def _receive(conn: _Conn, timeout: float, failure: str) -> None:
     # a plain CancelScope and sockio: fail_after's generator and trio's stream layers cost
-    # more CPU than the read itself for a small object (py-spy)
+    # more CPU than the read itself for a small object (py-spy); bytes already waiting are
+    # read without any scope (still a schedule point)
     try:
-        with trio.CancelScope(deadline=trio.current_time() + timeout) as scope:
-            data = await sockio.receive_some(conn.stream, RECEIVE_SIZE)
+        data = sockio.read_now(conn.stream, RECEIVE_SIZE)
+        if data is not None:
+            await trio.lowlevel.checkpoint()
+        else:
+            with trio.CancelScope(deadline=trio.current_time() + timeout) as scope:
+                data = await sockio.receive_some(conn.stream, RECEIVE_SIZE, wait_first=True)
+            if scope.cancelled_caught:
+                raise HttpError("ReadTimeoutError")
     except (OSError, trio.BrokenResourceError) as exc:
         raise HttpError(failure, type(exc).__name__) from exc
-    if scope.cancelled_caught:
-        raise HttpError("ReadTimeoutError")
+    assert data is not None
     conn.parser.receive_data(data)  # b"" marks the end; the parser then reports a short body
 
 
