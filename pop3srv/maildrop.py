@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pop3srv.storage.base import MessageInfo
+from pop3srv.storage.base import MessageInfo, listing_order
 
 
 class NoSuchMessage(Exception):
@@ -40,7 +40,7 @@ class Maildrop:
     """The numbered messages of one session and which of them are marked deleted."""
 
     def __init__(self, messages: Sequence[MessageInfo]) -> None:
-        ordered = sorted(messages)
+        ordered = sorted(messages, key=listing_order)
         self._entries = [Entry(n, info, unique_id(info.key)) for n, info in enumerate(ordered, 1)]
         self._deleted: set[int] = set()
 

@@ -21,6 +21,7 @@ from pop3srv.registry import SessionRecord
 from pop3srv.session import SessionDeps
 
 COALESCE = 64 * 1024  # body bytes gathered before a write
+_HELD = (ev.BeginData, ev.Data)  # replies gathered (a tuple: no union built per call)
 
 
 class Handler(Protocol):
@@ -60,7 +61,7 @@ class SocketOutbox:
         if data:
             self._pending.append(data)
             self._pending_size += len(data)
-        if isinstance(reply, ev.BeginData | ev.Data) and self._pending_size < COALESCE:
+        if isinstance(reply, _HELD) and self._pending_size < COALESCE:
             return
         pending = self._pending
         # one piece (a 256 KiB chunk of a big message) is sent as it is, not copied

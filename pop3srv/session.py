@@ -69,6 +69,9 @@ class Session:
 
     async def handle(self, event: ev.Command, out: Outbox) -> Action:
         """Answer one command; returns what the transport must do next."""
+        if type(event) in _TRANSACTION:  # the commands of a download, matched first
+            await self._transaction(event, out)
+            return Action.CONTINUE
         match event:
             case ev.BadCommand(reply=reply):
                 return await self._bad(reply, out)
@@ -218,6 +221,11 @@ class Session:
         drop = self._login.maildrop
         try:
             match event:
+                case ev.Retr(msg=n):  # the most frequent first
+                    info = drop.get(n).info
+                    await self._send_message(n, info.key, info.size, None, out)
+                case ev.Top(msg=n, lines=lines):
+                    await self._send_message(n, drop.get(n).info.key, None, lines, out)
                 case ev.Stat():
                     count, octets = drop.stat()
                     await out.send(ev.Ok(f"{count} {octets}"))
@@ -229,11 +237,6 @@ class Session:
                     await out.send(_listing(drop, lambda e: e.uid, "unique-id listing"))
                 case ev.Uidl(msg=int(n)):
                     await out.send(ev.Ok(f"{n} {drop.get(n).uid}"))
-                case ev.Retr(msg=n):
-                    info = drop.get(n).info
-                    await self._send_message(n, info.key, info.size, None, out)
-                case ev.Top(msg=n, lines=lines):
-                    await self._send_message(n, drop.get(n).info.key, None, lines, out)
                 case ev.Dele(msg=n):
                     drop.mark_deleted(n)
                     await out.send(ev.Ok(f"message {n} deleted"))
@@ -299,6 +302,10 @@ class Session:
             sasl_mechanisms=MECHANISMS if allowed else [],
             implementation=self._deps.implementation,
         )
+
+
+#: commands valid only in TRANSACTION (the protocol never passes them before login)
+_TRANSACTION = frozenset({ev.Retr, ev.Top, ev.Stat, ev.List, ev.Uidl, ev.Dele, ev.Noop, ev.Rset})
 
 
 def _listing(drop: Maildrop, column: Callable[..., str], what: str) -> ev.MultiLine:

@@ -51,7 +51,7 @@ class ConnectionHandler:
         self.tls_context = tls_context
         #: PROXY protocol headers expected first on every connection (``proxy-protocol``)
         self.proxy = proxy
-        self._command_counters: dict[tuple[str, str], Incrementable] = {}
+        self._command_counters: dict[tuple[type[ev.Command], str], Incrementable] = {}
         self.admission = Admission(
             limits.max_connections, limits.max_connections_per_ip, limits.ipv6_prefix_length
         )
@@ -170,25 +170,26 @@ class ConnectionHandler:
                 self.deps.registry.update(record, listener="stls")
 
     async def _dispatch(self, session: Session, event: ev.Command, outbox: SocketOutbox) -> Action:
-        name = type(event).__name__.upper()
+        kind = type(event)
         try:
             action = await session.handle(event, outbox)
         except StreamAborted:
-            self._command_counter(name, "aborted").inc()
+            self._command_counter(kind, "aborted").inc()
             raise Closed from None
-        self._command_counter(name, "err" if isinstance(event, ev.BadCommand) else "ok").inc()
+        self._command_counter(kind, "err" if kind is ev.BadCommand else "ok").inc()
         if log.isEnabledFor(logging.DEBUG):  # the keyword only: never arguments or passwords
-            log.debug("session %s: %s -> %s", outbox.record_id, name, action.value)
+            log.debug("session %s: %s -> %s", outbox.record_id, kind.__name__.upper(), action.value)
         return action
 
-    def _command_counter(self, name: str, outcome: str) -> Incrementable:
-        """The ``commands_total`` child for a command and outcome, looked up once (``labels()``
-        takes a lock and builds a key on every call: once per message otherwise)."""
-        key = (name, outcome)
+    def _command_counter(self, kind: type[ev.Command], outcome: str) -> Incrementable:
+        """The ``commands_total`` child for a command (its event class) and outcome, looked up
+        once (``labels()`` takes a lock and builds a key on every call: once per message
+        otherwise)."""
+        key = (kind, outcome)
         counter = self._command_counters.get(key)
         if counter is None:
             counter = self._command_counters[key] = self.deps.metrics.commands_total.labels(
-                name, outcome
+                kind.__name__.upper(), outcome
             )
         return counter
 

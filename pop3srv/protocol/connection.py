@@ -47,6 +47,9 @@ from pop3srv.protocol.parser import TOO_LONG_REPLY, parse_command, parse_sasl_re
 from pop3srv.protocol.state import State
 from pop3srv.protocol.writer import BodyEncoder, encode_reply
 
+#: a tuple, not ``Data | EndData``: the union would be built anew on every call
+_BODY_PARTS = (Data, EndData)
+
 
 def valid_replies(command: Command) -> tuple[type[Reply], ...]:
     """The reply types that may answer ``command`` (``-ERR`` always may)."""
@@ -164,7 +167,7 @@ class Connection:
 
     def send(self, reply: Reply) -> bytes:
         """The bytes of ``reply`` to the pending command; updates the state accordingly."""
-        if isinstance(reply, Data | EndData):
+        if isinstance(reply, _BODY_PARTS):
             return self._send_body(reply)
         if self._body is not None:
             raise LocalProtocolError("a body is being sent: finish it with EndData first")

@@ -39,7 +39,7 @@ def _status(indicator: bytes, *parts: bytes) -> bytes:
 
 def encode_reply(reply: Ok | Err | Continue | MultiLine | BeginData) -> bytes:
     """The bytes of a complete reply (or, for ``BeginData``, of the status line opening a body)."""
-    if isinstance(reply, Ok | BeginData):
+    if isinstance(reply, (Ok, BeginData)):
         return _status(b"+OK", encode_text(reply.text))
     if isinstance(reply, Err):
         code = b""

@@ -31,6 +31,13 @@ class MessageInfo:
     etag: str = field(default="", compare=False)
 
 
+def listing_order(info: MessageInfo) -> tuple[float, str, int]:
+    """``MessageInfo``'s own order as a sort key: sorting by it compares tuples in C, where
+    the dataclass's generated ``__lt__`` costs ~1 µs a comparison (a 10,000-message listing
+    is sorted at every login)."""
+    return (info.arrived, info.key, info.size)
+
+
 @dataclass(frozen=True)
 class DeleteResult:
     """What a batch delete achieved; ``failed`` keys are still in the store."""

@@ -29,6 +29,7 @@ from pop3srv.storage.base import (
     MessageInfo,
     StoreDenied,
     StoreUnavailable,
+    listing_order,
 )
 from pop3srv.storage.sizes import SizeCache, folder_size
 
@@ -159,7 +160,7 @@ class FolderStore:
                 continue  # deleted while listing
             size = folder_size(self._sizes, entry.name, st, dir_fd=fd)
             messages.append(MessageInfo(arrived=st.st_mtime, key=entry.name, size=size))
-        messages.sort()
+        messages.sort(key=listing_order)
         return messages
 
     async def stream(

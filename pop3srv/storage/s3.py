@@ -38,6 +38,7 @@ from pop3srv.storage.base import (
     MessageGone,
     MessageInfo,
     S3Location,
+    listing_order,
 )
 from pop3srv.storage.encrypted import Decryptor, encrypted
 from pop3srv.storage.kms import DataKeys
@@ -127,7 +128,7 @@ class S3Store:
         while page.next_token is not None:
             page = await self._page(page.next_token)
             messages.extend(self._messages(page))
-        messages.sort()
+        messages.sort(key=listing_order)
         return messages
 
     async def _page(self, token: str | None) -> Page:
