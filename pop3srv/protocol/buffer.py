@@ -47,11 +47,12 @@ class LineBuffer:
 
     def feed(self, data: bytes) -> None:
         """Adds received bytes; they may end anywhere, even inside a CRLF."""
-        if not self._partial and not self._discarding and data.count(b"\n") == 1:
-            if data.endswith(b"\n"):  # the usual case, one whole command: the same, shorter
-                line = data[:-2] if data.endswith(b"\r\n") else data[:-1]
-                self._push(line if len(line) <= self._max else TOO_LONG)
-                return
+        whole = data.endswith(b"\n") and data.count(b"\n") == 1
+        if whole and not self._partial and not self._discarding:
+            # the usual case, one whole command line: the same framing, shorter
+            line = data[:-2] if data.endswith(b"\r\n") else data[:-1]
+            self._push(line if len(line) <= self._max else TOO_LONG)
+            return
         pos, end = 0, len(data)
         while pos < end:
             nl = data.find(b"\n", pos)
