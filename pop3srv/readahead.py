@@ -181,7 +181,8 @@ class ReadAhead:
 
     def release(self, item: Prefetched) -> None:
         """Give back an item's reservation (its message was sent or dropped)."""
-        item.scope.cancel()
+        if not item.done.is_set():  # still fetching (a finished fetch has left its scope)
+            item.scope.cancel()
         if item.reserved:
             self._budget.give_back(item.reserved)
             self._reserved -= item.reserved

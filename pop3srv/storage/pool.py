@@ -26,6 +26,7 @@ Rules:
 from __future__ import annotations
 
 import hmac
+import math
 import secrets
 import time
 from collections import OrderedDict
@@ -59,6 +60,8 @@ T = TypeVar("T")
 
 #: Cache key of a client: (endpoint or "aws", region or "", credentials fingerprint).
 ClientKey = tuple[str, str, str]
+#: seconds between look-ups that sweep idle clients (they are dropped at most this late)
+SWEEP_EVERY = 1.0
 
 
 @dataclass
@@ -90,6 +93,7 @@ class S3Pool:
         self._clients: OrderedDict[ClientKey, _Entry] = OrderedDict()
         self._kms = KmsClients(self._session, self._settings, self._create_lock)
         self._fingerprint_key = secrets.token_bytes(32)
+        self._swept = -math.inf
         self.clients_created = 0
         self.hits = 0
         self.evicted = 0
@@ -154,7 +158,8 @@ class S3Pool:
     async def _entry(self, location: S3Location) -> _Entry:
         key = self.key(location)
         now = self._clock()
-        self.sweep(now)
+        if now - self._swept >= SWEEP_EVERY:  # not per GET: a walk of every client each time
+            self.sweep(now)
         entry = self._clients.get(key)
         if entry is None:
             async with self._create_lock:
@@ -178,6 +183,7 @@ class S3Pool:
     def sweep(self, now: float | None = None) -> int:
         """Drop clients unused for ``idle_timeout``; returns how many were dropped."""
         now = self._clock() if now is None else now
+        self._swept = now
         idle = [
             key
             for key, entry in self._clients.items()
