@@ -18,8 +18,8 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, Callable, Sequence
-from contextlib import aclosing
 from dataclasses import dataclass
+from typing import Any
 
 import trio
 
@@ -221,16 +221,8 @@ class LoggedStore:
             self._failed(exc, "list")
             raise
 
-    async def stream(
-        self, key: str, *, first_chunk: int | None = None
-    ) -> AsyncGenerator[bytes, None]:
-        async with aclosing(self._store.stream(key, first_chunk=first_chunk)) as chunks:
-            try:
-                async for chunk in chunks:
-                    yield chunk
-            except StoreError as exc:
-                self._failed(exc, "retrieve")
-                raise
+    def stream(self, key: str, *, first_chunk: int | None = None) -> AsyncGenerator[bytes, None]:
+        return _LoggedStream(self._store.stream(key, first_chunk=first_chunk), self._failed)
 
     async def delete(self, keys: Sequence[str]) -> DeleteResult:
         try:
@@ -241,6 +233,46 @@ class LoggedStore:
         if result.failed:
             self._failures.delete_incomplete(result, self.who, self._location)
         return result
+
+
+class _LoggedStream(AsyncGenerator[bytes, None]):
+    """A store's message stream whose failures are logged (as ``retrieve``), then re-raised.
+
+    A plain class, not an async generator wrapping the store's: that was a second generator
+    per message (trio's first-iteration hook, a frame resumed per chunk), a measurable share
+    of the CPU per small message."""
+
+    __slots__ = ("_failed", "_inner")
+
+    def __init__(
+        self, inner: AsyncGenerator[bytes, None], failed: Callable[[StoreError, str], None]
+    ) -> None:
+        self._inner = inner
+        self._failed = failed
+
+    async def __anext__(self) -> bytes:
+        try:
+            return await self._inner.__anext__()
+        except StoreError as exc:
+            self._failed(exc, "retrieve")
+            raise
+
+    async def asend(self, value: None) -> bytes:
+        try:
+            return await self._inner.asend(value)
+        except StoreError as exc:
+            self._failed(exc, "retrieve")
+            raise
+
+    async def athrow(self, *args: Any) -> bytes:
+        try:
+            return await self._inner.athrow(*args)
+        except StoreError as exc:
+            self._failed(exc, "retrieve")
+            raise
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
 
 
 def describe_location(location: Location) -> dict[str, FieldValue]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncGenerator, Sequence
+from contextlib import aclosing
 from pathlib import Path
 
 import pytest
@@ -209,3 +210,33 @@ def test_the_logged_store_passes_on_what_it_does_not_wrap() -> None:
 
     store = LoggedStore(Extra(), FailureLog(), WHO, LOCATION)
     assert store.read_ahead == 4
+
+
+async def test_the_logged_stream_logs_a_failure_taken_with_anext_and_closes_the_store_stream(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """As retrieval and read-ahead use it: ``anext`` under ``aclosing``; a failure before the
+    first chunk is logged once; closing early closes the store's own stream."""
+    caplog.set_level(logging.INFO)
+    closed: list[str] = []
+
+    class Store(Failing):
+        async def stream(
+            self, key: str, *, first_chunk: int | None = None
+        ) -> AsyncGenerator[bytes, None]:
+            try:
+                if key == "gone":
+                    raise MessageGone("gone")
+                yield b"one"
+                yield b"two"
+            finally:
+                closed.append(key)
+
+    store = LoggedStore(Store(), FailureLog(), WHO, LOCATION)
+    async with aclosing(store.stream("gone")) as chunks:
+        with pytest.raises(MessageGone):
+            await anext(chunks, b"")
+    async with aclosing(store.stream("m1")) as chunks:
+        assert await anext(chunks, b"") == b"one"  # then abandoned
+    assert closed == ["gone", "m1"]
+    assert [fields_of(r)["action"] for r in records(caplog)] == ["retrieve"]
