@@ -151,12 +151,14 @@ class S3Pool:
         """The client for ``location``'s endpoint, region and credentials (created once)."""
         return (await self._entry(location)).client
 
-    async def getter(self, location: S3Location) -> ObjectGetter:
-        """The lean GET path for the same endpoint, region and credentials as ``client``."""
-        return (await self._entry(location)).getter
+    async def getter(self, location: S3Location, key: ClientKey | None = None) -> ObjectGetter:
+        """The lean GET path for the same endpoint, region and credentials as ``client``;
+        ``key``: ``self.key(location)``, when the caller keeps it (a store asks for its getter
+        on every GET: the credentials' HMAC once per login instead)."""
+        return (await self._entry(location, key)).getter
 
-    async def _entry(self, location: S3Location) -> _Entry:
-        key = self.key(location)
+    async def _entry(self, location: S3Location, key: ClientKey | None = None) -> _Entry:
+        key = key or self.key(location)
         now = self._clock()
         if now - self._swept >= SWEEP_EVERY:  # not per GET: a walk of every client each time
             self.sweep(now)

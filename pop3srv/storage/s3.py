@@ -82,6 +82,7 @@ class S3Store:
             raise ValueError(f"delete_batch must be between 1 and {DELETE_BATCH}")
         self._location = location
         self._pool = pool
+        self._pool_key = pool.key(location)  # the pool still picks the client per request
         self._bucket = location.bucket
         self._prefix = folder_prefix(location.prefix)
         self._trash = folder_prefix(trash_prefix) if trash_prefix is not None else None
@@ -132,7 +133,7 @@ class S3Store:
         return messages
 
     async def _page(self, token: str | None) -> Page:
-        getter = await self._pool.getter(self._location)
+        getter = await self._pool.getter(self._location, self._pool_key)
         return await list_page(getter, self._bucket, self._prefix, token)
 
     def _messages(self, page: Page) -> list[MessageInfo]:
@@ -154,7 +155,7 @@ class S3Store:
         self, key: str, *, first_chunk: int | None = None
     ) -> AsyncGenerator[bytes, None]:
         object_key = self.object_key(key)
-        getter = await self._pool.getter(self._location)
+        getter = await self._pool.getter(self._location, self._pool_key)
         if first_chunk is None:
             async with getter.get(self._bucket, object_key) as obj:
                 if encrypted(obj.metadata):

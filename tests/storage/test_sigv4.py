@@ -51,6 +51,12 @@ def botocore_headers(
             "eu-central-1",
         ),
         (
+            "https://s3.eu-west-2.amazonaws.com/b/inbox/k",
+            {},
+            "FwoGZXIvYXdzEXAMPLE+tok",
+            "eu-west-2",
+        ),
+        (
             "http://localhost:9000/b/" + urllib.parse.quote("in box/ü+key=1&x", safe="/~"),
             {},
             None,
@@ -122,3 +128,29 @@ def test_signing_keys_sign_as_botocore_and_follow_day_and_secret(
     ).add_auth(request)
     assert ours(SECRET)["authorization"] == request.headers["Authorization"]
     assert "20261201" in ours(SECRET)["x-amz-date"]
+
+
+@pytest.mark.parametrize("token", [None, "FwoGZXIvYXdzEXAMPLE//token"])
+def test_a_listing_request_with_a_query_is_signed_as_botocore_does(
+    token: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    params = {"list-type": "2", "prefix": "in box/", "delimiter": "/", "encoding-type": "url"}
+    query = sigv4.canonical_query(params)
+    url = f"http://127.0.0.1:8333/bucket?{query}"
+    expected = botocore_headers(url, {}, token, "us-east-1", monkeypatch)
+    key = sigv4.signing_key(SECRET, NOW.strftime("%Y%m%d"), "us-east-1")
+    signed = sigv4.sign(
+        "GET",
+        "127.0.0.1:8333",
+        "/bucket",
+        {},
+        access_key="AKIDEXAMPLE",
+        key=key,
+        token=token,
+        region="us-east-1",
+        now=NOW,
+        query=query,
+    )
+    ours = dict(signed)
+    assert ours.pop("host") == "127.0.0.1:8333"
+    assert ours == expected
