@@ -108,7 +108,8 @@ async def send_prefetched(
 ) -> None:
     """Send a message that was read ahead (waiting for its fetch to finish), exactly as
     ``send_message`` would."""
-    await item.done.wait()
+    if not item.done.is_set():  # Event.wait() on a set event still yields to the scheduler:
+        await item.done.wait()  # the command's receive was this task's schedule point
     if item.error is not None:
         await out.send(store_error_reply(item.error, "cannot read message"))
         return
