@@ -1,4 +1,5 @@
-"""Helpers for driving unmodified third-party POP3 clients (mpop, fetchmail, getmail6).
+"""Helpers for driving unmodified third-party POP3 clients (mpop, fetchmail, getmail6, s-nail,
+fdm, and the client libraries of Perl, Ruby and Node.js through small scripts).
 
 Each client runs as a child process with HOME in the test's tmp_path, a minimal environment,
 configuration files written with mode 0600, and delivery into a directory the test owns.
