@@ -17,42 +17,25 @@ paths and ``~`` are resolved against the working directory and home. A later sou
 key's whole value: tables and lists are not merged across sources.
 
 The package: ``schema`` (every key: name, kind, default, secrecy, meaning; the settings classes),
-``kinds`` and ``tables`` (the value kinds pydantic validates), ``sources`` (reading and layering
-with dynaconf, its only importer), ``validate`` (raw layers -> typed settings, the ``port``
-alias), ``rules`` (checks across keys, warnings), ``report`` and ``probe`` (``check-config``).
+``keys`` (the keys walked from it), ``kinds`` (the value kinds and tables pydantic validates),
+``sources`` (reading and layering with dynaconf), ``load`` (validation, problem lines, the
+``port`` alias), ``rules`` (checks across keys, warnings), ``report`` and ``probe``
+(``check-config``).
 """
 
 from __future__ import annotations
 
-from pop3srv.config.load import DEFAULT_ETC_DIR, ConfigError, flat, load_settings
+from pop3srv.config.keys import flat
+from pop3srv.config.kinds import MailboxEntry, UserEntry
+from pop3srv.config.load import ConfigError, load_settings
 from pop3srv.config.report import main_check_config, redacted, report_problems
-from pop3srv.config.schema import (
-    AdminSettings,
-    AuthSettings,
-    LimitsSettings,
-    ListenSettings,
-    MailboxEntry,
-    PenaltySettings,
-    S3Settings,
-    Settings,
-    StoreSettings,
-    TlsSettings,
-    UserEntry,
-)
+from pop3srv.config.schema import PenaltySettings, Settings
 
 __all__ = [
-    "DEFAULT_ETC_DIR",
-    "AdminSettings",
-    "AuthSettings",
     "ConfigError",
-    "LimitsSettings",
-    "ListenSettings",
     "MailboxEntry",
     "PenaltySettings",
-    "S3Settings",
     "Settings",
-    "StoreSettings",
-    "TlsSettings",
     "UserEntry",
     "flat",
     "load_settings",

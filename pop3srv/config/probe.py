@@ -16,8 +16,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from pop3srv.auth.factory import mailbox_resolver
-from pop3srv.config.rules import safe_url
 from pop3srv.config.schema import Settings
+from pop3srv.netaddr import safe_url
 from pop3srv.runtime import default_location
 from pop3srv.storage.base import S3Location
 from pop3srv.storage.pool import PoolSettings, client_config

@@ -1,10 +1,8 @@
-"""The configuration schema: the frozen settings pop3srv runs on, where each field that is a
-configuration key declares in one place the key's name, kind (type and validation), default,
-secrecy and meaning (the docstring under it). Everything else derives from here (through
-:data:`pop3srv.config.keys.KEYS`): defaults, validation, ``check-config``'s redaction and the
-README's key table. Part of :mod:`pop3srv.config`. Secrets are ``repr=False`` so that logging
-settings never shows them.
-"""
+"""The configuration schema: the frozen settings pop3srv runs on. Each field that is a key
+declares in one place its name, kind (type and validation), default, secrecy and meaning (the
+docstring under it); defaults, validation, redaction and the docs' key table derive from here
+(through :data:`pop3srv.config.keys.KEYS`). Secrets are ``repr=False``. Part of
+:mod:`pop3srv.config`."""
 
 from __future__ import annotations
 
@@ -14,38 +12,32 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ConfigDict, Field
-from pydantic.config import JsonDict
 from pydantic.dataclasses import dataclass
 
 from pop3srv.config.kinds import (
+    Algorithms,
     AnyText,
     Count,
     Duration,
     Flag,
     FsPath,
+    JwtSecrets,
+    Mailboxes,
+    Networks,
     OptPath,
     OptText,
     Port,
+    PrefixLength,
+    Providers,
     Seconds,
     Text,
     Texts,
+    Users,
     Whole,
     choice,
 )
-from pop3srv.config.tables import (
-    Algorithms,
-    JwtSecrets,
-    MailboxEntry,
-    Mailboxes,
-    Networks,
-    PrefixLength,
-    Providers,
-    UserEntry,
-    Users,
-)
 
 DEFAULT_PASSWORD = "changeit"  # noqa: S105 - the original's documented default
-__all__ = ["MailboxEntry", "UserEntry"]
 _DOCS = ConfigDict(use_attribute_docstrings=True)
 
 
@@ -53,12 +45,11 @@ def key(
     name: str, default: object = None, *, secret: bool = False, original: bool = False,
     hidden: bool = False, factory: Any = None
 ) -> Any:  # fmt: skip
-    """A configuration key (meaning: the docstring under it): ``secret`` is redacted and never
-    echoed, ``original`` was a key of aws-ses-pop3-server, ``hidden`` stays out of repr."""
-    extra: JsonDict = {"key": name, "secret": secret, "original": original}
-    if factory is not None:
-        return Field(default_factory=factory, repr=not secret, json_schema_extra=extra)
-    return Field(default, repr=not (secret or hidden), json_schema_extra=extra)
+    """A key: ``secret`` is redacted and never echoed (nor ``hidden`` in repr), ``original`` was
+    a key of aws-ses-pop3-server."""
+    extra: Any = {"key": name, "secret": secret, "original": original}
+    kind: dict[str, Any] = {"default_factory": factory} if factory else {"default": default}
+    return Field(**kind, repr=not (secret or hidden), json_schema_extra=extra)
 
 
 @dataclass(frozen=True, config=_DOCS)
@@ -73,14 +64,6 @@ class ListenSettings:
     """accept PROXY protocol v1/v2 headers on the POP3 listeners"""
     proxy_trusted: Networks = key("proxy-trusted", ())
     """addresses or CIDR networks allowed to send PROXY headers; others are refused"""
-
-
-#: The original's single port is not a setting of its own (see pop3srv.config.validate).
-PORT_DOC = (
-    "the original's single port: sets `tls-port` when a certificate is configured (a "
-    "plaintext listener left on that port by default is turned off), else `plain-port`; an "
-    "explicit `tls-port`/`plain-port` from the same or a later source wins"
-)
 
 
 @dataclass(frozen=True, config=_DOCS)
