@@ -64,10 +64,6 @@ def _check(ok: Callable[[Any], bool], message: str, *, each: bool = False) -> Af
     return AfterValidator(check)
 
 
-def _before(change: Callable[[Any], object]) -> BeforeValidator:
-    return BeforeValidator(change)
-
-
 def _resolve(value: object, info: ValidationInfo) -> object:
     """Relative paths against the working directory, ``~`` against home (``places``)."""
     places = (info.context or {}).get("places")
@@ -102,11 +98,13 @@ def _network(text: str) -> bool:
         return False
 
 
-_NUMBER = _before(lambda v: "bool" if isinstance(v, bool) else v)  # YAML `true` is not a number
+_NUMBER = BeforeValidator(
+    lambda v: "bool" if isinstance(v, bool) else v
+)  # YAML `true` is not a number
 # YAML `password: true` is "true" as Go's viper would read it; numbers as written
-_TEXT = _before(lambda v: str(v).lower() if isinstance(v, bool | int | float) else v)
+_TEXT = BeforeValidator(lambda v: str(v).lower() if isinstance(v, bool | int | float) else v)
 _NOT_EMPTY = BeforeValidator(_not_empty)
-_UNSET_IF_EMPTY = _before(lambda v: None if v == "" else v)
+_UNSET_IF_EMPTY = BeforeValidator(lambda v: None if v == "" else v)
 _STRICT_TEXT = Annotated[str, Field(strict=True)]
 
 Port = Annotated[int, _NUMBER, Field(ge=0, le=65535), complaint("is not a port (0-65535)")]
@@ -129,7 +127,7 @@ FsPath = Annotated[Path, BeforeValidator(_resolve), complaint("is not text"), _N
 OptPath = Annotated[FsPath | None, _UNSET_IF_EMPTY]
 Texts = Annotated[
     tuple[str, ...],
-    _before(_split),
+    BeforeValidator(_split),
     AfterValidator(lambda items: tuple(item.strip() for item in items)),
     complaint("is not a list of texts"),
 ]
@@ -202,22 +200,14 @@ class UserEntry:
     mailbox: EntryText = None
 
 
-_ORIGINAL = (
-    "aws_access_key_id",
-    "aws_secret_access_key",
-    "aws_session_token",
-    "aws_s3_region",
-    "aws_s3_bucket",
-    "aws_s3_prefix",
-    "aws_s3_endpoint_url",
-    "aws_kms_endpoint_url",
-)
-
-
 def _field(name: object) -> str:
-    """A table entry's field name: dash or underscore form, or the original's key name."""
-    name = str(name).strip().lower().replace("-", "_")
-    return name.removeprefix("aws_").removeprefix("s3_") if name in _ORIGINAL else name
+    """A table entry's field name: dash or underscore form, or the original's key name of it
+    (``aws-s3-bucket``: the ``s3`` group's keys stand for the fields of the same name)."""
+    from pop3srv.config.keys import KEYS  # noqa: PLC0415 - the keys are walked from the schema
+
+    name = str(name).strip().lower().replace("_", "-")
+    key = KEYS.get(name)
+    return key.path[-1] if key and key.path[:1] == ("s3",) else name.replace("-", "_")
 
 
 def _entries(value: object) -> object:
@@ -234,9 +224,9 @@ def _entries(value: object) -> object:
 
 
 _FROZEN = AfterValidator(lambda table: MappingProxyType(dict(table)))
-Mailboxes = Annotated[Mapping[str, MailboxEntry], _before(_entries), _FROZEN]
-Users = Annotated[Mapping[str, UserEntry], _before(_entries), _FROZEN]
+Mailboxes = Annotated[Mapping[str, MailboxEntry], BeforeValidator(_entries), _FROZEN]
+Users = Annotated[Mapping[str, UserEntry], BeforeValidator(_entries), _FROZEN]
 JwtSecret = Annotated[
     _STRICT_TEXT, Field(min_length=16), complaint("is not text of 16+ characters")
 ]
-JwtSecrets = Annotated[Mapping[str, JwtSecret], _before(_table), _FROZEN]
+JwtSecrets = Annotated[Mapping[str, JwtSecret], BeforeValidator(_table), _FROZEN]

@@ -1,17 +1,11 @@
-"""Reading the sources into one sealed ``dynaconf.Dynaconf`` per load; the only dynaconf importer.
-Part of :mod:`pop3srv.config` (see its docstring for the order).
-
-The instance is fed with ``Settings.set`` and a ``SourceMetadata`` naming each source: the
-schema's defaults, the three ``config.yaml`` files, the ``POP3_CONFIG`` file, then one layer per
-``POP3_*`` variable; it holds the layered values and each key's history (its source). dynaconf
-parses YAML and typed environment values (TOML, ``@int 5``). Files are read here rather than by
-dynaconf's loaders so that every problem names its file and line, dash keys meet underscore
-variables, and dynaconf's extras stay off (``*.local.yaml``, includes, hooks, ``.env``, the
-process environment, ``dynaconf_merge``: a table is unset before a later source sets it).
-
-Kubernetes service links of a Service named ``pop3`` (``POP3_PORT=tcp://...``,
-``POP3_SERVICE_HOST``, ``POP3_SERVICE_PORT*``, ``POP3_PORT_<n>_TCP*``) are recognised by their
-shape and ignored with one warning; a real ``POP3_PORT=995`` is a key as always.
+"""Reading the sources (see :mod:`pop3srv.config` for their order) into one sealed
+``dynaconf.Dynaconf`` per load, fed with ``Settings.set`` and a ``SourceMetadata`` naming each;
+it holds the layered values and each key's history (its source), and parses YAML and typed
+environment values (TOML, ``@int 5``). The files are read here, not by dynaconf's loaders, so
+that every problem names its file and line, dash keys meet ``POP3_*`` variables, and dynaconf's
+extras stay off (``*.local.yaml``, includes, hooks, ``.env``, the process environment,
+``dynaconf_merge``). Kubernetes service-link variables of a Service named ``pop3`` are
+recognised by their shape and ignored with one warning. Part of :mod:`pop3srv.config`.
 """
 
 from __future__ import annotations
@@ -113,21 +107,18 @@ def _read(path: Path, rank: int, required: bool, problems: list[str]) -> _Layer:
     try:
         text = path.read_text(encoding="utf-8")
         data = _parse(text, path, label)
+        if not isinstance(data, dict | None):
+            raise ValueError(f"{label}: is not a mapping of keys to values")
     except FileNotFoundError:
         if required:
             problems.append(f"config: {path} does not exist (from env {CONFIG_ENV})")
         return layer
-    except UnicodeDecodeError:
-        problems.append(f"{label}: is not UTF-8 text")
-        return layer
-    except OSError as e:
-        problems.append(f"{label}: cannot be read ({e.strerror or e})")
-        return layer
-    except ValueError as e:
-        problems.append(str(e))
-        return layer
-    if not isinstance(data, dict | None):
-        problems.append(f"{label}: is not a mapping of keys to values")
+    except (OSError, ValueError) as e:  # not UTF-8, unreadable, not parsed
+        problems.append(
+            f"{label}: is not UTF-8 text" if isinstance(e, UnicodeDecodeError)
+            else f"{label}: cannot be read ({e.strerror or e})" if isinstance(e, OSError)
+            else str(e)
+        )  # fmt: skip
         return layer
     for number, line in enumerate(text.splitlines(), start=1):
         if match := _TOP_LEVEL_KEY.match(line):
@@ -190,10 +181,9 @@ def read_layers(
     env: Mapping[str, str], places: Places, etc_dir: Path, problems: list[str], notes: list[str]
 ) -> dict[str, Raw]:
     """Feed every source, in order, to a new ``Dynaconf``; each key set -> value and source."""
-    files = [etc_dir / "config.yaml", places.home / HOME_DIR_NAME / "config.yaml"]
-    files += [places.cwd / "config.yaml"] + (
-        [places.path(env[CONFIG_ENV])] if env.get(CONFIG_ENV) else []
-    )
+    files = [d / "config.yaml" for d in (etc_dir, places.home / HOME_DIR_NAME, places.cwd)]
+    if env.get(CONFIG_ENV):
+        files.append(places.path(env[CONFIG_ENV]))
     layers = [_Layer("default", "toml", DEFAULT_RANK, schema_defaults())]
     for rank, path in enumerate(files, start=DEFAULT_RANK + 1):
         if str(path.absolute()) not in (layer.source for layer in layers):  # run from /etc/...
