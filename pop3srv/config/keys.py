@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,14 +66,7 @@ KEYS = {k.name: k for k in _walk(Settings, ())}
 
 def flat(settings: Settings) -> dict[str, object]:
     """Every key (dash form; not the ``port`` alias) -> its value in ``settings``."""
-    out: dict[str, object] = {}
-    for name, key in KEYS.items():
-        if key.path:
-            value: object = settings
-            for attribute in key.path:
-                value = getattr(value, attribute)
-            out[name] = value
-    return out
+    return {name: functools.reduce(getattr, k.path, settings) for name, k in KEYS.items() if k.path}
 
 
 def nested(values: Mapping[str, object]) -> dict[str, Any]:

@@ -98,10 +98,8 @@ def _network(text: str) -> bool:
         return False
 
 
-_NUMBER = BeforeValidator(
-    lambda v: "bool" if isinstance(v, bool) else v
-)  # YAML `true` is not a number
-# YAML `password: true` is "true" as Go's viper would read it; numbers as written
+# YAML `true` is not a number; `password: true` is "true" as Go's viper would read it
+_NUMBER = BeforeValidator(lambda v: "bool" if isinstance(v, bool) else v)
 _TEXT = BeforeValidator(lambda v: str(v).lower() if isinstance(v, bool | int | float) else v)
 _NOT_EMPTY = BeforeValidator(_not_empty)
 _UNSET_IF_EMPTY = BeforeValidator(lambda v: None if v == "" else v)
@@ -145,11 +143,6 @@ Providers = Annotated[
 Networks = Annotated[
     Texts, _check(_network, "{item!r} is not an address or CIDR network", each=True)
 ]
-
-
-def choice(*options: str) -> Any:
-    """Text that must be one of ``options``."""
-    return Annotated[AnyText, _check(options.__contains__, f"must be {' or '.join(options)}")]
 
 
 EntryText = Annotated[_STRICT_TEXT | None, complaint("is not text")]

@@ -28,23 +28,11 @@ from pop3srv.config.sources import DEFAULT_RANK, Raw, read_layers
 _T = TypeVar("_T")
 DEFAULT_ETC_DIR = Path("/etc/aws-ses-pop3-server")
 _PATHS = {k.path: k for k in KEYS.values() if k.path}
-_TYPE_NAMES = {
-    bool: "boolean",
-    int | float: "number",
-    str: "text",
-    dict: "mapping",
-    list | tuple | set: "list",
-}
-_MESSAGES = {
-    "unexpected_keyword_argument": "unknown field",
-    "extra_forbidden": "unknown field",
-    "missing_argument": "missing",
-    "missing": "missing",
-    "dataclass_type": "is not a table",
-    "dataclass_arguments_type": "is not a table",
-    "dict_type": "is not a table",
-    "mapping_type": "is not a table",
-}
+_TYPE_NAMES = {bool: "boolean", int | float: "number", str: "text", dict: "mapping", list: "list"}
+_MESSAGES = dict.fromkeys(("unexpected_keyword_argument", "extra_forbidden"), "unknown field")
+_MESSAGES |= dict.fromkeys(("missing", "missing_argument"), "missing")
+_MESSAGES |= dict.fromkeys(("dataclass_type", "dataclass_arguments_type", "dict_type",
+                            "mapping_type"), "is not a table")  # fmt: skip
 
 
 class ConfigError(Exception):
@@ -131,6 +119,8 @@ def _problem(error: Any, origins: Mapping[str, str], problems: list[str]) -> str
     kind, message = error["type"], str(error["msg"]).removeprefix("Value error, ")
     if kind == "bad_value":
         message = f"{show(error['input'], secret=key.secret)} {message}"
+    elif kind == "literal_error":  # one of the choices: "'a' or 'b'"
+        message = "must be " + error["ctx"]["expected"].replace("'", "")
     message = _MESSAGES.get(kind, message)
     problems.append(f"{where}: {message} {origins.get(key.name, '(from default)')}")
     return key.name
@@ -165,9 +155,12 @@ def route_port(
         ]
     values[target], sources[target] = port, f"{raw.source} (via port)"
     plain = layers.get("plain-port")
-    if target == "plain-port" or (plain is not None and plain.rank > DEFAULT_RANK):
-        return []
-    if values.get("plain-port") not in (port, str(port)):
+    explicit_plain = plain is not None and plain.rank > DEFAULT_RANK
+    if (
+        target == "plain-port"
+        or explicit_plain
+        or values.get("plain-port") not in (port, str(port))
+    ):
         return []
     values["plain-port"], sources["plain-port"] = 0, f"{raw.source} (via port)"
     return [

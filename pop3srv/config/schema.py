@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import ConfigDict, Field
 from pydantic.dataclasses import dataclass
@@ -144,11 +144,11 @@ class S3Settings:
     `mail-dir`"""
     endpoint_url: k.OptText = key("aws-s3-endpoint-url")
     """S3-compatible endpoint (MinIO, SeaweedFS, R2, ...); path-style addressing"""
-    delete_mode: k.choice("delete", "trash") = key("delete-mode", "delete")  # type: ignore[valid-type]
+    delete_mode: Literal["delete", "trash"] = key("delete-mode", "delete")
     """`delete` removes on QUIT; `trash` copies to `trash-prefix` first"""
     trash_prefix: k.Text = key("trash-prefix", "trash/")
     """where `delete-mode: trash` copies deleted messages (+ their full key)"""
-    lock: k.choice("local", "s3") = key("lock", "local")  # type: ignore[valid-type]
+    lock: Literal["local", "s3"] = key("lock", "local")
     """maildrop lock: `local` (this process) or `s3` (across replicas sharing the bucket)"""
     lock_lease: k.Seconds = key("lock-lease", 60.0)
     """seconds an S3 lock outlives a replica that died holding it"""
@@ -226,7 +226,7 @@ class Settings:
     """debug logging (never secrets or mail bodies)"""
     #: dash key -> where its effective value came from: "default", a file path, "env POP3_X"
     sources: Mapping[str, str] = field(default_factory=dict)
-    log_format: k.choice("text", "json") = key("log-format", "text")  # type: ignore[valid-type]
+    log_format: Literal["text", "json"] = key("log-format", "text")
     """`text` or `json` (one JSON object per line)"""
     #: allowed but probably unintended things, one line each (e.g. the default password)
     warnings: tuple[str, ...] = ()
