@@ -68,7 +68,7 @@ def _sealed() -> type:
     from dynaconf.base import Settings  # noqa: PLC0415 - dynaconf costs ~0.2 s to import
 
     class SealedSettings(Settings):  # type: ignore[misc]  # dynaconf is untyped
-        environ: Mapping[str, str] = property(lambda self: {})  # type: ignore[assignment]
+        environ = property(lambda self: {})  # the process environment is never read
 
     return SealedSettings
 
@@ -113,12 +113,14 @@ def _read(path: Path, rank: int, required: bool, problems: list[str]) -> _Layer:
         if required:
             problems.append(f"config: {path} does not exist (from env {CONFIG_ENV})")
         return layer
-    except (OSError, ValueError) as e:  # not UTF-8, unreadable, not parsed
-        problems.append(
-            f"{label}: is not UTF-8 text" if isinstance(e, UnicodeDecodeError)
-            else f"{label}: cannot be read ({e.strerror or e})" if isinstance(e, OSError)
-            else str(e)
-        )  # fmt: skip
+    except UnicodeDecodeError:
+        problems.append(f"{label}: is not UTF-8 text")
+        return layer
+    except OSError as e:
+        problems.append(f"{label}: cannot be read ({e.strerror or e})")
+        return layer
+    except ValueError as e:  # not parsed, or not a mapping
+        problems.append(str(e))
         return layer
     for number, line in enumerate(text.splitlines(), start=1):
         if match := _TOP_LEVEL_KEY.match(line):
