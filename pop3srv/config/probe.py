@@ -64,11 +64,8 @@ def probe_tls(settings: Settings, now: datetime.datetime) -> list[ProbeResult]:
         try:
             cert_pem, key_pem = tls.cert_path.read_bytes(), tls.key_path.read_bytes()
         except OSError as e:
-            return [
-                ProbeResult(
-                    "tls", "certificate", "error", f"cannot read {e.filename}: {e.strerror}"
-                )
-            ]
+            problem = f"cannot read {e.filename}: {e.strerror}"
+            return [ProbeResult("tls", "certificate", "error", problem)]
     return [ProbeResult("tls", what, *_pem_check(cert_pem, key_pem, now))]
 
 
