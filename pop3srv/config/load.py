@@ -28,7 +28,8 @@ from pop3srv.config.sources import DEFAULT_RANK, Raw, read_layers
 _T = TypeVar("_T")
 DEFAULT_ETC_DIR = Path("/etc/aws-ses-pop3-server")
 _PATHS = {k.path: k for k in KEYS.values() if k.path}
-_TYPE_NAMES = {bool: "boolean", int | float: "number", str: "text", dict: "mapping", list: "list"}
+_TYPE_NAMES = {bool: "boolean", int | float: "number", str: "text", dict: "mapping",
+               list | tuple | set: "list"}  # fmt: skip
 _MESSAGES = dict.fromkeys(("unexpected_keyword_argument", "extra_forbidden"), "unknown field")
 _MESSAGES |= dict.fromkeys(("missing", "missing_argument"), "missing")
 _MESSAGES |= dict.fromkeys(("dataclass_type", "dataclass_arguments_type", "dict_type",
@@ -155,12 +156,9 @@ def route_port(
         ]
     values[target], sources[target] = port, f"{raw.source} (via port)"
     plain = layers.get("plain-port")
-    explicit_plain = plain is not None and plain.rank > DEFAULT_RANK
-    if (
-        target == "plain-port"
-        or explicit_plain
-        or values.get("plain-port") not in (port, str(port))
-    ):
+    if target == "plain-port" or (plain is not None and plain.rank > DEFAULT_RANK):
+        return []  # an explicit plain-port keeps its listener (a clash is a problem)
+    if values.get("plain-port") not in (port, str(port)):
         return []
     values["plain-port"], sources["plain-port"] = 0, f"{raw.source} (via port)"
     return [
