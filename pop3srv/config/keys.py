@@ -49,9 +49,8 @@ def _walk(cls: Any, path: tuple[str, ...]) -> Iterator[Key]:
     for name, info in cls.__pydantic_fields__.items():
         extra = info.json_schema_extra
         if isinstance(extra, dict) and "key" in extra:
-            default = info.default_factory() if info.default_factory else info.default
             doc = " ".join((info.description or "").split())
-            k = Key(str(extra["key"]), (*path, name), default, doc, bool(extra["secret"]),
+            k = Key(str(extra["key"]), (*path, name), info.default, doc, bool(extra["secret"]),
                     bool(extra["original"]), _verbatim(info.annotation))  # fmt: skip
             yield k
             if k.name == "host":

@@ -22,13 +22,12 @@ _DOCS = ConfigDict(use_attribute_docstrings=True)
 
 def key(
     name: str, default: object = None, *, secret: bool = False, original: bool = False,
-    hidden: bool = False, factory: Any = None
+    hidden: bool = False
 ) -> Any:  # fmt: skip
     """A key: ``secret`` is redacted and never echoed (nor ``hidden`` in repr), ``original`` was
     a key of aws-ses-pop3-server."""
     extra: Any = {"key": name, "secret": secret, "original": original}
-    kind: dict[str, Any] = {"default_factory": factory} if factory else {"default": default}
-    return Field(**kind, repr=not (secret or hidden), json_schema_extra=extra)
+    return Field(default, repr=not (secret or hidden), json_schema_extra=extra)
 
 
 @dataclass(frozen=True, config=_DOCS)
@@ -97,7 +96,7 @@ class AuthSettings:
     """static login password; the default `changeit` is accepted from loopback peers only"""
     allow_insecure_auth: k.Flag = key("allow-insecure-auth", False)
     """accept USER/PASS/AUTH before TLS from non-loopback peers"""
-    jwt_secrets: k.JwtSecrets = key("jwt-secrets", secret=True, factory=dict)
+    jwt_secrets: k.JwtSecrets = key("jwt-secrets", {}, secret=True)
     """more JWT secrets by key id (`kid` header), for rotation"""
     jwt_algorithms: k.Algorithms = key("jwt-algorithms", ("HS256",))
     """accepted JWT algorithms: HS256, HS384, HS512 only"""
@@ -106,9 +105,9 @@ class AuthSettings:
     providers: k.Providers = key("auth-providers", ())
     """login chain from `jwt`, `http`, `static`, `app-password`; [] = the original's precedence
     (jwt, else http, else static) plus app passwords"""
-    users: k.Users = key("users", secret=True, factory=dict)
+    users: k.Users = key("users", {}, secret=True)
     """more static logins: `name: {password, mailbox}`"""
-    mailboxes: k.Mailboxes = key("mailboxes", secret=True, factory=dict)
+    mailboxes: k.Mailboxes = key("mailboxes", {}, secret=True)
     """named mailboxes: `name: {bucket, prefix, region, endpoint-url, keys...}` or `{folder}`,
     with `app-password-version`; S3 keys: the entry's own, else `aws-access-key-id`..., else the
     AWS default chain"""
