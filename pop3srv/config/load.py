@@ -67,7 +67,7 @@ def load_settings(
     settings = _validate(
         values, {name: raw.origin for name, raw in layers.items()}, places, problems
     )
-    cross = rules.problems(flat(settings), sources)
+    cross = list(rules.problems(flat(settings), sources))
     if any(p.startswith("mailboxes") for p in problems):  # unread entries: no follow-on lines
         cross = [p for p in cross if ".mailbox: no such entry in mailboxes" not in p]
     if problems + cross:

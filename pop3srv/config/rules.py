@@ -35,11 +35,8 @@ def _at(sources: Mapping[str, str], *keys: str) -> str:
     return " ".join(f"(from {sources.get(key, 'default')})" for key in keys)
 
 
-def problems(v: Mapping[str, Any], sources: Mapping[str, str]) -> list[str]:
-    return list(_problems(v, functools.partial(_at, sources)))
-
-
-def _problems(v: Mapping[str, Any], at: Callable[..., str]) -> Iterator[str]:  # noqa: PLR0912
+def problems(v: Mapping[str, Any], sources: Mapping[str, str]) -> Iterator[str]:  # noqa: PLR0912
+    at = functools.partial(_at, sources)
     for a, b in _PAIRS + [(b, a) for a, b in _PAIRS]:
         if v[a] is not None and v[b] is None:
             yield f"{a}: set without {b} {at(a)}"
