@@ -17,7 +17,7 @@ keys, warnings), ``report`` and ``probe`` (``check-config``).
 from __future__ import annotations
 
 from pop3srv.config.keys import flat
-from pop3srv.config.kinds import MailboxEntry, UserEntry
+from pop3srv.config.kinds import MailboxEntry
 from pop3srv.config.load import ConfigError, load_settings
 from pop3srv.config.report import main_check_config, redacted, report_problems
 from pop3srv.config.schema import PenaltySettings, Settings
@@ -27,7 +27,6 @@ __all__ = [
     "MailboxEntry",
     "PenaltySettings",
     "Settings",
-    "UserEntry",
     "flat",
     "load_settings",
     "main_check_config",
