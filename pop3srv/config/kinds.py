@@ -72,9 +72,9 @@ def _resolve(value: object, info: ValidationInfo) -> object:
 
 def _split(value: object) -> object:
     """From the environment: ``a, b`` or a JSON list."""
-    if not isinstance(value, str) or value.strip().startswith("["):
-        return json.loads(value) if isinstance(value, str) else value
-    return [item.strip() for item in value.split(",") if item.strip()]
+    if isinstance(value, str) and not value.strip().startswith("["):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return json.loads(value) if isinstance(value, str) else value
 
 
 def _not_empty(value: object) -> object:
