@@ -8,14 +8,14 @@ across keys (:mod:`pop3srv.config.rules`) still run and every problem is reporte
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import json
 import os
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, TypeVar, cast
+from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -25,7 +25,6 @@ from pop3srv.config.kinds import Port
 from pop3srv.config.schema import Settings
 from pop3srv.config.sources import DEFAULT_RANK, Raw, read_layers
 
-_T = TypeVar("_T")
 DEFAULT_ETC_DIR = Path("/etc/aws-ses-pop3-server")
 _PATHS = {k.path: k for k in KEYS.values() if k.path}
 _TYPE_NAMES = {bool: "boolean", int | float: "number", str: "text", dict: "mapping",
@@ -73,15 +72,8 @@ def load_settings(
     if problems + cross:
         raise ConfigError(problems + cross)
     notes += rules.warnings(flat(settings), sources)
-    auth = _replace(settings.auth, providers=rules.effective_providers(flat(settings)))
-    return _replace(settings, auth=auth, sources=MappingProxyType(sources), warnings=tuple(notes))
-
-
-def _replace(settings: _T, **changes: object) -> _T:
-    """``dataclasses.replace`` for the pydantic dataclasses (mypy knows them as such only
-    through ``dataclass_transform``)."""
-    replaced: _T = dataclasses.replace(cast(Any, settings), **changes)
-    return replaced
+    auth = replace(settings.auth, providers=rules.effective_providers(flat(settings)))
+    return replace(settings, auth=auth, sources=MappingProxyType(sources), warnings=tuple(notes))
 
 
 @functools.cache

@@ -11,7 +11,6 @@ recognised by their shape and ignored with one warning. Part of :mod:`pop3srv.co
 from __future__ import annotations
 
 import copy
-import functools
 import re
 import tomllib
 from collections.abc import Mapping
@@ -62,21 +61,15 @@ class _Layer:
     lines: dict[str, int] = field(default_factory=dict)
 
 
-@functools.cache
-def _sealed() -> type:
-    """dynaconf's ``Settings`` seeing an empty process environment."""
-    from dynaconf.base import Settings  # noqa: PLC0415 - dynaconf costs ~0.2 s to import
+def _new_dynaconf() -> Any:
+    """A new ``Dynaconf`` whose settings see an empty process environment."""
+    from dynaconf import Dynaconf  # noqa: PLC0415 - dynaconf costs ~0.2 s to import
+    from dynaconf.base import Settings  # noqa: PLC0415
 
     class SealedSettings(Settings):  # type: ignore[misc]  # dynaconf is untyped
         environ = property(lambda self: {})  # the process environment is never read
 
-    return SealedSettings
-
-
-def _new_dynaconf() -> Any:
-    from dynaconf import Dynaconf  # noqa: PLC0415
-
-    return Dynaconf(_wrapper_class=_sealed(), **_OPTIONS)
+    return Dynaconf(_wrapper_class=SealedSettings, **_OPTIONS)
 
 
 def _name(key: str) -> str:
