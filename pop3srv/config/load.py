@@ -63,16 +63,16 @@ def load_settings(
     if not values.get("aws-s3-region") and values.get("aws-s3-endpoint-url"):
         values["aws-s3-region"] = "us-east-1"
         sources["aws-s3-region"] = "default (aws-s3-endpoint-url is set)"
-    settings = _validate(
-        values, {name: raw.origin for name, raw in layers.items()}, places, problems
-    )
-    cross = list(rules.problems(flat(settings), sources))
+    origins = {name: raw.origin for name, raw in layers.items()}
+    settings = _validate(values, origins, places, problems)
+    typed = flat(settings)
+    cross = list(rules.problems(typed, sources))
     if any(p.startswith("mailboxes") for p in problems):  # unread entries: no follow-on lines
         cross = [p for p in cross if ".mailbox: no such entry in mailboxes" not in p]
     if problems + cross:
         raise ConfigError(problems + cross)
-    notes += rules.warnings(flat(settings), sources)
-    auth = replace(settings.auth, providers=rules.effective_providers(flat(settings)))
+    notes += rules.warnings(typed, sources)
+    auth = replace(settings.auth, providers=rules.effective_providers(typed))
     return replace(settings, auth=auth, sources=MappingProxyType(sources), warnings=tuple(notes))
 
 
