@@ -13,9 +13,13 @@ $(VENV)/.runtime: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
-$(VENV)/.test: pyproject.toml | $(BIN)/python
+# node-pop3 (npm, pinned) for tests/e2e/test_clients_libraries.py, installed into .venv/node
+NODE_POP3 := node-pop3@0.11.0
+
+$(VENV)/.test: pyproject.toml scripts/ensure-system-packages Makefile | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	bash scripts/ensure-system-packages
+	npm install --silent --prefix $(VENV)/node --no-audit --no-fund --no-save $(NODE_POP3)
 	touch $@ $(VENV)/.runtime
 
 run: $(VENV)/.runtime

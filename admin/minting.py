@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from jwt.warnings import InsecureKeyLengthWarning
 
-from pop3srv.auth.claims import TEXT_CLAIMS
+from pop3srv.auth.claims import BUCKET_CLAIMS, TEXT_CLAIMS
 from pop3srv.auth.tokens import MintedToken, app_password, app_password_key, mint_jwt
 from pop3srv.config import MailboxEntry, Settings
 
@@ -22,15 +22,6 @@ DEFAULT_TTL = 90 * DAY
 MAX_TTL = 10 * 365 * DAY
 MAX_TEXT = 1024
 PROVIDERS = ("s3", "none", "demo")
-#: claims that describe a bucket; they make no sense with ``mailbox`` or provider none/demo
-BUCKET_CLAIMS = (
-    "awsAccessKeyID",
-    "awsSecretAccessKey",
-    "awsSessionToken",
-    "region",
-    "bucket",
-    "prefix",
-)
 TTL_FIELD = "ttl"
 LABEL_FIELD = "label"
 MAX_LABEL = 120

@@ -1,9 +1,10 @@
 """Loopback detection for host names, addresses and ``host:port`` peers (one rule for the
-listeners, the admin app and the configuration checks)."""
+listeners, the admin app and the configuration checks), and URLs as logs may show them."""
 
 from __future__ import annotations
 
 import ipaddress
+from urllib.parse import SplitResult, urlsplit
 
 
 def is_loopback_host(host: str | None) -> bool:
@@ -46,3 +47,24 @@ def client_group(host: str, ipv6_prefix_length: int = 64) -> str:
         prefix = max(0, min(128, ipv6_prefix_length))
         return str(ipaddress.IPv6Network((address, prefix), strict=False))
     return str(address)
+
+
+def safe_url(url: str) -> str:
+    """The URL for logs and messages: a password is replaced by ``***`` (user-info without a
+    password entirely) and the query and fragment (where API keys tend to live) by ``?***``."""
+    try:
+        parts = urlsplit(url)
+        user = parts.username or ""
+        has_password = parts.password is not None
+    except ValueError:  # unparsable: hide whatever precedes an "@" and follows a "?"
+        shown = "***@" + url.rpartition("@")[2] if "@" in url else url
+        return shown.split("?")[0].split("#")[0] + ("?***" if "?" in url or "#" in url else "")
+    host = parts.netloc.rpartition("@")[2]
+    if has_password:
+        netloc = f"{user}:***@{host}"
+    elif "@" in parts.netloc:  # user-info alone is often a token (https://TOKEN@host/)
+        netloc = f"***@{host}"
+    else:
+        netloc = parts.netloc
+    hidden = "***" if parts.query or parts.fragment else ""
+    return SplitResult(parts.scheme, netloc, parts.path, hidden, "").geturl()

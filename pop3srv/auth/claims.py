@@ -24,16 +24,16 @@ from pop3srv.storage.base import (
     S3Location,
 )
 
-TEXT_CLAIMS = (
+#: claims that describe a bucket; they make no sense with ``mailbox`` or provider none/demo
+BUCKET_CLAIMS = (
     "awsAccessKeyID",
     "awsSecretAccessKey",
     "awsSessionToken",
     "region",
     "bucket",
     "prefix",
-    "provider",
-    "mailbox",
 )
+TEXT_CLAIMS = (*BUCKET_CLAIMS, "provider", "mailbox")
 
 
 class MalformedClaims(AuthFailed):

@@ -20,7 +20,7 @@ import trio
 
 from pop3srv.auth.base import AuthFailed, AuthUnavailable, LoginContext, Principal
 from pop3srv.auth.claims import MailboxResolver, MalformedClaims
-from pop3srv.config.rules import safe_url
+from pop3srv.netaddr import safe_url
 
 log = logging.getLogger(__name__)
 _CONTROLS = frozenset(chr(c) for c in [*range(32), 127])

@@ -1,30 +1,36 @@
 """Every configuration key as the schema declares it (:data:`KEYS`, walked from
-:class:`~pop3srv.config.schema.Settings`), the names users see, and where relative paths point.
-Part of :mod:`pop3srv.config`."""
+:class:`~pop3srv.config.schema.Settings`), their names, and where relative paths point. Part of
+:mod:`pop3srv.config`."""
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
-from collections.abc import Iterator
+import functools
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import UnionType
-from typing import Annotated, Any, Union, get_args, get_origin
+from typing import Any, Union, get_args, get_origin
 
-from pop3srv.config.schema import PORT_DOC, Settings
+from pop3srv.config.schema import Settings
+
+#: The original's single port is not a setting of its own (see pop3srv.config.load.route_port).
+PORT_DOC = (
+    "the original's single port: sets `tls-port` when a certificate is configured (a "
+    "plaintext listener left on that port by default is turned off), else `plain-port`; an "
+    "explicit `tls-port`/`plain-port` from the same or a later source wins"
+)
 
 
 @dataclass(frozen=True)
 class Key:
-    """One configuration key as the schema declares it."""
-
     name: str  # dash form: ``jwt-secret``
     path: tuple[str, ...]  # attribute path in Settings; () for the ``port`` alias
     default: object  # None: unset
     doc: str
     secret: bool
-    original: bool
+    original: bool  # a key of aws-ses-pop3-server
     verbatim: bool  # text or path: an environment value is taken as typed, never parsed
 
     @property
@@ -32,35 +38,46 @@ class Key:
         return "POP3_" + self.name.upper().replace("-", "_")
 
 
-_VERBATIM = {str, Path, type(None)}
-
-
-def _bases(annotation: Any) -> set[Any]:
-    """``Annotated[str, ...] | None`` -> ``{str, NoneType}``."""
-    args = get_args(annotation) if get_origin(annotation) in (Union, UnionType) else ()
-    return {get_args(a)[0] if get_origin(a) is Annotated else a for a in args or (annotation,)}
+def _verbatim(annotation: Any) -> bool:
+    """Text or path (or unset): ``Annotated[str, ...] | None`` -> {str, NoneType}."""
+    union = get_origin(annotation) in (Union, UnionType)
+    types = get_args(annotation) if union else (annotation,)
+    return {getattr(a, "__origin__", a) for a in types} <= {str, Path, type(None)}
 
 
 def _walk(cls: Any, path: tuple[str, ...]) -> Iterator[Key]:
-    for f in dataclasses.fields(cls):
-        info = cls.__pydantic_fields__[f.name]
+    for name, info in cls.__pydantic_fields__.items():
         extra = info.json_schema_extra
         if isinstance(extra, dict) and "key" in extra:
-            default = info.default_factory() if info.default_factory else info.default
-            verbatim = _bases(info.annotation) <= _VERBATIM
             doc = " ".join((info.description or "").split())
-            yield Key(
-                str(extra["key"]), (*path, f.name), default, doc, bool(extra["secret"]),
-                bool(extra["original"]), verbatim
-            )  # fmt: skip
-            if extra["key"] == "host":
+            k = Key(str(extra["key"]), (*path, name), info.default, doc, bool(extra["secret"]),
+                    bool(extra["original"]), _verbatim(info.annotation))  # fmt: skip
+            yield k
+            if k.name == "host":
                 yield Key("port", (), None, PORT_DOC, False, True, False)
         elif dataclasses.is_dataclass(info.annotation):
-            yield from _walk(info.annotation, (*path, f.name))
+            yield from _walk(info.annotation, (*path, name))
 
 
 #: Every key by its dash name, in the schema's order.
 KEYS = {k.name: k for k in _walk(Settings, ())}
+
+
+def flat(settings: Settings) -> dict[str, object]:
+    """Every key (dash form; not the ``port`` alias) -> its value in ``settings``."""
+    return {name: functools.reduce(getattr, k.path, settings) for name, k in KEYS.items() if k.path}
+
+
+def nested(values: Mapping[str, object]) -> dict[str, Any]:
+    """Dash key -> value, as the nested mapping the settings classes are validated from."""
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        *groups, attribute = KEYS[name].path
+        target = out
+        for group in groups:
+            target = target.setdefault(group, {})
+        target[attribute] = value
+    return out
 
 
 def normalise(name: str) -> str:

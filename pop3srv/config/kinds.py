@@ -1,27 +1,38 @@
-"""The kinds of configuration value (port, seconds, list ...): each an ``Annotated`` type that
-pydantic validates, with the one complaint a bad value earns. Part of :mod:`pop3srv.config`.
+"""The kinds of configuration value (port, seconds, list, the ``mailboxes`` table ...): each an
+``Annotated`` type pydantic validates, a bad value earning one complaint (``bad_value``: shown
+after the value, never a secret's; ``plain``: shown alone). Part of :mod:`pop3srv.config`.
 
-A kind turns what YAML, TOML or a typed ``POP3_*`` variable gives into the Python type, and any
-failure into ``PydanticCustomError("bad_value", complaint)``; :mod:`pop3srv.config.validate`
-prefixes the value shown (never a secret's) and names key and source.
+Tables, in YAML (TOML tables, or JSON in a ``POP3_*`` variable, work the same)::
+
+    mailboxes: {work: {bucket: ses-mail, prefix: work/, region: eu-west-1}, local: {folder: jane}}
+    users: {jane: {password: "...", mailbox: work}}
+    jwt-secrets: {"2026-11": "..."}          # kid -> secret, for rotation
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
     BeforeValidator,
+    ConfigDict,
     Field,
-    ValidationError,
     ValidationInfo,
     WrapValidator,
+    model_validator,
 )
+from pydantic.dataclasses import dataclass
 from pydantic_core import PydanticCustomError
+
+PROVIDERS = ("jwt", "http", "static", "app-password")
+ALGORITHMS = ("HS256", "HS384", "HS512")
 
 
 def complaint(text: str) -> WrapValidator:
@@ -30,108 +41,185 @@ def complaint(text: str) -> WrapValidator:
     def wrap(value: object, handler: Callable[[object], object]) -> object:
         try:
             return handler(value)
-        except (ValidationError, ValueError, TypeError):
+        except (ValueError, TypeError):  # pydantic's ValidationError is a ValueError
             raise PydanticCustomError("bad_value", text) from None
 
     return WrapValidator(wrap)
 
 
-def plain_error(text: str) -> PydanticCustomError:
-    """An error shown as ``key: text``, without the value."""
+def plain(text: str) -> PydanticCustomError:
     return PydanticCustomError("plain", text)
 
 
-def _number(value: object) -> object:
-    if isinstance(value, bool):
-        raise TypeError("a boolean is not a number")
-    return value
+def _check(ok: Callable[[Any], bool], message: str, *, each: bool = False) -> AfterValidator:
+    """The value (``each``: every item of it) must pass ``ok``, else ``message`` (``{item}``
+    filled in) is the complaint."""
 
+    def check(value: Any) -> Any:
+        for item in value if each else (value,):
+            if not ok(item):
+                raise plain(message.format(item=item))
+        return value
 
-def _text(value: object) -> object:
-    if isinstance(value, bool):  # YAML `password: true` -> "true", as Go's viper would
-        return "true" if value else "false"
-    return str(value) if isinstance(value, int | float) else value
-
-
-def _unset_if_empty(value: object) -> object:
-    return None if value == "" else value  # an empty optional value means unset
-
-
-def _reject_empty(value: object) -> object:
-    if value == "":
-        raise plain_error("must not be empty")
-    return value
+    return AfterValidator(check)
 
 
 def _resolve(value: object, info: ValidationInfo) -> object:
     """Relative paths against the working directory, ``~`` against home (``places``)."""
     places = (info.context or {}).get("places")
-    if not isinstance(value, str | Path) or places is None:
-        return value
-    return places.path(str(value))
+    return places.path(str(value)) if isinstance(value, str | Path) and places else value
 
 
 def _split(value: object) -> object:
     """From the environment: ``a, b`` or a JSON list."""
-    if not isinstance(value, str):
-        return value
-    if value.strip().startswith("["):
-        return json.loads(value)
-    return [item.strip() for item in value.split(",") if item.strip()]
-
-
-def _strip_items(value: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(item.strip() for item in value)
-
-
-def json_table(value: object) -> object:
-    """From the environment: a JSON object (TOML inline tables arrive parsed already)."""
+    if isinstance(value, str) and not value.strip().startswith("["):
+        return [item.strip() for item in value.split(",") if item.strip()]
     return json.loads(value) if isinstance(value, str) else value
 
 
-Port = Annotated[
-    int, BeforeValidator(_number), Field(ge=0, le=65535), complaint("is not a port (0-65535)")
-]
-Count = Annotated[
-    int, BeforeValidator(_number), Field(ge=1), complaint("is not a whole number >= 1")
-]
-Whole = Annotated[
-    int, BeforeValidator(_number), Field(ge=0), complaint("is not a whole number >= 0")
+def _not_empty(value: object) -> object:
+    if value == "":
+        raise plain("must not be empty")
+    return value
+
+
+def _table(value: object) -> object:
+    """From the environment: a JSON object (TOML inline tables arrive parsed already)."""
+    try:
+        return json.loads(value) if isinstance(value, str) else value
+    except ValueError:
+        raise plain("is not a table (JSON or TOML)") from None
+
+
+def _network(text: str) -> bool:
+    try:
+        return bool(ipaddress.ip_network(text, strict=False))
+    except ValueError:
+        return False
+
+
+# YAML `true` is not a number; `password: true` is "true" as Go's viper would read it
+_NUMBER = BeforeValidator(lambda v: "bool" if isinstance(v, bool) else v)
+_TEXT = BeforeValidator(lambda v: str(v).lower() if isinstance(v, bool | int | float) else v)
+_NOT_EMPTY = BeforeValidator(_not_empty)
+_UNSET_IF_EMPTY = BeforeValidator(lambda v: None if v == "" else v)
+_STRICT_TEXT = Annotated[str, Field(strict=True)]
+
+Port = Annotated[int, _NUMBER, Field(ge=0, le=65535), complaint("is not a port (0-65535)")]
+Count = Annotated[int, _NUMBER, Field(ge=1), complaint("is not a whole number >= 1")]
+Whole = Annotated[int, _NUMBER, Field(ge=0), complaint("is not a whole number >= 0")]
+PrefixLength = Annotated[
+    int, Field(ge=0, le=128, strict=True), complaint("is not a prefix length (0-128)")
 ]
 Seconds = Annotated[
-    float,
-    BeforeValidator(_number),
-    Field(gt=0, allow_inf_nan=False),
-    complaint("is not a number of seconds > 0"),
+    float, _NUMBER, Field(gt=0, allow_inf_nan=False), complaint("is not a number of seconds > 0")
 ]
 Duration = Annotated[
-    float,
-    BeforeValidator(_number),
-    Field(ge=0, allow_inf_nan=False),
-    complaint("is not a number of seconds >= 0"),
+    float, _NUMBER, Field(ge=0, allow_inf_nan=False), complaint("is not a number of seconds >= 0")
 ]
 Flag = Annotated[bool, complaint("is not a boolean (true or false)")]
-AnyText = Annotated[str, BeforeValidator(_text), complaint("is not text")]  # "" allowed
-Text = Annotated[AnyText, BeforeValidator(_reject_empty)]
-OptText = Annotated[AnyText | None, BeforeValidator(_unset_if_empty)]
-FsPath = Annotated[
-    Path, BeforeValidator(_resolve), complaint("is not text"), BeforeValidator(_reject_empty)
-]
-OptPath = Annotated[FsPath | None, BeforeValidator(_unset_if_empty)]
+AnyText = Annotated[str, _TEXT, complaint("is not text")]  # "" allowed
+Text = Annotated[AnyText, _NOT_EMPTY]
+OptText = Annotated[AnyText | None, _UNSET_IF_EMPTY]
+FsPath = Annotated[Path, BeforeValidator(_resolve), complaint("is not text"), _NOT_EMPTY]
+OptPath = Annotated[FsPath | None, _UNSET_IF_EMPTY]
 Texts = Annotated[
     tuple[str, ...],
     BeforeValidator(_split),
-    AfterValidator(_strip_items),
+    AfterValidator(lambda items: tuple(item.strip() for item in items)),
     complaint("is not a list of texts"),
+]
+Algorithms = Annotated[
+    Texts,
+    _check(bool, "must name at least one algorithm"),
+    _check(ALGORITHMS.__contains__, "{item!r} is not allowed; use HS256, HS384, HS512", each=True),
+]
+Providers = Annotated[
+    Texts,
+    _check(
+        PROVIDERS.__contains__, "unknown provider {item!r}; use " + ", ".join(PROVIDERS), each=True
+    ),
+]
+Networks = Annotated[
+    Texts, _check(_network, "{item!r} is not an address or CIDR network", each=True)
 ]
 
 
-def choice(*options: str) -> Any:
-    """Text that must be one of ``options``."""
+EntryText = Annotated[_STRICT_TEXT | None, complaint("is not text")]
 
-    def check(value: str) -> str:
-        if value not in options:
-            raise plain_error(f"must be {' or '.join(options)}")
-        return value
 
-    return Annotated[AnyText, AfterValidator(check)]
+@dataclass(frozen=True, config=ConfigDict(extra="forbid"))
+class MailboxEntry:
+    """A mailbox defined in the ``mailboxes`` table: a bucket prefix or a local folder."""
+
+    name: str
+    bucket: EntryText = None
+    prefix: Annotated[_STRICT_TEXT, complaint("is not text")] = ""
+    region: EntryText = None
+    endpoint_url: EntryText = None
+    kms_endpoint_url: EntryText = None
+    access_key_id: EntryText = None
+    secret_access_key: EntryText = field(default=None, repr=False)
+    session_token: EntryText = field(default=None, repr=False)
+    #: relative to mail-dir
+    folder: Annotated[
+        EntryText,
+        _check(lambda f: f is None or ".." not in f.split("/"), "must stay inside mail-dir"),
+        AfterValidator(lambda f: f if f is None else f.strip("/")),
+    ] = None
+    #: bump to revoke every app password of this mailbox
+    app_password_version: Annotated[
+        int, Field(ge=1, strict=True), complaint("is not a whole number >= 1")
+    ] = 1
+
+    @model_validator(mode="after")
+    def _shape(self) -> MailboxEntry:
+        if (self.bucket is None) == (self.folder is None):
+            raise plain("needs exactly one of bucket or folder")
+        if (self.access_key_id is None) != (self.secret_access_key is None):
+            raise plain("aws-access-key-id and aws-secret-access-key go together")
+        return self
+
+
+@dataclass(frozen=True, config=ConfigDict(extra="forbid"))
+class UserEntry:
+    """A static login from the ``users`` table; ``mailbox`` names a ``mailboxes`` entry
+    (None: the default mailbox, the configured bucket or mail-dir)."""
+
+    name: str
+    password: Annotated[
+        str, Field(min_length=1), complaint("is not a password (non-empty text)")
+    ] = field(repr=False)
+    mailbox: EntryText = None
+
+
+def _field(name: object) -> str:
+    """A table entry's field name: dash or underscore form, or the original's key name of it
+    (``aws-s3-bucket``: the ``s3`` group's keys stand for the fields of the same name)."""
+    from pop3srv.config.keys import KEYS  # noqa: PLC0415 - the keys are walked from the schema
+
+    name = str(name).strip().lower().replace("_", "-")
+    key = KEYS.get(name)
+    return key.path[-1] if key and key.path[:1] == ("s3",) else name.replace("-", "_")
+
+
+def _entries(value: object) -> object:
+    """``{name: {field: ...}}`` -> ``{name: {"name": name, field: ...}}``."""
+    value = _table(value)
+    if not isinstance(value, Mapping):
+        raise plain("is not a table")
+    return {
+        str(name): {_field(k): v for k, v in entry.items()} | {"name": name}
+        if isinstance(entry, Mapping)
+        else entry  # refused by pydantic, naming the entry
+        for name, entry in value.items()
+    }
+
+
+_FROZEN = AfterValidator(lambda table: MappingProxyType(dict(table)))
+Mailboxes = Annotated[Mapping[str, MailboxEntry], BeforeValidator(_entries), _FROZEN]
+Users = Annotated[Mapping[str, UserEntry], BeforeValidator(_entries), _FROZEN]
+JwtSecret = Annotated[
+    _STRICT_TEXT, Field(min_length=16), complaint("is not text of 16+ characters")
+]
+JwtSecrets = Annotated[Mapping[str, JwtSecret], BeforeValidator(_table), _FROZEN]

@@ -1,25 +1,38 @@
-"""Loading: every source read, validated and checked into one frozen :class:`Settings`, or a
-:class:`ConfigError` listing every problem. Part of :mod:`pop3srv.config` (see its docstring for
-the order of sources)."""
+"""Loading: the layered sources validated by pydantic into one frozen :class:`Settings`, checked
+across keys, or a :class:`ConfigError` listing every problem, one line each naming key, value
+(never a secret's) and source. Part of :mod:`pop3srv.config`.
+
+A key whose value is bad is reported and validated again with its default, so that the checks
+across keys (:mod:`pop3srv.config.rules`) still run and every problem is reported at once.
+"""
 
 from __future__ import annotations
 
-import dataclasses
+import functools
+import json
 import os
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, TypeVar, cast
+from typing import Any
 
-from pop3srv.config import advice, rules
-from pop3srv.config.keys import KEYS, Places
+from pydantic import TypeAdapter, ValidationError
+
+from pop3srv.config import rules
+from pop3srv.config.keys import KEYS, Places, flat, nested
+from pop3srv.config.kinds import Port
 from pop3srv.config.schema import Settings
-from pop3srv.config.servicelinks import service_link_warning, service_links
-from pop3srv.config.sources import read_layers
-from pop3srv.config.validate import typed_settings
+from pop3srv.config.sources import DEFAULT_RANK, Raw, read_layers
 
-_T = TypeVar("_T")
 DEFAULT_ETC_DIR = Path("/etc/aws-ses-pop3-server")
+_PATHS = {k.path: k for k in KEYS.values() if k.path}
+_TYPE_NAMES = {bool: "boolean", int | float: "number", str: "text", dict: "mapping",
+               list | tuple | set: "list"}  # fmt: skip
+_MESSAGES = dict.fromkeys(("unexpected_keyword_argument", "extra_forbidden"), "unknown field")
+_MESSAGES |= dict.fromkeys(("missing", "missing_argument"), "missing")
+_MESSAGES |= dict.fromkeys(("dataclass_type", "dataclass_arguments_type", "dict_type",
+                            "mapping_type"), "is not a table")  # fmt: skip
 
 
 class ConfigError(Exception):
@@ -28,9 +41,6 @@ class ConfigError(Exception):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("\n".join(problems))
         self.problems = problems
-
-
-ENDPOINT_DEFAULT_REGION = "us-east-1"
 
 
 def load_settings(
@@ -43,43 +53,108 @@ def load_settings(
     """Read every source, check everything, and return the settings or raise
     :class:`ConfigError` listing all problems found."""
     env = os.environ if env is None else env
-    places = Places(Path.cwd() if cwd is None else cwd, Path.home() if home is None else home)
+    places = Places(cwd or Path.cwd(), home or Path.home())
     problems: list[str] = []
-    layers = read_layers(env, places, etc_dir, problems)
-    settings, sources, notes = typed_settings(layers, places, problems)
-    if links := service_links(env):
-        notes.append(service_link_warning(links))
-    s3 = settings.s3
-    if s3.region is None and s3.endpoint_url is not None:
-        s3 = _replace(s3, region=ENDPOINT_DEFAULT_REGION)
+    notes: list[str] = []
+    layers = read_layers(env, places, etc_dir, problems, notes)
+    values = {name: raw.value for name, raw in layers.items()}
+    sources = {name: layers[name].source if name in layers else "default" for name in KEYS}
+    notes += route_port(values, layers, sources, problems)
+    if not values.get("aws-s3-region") and values.get("aws-s3-endpoint-url"):
+        values["aws-s3-region"] = "us-east-1"
         sources["aws-s3-region"] = "default (aws-s3-endpoint-url is set)"
-        settings = _replace(settings, s3=s3)
-    values = flat(settings)
-    cross = rules.cross_problems(values, sources)
+    origins = {name: raw.origin for name, raw in layers.items()}
+    settings = _validate(values, origins, places, problems)
+    typed = flat(settings)
+    cross = list(rules.problems(typed, sources))
     if any(p.startswith("mailboxes") for p in problems):  # unread entries: no follow-on lines
         cross = [p for p in cross if ".mailbox: no such entry in mailboxes" not in p]
-    problems += cross
-    if problems:
-        raise ConfigError(problems)
-    notes += advice.warnings(values, sources)
-    auth = _replace(settings.auth, providers=rules.effective_providers(values))
-    return _replace(settings, auth=auth, sources=MappingProxyType(sources), warnings=tuple(notes))
+    if problems + cross:
+        raise ConfigError(problems + cross)
+    notes += rules.warnings(typed, sources)
+    auth = replace(settings.auth, providers=rules.effective_providers(typed))
+    return replace(settings, auth=auth, sources=MappingProxyType(sources), warnings=tuple(notes))
 
 
-def _replace(settings: _T, **changes: object) -> _T:
-    """``dataclasses.replace`` for the pydantic dataclasses (mypy knows them as such only
-    through ``dataclass_transform``)."""
-    replaced: _T = dataclasses.replace(cast(Any, settings), **changes)
-    return replaced
+@functools.cache
+def _adapter() -> TypeAdapter[Settings]:
+    return TypeAdapter(Settings)
 
 
-def flat(settings: Settings) -> dict[str, object]:
-    """Every key (dash form; not the ``port`` alias) -> its value in ``settings``."""
-    out: dict[str, object] = {}
-    for name, key in KEYS.items():
-        if key.path:
-            value: object = settings
-            for attribute in key.path:
-                value = getattr(value, attribute)
-            out[name] = value
-    return out
+def _validate(
+    values: dict[str, object], origins: Mapping[str, str], places: Places, problems: list[str]
+) -> Settings:
+    try:
+        return _adapter().validate_python(nested(values), context={"places": places})
+    except ValidationError as e:
+        bad = {_problem(error, origins, problems) for error in e.errors()}
+    defaults = {name: KEYS[name].default for name in bad if KEYS[name].default is not None}
+    values = {k: v for k, v in values.items() if k not in bad} | defaults
+    return _adapter().validate_python(nested(values), context={"places": places})
+
+
+def show(value: object, *, secret: bool = False, limit: int = 60) -> str:
+    """How a bad value appears in a problem line; a secret's value never appears."""
+    if secret:
+        name = next((n for t, n in _TYPE_NAMES.items() if isinstance(value, t)), None)
+        return f"the {name or type(value).__name__} given"
+    text = json.dumps(value) if isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _problem(error: Any, origins: Mapping[str, str], problems: list[str]) -> str:
+    """Appends the problem line of one pydantic error; returns the key's name."""
+    loc = tuple(error["loc"])
+    depth = next(i for i in range(len(loc), 0, -1) if loc[:i] in _PATHS)
+    key = _PATHS[loc[:depth]]
+    rest = [str(part) for part in loc[depth:]]  # a table entry's name, then its field
+    where = ".".join([key.name, *rest[:1], *(part.replace("_", "-") for part in rest[1:])])
+    kind, message = error["type"], str(error["msg"]).removeprefix("Value error, ")
+    if kind == "bad_value":
+        message = f"{show(error['input'], secret=key.secret)} {message}"
+    elif kind == "literal_error":  # one of the choices: "'a' or 'b'"
+        message = "must be " + error["ctx"]["expected"].replace("'", "")
+    message = _MESSAGES.get(kind, message)
+    problems.append(f"{where}: {message} {origins.get(key.name, '(from default)')}")
+    return key.name
+
+
+def route_port(
+    values: dict[str, object],
+    layers: Mapping[str, Raw],
+    sources: dict[str, str],
+    problems: list[str],
+) -> list[str]:
+    """``port`` sets tls-port with a certificate configured (a plaintext listener left on the
+    same port by default is turned off), else plain-port; an explicit key from the same or a
+    later source wins. Returns the warnings."""
+    raw = layers.get("port")
+    values.pop("port", None)
+    sources.pop("port", None)
+    if raw is None:
+        return []
+    try:
+        port = TypeAdapter(Port).validate_python(raw.value)
+    except ValidationError:
+        problems.append(f"port: {show(raw.value)} is not a port (0-65535) {raw.origin}")
+        return []
+    given = {name for name, value in values.items() if value not in (None, "")}
+    pairs = ({"tls-cert", "tls-key"}, {"tls-cert-path", "tls-key-path"})
+    target = "tls-port" if any(pair <= given for pair in pairs) else "plain-port"
+    explicit = layers.get(target)
+    if explicit is not None and explicit.rank > DEFAULT_RANK and explicit.rank >= raw.rank:
+        return [
+            f"port: {port} ignored (from {raw.source}): {target} is set (from {explicit.source})"
+        ]
+    values[target], sources[target] = port, f"{raw.source} (via port)"
+    plain = layers.get("plain-port")
+    if target == "plain-port" or (plain is not None and plain.rank > DEFAULT_RANK):
+        return []  # an explicit plain-port keeps its listener (a clash is a problem)
+    if values.get("plain-port") not in (port, str(port)):
+        return []
+    values["plain-port"], sources["plain-port"] = 0, f"{raw.source} (via port)"
+    return [
+        f"port: {port} with a certificate moves the TLS listener to {port}, as in "
+        f"aws-ses-pop3-server (from {raw.source}); the plaintext listener (default "
+        f"plain-port {port}) is off: set plain-port to keep one"
+    ]

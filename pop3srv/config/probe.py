@@ -16,8 +16,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from pop3srv.auth.factory import mailbox_resolver
-from pop3srv.config.rules import safe_url
 from pop3srv.config.schema import Settings
+from pop3srv.netaddr import safe_url
 from pop3srv.runtime import default_location
 from pop3srv.storage.base import S3Location
 from pop3srv.storage.pool import PoolSettings, client_config
@@ -42,13 +42,6 @@ class ProbeResult:
     def failed(self) -> bool:
         return self.level == "error"
 
-    def line(self) -> str:
-        return f"probe {self.level}: {self.check} {self.target}: {self.message}"
-
-    def as_dict(self) -> dict[str, str]:
-        return {"check": self.check, "target": self.target, "level": self.level,
-                "message": self.message}  # fmt: skip
-
 
 def run_probes(settings: Settings, *, now: datetime.datetime | None = None) -> list[ProbeResult]:
     results = probe_tls(settings, now or datetime.datetime.now(datetime.UTC))
@@ -58,55 +51,47 @@ def run_probes(settings: Settings, *, now: datetime.datetime | None = None) -> l
     return results
 
 
-# --- TLS ---------------------------------------------------------------------------------------
-
-
-def _pem_pair(settings: Settings) -> tuple[str, bytes, bytes] | str:
-    """(what, certificate PEM, key PEM), or why they cannot be read."""
-    tls = settings.tls
-    if tls.cert_pem is not None and tls.key_pem is not None:
-        return "tls-cert/tls-key (inline)", tls.cert_pem.encode(), tls.key_pem.encode()
-    assert tls.cert_path is not None and tls.key_path is not None
-    what = f"{tls.cert_path} / {tls.key_path}"
-    try:
-        return what, tls.cert_path.read_bytes(), tls.key_path.read_bytes()
-    except OSError as e:
-        return f"cannot read {e.filename}: {e.strerror}"
-
-
 def probe_tls(settings: Settings, now: datetime.datetime) -> list[ProbeResult]:
-    if not settings.tls.configured:
+    tls = settings.tls
+    if not tls.configured:
         return []
-    pair = _pem_pair(settings)
-    if isinstance(pair, str):
-        return [ProbeResult("tls", "certificate", "error", pair)]
-    what, cert_pem, key_pem = pair
+    what = "tls-cert/tls-key (inline)"
+    if tls.cert_pem is not None and tls.key_pem is not None:
+        cert_pem, key_pem = tls.cert_pem.encode(), tls.key_pem.encode()
+    else:
+        assert tls.cert_path is not None and tls.key_path is not None
+        what = f"{tls.cert_path} / {tls.key_path}"
+        try:
+            cert_pem, key_pem = tls.cert_path.read_bytes(), tls.key_path.read_bytes()
+        except OSError as e:
+            problem = f"cannot read {e.filename}: {e.strerror}"
+            return [ProbeResult("tls", "certificate", "error", problem)]
+    return [ProbeResult("tls", what, *_pem_check(cert_pem, key_pem, now))]
+
+
+def _pem_check(cert_pem: bytes, key_pem: bytes, now: datetime.datetime) -> tuple[str, str]:
+    """(level, message) for a certificate and key pair."""
     try:
         cert = x509.load_pem_x509_certificate(cert_pem)
     except ValueError:
-        hint = " (it holds a private key: are certificate and key swapped?)"
         swapped = b"PRIVATE KEY-----" in cert_pem
-        return [ProbeResult("tls", what, "error", "no PEM certificate" + (hint if swapped else ""))]
+        hint = " (it holds a private key: are certificate and key swapped?)" if swapped else ""
+        return "error", "no PEM certificate" + hint
     try:
         key = serialization.load_pem_private_key(key_pem, password=None)
     except (ValueError, TypeError):
-        return [ProbeResult("tls", what, "error", "no unencrypted PEM private key")]
-    raw = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    if cert.public_key().public_bytes(*raw) != key.public_key().public_bytes(*raw):
-        return [ProbeResult("tls", what, "error", "the private key does not match the certificate")]
-    return [_validity(what, cert, now)]
-
-
-def _validity(what: str, cert: x509.Certificate, now: datetime.datetime) -> ProbeResult:
-    until = cert.not_valid_after_utc
+        return "error", "no unencrypted PEM private key"
+    der = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    if cert.public_key().public_bytes(*der) != key.public_key().public_bytes(*der):
+        return "error", "the private key does not match the certificate"
+    start, until = cert.not_valid_before_utc, cert.not_valid_after_utc
     subject = cert.subject.rfc4514_string() or "(no subject)"
     if now > until:
-        return ProbeResult("tls", what, "error", f"{subject} expired on {until:%Y-%m-%d}")
-    if now < cert.not_valid_before_utc:
-        return ProbeResult("tls", what, "error", f"{subject} is not valid before "
-                           f"{cert.not_valid_before_utc:%Y-%m-%d}")  # fmt: skip
+        return "error", f"{subject} expired on {until:%Y-%m-%d}"
+    if now < start:
+        return "error", f"{subject} is not valid before {start:%Y-%m-%d}"
     level = "warning" if until - now < EXPIRY_WARNING else "ok"
-    return ProbeResult("tls", what, level, f"{subject} valid until {until:%Y-%m-%d}")
+    return level, f"{subject} valid until {until:%Y-%m-%d}"
 
 
 # --- S3 ----------------------------------------------------------------------------------------

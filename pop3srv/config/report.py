@@ -12,20 +12,18 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from pop3srv.config.keys import KEYS
-from pop3srv.config.load import DEFAULT_ETC_DIR, ConfigError, flat, load_settings
-from pop3srv.config.rules import safe_url
+from pop3srv.config.keys import KEYS, flat
+from pop3srv.config.load import DEFAULT_ETC_DIR, ConfigError, load_settings
 from pop3srv.config.schema import Settings
-from pop3srv.config.tables import keys_for
+from pop3srv.netaddr import safe_url
 
-EXIT_PROBE_FAILED = 1
-EXIT_INVALID = 2
+EXIT_PROBE_FAILED, EXIT_INVALID = 1, 2
 
 
 def _shown(name: str, value: object) -> object:
     """A value as check-config shows it: JSON-ready, secrets replaced."""
     secret = KEYS[name].secret
-    if isinstance(value, Mapping):
+    if isinstance(value, Mapping):  # a table: its entries' secret fields (repr=False) as ***
         return {str(k): _entry(v) if secret else v for k, v in value.items()}
     if isinstance(value, tuple):
         return list(value)
@@ -35,22 +33,17 @@ def _shown(name: str, value: object) -> object:
         return str(value)
     if name == "tls-cert" and isinstance(value, str):
         return f"(inline PEM, {len(value)} characters)"
-    if name.endswith("-url") and isinstance(value, str):
-        return safe_url(value)
-    return value
+    return safe_url(value) if name.endswith("-url") and isinstance(value, str) else value
 
 
 def _entry(value: object) -> object:
-    """A table entry with its secret fields (declared ``repr=False``) as ``***``; unset fields
-    left out."""
     if not dataclasses.is_dataclass(value):
         return "***"  # a JWT secret
-    shown: dict[str, object] = {}
-    for f in dataclasses.fields(value):
-        item = getattr(value, f.name)
-        if f.name != "name" and item not in (None, ""):
-            shown[f.name.replace("_", "-")] = item if f.repr else "***"
-    return shown
+    return {
+        f.name.replace("_", "-"): getattr(value, f.name) if f.repr else "***"
+        for f in dataclasses.fields(value)
+        if f.name != "name" and getattr(value, f.name) not in (None, "")
+    }
 
 
 def redacted(settings: Settings) -> dict[str, dict[str, object]]:
@@ -63,28 +56,30 @@ def redacted(settings: Settings) -> dict[str, dict[str, object]]:
 
 
 def credentials(settings: Settings) -> dict[str, str]:
-    """S3 mailbox (``(default)``: aws-s3-bucket) -> which keys it uses; never a secret."""
+    """S3 mailbox (``(default)``: aws-s3-bucket) -> which keys it uses: its own, else the
+    configured ``aws-*`` keys, else the AWS default chain; never a secret."""
     s3 = settings.s3
-    server = (s3.access_key_id, s3.secret_access_key, s3.session_token)
-    out = {"(default)": keys_for(None, server)} if s3.enabled else {}
+    server = "the AWS default credential chain"
+    if s3.access_key_id is not None and s3.secret_access_key is not None:
+        server = f"aws-access-key-id ({s3.access_key_id})"
+        server += " + session token" if s3.session_token else ""
+    out = {"(default)": server} if s3.enabled else {}
     for name, entry in settings.auth.mailboxes.items():
         if entry.bucket is not None:
-            out[name] = keys_for(entry, server)
+            own = entry.access_key_id
+            out[name] = f"own keys ({own})" if own is not None else server
     return out
 
 
-def render(name: str, value: object) -> str:
+def _render(name: str, value: object) -> str:
     if value is None:
         return "(unset)"
     if isinstance(value, bool):
-        return "true" if value else "false"
+        return str(value).lower()
     if isinstance(value, float):
         return f"{value:g}"
-    if isinstance(value, list | dict):
-        return json.dumps(value)
-    if isinstance(value, str) and not KEYS[name].secret and name != "tls-cert":
-        return json.dumps(value)
-    return str(value)
+    quoted = isinstance(value, str) and not KEYS[name].secret and name != "tls-cert"
+    return json.dumps(value) if quoted or isinstance(value, list | dict) else str(value)
 
 
 def report_problems(problems: Sequence[str]) -> int:
@@ -115,23 +110,25 @@ def main_check_config(
         from pop3srv.config.probe import run_probes  # noqa: PLC0415 - loads boto3, ssl, httpx
 
         results = run_probes(settings)
-    failed = any(r.failed for r in results)
     if as_json:
         document = {
             "valid": True,
             "settings": redacted(settings),
             "credentials": credentials(settings),
             "warnings": list(settings.warnings),
-            "probes": [r.as_dict() for r in results],
+            "probes": [dataclasses.asdict(r) for r in results],
         }
         print(json.dumps(document, indent=2))
     else:
         for name, entry in redacted(settings).items():
-            print(f"{name} = {render(name, entry['value'])}  # {entry['source']}")
+            print(f"{name} = {_render(name, entry['value'])}  # {entry['source']}")
         for mailbox, used in credentials(settings).items():
             print(f"# S3 keys of mailbox {mailbox}: {used}")
         for warning in settings.warnings:
             print(f"config warning: {warning}", file=sys.stderr)
-        for result in results:
-            print(result.line(), file=sys.stderr if result.failed else sys.stdout)
-    return EXIT_PROBE_FAILED if failed else 0
+        for r in results:
+            print(
+                f"probe {r.level}: {r.check} {r.target}: {r.message}",
+                file=sys.stderr if r.failed else sys.stdout,
+            )
+    return EXIT_PROBE_FAILED if any(r.failed for r in results) else 0

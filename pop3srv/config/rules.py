@@ -1,244 +1,181 @@
-"""Checks that involve more than one key (warnings: :mod:`pop3srv.config.advice`). Part of
-:mod:`pop3srv.config`.
-
-Each check reads the already-typed values (by dash key; a key whose own value was bad holds its
-default) and their sources, and returns problem lines.
+"""Checks that involve more than one key: :func:`problems` (the configuration is invalid) and
+:func:`warnings` (allowed, but probably not meant: the default password, a short JWT secret,
+plain http to a remote callback, state in a system directory ...). Part of
+:mod:`pop3srv.config`. Each reads the typed values by dash key (a key whose own value was bad
+holds its default) and names the keys' sources.
 """
 
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from urllib.parse import SplitResult, urlsplit
+from typing import Any
+from urllib.parse import urlsplit
 
-from pop3srv.netaddr import is_loopback_host
+from pop3srv.config.schema import DEFAULT_PASSWORD
+from pop3srv.netaddr import is_loopback_host, safe_url
 
 MIN_ADMIN_TOKEN = 20  # a generated one has 43 characters
-ALL_INTERFACES = frozenset({"", "0.0.0.0", "::", "[::]"})
-
-_PAIRS = (
+MIN_HMAC_KEY = 32
+ALL_INTERFACES = ("", "0.0.0.0", "::", "[::]")
+_PAIRS = [
     ("tls-cert", "tls-key"),
     ("tls-cert-path", "tls-key-path"),
     ("aws-access-key-id", "aws-secret-access-key"),
-)
+]
+#: ``./var`` is ``/var`` when the working directory is ``/`` (systemd without WorkingDirectory=)
+_SYSTEM_DIRS = """/ /bin /boot /dev /etc /home /lib /opt /proc /root /run /sbin /srv /sys /tmp
+/usr /var /var/lib /var/log /var/mail /var/spool /var/spool/mail /var/tmp /var/cache"""
+SYSTEM_DIRS = frozenset(Path(p) for p in _SYSTEM_DIRS.split())
 
 
-def _from(sources: Mapping[str, str], key: str) -> str:
-    return f"(from {sources.get(key, 'default')})"
+def _at(sources: Mapping[str, str], *keys: str) -> str:
+    return " ".join(f"(from {sources.get(key, 'default')})" for key in keys)
 
 
-def cross_problems(values: Mapping[str, object], sources: Mapping[str, str]) -> list[str]:
-    problems = _pair_problems(values, sources)
-    problems += _tls_problems(values, sources)
-    problems += _aws_problems(values, sources)
-    problems += _url_problems(values, sources)
-    problems += _port_problems(values, sources)
-    problems += _login_problems(values, sources)
-    prefix = values.get("aws-s3-prefix")
-    folder_store = values.get("aws-s3-bucket") is None  # the prefix is a path below mail-dir
-    if folder_store and isinstance(prefix, str) and ".." in prefix.split("/"):
-        problems.append(
-            f"aws-s3-prefix: must stay inside mail-dir {_from(sources, 'aws-s3-prefix')}"
-        )
-    token = values.get("admin-token")
-    if isinstance(token, str) and token and len(token.strip()) < MIN_ADMIN_TOKEN:
-        problems.append(
-            f"admin-token: shorter than {MIN_ADMIN_TOKEN} characters "
-            f"{_from(sources, 'admin-token')}; leave it unset to have one generated into state-dir"
-        )
-    return problems
-
-
-def _login_problems(values: Mapping[str, object], sources: Mapping[str, str]) -> list[str]:
-    """What each chosen provider needs, and users naming a mailbox that does not exist."""
-    problems = []
-    for provider in _texts(values.get("auth-providers")):
-        if (need := _needs(provider, values)) is not None:
-            problems.append(
-                f"auth-providers: {provider} needs {need} {_from(sources, 'auth-providers')}"
-            )
-    mailboxes = values.get("mailboxes")
-    users = values.get("users")
-    for name, user in users.items() if isinstance(users, Mapping) else ():
-        if user.mailbox is not None and (
-            not isinstance(mailboxes, Mapping) or user.mailbox not in mailboxes
-        ):
-            problems.append(
-                f"users.{name}.mailbox: no such entry in mailboxes {_from(sources, 'users')}"
-            )
-    return problems
-
-
-def _texts(value: object) -> tuple[str, ...]:
-    return value if isinstance(value, tuple) else ()
-
-
-def _needs(provider: str, values: Mapping[str, object]) -> str | None:
-    if provider == "jwt" and not (values.get("jwt-secret") or values.get("jwt-secrets")):
-        return "jwt-secret or jwt-secrets"
-    if provider == "http" and not values.get("http-basic-auth-url"):
-        return "http-basic-auth-url"
-    if provider == "app-password":
-        if not (values.get("app-password-secret") or values.get("jwt-secret")):
-            return "app-password-secret (or jwt-secret)"
-        if not values.get("mailboxes"):
-            return "mailboxes"
-    return None
-
-
-def effective_providers(values: Mapping[str, object]) -> tuple[str, ...]:
-    """The chain: as configured, else the original's precedence (jwt, http, static) plus
-    app passwords when mailboxes and a secret for them exist."""
-    configured = _texts(values.get("auth-providers"))
-    if configured:
-        return configured
-    if values.get("jwt-secret") or values.get("jwt-secrets"):
-        chain = ["jwt"]
-    elif values.get("http-basic-auth-url"):
-        chain = ["http"]
-    else:
-        chain = ["static"]
-    if _needs("app-password", values) is None:
-        chain.append("app-password")
-    return tuple(chain)
-
-
-def _pair_problems(values: Mapping[str, object], sources: Mapping[str, str]) -> list[str]:
-    problems = []
-    for a, b in _PAIRS:
-        for one, other in ((a, b), (b, a)):
-            if values.get(one) is not None and values.get(other) is None:
-                problems.append(f"{one}: set without {other} {_from(sources, one)}")
-    return problems
-
-
-def inline_pair(values: Mapping[str, object]) -> bool:
-    return values.get("tls-cert") is not None and values.get("tls-key") is not None
-
-
-def path_pair(values: Mapping[str, object]) -> bool:
-    return values.get("tls-cert-path") is not None and values.get("tls-key-path") is not None
-
-
-def _tls_problems(values: Mapping[str, object], sources: Mapping[str, str]) -> list[str]:
-    problems = []
+def problems(v: Mapping[str, Any], sources: Mapping[str, str]) -> Iterator[str]:  # noqa: PLR0912
+    at = functools.partial(_at, sources)
+    for a, b in _PAIRS + [(b, a) for a, b in _PAIRS]:
+        if v[a] is not None and v[b] is None:
+            yield f"{a}: set without {b} {at(a)}"
     for key, what in (("tls-cert", "certificate"), ("tls-key", "private key")):
-        text = values.get(key)
-        if isinstance(text, str) and "-----BEGIN" not in text:
-            problems.append(
-                f"{key}: is not an inline PEM {what} (no -----BEGIN line) "
-                f"{_from(sources, key)}; a file name goes in {key}-path"
+        if v[key] is not None and "-----BEGIN" not in v[key]:
+            yield (
+                f"{key}: is not an inline PEM {what} (no -----BEGIN line) {at(key)}; a file "
+                f"name goes in {key}-path"
             )
-    if not inline_pair(values):  # inline PEM wins; then the paths are unused
-        for key in ("tls-cert-path", "tls-key-path"):
-            path = values.get(key)
-            if not isinstance(path, Path):
-                continue
-            if not path.exists():
-                trouble = "does not exist"
-            elif not path.is_file():
-                trouble = "is not a file"
-            elif not os.access(path, os.R_OK):
-                trouble = "is not readable"
-            else:
-                continue
-            problems.append(f"{key}: {path} {trouble} {_from(sources, key)}")
-    return problems
-
-
-def _aws_problems(values: Mapping[str, object], sources: Mapping[str, str]) -> list[str]:
-    problems = []
-    if values.get("aws-session-token") is not None and values.get("aws-access-key-id") is None:
-        problems.append(
+    for key in (
+        ("tls-cert-path", "tls-key-path") if v["tls-cert"] is None or v["tls-key"] is None else ()
+    ):
+        path = v[key]
+        if path is not None and (trouble := _unreadable(path)):
+            yield f"{key}: {path} {trouble} {at(key)}"
+    if v["aws-session-token"] is not None and v["aws-access-key-id"] is None:
+        yield (
             "aws-session-token: set without aws-access-key-id and aws-secret-access-key "
-            + _from(sources, "aws-session-token")
+            + at("aws-session-token")
         )
-    if values.get("aws-access-key-id") is not None and values.get("aws-s3-bucket") is None:
-        problems.append(
-            "aws-s3-bucket: not set, but aws-access-key-id is "
-            + _from(sources, "aws-access-key-id")
+    if v["aws-access-key-id"] is not None and v["aws-s3-bucket"] is None:
+        yield f"aws-s3-bucket: not set, but aws-access-key-id is {at('aws-access-key-id')}"
+    if (
+        v["aws-s3-bucket"] is not None
+        and v["aws-s3-region"] is None
+        and v["aws-s3-endpoint-url"] is None
+    ):
+        yield (
+            f"aws-s3-region: not set, but aws-s3-bucket is {at('aws-s3-bucket')}; set "
+            "aws-s3-region (or aws-s3-endpoint-url)"
         )
-    bucket, region = values.get("aws-s3-bucket"), values.get("aws-s3-region")
-    if bucket is not None and region is None and values.get("aws-s3-endpoint-url") is None:
-        problems.append(
-            "aws-s3-region: not set, but aws-s3-bucket is "
-            f"{_from(sources, 'aws-s3-bucket')}; set aws-s3-region (or aws-s3-endpoint-url)"
+    yield from _url_problems(v, at)
+    tls, plain, admin = v["tls-port"], v["plain-port"], v["admin-port"]
+    if tls == 0 and plain == 0:
+        yield f"tls-port: 0 and plain-port: 0 leave no POP3 listener {at('tls-port', 'plain-port')}"
+    if tls and tls == plain:
+        yield f"tls-port: {tls} is also plain-port {at('tls-port', 'plain-port')}"
+    hosts = v["host"], v["admin-host"]
+    for key, port in ("tls-port", tls), ("plain-port", plain):
+        if admin and admin == port and (hosts[0] == hosts[1] or set(hosts) & {*ALL_INTERFACES}):
+            yield f"admin-port: {admin} is also {key} {at('admin-port', key)}"
+    for provider in v["auth-providers"]:
+        if need := _needs(provider, v):
+            yield f"auth-providers: {provider} needs {need} {at('auth-providers')}"
+    for name, user in v["users"].items():
+        if user.mailbox is not None and user.mailbox not in v["mailboxes"]:
+            yield f"users.{name}.mailbox: no such entry in mailboxes {at('users')}"
+    if v["aws-s3-bucket"] is None and ".." in v["aws-s3-prefix"].split("/"):  # below mail-dir
+        yield f"aws-s3-prefix: must stay inside mail-dir {at('aws-s3-prefix')}"
+    if v["admin-token"] and len(v["admin-token"].strip()) < MIN_ADMIN_TOKEN:
+        yield (
+            f"admin-token: shorter than {MIN_ADMIN_TOKEN} characters {at('admin-token')}; "
+            "leave it unset to have one generated into state-dir"
         )
-    return problems
 
 
-def safe_url(url: str) -> str:
-    """The URL for logs and messages: a password is replaced by ``***`` (user-info without a
-    password entirely) and the query and fragment (where API keys tend to live) by ``?***``."""
-    try:
-        parts = urlsplit(url)
-        user = parts.username or ""
-        has_password = parts.password is not None
-    except ValueError:  # unparsable: hide whatever precedes an "@" and follows a "?"
-        shown = "***@" + url.rpartition("@")[2] if "@" in url else url
-        return shown.split("?")[0].split("#")[0] + ("?***" if "?" in url or "#" in url else "")
-    host = parts.netloc.rpartition("@")[2]
-    if has_password:
-        netloc = f"{user}:***@{host}"
-    elif "@" in parts.netloc:  # user-info alone is often a token (https://TOKEN@host/)
-        netloc = f"***@{host}"
-    else:
-        netloc = parts.netloc
-    hidden = "***" if parts.query or parts.fragment else ""
-    return SplitResult(parts.scheme, netloc, parts.path, hidden, "").geturl()
+def _unreadable(path: Path) -> str:
+    if not path.exists():
+        return "does not exist"
+    if not path.is_file():
+        return "is not a file"
+    return "" if os.access(path, os.R_OK) else "is not readable"
 
 
-def is_loopback(host: str) -> bool:
-    return is_loopback_host(host)
-
-
-def _url_problems(values: Mapping[str, object], sources: Mapping[str, str]) -> list[str]:
-    problems = []
-    for key in ("http-basic-auth-url", "aws-s3-endpoint-url"):
-        url = values.get(key)
-        if not isinstance(url, str):
+def _url_problems(v: Mapping[str, Any], at: Callable[..., str]) -> Iterator[str]:
+    for key in "http-basic-auth-url", "aws-s3-endpoint-url":
+        if (url := v[key]) is None:
             continue
-        parts: SplitResult | None
         try:
             parts = urlsplit(url)
-            hostname = parts.hostname
+            ok = parts.scheme in ("http", "https") and bool(parts.hostname)
             _ = parts.port  # raises ValueError on a bad port
         except ValueError:
-            parts, hostname = None, None
-        if parts is None or parts.scheme not in ("http", "https") or not hostname:
-            problems.append(f'{key}: "{safe_url(url)}" is not an http(s) URL {_from(sources, key)}')
-            continue
-        insecure_ok = values.get("http-basic-auth-url-insecure") is True
-        plain = key == "http-basic-auth-url" and parts.scheme == "http"
-        if plain and not is_loopback(hostname) and not insecure_ok:
-            problems.append(
-                f'{key}: "{safe_url(url)}" sends passwords over plain http to a host '
-                f"that is not loopback {_from(sources, key)}; use https or set "
-                "http-basic-auth-url-insecure: true"
+            ok = False
+        if not ok:
+            yield f'{key}: "{safe_url(url)}" is not an http(s) URL {at(key)}'
+        elif key == "http-basic-auth-url" and _remote_http(url) and not v[f"{key}-insecure"]:
+            yield (
+                f'{key}: "{safe_url(url)}" sends passwords over plain http to a host that is '
+                f"not loopback {at(key)}; use https or set http-basic-auth-url-insecure: true"
             )
-    return problems
 
 
-def _port_problems(values: Mapping[str, object], sources: Mapping[str, str]) -> list[str]:
-    problems = []
-    tls, plain, admin = values.get("tls-port"), values.get("plain-port"), values.get("admin-port")
-    if tls == 0 and plain == 0:
-        problems.append(
-            f"tls-port: 0 and plain-port: 0 leave no POP3 listener {_from(sources, 'tls-port')} "
-            f"{_from(sources, 'plain-port')}"
+def _remote_http(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme == "http" and not is_loopback_host(parts.hostname)
+
+
+def _needs(provider: str, v: Mapping[str, Any]) -> str | None:
+    if provider == "jwt" and not (v["jwt-secret"] or v["jwt-secrets"]):
+        return "jwt-secret or jwt-secrets"
+    if provider == "http" and not v["http-basic-auth-url"]:
+        return "http-basic-auth-url"
+    if provider == "app-password" and not (v["app-password-secret"] or v["jwt-secret"]):
+        return "app-password-secret (or jwt-secret)"
+    return "mailboxes" if provider == "app-password" and not v["mailboxes"] else None
+
+
+def effective_providers(v: Mapping[str, Any]) -> tuple[str, ...]:
+    """The chain: as configured, else the original's precedence (jwt, http, static) plus
+    app passwords when mailboxes and a secret for them exist."""
+    if v["auth-providers"]:
+        return tuple(v["auth-providers"])
+    jwt, http = v["jwt-secret"] or v["jwt-secrets"], v["http-basic-auth-url"]
+    chain = "jwt" if jwt else "http" if http else "static"
+    return (chain, "app-password") if _needs("app-password", v) is None else (chain,)
+
+
+def warnings(v: Mapping[str, Any], sources: Mapping[str, str]) -> list[str]:
+    """Things that are allowed but probably not meant."""
+    found = []
+    static = v["jwt-secret"] is None and v["http-basic-auth-url"] is None
+    if static and v["password"] == DEFAULT_PASSWORD:
+        found.append(
+            f'password: still the default "{DEFAULT_PASSWORD}"; set password '
+            "(or jwt-secret or http-basic-auth-url)"
         )
-    if tls and tls == plain:
-        problems.append(
-            f"tls-port: {tls} is also plain-port {_from(sources, 'tls-port')} "
-            f"{_from(sources, 'plain-port')}"
+    if v["idle-timeout"] < 600:
+        found.append(
+            f"idle-timeout: {v['idle-timeout']:g} is below the 600 seconds RFC 1939 "
+            f"asks of an autologout timer {_at(sources, 'idle-timeout')}"
         )
-    host, admin_host = values.get("host"), values.get("admin-host")
-    same_host = host == admin_host or host in ALL_INTERFACES or admin_host in ALL_INTERFACES
-    for key, port in (("tls-port", tls), ("plain-port", plain)):
-        if admin and admin == port and same_host:
-            problems.append(
-                f"admin-port: {admin} is also {key} {_from(sources, 'admin-port')} "
-                f"{_from(sources, key)}"
+    if v["jwt-secret"] is not None and len(v["jwt-secret"].encode()) < MIN_HMAC_KEY:
+        found.append(
+            f"jwt-secret: shorter than {MIN_HMAC_KEY} bytes (RFC 7518 asks for at least "
+            f"as long as the HS256 hash); tokens still work {_at(sources, 'jwt-secret')}"
+        )
+    url = v["http-basic-auth-url"]
+    if url is not None and v["http-basic-auth-url-insecure"] and _remote_http(url):
+        found.append(
+            f'http-basic-auth-url: "{safe_url(url)}" is plain http to a non-loopback '
+            "host (allowed by http-basic-auth-url-insecure)"
+        )
+    for key in "state-dir", "mail-dir":
+        if (path := v[key].resolve()) in SYSTEM_DIRS:
+            found.append(
+                f"{key}: {path} is a system directory {_at(sources, key)} (a relative default "
+                f"resolves against the working directory, / under systemd); set {key} "
+                f"(POP3_{key.upper().replace('-', '_')}), e.g. /var/lib/pop3srv"
+                + ("/mail" if key == "mail-dir" else "")
             )
-    return problems
+    return found

@@ -1,61 +1,49 @@
-"""Reading the sources into one ``dynaconf.Dynaconf`` per load, layer by layer. Part of
-:mod:`pop3srv.config` (see its docstring for the order); the only module importing dynaconf.
-
-:func:`read_layers` feeds a new, sealed ``Dynaconf`` the sources in order with ``Settings.set``
-and a ``SourceMetadata`` naming each: the schema's defaults, the three ``config.yaml`` files, the
-``POP3_CONFIG`` file, then one layer per ``POP3_*`` variable. dynaconf holds the layered values
-(a later source replaces a key, tables included) and each key's history, from which its source
-comes back; it parses YAML (vendored ruamel) and typed environment values (TOML, ``@int 5``).
-
-Done here rather than by dynaconf's loaders, so that every problem is collected naming its file
-and line, dash keys become underscores before dynaconf sees them (else ``POP3_JWT_SECRET`` would
-not override ``jwt-secret``), relative paths follow ``Places`` (no search up parent folders), and
-dynaconf's extras stay off (``*.local.yaml``, includes, ``dynaconf_hooks.py``, ``.env``). The
-environment is the ``env`` mapping given, never ``os.environ``; dynaconf's own options in the
-process environment are ignored (the instance sees an empty one); ``auto_cast`` is off so that
-``"@int 5"`` in a file stays text; a table is unset before a later source sets it, so that a
-``dynaconf_merge`` marker is reported rather than obeyed.
+"""Reading the sources (see :mod:`pop3srv.config` for their order) into one sealed
+``dynaconf.Dynaconf`` per load, fed with ``Settings.set`` and a ``SourceMetadata`` naming each;
+it holds the layered values and each key's history (its source), and parses YAML and typed
+environment values (TOML, ``@int 5``). The files are read here, not by dynaconf's loaders, so
+that every problem names its file and line, dash keys meet ``POP3_*`` variables, and dynaconf's
+extras stay off (``*.local.yaml``, includes, hooks, ``.env``, the process environment,
+``dynaconf_merge``). Kubernetes service-link variables of a Service named ``pop3`` are
+recognised by their shape and ignored with one warning. Part of :mod:`pop3srv.config`.
 """
 
 from __future__ import annotations
 
 import copy
-import functools
 import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from pop3srv.config.keys import KEYS, Places, normalise, suggestion
-from pop3srv.config.servicelinks import service_links
 
 HOME_DIR_NAME = ".aws-ses-pop3-server"
 CONFIG_ENV = "POP3_CONFIG"
-#: ``POP3_*`` variables that are not settings and so are not "unknown keys".
-IGNORED_ENV = frozenset({CONFIG_ENV})
-DEFAULT_RANK = 1
-ENV_RANK = 6
-
-#: The ``Dynaconf`` options: dynaconf loads nothing itself, merges nothing, converts nothing.
-_DYNACONF_OPTIONS: dict[str, object] = {
+IGNORED_ENV = frozenset({CONFIG_ENV})  # ``POP3_*`` variables that are not keys
+DEFAULT_RANK, ENV_RANK = 1, 6  # a source's place in the order; later wins
+#: dynaconf loads nothing itself, merges nothing, converts nothing, whatever the environment says
+_OPTIONS: dict[str, object] = {
     "settings_files": [], "core_loaders": [], "loaders": [], "includes": [], "preload": [],
     "secrets": None, "environments": False, "load_dotenv": False, "envvar_prefix": None,
     "redis_enabled": False, "vault_enabled": False, "merge_enabled": False, "auto_cast": False,
     "dotted_lookup": False, "nested_separator": "__", "index_separator": None,
     "sysenv_fallback": False, "validate_on_update": False, "apply_default_on_none": False,
 }  # fmt: skip
-#: For :func:`dynaconf.utils.parse_conf.parse_conf_data` on typed environment values: the
-#: converters on, whatever ``AUTO_CAST_FOR_DYNACONF`` says in the process environment.
-_ENV_PARSING = {"AUTO_CAST_FOR_DYNACONF": True}
+_LINK_NAME = re.compile(
+    r"POP3_(SERVICE_HOST|SERVICE_PORT(_[A-Z0-9_]+)?|PORT_[0-9]+_(TCP|UDP|SCTP)(_(ADDR|PORT|PROTO))?)"
+)
+_LINK_VALUE = re.compile(r"(tcp|udp|sctp)://", re.IGNORECASE)
+_TOP_LEVEL_KEY = re.compile(r"""(["']?)([A-Za-z0-9_-]+)\1[ \t]*[:=]""")
 
 
 @dataclass(frozen=True)
 class Raw:
     value: object
-    source: str
-    rank: int  # position of the source in the order above; later wins
+    source: str  # "default", a file's absolute path, or "env POP3_X"
+    rank: int
     line: int | None = None  # where in a file the key is set
 
     @property
@@ -66,220 +54,166 @@ class Raw:
 
 @dataclass(frozen=True)
 class _Layer:
-    """One source's values (underscore keys), as fed to dynaconf."""
-
-    source: str  # "default", a file's absolute path, or "env POP3_X"
+    source: str
     loader: str  # "toml", "yaml" or "env": SourceMetadata.loader
     rank: int
-    values: dict[str, object]
-    lines: dict[str, int] = field(default_factory=dict)  # a file's keys -> their line
-
-
-def _dynaconf_yaml(text: str) -> object:
-    # via dynaconf's loader module: mypy cannot check the vendored ruamel package itself
-    from dynaconf.loaders.yaml_loader import yaml  # noqa: PLC0415 - only when a YAML file exists
-
-    return cast(object, yaml.safe_load(text))
-
-
-def _dynaconf_env_value(text: str) -> object:
-    from dynaconf.utils.parse_conf import parse_conf_data  # noqa: PLC0415
-
-    return cast(object, parse_conf_data(text, tomlfy=True, box_settings=_ENV_PARSING))
-
-
-@functools.cache
-def _sealed_settings_class() -> type:
-    """dynaconf's ``Settings`` with an empty environment (see the module docstring)."""
-    from dynaconf.base import Settings  # noqa: PLC0415 - dynaconf costs ~0.2 s to import
-
-    class SealedSettings(Settings):  # type: ignore[misc]  # dynaconf is untyped
-        @property
-        def environ(self) -> Mapping[str, str]:
-            return {}
-
-    return SealedSettings
+    values: dict[str, object]  # dash keys
+    lines: dict[str, int] = field(default_factory=dict)
 
 
 def _new_dynaconf() -> Any:
-    from dynaconf import Dynaconf  # noqa: PLC0415
+    """A new ``Dynaconf`` whose settings see an empty process environment."""
+    from dynaconf import Dynaconf  # noqa: PLC0415 - dynaconf costs ~0.2 s to import
+    from dynaconf.base import Settings  # noqa: PLC0415
 
-    return Dynaconf(_wrapper_class=_sealed_settings_class(), **_DYNACONF_OPTIONS)
+    class SealedSettings(Settings):  # type: ignore[misc]  # dynaconf is untyped
+        environ = property(lambda self: {})  # the process environment is never read
 
-
-def _feed(settings: Any, layer: _Layer) -> None:
-    from dynaconf.loaders.base import SourceMetadata  # noqa: PLC0415
-
-    metadata = SourceMetadata(loader=layer.loader, identifier=layer.source, env="global")
-    for key, value in layer.values.items():
-        name = _name(key)
-        if isinstance(value, dict | list):  # replaced, never merged (see the module docstring)
-            settings.unset(name, force=True)
-        # a copy: dynaconf turns nested tables into its own nodes in place
-        settings.set(name, copy.deepcopy(value), loader_identifier=metadata)
-
-
-def _layered(settings: Any, layers: list[_Layer]) -> dict[str, Raw]:
-    """Each key that some layer set -> its value in dynaconf and the last source that set it."""
-    from dynaconf import get_history  # noqa: PLC0415
-
-    order = {layer.source: (i, layer) for i, layer in enumerate(layers)}
-    stored: dict[str, object] = settings.as_dict()
-    out: dict[str, Raw] = {}
-    for key in KEYS:
-        name = _name(key)
-        if name not in stored:
-            continue
-        history = get_history(settings, name, filter_callable=lambda m: m.identifier in order)
-        _, last = max((order[entry["identifier"]] for entry in history), key=lambda o: o[0])
-        out[key] = Raw(stored[name], last.source, last.rank, last.lines.get(key))
-    return out
+    return Dynaconf(_wrapper_class=SealedSettings, **_OPTIONS)
 
 
 def _name(key: str) -> str:
     return key.upper().replace("-", "_")
 
 
-def _parse(text: str, path: Path, label: str) -> tuple[object, str | None]:
-    """(data, problem) for a file's text; TOML if it ends in .toml, else YAML."""
+def _parse(text: str, path: Path, label: str) -> object:
+    """A file's data (TOML if it ends in .toml, else YAML); raises ValueError naming the fault."""
     if path.suffix.lower() == ".toml":
         try:
-            return tomllib.loads(text), None
+            return tomllib.loads(text)
         except tomllib.TOMLDecodeError as e:
-            return None, f"{label}: not valid TOML ({e})"
+            raise ValueError(f"{label}: not valid TOML ({e})") from None
+    from dynaconf.loaders.yaml_loader import yaml  # noqa: PLC0415 - vendored ruamel
+
     try:
-        return _dynaconf_yaml(text), None
+        return yaml.safe_load(text)
     except Exception as e:  # ruamel's YAMLError and friends
         mark: Any = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         detail = getattr(e, "problem", None) or type(e).__name__
-        return None, f"{label}: not valid YAML ({detail}{where})"
+        raise ValueError(f"{label}: not valid YAML ({detail}{where})") from None
 
 
-_TOP_LEVEL_KEY = re.compile(r"""(["']?)([A-Za-z0-9_-]+)\1[ \t]*[:=]""")
-
-
-def key_lines(text: str) -> dict[str, int]:
-    """The line (1-based) of each top-level key of a YAML or TOML text, by its first match."""
-    lines: dict[str, int] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
-        if match := _TOP_LEVEL_KEY.match(line):
-            lines.setdefault(normalise(match[2]), number)
-    return lines
-
-
-def _read(
-    path: Path, label: str, *, required: bool, problems: list[str]
-) -> tuple[dict[str, object], dict[str, int]]:
-    """A config file's keys (normalised) -> values, and -> their lines; ({}, {}) if an optional
-    file is missing."""
+def _read(path: Path, rank: int, required: bool, problems: list[str]) -> _Layer:
+    label = str(path.absolute())
+    layer = _Layer(label, "toml" if path.suffix.lower() == ".toml" else "yaml", rank, {})
     try:
         text = path.read_text(encoding="utf-8")
+        data = _parse(text, path, label)
+        if not isinstance(data, dict | None):
+            raise ValueError(f"{label}: is not a mapping of keys to values")
     except FileNotFoundError:
         if required:
             problems.append(f"config: {path} does not exist (from env {CONFIG_ENV})")
-        return {}, {}
+        return layer
     except UnicodeDecodeError:
         problems.append(f"{label}: is not UTF-8 text")
-        return {}, {}
+        return layer
     except OSError as e:
         problems.append(f"{label}: cannot be read ({e.strerror or e})")
-        return {}, {}
-    data, problem = _parse(text, path, label)
-    if problem:
-        problems.append(problem)
-        return {}, {}
-    if data is None:  # an empty YAML file
-        return {}, {}
-    if not isinstance(data, dict):
-        problems.append(f"{label}: is not a mapping of keys to values")
-        return {}, {}
-    out: dict[str, object] = {}
-    lines = key_lines(text)
-    for name, value in data.items():
+        return layer
+    except ValueError as e:  # not parsed, or not a mapping
+        problems.append(str(e))
+        return layer
+    for number, line in enumerate(text.splitlines(), start=1):
+        if match := _TOP_LEVEL_KEY.match(line):
+            layer.lines.setdefault(normalise(match[2]), number)
+    for name, value in (data or {}).items():
         key = normalise(str(name))
         if key not in KEYS:
-            where = Raw(None, label, 0, lines.get(key)).origin
+            where = Raw(None, label, rank, layer.lines.get(key)).origin
             problems.append(f"{key}: unknown key {where}{suggestion(key)}")
         elif value is not None:  # `key:` with no value leaves the key as it was
-            out[key] = value
-    return out, lines
+            layer.values[key] = value
+    return layer
 
 
-def _file_layers(
-    env: Mapping[str, str], places: Places, etc_dir: Path, problems: list[str]
-) -> list[_Layer]:
-    files: list[tuple[Path, bool]] = [
-        (etc_dir / "config.yaml", False),
-        (places.home / HOME_DIR_NAME / "config.yaml", False),
-        (places.cwd / "config.yaml", False),
-    ]
-    if env.get(CONFIG_ENV):
-        files.append((places.path(env[CONFIG_ENV]), True))
-    layers: list[_Layer] = []
-    for rank, (path, required) in enumerate(files, start=DEFAULT_RANK + 1):
-        label = str(path.absolute())
-        if any(layer.source == label for layer in layers):  # e.g. run from /etc/aws-ses-...
-            continue
-        values, lines = _read(path, label, required=required, problems=problems)
-        loader = "toml" if path.suffix.lower() == ".toml" else "yaml"
-        layers.append(_Layer(label, loader, rank, values, lines))
-    return layers
+def _env_layer(name: str, text: str, problems: list[str]) -> _Layer | None:
+    """A ``POP3_*`` variable's layer (None: not set, or a problem); text and paths verbatim."""
+    key, label = normalise(name[len("POP3_") :]), f"env {name}"
+    if key not in KEYS:
+        problems.append(f"{key}: unknown key (from {label}){suggestion(key, in_env=True)}")
+        return None
+    value: object = text
+    if text and not KEYS[key].verbatim:
+        from dynaconf.utils.parse_conf import parse_conf_data  # noqa: PLC0415
+
+        try:  # the converters on, whatever AUTO_CAST_FOR_DYNACONF says in the environment
+            value = parse_conf_data(
+                text, tomlfy=True, box_settings={"AUTO_CAST_FOR_DYNACONF": True}
+            )
+        except Exception as e:  # dynaconf's DynaconfParseError, e.g. "@int abc"
+            problems.append(f"{key}: {e} (from {label})")
+            return None
+    # like viper without AllowEmptyEnv, an empty variable is unset; "@none" leaves the key as is
+    return None if value in ("", None) else _Layer(label, "env", ENV_RANK, {key: value})
 
 
-def _env_layers(env: Mapping[str, str], problems: list[str]) -> list[_Layer]:
-    """One layer per ``POP3_*`` variable (each is its own source), in name order."""
-    layers: list[_Layer] = []
-    links = set(service_links(env))
-    for name in sorted(env):
-        if not name.startswith("POP3_") or name in IGNORED_ENV or name in links:
-            continue
-        key, label = normalise(name[len("POP3_") :]), f"env {name}"
-        if key not in KEYS:
-            problems.append(f"{key}: unknown key (from {label}){suggestion(key, in_env=True)}")
-            continue
-        text = env[name]
-        if text == "":  # like viper without AllowEmptyEnv: an empty variable is unset
-            continue
-        value: object = text
-        if not KEYS[key].verbatim:
-            try:
-                value = _dynaconf_env_value(text)
-            except Exception as e:  # dynaconf's DynaconfParseError, e.g. "@int abc"
-                problems.append(f"{key}: {e} (from {label})")
-                continue
-        if value is not None:  # "@none" leaves the key as it was
-            layers.append(_Layer(label, "env", ENV_RANK, {key: value}))
-    return layers
-
-
-def _plain(value: object) -> object:
-    """A schema default as a file would give it (dynaconf stores lists and text)."""
-    if isinstance(value, tuple):
-        return list(value)
-    if isinstance(value, Path):
-        return f"./{value}" if not value.is_absolute() else str(value)
-    return dict(value) if isinstance(value, Mapping) else value
+def service_links(env: Mapping[str, str]) -> list[str]:
+    """The Kubernetes service-link variables of a Service named ``pop3``, by their shape."""
+    return sorted(
+        name
+        for name, value in env.items()
+        if _LINK_NAME.fullmatch(name) or (name == "POP3_PORT" and _LINK_VALUE.match(value.strip()))
+    )
 
 
 def schema_defaults() -> dict[str, object]:
-    """The first source: every key's default as the schema declares it (None = unset)."""
-    return {name: _plain(k.default) for name, k in KEYS.items() if k.default is not None}
+    """The first source: every key's default as a file would give it (None = unset)."""
+    out: dict[str, object] = {}
+    for name, key in KEYS.items():
+        value = key.default
+        if isinstance(value, Path):
+            value = str(value) if value.is_absolute() else f"./{value}"
+        if isinstance(value, tuple | Mapping):
+            value = dict(value) if isinstance(value, Mapping) else list(value)
+        if value is not None:
+            out[name] = value
+    return out
 
 
 def read_layers(
-    env: Mapping[str, str],
-    places: Places,
-    etc_dir: Path,
-    problems: list[str],
+    env: Mapping[str, str], places: Places, etc_dir: Path, problems: list[str], notes: list[str]
 ) -> dict[str, Raw]:
     """Feed every source, in order, to a new ``Dynaconf``; each key set -> value and source."""
-    layers = [
-        _Layer("default", "toml", DEFAULT_RANK, schema_defaults()),
-        *_file_layers(env, places, etc_dir, problems),
-        *_env_layers(env, problems),
-    ]
+    files = [d / "config.yaml" for d in (etc_dir, places.home / HOME_DIR_NAME, places.cwd)]
+    if env.get(CONFIG_ENV):
+        files.append(places.path(env[CONFIG_ENV]))
+    layers = [_Layer("default", "toml", DEFAULT_RANK, schema_defaults())]
+    for rank, path in enumerate(files, start=DEFAULT_RANK + 1):
+        if str(path.absolute()) not in (layer.source for layer in layers):  # run from /etc/...
+            layers.append(_read(path, rank, rank == DEFAULT_RANK + 4, problems))
+    if links := service_links(env):
+        shown = ", ".join(links[:4]) + (", ..." if len(links) > 4 else "")
+        notes.append(
+            f"ignored {len(links)} Kubernetes service-link variable(s) of a Service named pop3 "
+            f"({shown}); set enableServiceLinks: false in the pod spec to stop them"
+        )
+    for name in sorted(set(env) - IGNORED_ENV - set(links)):
+        if name.startswith("POP3_") and (layer := _env_layer(name, env[name], problems)):
+            layers.append(layer)
+    return _layered(layers)
+
+
+def _layered(layers: list[_Layer]) -> dict[str, Raw]:
+    from dynaconf import get_history  # noqa: PLC0415
+    from dynaconf.loaders.base import SourceMetadata  # noqa: PLC0415
+
     settings = _new_dynaconf()
     for layer in layers:
-        _feed(settings, layer)
-    return _layered(settings, layers)
+        metadata = SourceMetadata(loader=layer.loader, identifier=layer.source, env="global")
+        for key, value in layer.values.items():
+            if isinstance(value, dict | list):  # replaced, never merged
+                settings.unset(_name(key), force=True)
+            # a copy: dynaconf turns nested tables into its own nodes in place
+            settings.set(_name(key), copy.deepcopy(value), loader_identifier=metadata)
+    by_source = {layer.source: layer for layer in layers}
+    stored, out = settings.as_dict(), {}
+    for key in KEYS:
+        if _name(key) in stored:
+            history = get_history(
+                settings, _name(key), filter_callable=lambda m: m.identifier in by_source
+            )
+            last = by_source[history[-1]["identifier"]]
+            out[key] = Raw(stored[_name(key)], last.source, last.rank, last.lines.get(key))
+    return out

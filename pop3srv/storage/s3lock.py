@@ -14,7 +14,10 @@ so marking never makes a dead holder look alive). The holder's replica looks at 
 holds every ``WATCH_INTERVAL`` (one HeadObject per held lock); on a mark it asks ``on_wanted``:
 an idle session is ended and its lock deleted (``If-Match`` on the mark), a busy one re-asserts
 the lock. The requester only ever takes the lock with ``If-None-Match`` (or a stale takeover),
-never deletes it, and gives up after ``WANT_WAIT``.
+never deletes it, and gives up after ``WANT_WAIT``. Its mark says until when it waits
+(``wanted-until``, by the S3 server's clock): a mark found later is left by a login that gave
+up, and is answered by re-asserting the lock, so a session that turns idle after that login was
+refused is not ended for nobody.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import email.utils
 import hashlib
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -225,7 +228,7 @@ class S3Locks:
         wanted_by = metadata.get("wanted-by")
         if etag == lease.etag or wanted_by is None or lease.on_wanted is None:
             return False
-        if lease.on_wanted(wanted_by):
+        if not _given_up(metadata, head) and lease.on_wanted(wanted_by):
             lease.etag, lease.yielded = etag, True  # release deletes the marked version
             return True
         body = json.dumps({"owner": "reasserted", "lease": self.lease}).encode()
@@ -238,6 +241,7 @@ class S3Locks:
         self, client: Any, location: S3Location, key: str, body: bytes, requester: str
     ) -> str | None:
         """Mark the lock wanted by ``requester`` and wait for it; the ETag once taken."""
+        until: float | None = None  # by the S3 server's clock, so replicas' clocks do not matter
         with trio.move_on_after(WANT_WAIT):
             while True:
                 try:
@@ -246,8 +250,10 @@ class S3Locks:
                     )
                 except MessageGone:
                     head = None
+                if until is None and head is not None and (now := _s3_now(head)) is not None:
+                    until = now + WANT_WAIT - 1  # Date has one-second resolution: a second early
                 if head is not None and "wanted-by" not in head.get("Metadata", {}):
-                    await self._mark(client, location, key, head, requester)
+                    await self._mark(client, location, key, head, requester, until=until)
                 etag = await self._put(client, location, key, body, IfNoneMatch="*")
                 if etag is None:
                     etag = await self._take_over_if_stale(client, location, key, body)
@@ -257,12 +263,22 @@ class S3Locks:
         return None
 
     async def _mark(
-        self, client: Any, location: S3Location, key: str, head: Any, requester: str
+        self,
+        client: Any,
+        location: S3Location,
+        key: str,
+        head: Any,
+        requester: str,
+        *,
+        until: float | None,
     ) -> None:
+        """Mark the lock wanted by ``requester`` until ``until`` (S3 time; None: no limit)."""
         metadata = head.get("Metadata", {})
         renewed = metadata.get("renewed") or str(int(head["LastModified"].timestamp()))
         mark = {"lease": metadata.get("lease", str(int(self.lease))), "renewed": renewed}
         mark["wanted-by"] = requester
+        if until is not None:
+            mark["wanted-until"] = str(int(until))
         await self._put(client, location, key, b"{}", IfMatch=str(head["ETag"]), Metadata=mark)
 
     async def _take_over_if_stale(
@@ -274,10 +290,24 @@ class S3Locks:
             return await self._put(client, location, key, body, IfNoneMatch="*")
         metadata = head.get("Metadata", {})
         lease = float(metadata.get("lease", self.lease))
-        headers = head.get("ResponseMetadata", {}).get("HTTPHeaders", {})
-        now = email.utils.parsedate_to_datetime(headers["date"]) if "date" in headers else None
+        now = _s3_now(head)
         renewed = float(metadata.get("renewed") or head["LastModified"].timestamp())
-        if now is None or now.timestamp() - renewed <= lease:  # a mark keeps the holder's time
+        if now is None or now - renewed <= lease:  # a mark keeps the holder's time
             return None
         log.info("taking over a maildrop lock whose lease ran out")
         return await self._put(client, location, key, body, IfMatch=str(head["ETag"]))
+
+
+def _s3_now(head: Any) -> float | None:
+    """The S3 server's time of a response (its Date header), if it sent one."""
+    headers = head.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+    if "date" not in headers:
+        return None
+    return email.utils.parsedate_to_datetime(headers["date"]).timestamp()
+
+
+def _given_up(metadata: Mapping[str, str], head: Any) -> bool:
+    """Whether the login that marked the lock has stopped waiting for it (its ``wanted-until``
+    has passed by the S3 server's clock): then an idle holder keeps its session."""
+    until, now = metadata.get("wanted-until"), _s3_now(head)
+    return until is not None and now is not None and now > float(until)

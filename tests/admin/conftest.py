@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
 import pytest
+import trio
 from prometheus_client import CollectorRegistry
 from quart.typing import TestClientProtocol
 from quart_trio import QuartTrio
@@ -35,9 +37,24 @@ MAILBOXES = {"work": {"folder": "work"}, "team<b>": {"folder": "team"}}
 BEARER = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 CHROMIUM = "/usr/bin/chromium"
 
-requires_promtool = pytest.mark.skipif(
-    shutil.which("promtool") is None, reason="promtool (Debian package prometheus) not installed"
-)
+
+async def assert_promtool_accepts(exposition: str) -> None:
+    """``promtool check metrics`` (Debian's prometheus, installed by ``make test``) finds
+    nothing to say about a scrape of /metrics."""
+    promtool = shutil.which("promtool")
+    assert promtool is not None, "promtool missing: scripts/ensure-system-packages installs it"
+    result = await trio.to_thread.run_sync(
+        lambda: subprocess.run(
+            [promtool, "check", "metrics"],
+            input=exposition,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip() == "" and result.stderr.strip() == "", result.stdout
 
 
 def admin_env(tmp_path: Path, **extra: str) -> dict[str, str]:

@@ -20,24 +20,15 @@ from pop3srv.cli import main
 from tests.admin.conftest import JWT_SECRET, admin_env
 from tests.admin.test_live_server import start_with_admin
 from tests.conftest import RunningServer, server_env
+from tests.e2e.process import child_env, run_pop3srv
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("POP3_")}
-    base["HOME"] = str(tmp_path)
-    return {**base, **server_env(tmp_path, **admin_env(tmp_path, **extra))}
+    return child_env(tmp_path, **admin_env(tmp_path, **extra))
 
 
 def _pop3srv(tmp_path: Path, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pop3srv", *args],
-        cwd=tmp_path,
-        env=_env(tmp_path, **extra),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_pop3srv(tmp_path, *args, **admin_env(tmp_path, **extra))
 
 
 async def _run(tmp_path: Path, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:

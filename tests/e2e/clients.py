@@ -1,4 +1,5 @@
-"""Helpers for driving unmodified third-party POP3 clients (mpop, fetchmail, getmail6).
+"""Helpers for driving unmodified third-party POP3 clients (mpop, fetchmail, getmail6, s-nail,
+fdm, and the client libraries of Perl, Ruby and Node.js through small scripts).
 
 Each client runs as a child process with HOME in the test's tmp_path, a minimal environment,
 configuration files written with mode 0600, and delivery into a directory the test owns.
@@ -10,7 +11,7 @@ import os
 import re
 import shlex
 import subprocess
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import trio
 import trustme
 
 from tests.conftest import RunningServer
-from tests.corpus import digest, expected_on_wire
+from tests.corpus import BIG_NAME, digest, expected_on_wire, write_corpus
 
 #: The three ways into pop3srv: plaintext on plain_port (loopback, so USER/PASS is allowed),
 #: STLS on plain_port, implicit TLS on tls_port.
@@ -231,3 +232,48 @@ def assert_delivered(
     for name in sorted({n for n in found if found.count(n) > 1}):
         problems.append(f"delivered {found.count(name)} times: {name!r}")
     assert not problems, "\n".join(problems)
+
+
+#: One client run into a fresh directory: (the run, the messages it delivered).
+Fetch = Callable[[Path], Awaitable[tuple[ClientRun, list[bytes]]]]
+
+
+async def check_keeps_then_deletes(
+    server: RunningServer,
+    base: Path,
+    transport: str,
+    fetch: Callable[[Path, bool], Awaitable[tuple[ClientRun, list[bytes]]]],
+    transform: Callable[[bytes], bytes],
+    *,
+    big: bool = True,
+) -> ClientRun:
+    """The scenario every client passes: the corpus (with the 40 MiB message over implicit TLS)
+    fetched keeping it, byte-exact and nothing deleted, then fetched deleting it, byte-exact and
+    nothing left once QUIT committed the deletions, over the transport asked for.
+    ``fetch(directory, keep)`` runs the client once; returns the deleting run. ``big=False``
+    leaves the 40 MiB message out (for clients that take minutes over it)."""
+    messages = write_corpus(server.mail_dir, big=big and transport == "tls")
+    assert not big or transport != "tls" or BIG_NAME in messages
+    run, delivered = await fetch(base / "keep", True)
+    assert run.returncode == 0, run
+    assert_delivered(delivered, messages, transform)
+    assert mail_left(server) == sorted(messages), "keeping must not delete anything"
+    run, delivered = await fetch(base / "delete", False)
+    assert run.returncode == 0, run
+    assert_delivered(delivered, messages, transform)
+    assert mail_left(server) == []
+    assert_transport_used(server, transport)
+    return run
+
+
+async def check_failure_keeps_all(
+    server: RunningServer, fetch: Fetch, base: Path, returncode: int, says: bytes | None
+) -> None:
+    """A run that must fail (wrong password, untrusted certificate): the client's exit status
+    and message, nothing delivered, and every message still in the mailbox."""
+    messages = write_corpus(server.mail_dir)
+    run, delivered = await fetch(base)
+    assert run.returncode == returncode, run
+    assert says is None or says in run.stdout + run.stderr, run
+    assert delivered == []
+    assert mail_left(server) == sorted(messages)

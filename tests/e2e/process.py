@@ -47,23 +47,46 @@ class ServerProcess:
         return err
 
 
-def spawn_server(tmp: Path, **extra: str) -> ServerProcess:
-    """Start the server with the test environment of ``conftest.server_env`` plus ``extra``."""
-    return spawn_server_with(tmp, None, extra)
+def child_env(tmp: Path, **extra: str) -> dict[str, str]:
+    """This process' environment without its ``POP3_*`` variables, HOME in ``tmp``, plus the
+    test settings of ``conftest.server_env`` and ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("POP3_")}
+    env.update(server_env(tmp, **extra), HOME=str(tmp))
+    return env
+
+
+def run_pop3srv(tmp: Path, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+    """``pop3srv ARGS`` run to its end in ``tmp`` with :func:`child_env`; output as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "pop3srv", *args],
+        cwd=tmp,
+        env=child_env(tmp, **extra),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def spawn_server(tmp: Path, *args: str, **extra: str) -> ServerProcess:
+    """Start ``pop3srv serve ARGS`` with :func:`child_env` (``extra`` added)."""
+    return spawn_server_with(tmp, None, extra, args)
 
 
 def spawn_server_with(
-    tmp: Path, preexec_fn: Callable[[], object] | None, extra: dict[str, str]
+    tmp: Path,
+    preexec_fn: Callable[[], object] | None,
+    extra: dict[str, str],
+    args: tuple[str, ...] = (),
 ) -> ServerProcess:
     """``spawn_server`` with ``preexec_fn`` run in the child first (e.g. to set limits)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("POP3_")}
-    env.update(server_env(tmp, **extra), HOME=str(tmp))
     ports = tmp / "ports.json"
     ports.unlink(missing_ok=True)
+    command = ["serve", "--any-free-port", "--ports-file", str(ports), *args]
     popen = subprocess.Popen(
-        [sys.executable, "-m", "pop3srv", "serve", "--any-free-port", "--ports-file", str(ports)],
+        [sys.executable, "-m", "pop3srv", *command],
         cwd=tmp,
-        env=env,
+        env=child_env(tmp, **extra),
         stderr=subprocess.PIPE,
         text=True,
         preexec_fn=preexec_fn,  # noqa: PLW1509 - only sets limits

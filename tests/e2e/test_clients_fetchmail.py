@@ -20,15 +20,13 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PASSWORD, USER, RunningServer
-from tests.corpus import BIG_NAME, write_corpus
 from tests.e2e.clients import (
     TRANSPORTS,
     ClientRun,
-    assert_delivered,
-    assert_transport_used,
+    check_failure_keeps_all,
+    check_keeps_then_deletes,
     client_env,
     host_for,
-    mail_left,
     make_mda,
     port_for,
     run_client,
@@ -117,20 +115,10 @@ async def _fetchmail(
 async def test_fetchmail_delivers_corpus_byte_exact_keeps_then_deletes(
     server: RunningServer, tmp_path: Path, transport: str
 ) -> None:
-    messages = write_corpus(server.mail_dir, big=transport == "tls")
-    assert transport != "tls" or BIG_NAME in messages
+    async def fetch(base: Path, keep: bool) -> tuple[ClientRun, list[bytes]]:
+        return await _fetchmail(server, base, transport, keep=keep)
 
-    run, delivered = await _fetchmail(server, tmp_path / "keep", transport, keep=True)
-    assert run.returncode == 0, run
-    assert_delivered(delivered, messages, with_header_separator)
-    assert mail_left(server) == sorted(messages), "keep must not delete anything"
-
-    # Without keep, fetchmail deletes each delivered message; QUIT commits the deletions.
-    run, delivered = await _fetchmail(server, tmp_path / "delete", transport, keep=False)
-    assert run.returncode == 0, run
-    assert_delivered(delivered, messages, with_header_separator)
-    assert mail_left(server) == []
-    assert_transport_used(server, transport)
+    run = await check_keeps_then_deletes(server, tmp_path, transport, fetch, with_header_separator)
     if transport == "stls":
         assert b"upgrade to TLS succeeded" in run.stdout + run.stderr, run
 
@@ -139,20 +127,20 @@ async def test_fetchmail_delivers_corpus_byte_exact_keeps_then_deletes(
 async def test_fetchmail_wrong_password_fails_and_deletes_nothing(
     server: RunningServer, tmp_path: Path, transport: str
 ) -> None:
-    messages = write_corpus(server.mail_dir)
-    run, delivered = await _fetchmail(server, tmp_path, transport, keep=False, password="wrong")
-    assert run.returncode == AUTH_FAILED, run
-    assert delivered == []
-    assert mail_left(server) == sorted(messages)
+    async def fetch(base: Path) -> tuple[ClientRun, list[bytes]]:
+        return await _fetchmail(server, base, transport, keep=False, password="wrong")
+
+    await check_failure_keeps_all(server, fetch, tmp_path, AUTH_FAILED, None)
 
 
 async def test_fetchmail_rejects_a_certificate_it_does_not_trust(
     server: RunningServer, tmp_path: Path
 ) -> None:
-    messages = write_corpus(server.mail_dir)
     other_ca = str(untrusted_ca_file(tmp_path))
-    run, delivered = await _fetchmail(server, tmp_path, "tls", keep=False, trust=other_ca)
-    assert run.returncode == SOCKET_ERROR, run
-    assert b"certificate verify failed" in run.stderr, run
-    assert delivered == []
-    assert mail_left(server) == sorted(messages)
+
+    async def fetch(base: Path) -> tuple[ClientRun, list[bytes]]:
+        return await _fetchmail(server, base, "tls", keep=False, trust=other_ca)
+
+    await check_failure_keeps_all(
+        server, fetch, tmp_path, SOCKET_ERROR, b"certificate verify failed"
+    )

@@ -23,15 +23,13 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PASSWORD, USER, RunningServer
-from tests.corpus import BIG_NAME, write_corpus
 from tests.e2e.clients import (
     ClientRun,
-    assert_delivered,
-    assert_transport_used,
+    check_failure_keeps_all,
+    check_keeps_then_deletes,
     client_env,
     host_for,
     lf_line_ends,
-    mail_left,
     make_mda,
     port_for,
     run_client,
@@ -137,41 +135,32 @@ def _as_getmail_delivers(wire: bytes) -> bytes:
 async def test_getmail_delivers_corpus_byte_exact_keeps_then_deletes(
     server: RunningServer, tmp_path: Path, transport: str
 ) -> None:
-    messages = write_corpus(server.mail_dir, big=transport == "tls")
-    assert transport != "tls" or BIG_NAME in messages
-
-    run, delivered = await _getmail(server, tmp_path / "keep", transport, delete=False)
-    assert run.returncode == 0, run
-    assert_delivered(_without_return_path(delivered), messages, _as_getmail_delivers)
-    assert mail_left(server) == sorted(messages), "delete = false must not delete anything"
-
     # delete = true: DELE after each successful delivery, committed by QUIT.
-    run, delivered = await _getmail(server, tmp_path / "delete", transport, delete=True)
-    assert run.returncode == 0, run
-    assert_delivered(_without_return_path(delivered), messages, _as_getmail_delivers)
-    assert mail_left(server) == []
-    assert_transport_used(server, transport)
+    async def fetch(base: Path, keep: bool) -> tuple[ClientRun, list[bytes]]:
+        run, delivered = await _getmail(server, base, transport, delete=not keep)
+        return run, _without_return_path(delivered)
+
+    await check_keeps_then_deletes(server, tmp_path, transport, fetch, _as_getmail_delivers)
 
 
 @pytest.mark.parametrize("transport", GETMAIL_TRANSPORTS)
 async def test_getmail_wrong_password_fails_and_deletes_nothing(
     server: RunningServer, tmp_path: Path, transport: str
 ) -> None:
-    messages = write_corpus(server.mail_dir)
-    run, delivered = await _getmail(server, tmp_path, transport, delete=True, password="wrong")
-    assert run.returncode == GETMAIL_FAILED, run
-    assert b"-ERR [AUTH]" in run.stderr, run
-    assert delivered == []
-    assert mail_left(server) == sorted(messages)
+    async def fetch(base: Path) -> tuple[ClientRun, list[bytes]]:
+        return await _getmail(server, base, transport, delete=True, password="wrong")
+
+    await check_failure_keeps_all(server, fetch, tmp_path, GETMAIL_FAILED, b"-ERR [AUTH]")
 
 
 async def test_getmail_rejects_a_certificate_it_does_not_trust(
     server: RunningServer, tmp_path: Path
 ) -> None:
-    messages = write_corpus(server.mail_dir)
     other_ca = str(untrusted_ca_file(tmp_path))
-    run, delivered = await _getmail(server, tmp_path, "tls", delete=True, trust=other_ca)
-    assert run.returncode == GETMAIL_FAILED, run
-    assert b"CERTIFICATE_VERIFY_FAILED" in run.stderr, run
-    assert delivered == []
-    assert mail_left(server) == sorted(messages)
+
+    async def fetch(base: Path) -> tuple[ClientRun, list[bytes]]:
+        return await _getmail(server, base, "tls", delete=True, trust=other_ca)
+
+    await check_failure_keeps_all(
+        server, fetch, tmp_path, GETMAIL_FAILED, b"CERTIFICATE_VERIFY_FAILED"
+    )

@@ -16,16 +16,14 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PASSWORD, USER, RunningServer
-from tests.corpus import BIG_NAME, write_corpus
 from tests.e2e.clients import (
     TRANSPORTS,
     ClientRun,
-    assert_delivered,
-    assert_transport_used,
+    check_failure_keeps_all,
+    check_keeps_then_deletes,
     client_env,
     host_for,
     lf_line_ends,
-    mail_left,
     maildir_messages,
     make_maildir,
     port_for,
@@ -120,41 +118,31 @@ async def _mpop(
 async def test_mpop_delivers_corpus_byte_exact_keeps_then_deletes(
     server: RunningServer, tmp_path: Path, transport: str
 ) -> None:
-    messages = write_corpus(server.mail_dir, big=transport == "tls")
-    assert transport != "tls" or BIG_NAME in messages
+    # keep off is mpop's default: DELE every delivered message, committed by QUIT.
+    async def fetch(base: Path, keep: bool) -> tuple[ClientRun, list[bytes]]:
+        return await _mpop(server, base, transport, keep=keep)
 
-    run, delivered = await _mpop(server, tmp_path / "keep", transport, keep=True)
-    assert run.returncode == 0, run
-    assert_delivered(delivered, messages, lf_line_ends)
-    assert mail_left(server) == sorted(messages), "keep on must not delete anything"
-
-    # mpop's default (keep off): DELE every delivered message, committed by QUIT.
-    run, delivered = await _mpop(server, tmp_path / "delete", transport, keep=False)
-    assert run.returncode == 0, run
-    assert_delivered(delivered, messages, lf_line_ends)
-    assert mail_left(server) == []
-    assert_transport_used(server, transport)
+    await check_keeps_then_deletes(server, tmp_path, transport, fetch, lf_line_ends)
 
 
 @pytest.mark.parametrize("transport", ["plain", "stls"])  # USER/PASS, then AUTH PLAIN
 async def test_mpop_wrong_password_fails_and_deletes_nothing(
     server: RunningServer, tmp_path: Path, transport: str
 ) -> None:
-    messages = write_corpus(server.mail_dir)
-    run, delivered = await _mpop(server, tmp_path, transport, keep=False, password="wrong")
-    assert run.returncode == EX_NOPERM, run
-    assert b"authentication failed" in run.stderr, run
-    assert delivered == []
-    assert mail_left(server) == sorted(messages)
+    async def fetch(base: Path) -> tuple[ClientRun, list[bytes]]:
+        return await _mpop(server, base, transport, keep=False, password="wrong")
+
+    await check_failure_keeps_all(server, fetch, tmp_path, EX_NOPERM, b"authentication failed")
 
 
 async def test_mpop_rejects_a_certificate_it_does_not_trust(
     server: RunningServer, tmp_path: Path
 ) -> None:
-    messages = write_corpus(server.mail_dir)
     other_ca = str(untrusted_ca_file(tmp_path))
-    run, delivered = await _mpop(server, tmp_path, "tls", keep=False, trust=other_ca)
-    assert run.returncode == EX_UNAVAILABLE, run
-    assert b"TLS certificate verification failed" in run.stderr, run
-    assert delivered == []
-    assert mail_left(server) == sorted(messages)
+
+    async def fetch(base: Path) -> tuple[ClientRun, list[bytes]]:
+        return await _mpop(server, base, "tls", keep=False, trust=other_ca)
+
+    await check_failure_keeps_all(
+        server, fetch, tmp_path, EX_UNAVAILABLE, b"TLS certificate verification failed"
+    )

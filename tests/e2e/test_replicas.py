@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import poplib
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 from tests.conftest import PASSWORD, USER
@@ -32,29 +34,33 @@ def _login(port: int) -> tuple[str, poplib.POP3 | None]:
     return "+OK", client
 
 
-def _replicas(tmp_path: Path, seaweedfs: S3Server, bucket: str) -> list[ServerProcess]:
+@contextmanager
+def _two_replicas(
+    tmp_path: Path, seaweedfs: S3Server, bucket: str, **extra: str
+) -> Iterator[tuple[ServerProcess, ServerProcess]]:
+    """Replicas a and b serving ``inbox/`` of ``bucket`` with ``lock: s3``; stopped after."""
     env = seaweedfs.env(bucket, "inbox/")
     replicas = []
-    for name in ("a", "b"):
-        (tmp_path / name).mkdir()
-        replicas.append(
-            spawn_server(
-                tmp_path / name,
-                POP3_LOCK="s3",
-                POP3_LOCK_LEASE=LEASE,
-                POP3_LOCK_TAKEOVER="false",  # strict refusal: the second login never wins
-                **env,
-            )
-        )
-    return replicas
+    try:
+        for name in ("a", "b"):
+            (tmp_path / name).mkdir()
+            replicas.append(spawn_server(tmp_path / name, POP3_LOCK="s3", **extra, **env))
+        yield replicas[0], replicas[1]
+    finally:
+        for replica in replicas:
+            if replica.alive():
+                replica.stop()
 
 
 def test_one_winner_across_replicas_and_lease_expiry(tmp_path: Path, seaweedfs: S3Server) -> None:
     bucket = seaweedfs.create_bucket("replicas")
     for index in range(3):
         seaweedfs.put(bucket, f"inbox/m{index}", f"Subject: {index}\r\n\r\nx\r\n".encode())
-    first, second = _replicas(tmp_path, seaweedfs, bucket)
-    try:
+    # strict refusal (no takeover): the second login never wins
+    replicas = _two_replicas(
+        tmp_path, seaweedfs, bucket, POP3_LOCK_LEASE=LEASE, POP3_LOCK_TAKEOVER="false"
+    )
+    with replicas as (first, second):
         for _round in range(3):
             with ThreadPoolExecutor(2) as pool:
                 results = list(pool.map(_login, [first.plain, second.plain]))
@@ -78,10 +84,6 @@ def test_one_winner_across_replicas_and_lease_expiry(tmp_path: Path, seaweedfs: 
             time.sleep(0.5)
         else:
             raise AssertionError("the dead replica's lock never expired")
-    finally:
-        for replica in (first, second):
-            if replica.alive():
-                replica.stop()
 
 
 def test_silent_session_on_one_replica_is_taken_over_from_the_other(
@@ -90,13 +92,7 @@ def test_silent_session_on_one_replica_is_taken_over_from_the_other(
     bucket = seaweedfs.create_bucket("takeover")
     for index in range(3):
         seaweedfs.put(bucket, f"inbox/m{index}", f"Subject: {index}\r\n\r\nx\r\n".encode())
-    env = seaweedfs.env(bucket, "inbox/")
-    replicas = []
-    for name in ("a", "b"):
-        (tmp_path / name).mkdir()
-        replicas.append(spawn_server(tmp_path / name, POP3_LOCK="s3", POP3_LOCK_LEASE="60", **env))
-    first, second = replicas
-    try:
+    with _two_replicas(tmp_path, seaweedfs, bucket, POP3_LOCK_LEASE="60") as (first, second):
         old = RawClient(first.plain)
         assert old.login(USER, PASSWORD).startswith(b"+OK")
         assert old.command("DELE 1").startswith(b"+OK")  # then silence: no QUIT, no FIN
@@ -112,10 +108,6 @@ def test_silent_session_on_one_replica_is_taken_over_from_the_other(
         assert len([k for k in seaweedfs.keys(bucket) if k.startswith("inbox/")]) == 3
         old.close()
         new.close()
-    finally:
-        for replica in (first, second):
-            if replica.alive():
-                replica.stop()
 
 
 def test_busy_session_on_one_replica_is_not_cut_by_a_login_on_the_other(
@@ -124,13 +116,7 @@ def test_busy_session_on_one_replica_is_not_cut_by_a_login_on_the_other(
     bucket = seaweedfs.create_bucket("busy")
     big = big_message()
     seaweedfs.put(bucket, "inbox/big", big)
-    env = seaweedfs.env(bucket, "inbox/")
-    replicas = []
-    for name in ("a", "b"):
-        (tmp_path / name).mkdir()
-        replicas.append(spawn_server(tmp_path / name, POP3_LOCK="s3", POP3_LOCK_LEASE="60", **env))
-    first, second = replicas
-    try:
+    with _two_replicas(tmp_path, seaweedfs, bucket, POP3_LOCK_LEASE="60") as (first, second):
         old = RawClient(first.plain)
         assert old.login(USER, PASSWORD).startswith(b"+OK")
         old.send(b"RETR 1\r\n")
@@ -148,7 +134,3 @@ def test_busy_session_on_one_replica_is_not_cut_by_a_login_on_the_other(
         assert b"".join(head) + old.body() == expected_on_wire(big)
         assert old.command("QUIT").startswith(b"+OK")
         old.close()
-    finally:
-        for replica in (first, second):
-            if replica.alive():
-                replica.stop()

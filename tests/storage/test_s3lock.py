@@ -159,22 +159,55 @@ async def test_marks_do_not_keep_a_dead_holder_alive(
 
 
 async def test_a_renewal_that_meets_a_mark_answers_it(
-    s3_server: S3Server, bucket: str, pool: S3Pool, monkeypatch: pytest.MonkeyPatch
+    s3_server: S3Server, bucket: str, pool: S3Pool
 ) -> None:
-    monkeypatch.setattr(s3lock, "WANT_WAIT", 0.5)  # the requester gives up quickly
     holder, requester = S3Locks(pool, lease=60), S3Locks(pool, lease=60)
     location = s3_server.location(bucket, "renew-mark/")
     asked: list[str] = []
+    refused: list[object] = []
 
     def busy(peer: str) -> bool:
         asked.append(peer)
         return False
 
+    async def ask() -> None:
+        refused.append(await requester.acquire(location, "new", _never, requester="b:1"))
+
     held = await holder.acquire(location, "old", _never, on_wanted=busy)
     assert held is not None
-    # marked, and nobody watched: the holder's replica learns of it at its next renewal
-    assert await requester.acquire(location, "new", _never, requester="b:1") is None
-    await holder.renew(held)  # 412 on the mark: answered (busy), the lock re-asserted
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(ask)
+        await trio.sleep(1)  # marked, and nobody watched (no run): the next renewal learns of it
+        await holder.renew(held)  # 412 on the mark: answered (busy), the lock re-asserted
+        assert asked == ["b:1"]
+    assert refused == [None]  # the requester gave up
+    await holder.renew(held)  # and renewals work again (its last mark answered without asking)
+    await holder.renew(held)
     assert asked == ["b:1"]
-    await holder.renew(held)  # and plain renewals work again
+    assert not held.lost and not held.yielded
+
+
+async def test_a_mark_left_by_a_login_that_gave_up_does_not_end_an_idle_session(
+    s3_server: S3Server, bucket: str, pool: S3Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A login marks the lock while the session is busy and gives up; the session turns idle
+    before its replica looks again: the mark is past its ``wanted-until`` and is not obeyed
+    (before, the idle session was ended for a login that had already been refused)."""
+    monkeypatch.setattr(s3lock, "WANT_WAIT", 2.0)  # wanted until one second after asking
+    holder, requester = S3Locks(pool, lease=60), S3Locks(pool, lease=60)
+    location = s3_server.location(bucket, "gave-up/")
+    asked: list[str] = []
+
+    def idle(peer: str) -> bool:
+        asked.append(peer)
+        return True
+
+    held = await holder.acquire(location, "old", _never, on_wanted=idle)
+    assert held is not None
+    assert await requester.acquire(location, "new", _never, requester="b:1") is None
+    await trio.sleep(1.5)  # past wanted-until by the S3 server's clock (one-second Date)
+    await holder.watch(held)
+    assert asked == []
+    assert not held.yielded
+    await holder.renew(held)  # the lock is the holder's as before
     assert not held.lost and not held.yielded
