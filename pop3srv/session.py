@@ -9,16 +9,17 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import trio
 
 from pop3srv.auth.base import Principal
 from pop3srv.auth.penalty import address_of
 from pop3srv.failures import Who
-from pop3srv.locks import Held, MaildropLocks
+from pop3srv.locks import MaildropLocks
 from pop3srv.login import Gate, LoginRefused
 from pop3srv.maildrop import Maildrop, NoSuchMessage
+from pop3srv.opening import Opened, open_maildrop
 from pop3srv.protocol import events as ev
 from pop3srv.protocol.capabilities import capabilities
 from pop3srv.protocol.connection import Connection
@@ -26,20 +27,11 @@ from pop3srv.protocol.sasl import MECHANISMS, Credentials, SaslExchange
 from pop3srv.protocol.state import State
 from pop3srv.readahead import ReadAhead
 from pop3srv.registry import SessionRecord
-from pop3srv.retrieval import Outbox, send_numbered, store_error_reply
+from pop3srv.retrieval import Outbox, send_numbered
 from pop3srv.sessiondeps import Action, SessionDeps, SessionPolicy
-from pop3srv.storage.base import MessageStore, StoreError
 from pop3srv.update import commit
 
 __all__ = ["Action", "Session", "SessionDeps", "SessionPolicy"]
-
-
-@dataclass
-class _Login:
-    principal: Principal
-    store: MessageStore
-    maildrop: Maildrop
-    held: Held
 
 
 class Session:
@@ -52,7 +44,7 @@ class Session:
         self._deps = deps
         self._policy = policy
         self._record = record
-        self._login: _Login | None = None
+        self._login: Opened | None = None
         self._locks = deps.locks or MaildropLocks(deps.registry, metrics=deps.metrics)
         self._gate = Gate(
             deps.authenticator, deps.penalty, deps.logins, deps.metrics, deps.failures
@@ -189,29 +181,14 @@ class Session:
         return Action.CONTINUE
 
     async def _open_maildrop(self, principal: Principal) -> ev.Ok | ev.Err:
-        who, location = Who(self._record.id, self._record.peer, principal.user), principal.location
-        try:
-            held = await self._locks.acquire(location, self._record)
-        except StoreError as exc:
-            self._deps.failures.store_failed(exc, "lock", who, location)
-            return store_error_reply(exc, "cannot lock maildrop")
-        if held is None:
-            return ev.Err("maildrop already locked by another session", "IN-USE")
-        try:
-            store = self._deps.failures.watch(self._deps.open_store(location), who, location)
-            await store.check_access()
-            maildrop = Maildrop(await store.list_messages())
-        except BaseException as exc:  # a store error, or a kick while listing: free the lock
-            with trio.CancelScope(shield=True):
-                await self._locks.release(held, self._record)
-            if isinstance(exc, StoreError):
-                return store_error_reply(exc, "cannot open maildrop")
-            raise
-        self._login = _Login(principal, store, maildrop, held)
+        opened = await open_maildrop(self._deps, self._locks, self._record, principal)
+        if isinstance(opened, ev.Err):
+            return opened
+        self._login, store = opened, opened.store
         budget = self._deps.readahead
         if budget is not None and self._nursery is not None and getattr(store, "read_ahead", False):
             self._readahead = ReadAhead(store, budget, self._nursery)
-        count, octets = maildrop.stat()
+        count, octets = opened.maildrop.stat()
         return ev.Ok(f"maildrop has {count} messages ({octets} octets)")
 
     # --- TRANSACTION --------------------------------------------------------------------
