@@ -20,7 +20,8 @@ import trio
 from pop3srv.metrics import Metrics
 from pop3srv.registry import SessionRecord, SessionRegistry
 from pop3srv.storage.base import Location, S3Location
-from pop3srv.storage.s3lock import S3Lease, S3Locks
+from pop3srv.storage.s3lease import S3Lease
+from pop3srv.storage.s3lock import S3Locks
 
 log = logging.getLogger(__name__)
 RELEASE_TIMEOUT = 10.0

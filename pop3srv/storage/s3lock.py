@@ -22,43 +22,23 @@ refused is not ended for nobody.
 
 from __future__ import annotations
 
-import email.utils
 import hashlib
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import trio
 
 from pop3srv.storage.base import MessageGone, S3Location, StoreError, StoreUnavailable
 from pop3srv.storage.pool import S3Pool
+from pop3srv.storage.s3lease import S3Lease, mark_given_up, s3_now
 
 log = logging.getLogger(__name__)
 CONFLICT_RETRIES = 3
 WATCH_INTERVAL = 1.0  # how often a holder's replica looks for takeover requests
 WANT_WAIT = 5.0  # how long a requester waits for the holder to let go
 WANT_POLL = 0.25  # how often the requester tries to take the lock meanwhile
-
-
-@dataclass
-class S3Lease:
-    """A held lock; ``lost`` once a renewal found it taken over."""
-
-    location: S3Location
-    key: str
-    etag: str
-    on_lost: Callable[[], None] = field(repr=False)
-    #: asked with the requester's address when a login elsewhere wants the mailbox; True if
-    #: the session is being ended (then the lock is released with it)
-    on_wanted: Callable[[str], bool] | None = field(default=None, repr=False)
-    renewed_at: float = 0.0
-    yielded: bool = False  # given up to a takeover request; only the release remains
-    lost: bool = False
-    released: bool = False
-    #: renewal and release of one lease never overlap (each changes the ETag)
-    busy: trio.Lock = field(default_factory=trio.Lock, repr=False)
 
 
 class S3Locks:
@@ -228,7 +208,7 @@ class S3Locks:
         wanted_by = metadata.get("wanted-by")
         if etag == lease.etag or wanted_by is None or lease.on_wanted is None:
             return False
-        if not _given_up(metadata, head) and lease.on_wanted(wanted_by):
+        if not mark_given_up(metadata, head) and lease.on_wanted(wanted_by):
             lease.etag, lease.yielded = etag, True  # release deletes the marked version
             return True
         body = json.dumps({"owner": "reasserted", "lease": self.lease}).encode()
@@ -250,7 +230,7 @@ class S3Locks:
                     )
                 except MessageGone:
                     head = None
-                if until is None and head is not None and (now := _s3_now(head)) is not None:
+                if until is None and head is not None and (now := s3_now(head)) is not None:
                     until = now + WANT_WAIT - 1  # Date has one-second resolution: a second early
                 if head is not None and "wanted-by" not in head.get("Metadata", {}):
                     await self._mark(client, location, key, head, requester, until=until)
@@ -290,24 +270,9 @@ class S3Locks:
             return await self._put(client, location, key, body, IfNoneMatch="*")
         metadata = head.get("Metadata", {})
         lease = float(metadata.get("lease", self.lease))
-        now = _s3_now(head)
+        now = s3_now(head)
         renewed = float(metadata.get("renewed") or head["LastModified"].timestamp())
         if now is None or now - renewed <= lease:  # a mark keeps the holder's time
             return None
         log.info("taking over a maildrop lock whose lease ran out")
         return await self._put(client, location, key, body, IfMatch=str(head["ETag"]))
-
-
-def _s3_now(head: Any) -> float | None:
-    """The S3 server's time of a response (its Date header), if it sent one."""
-    headers = head.get("ResponseMetadata", {}).get("HTTPHeaders", {})
-    if "date" not in headers:
-        return None
-    return email.utils.parsedate_to_datetime(headers["date"]).timestamp()
-
-
-def _given_up(metadata: Mapping[str, str], head: Any) -> bool:
-    """Whether the login that marked the lock has stopped waiting for it (its ``wanted-until``
-    has passed by the S3 server's clock): then an idle holder keeps its session."""
-    until, now = metadata.get("wanted-until"), _s3_now(head)
-    return until is not None and now is not None and now > float(until)
