@@ -10,12 +10,13 @@ import trio
 import trio.testing
 
 from pop3srv.readahead import ByteBudget, ReadAhead, ReadAheadLimits, Upcoming
-from pop3srv.storage.base import DeleteResult, MessageGone, MessageInfo
+from pop3srv.storage.base import MessageGone
+from pop3srv.storage.empty import EmptyStore
 
 SIZE = 1000
 
 
-class SlowStore:
+class SlowStore(EmptyStore):
     """Messages of ``SIZE`` octets; every stream waits for ``gate`` before its data."""
 
     read_ahead = True
@@ -25,12 +26,6 @@ class SlowStore:
         self.missing = set(missing)
         self.open = 0
         self.opened = 0
-
-    async def check_access(self) -> None:
-        return None
-
-    async def list_messages(self) -> list[MessageInfo]:
-        return []
 
     async def stream(
         self, key: str, *, first_chunk: int | None = None
@@ -44,9 +39,6 @@ class SlowStore:
             yield key.encode().ljust(SIZE, b".")
         finally:
             self.open -= 1
-
-    async def delete(self, keys: Sequence[str]) -> DeleteResult:
-        return DeleteResult(tuple(keys))
 
 
 def upcoming(after: int, total: int = 50, size: int = SIZE) -> list[Upcoming]:
