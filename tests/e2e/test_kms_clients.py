@@ -16,7 +16,7 @@ import socket
 import threading
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -204,11 +204,7 @@ async def test_fetchmail_delivers_every_message_byte_exact(
 ) -> None:
     run, delivered = await _fetchmail(server, tmp_path, "plain", keep=True)
     assert run.returncode == 0, run
-    # Encrypted and plain copies of a corpus message are the same bytes: compare as multisets.
-    wanted = Counter(
-        digest(with_header_separator(expected_on_wire(raw))) for raw in mailbox.messages.values()
-    )
-    assert Counter(digest(body) for body in delivered) == wanted
+    _assert_each_delivered(delivered, mailbox, with_header_separator)
     assert len(mailbox.server.keys(mailbox.bucket, PREFIX)) == len(mailbox.messages)
 
 
@@ -218,9 +214,15 @@ async def test_mpop_pipelines_and_delivers_every_message_byte_exact(
     """mpop pipelines its RETRs (RFC 2449 PIPELINING), the 40 MiB message included."""
     run, delivered = await _mpop(server, tmp_path, "plain", keep=True)
     assert run.returncode == 0, run
-    wanted = Counter(
-        digest(lf_line_ends(expected_on_wire(raw))) for raw in mailbox.messages.values()
-    )
+    _assert_each_delivered(delivered, mailbox, lf_line_ends)
+
+
+def _assert_each_delivered(
+    delivered: list[bytes], mailbox: EncryptedMailbox, transform: Callable[[bytes], bytes]
+) -> None:
+    """Every message delivered once as ``transform`` of its wire form. Encrypted and plain
+    copies of a corpus message are the same bytes, so they are compared as multisets."""
+    wanted = Counter(digest(transform(expected_on_wire(raw))) for raw in mailbox.messages.values())
     assert Counter(digest(body) for body in delivered) == wanted
 
 
