@@ -97,7 +97,7 @@ class AdminContext:
     deps: AdminDeps
     sessions: UiSessions
     closing: trio.Event = field(default_factory=trio.Event)
-    #: the overview's metric sampler, run by ``serve_admin``
+    #: the overview's metric sampler (set and run while serving by ``overview.register``)
     sampler: Sampler | None = None
 
     def app_password_version(self, mailbox: str) -> int | None:
