@@ -8,7 +8,6 @@ configuration cannot mint gets 409 saying what to configure.
 from __future__ import annotations
 
 import json
-import secrets
 import unicodedata
 from dataclasses import asdict
 from typing import Any
@@ -17,8 +16,14 @@ from quart import Quart, Response, jsonify, request
 
 from admin.deps import AdminContext
 from admin.guards import api_denied, json_error
-from admin.minting import FieldError, MintingUnavailable, UnknownMailbox, parse_label
-from pop3srv.auth.ledger import TokenRecord
+from admin.minting import (
+    FieldError,
+    MintingUnavailable,
+    UnknownMailbox,
+    new_jti,
+    parse_label,
+    token_record,
+)
 from pop3srv.auth.ledgerstore import REGISTRY_ERRORS
 from pop3srv.registry import SessionSnapshot
 
@@ -142,7 +147,7 @@ async def _mint(ctx: AdminContext, body: object) -> Response:
     try:
         body, label = parse_label(body)
         mint_request = deps.minter.parse(body)
-        jti = secrets.token_urlsafe(16) if deps.ledger is not None else None
+        jti = new_jti() if deps.ledger is not None else None
         minted = deps.minter.mint(mint_request, jti=jti)
     except MintingUnavailable as exc:
         return json_error(409, str(exc))
@@ -150,16 +155,10 @@ async def _mint(ctx: AdminContext, body: object) -> Response:
         return json_error(400, str(exc), exc.field)
     mailbox = deps.minter.describe(mint_request)
     if deps.ledger is not None and jti is not None:
-        record = TokenRecord(
-            jti=jti,
-            mailbox=mailbox,
-            label=label,
-            created_at=minted.issued_at,
-            expires_at=minted.expires_at,
-            minted_by=admin_actor(),
-        )
         try:
-            await deps.ledger.register(record)
+            await deps.ledger.register(
+                token_record(mint_request, minted, jti, label, admin_actor())
+            )
         except REGISTRY_ERRORS as exc:
             deps.audit.record("mint", admin_address(), mailbox, outcome="failed")
             return json_error(503, f"token registry unavailable, nothing minted: {exc}")

@@ -21,13 +21,12 @@ def create_app(deps: AdminDeps) -> QuartTrio:
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     app.config["SEND_FILE_MAX_AGE_DEFAULT"] = 0
     ctx = AdminContext(deps=deps, sessions=UiSessions(deps.ui_session_ttl))
-    ctx.sampler = overview.Sampler(deps.prometheus, deps.registry, deps.sample_interval)
     app.extensions[EXTENSION] = ctx
     register_host_check(app, ctx)
     probes.register(app, ctx)
     api.register(app, ctx)
     registry_api.register(app, ctx)
-    overview.register(app, ctx, ctx.sampler)
+    overview.register(app, ctx)
     live.register(app, ctx)
     ui.register(app, ctx)
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import secrets
 import sys
 import time
 from functools import partial
@@ -34,7 +33,9 @@ from admin.minting import (
     MintingUnavailable,
     TokenMinter,
     UnknownMailbox,
+    new_jti,
     parse_label,
+    token_record,
 )
 from admin.offline import cli_actor
 from admin.tokenfile import admin_token_path, read_admin_token
@@ -128,7 +129,7 @@ def token_mint(settings: Settings, args: argparse.Namespace, out: TextIO | None 
         body["ttl"] = None
     elif args.ttl is not None:
         body["ttl"] = args.ttl
-    jti = None if args.no_register else secrets.token_urlsafe(16)
+    jti = None if args.no_register else new_jti()
     try:
         _, label = parse_label({"label": args.label})
         request = minter.parse(body)
@@ -144,9 +145,7 @@ def token_mint(settings: Settings, args: argparse.Namespace, out: TextIO | None 
         print(f"error: {_option_of(exc.field)}: {message}", file=sys.stderr)
         return EXIT_USAGE
     if jti is not None:
-        record = TokenRecord(
-            jti, minter.describe(request), label, minted.issued_at, minted.expires_at, cli_actor()
-        )
+        record = token_record(request, minted, jti, label, cli_actor())
         if not _registered(settings, record):
             return EXIT_FAILED
     if args.json:

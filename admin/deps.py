@@ -13,6 +13,7 @@ from quart import Quart
 from admin.audit import AuditLog
 from admin.auth import UiSessions
 from admin.minting import TokenMinter
+from pop3srv.auth.apppassword import current_version
 from pop3srv.auth.failures import FailedLogins
 from pop3srv.auth.ledger import TokenLedger
 from pop3srv.auth.penalty import LoginPenalty
@@ -96,17 +97,13 @@ class AdminContext:
     deps: AdminDeps
     sessions: UiSessions
     closing: trio.Event = field(default_factory=trio.Event)
-    #: the overview's metric sampler, run by ``serve_admin``
+    #: the overview's metric sampler (set and run while serving by ``overview.register``)
     sampler: Sampler | None = None
 
     def app_password_version(self, mailbox: str) -> int | None:
         """The version app passwords of ``mailbox`` are minted at (None: unknown mailbox)."""
         entry = self.deps.minter.mailboxes.get(mailbox)
-        if entry is None:
-            return None
-        configured = entry.app_password_version
-        ledger = self.deps.ledger
-        return configured if ledger is None else ledger.app_password_version(mailbox, configured)
+        return None if entry is None else current_version(entry, self.deps.ledger)
 
 
 def admin_context(app: Quart) -> AdminContext:

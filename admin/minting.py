@@ -7,6 +7,7 @@ messages, and sign the same claims. Nothing here touches the network or Quart.
 
 from __future__ import annotations
 
+import secrets
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from jwt.warnings import InsecureKeyLengthWarning
 
 from pop3srv.auth.claims import BUCKET_CLAIMS, TEXT_CLAIMS
+from pop3srv.auth.ledger import TokenRecord
 from pop3srv.auth.tokens import MintedToken, app_password, app_password_key, mint_jwt
 from pop3srv.config import MailboxEntry, Settings
 
@@ -24,6 +26,7 @@ MAX_TEXT = 1024
 PROVIDERS = ("s3", "none", "demo")
 TTL_FIELD = "ttl"
 LABEL_FIELD = "label"
+JTI_BYTES = 16
 MAX_LABEL = 120
 
 
@@ -143,6 +146,19 @@ class TokenMinter:
             raise UnknownMailbox(mailbox)
         assert self.app_key is not None
         return app_password(self.app_key, mailbox, version or entry.app_password_version)
+
+
+def new_jti() -> str:
+    """A fresh ``jti``: the name of a minted JWT in the token registry."""
+    return secrets.token_urlsafe(JTI_BYTES)
+
+
+def token_record(
+    request: MintRequest, minted: MintedToken, jti: str, label: str, minted_by: str
+) -> TokenRecord:
+    """The token registry's record of ``minted`` (never the token itself)."""
+    mailbox = describe_claims(request.claims)
+    return TokenRecord(jti, mailbox, label, minted.issued_at, minted.expires_at, minted_by)
 
 
 def describe_claims(claims: Mapping[str, str]) -> str:

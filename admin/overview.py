@@ -124,8 +124,9 @@ class Sampler:
             self.last_store_error, self.last_store_error_at = grown[0], now
 
 
-def register(app: QuartTrio, ctx: AdminContext, sampler: Sampler) -> None:
+def register(app: QuartTrio, ctx: AdminContext) -> None:
     deps = ctx.deps
+    sampler = ctx.sampler = Sampler(deps.prometheus, deps.registry, deps.sample_interval)
     running = trio.CancelScope()
 
     @app.before_serving

@@ -3,13 +3,11 @@
 "use strict";
 
 (function () {
-  const { api, showError, note, time, cell, button, label, confirmAction } = window.pop3admin;
+  const { api, showError, note, time, cell, button, fill, confirmAction } = window.pop3admin;
   const sessions = new Map(); // id -> session object, as the server sent it
 
   // ---- live sessions ----
 
-  const body = document.getElementById("sessions-body");
-  const empty = document.getElementById("no-sessions");
   const status = document.getElementById("live-status");
 
   function setStatus(state, text) {
@@ -37,14 +35,12 @@
       const all = button("End all of mailbox", "end-mailbox danger", () => endMailbox(session.mailbox));
       action.appendChild(all);
     }
-    return label(body, row);
+    return row;
   }
 
   function render() {
     const ids = [...sessions.keys()].sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
-    const rows = ids.map((id) => renderRow(sessions.get(id)));
-    body.replaceChildren(...rows);
-    empty.hidden = rows.length > 0;
+    fill("sessions-body", "no-sessions", ids.map((id) => renderRow(sessions.get(id))));
   }
 
   async function endSession(session, control) {

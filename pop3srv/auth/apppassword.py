@@ -11,6 +11,7 @@ from pop3srv.auth.base import AuthFailed, LoginContext, Principal, secrets_equal
 from pop3srv.auth.claims import MailboxResolver
 from pop3srv.auth.ledger import TokenLedger
 from pop3srv.auth.tokens import app_password
+from pop3srv.config import MailboxEntry
 
 #: how many earlier versions a refused password is compared with to log it as revoked
 REVOKED_LOOKBACK = 16
@@ -24,9 +25,7 @@ class AppPasswordAuthenticator:
 
     async def authenticate(self, user: str, password: str, context: LoginContext) -> Principal:
         entry = self.resolver.mailboxes.get(user)
-        version = entry.app_password_version if entry else 1
-        if self.ledger is not None and entry is not None:
-            version = self.ledger.app_password_version(user, version)
+        version = current_version(entry, self.ledger) if entry else 1
         expected = _canonical(app_password(self.key, user, version))
         given = _canonical(password)
         if not secrets_equal(given, expected) or entry is None:
@@ -49,6 +48,13 @@ class AppPasswordAuthenticator:
 def _canonical(password: str) -> str:
     """Case, spaces and the grouping dashes do not matter (people retype these)."""
     return "".join(password.lower().split()).replace("-", "")
+
+
+def current_version(entry: MailboxEntry, ledger: TokenLedger | None) -> int:
+    """The version ``entry``'s app passwords are at: the configured one, or the token
+    registry's bump when that is higher."""
+    configured = entry.app_password_version
+    return configured if ledger is None else ledger.app_password_version(entry.name, configured)
 
 
 def app_password_id(mailbox: str) -> str:

@@ -34,9 +34,6 @@ class FailedLogins:
         self._ring: deque[FailedLogin] = deque(maxlen=size)
         self._clock = clock
 
-    def __len__(self) -> int:
-        return len(self._ring)
-
     def record(self, address: str, user: str, method: str, reason: str) -> None:
         clipped = user if len(user) <= MAX_USER else user[: MAX_USER - 1] + "…"
         self._ring.append(FailedLogin(self._clock(), address, clipped, method, reason))

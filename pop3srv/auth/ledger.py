@@ -139,8 +139,7 @@ class TokenLedger:
     # --- the login path: memory only --------------------------------------------------
 
     def revoked(self, jti: str) -> bool:
-        record = self._state.tokens.get(jti)
-        return record is not None and record.revoked_at is not None
+        return _revoked_in(self._state.tokens, jti)
 
     def registered(self, jti: str) -> bool:
         return jti in self._state.tokens
@@ -152,9 +151,6 @@ class TokenLedger:
     def records(self) -> list[TokenRecord]:
         """Newest first."""
         return sorted(self._state.tokens.values(), key=lambda r: r.created_at, reverse=True)
-
-    def get(self, jti: str) -> TokenRecord | None:
-        return self._state.tokens.get(jti)
 
     def listen(self, listener: RevocationListener) -> None:
         self._listeners.append(listener)

@@ -77,8 +77,7 @@ class FileBackend:
         return LedgerState() if text is None else LedgerState.from_bytes(text.encode())
 
     def _write(self, data: bytes) -> None:
-        ensure_private_dir(self.path.parent)
-        write_private(self.path, data)
+        write_private(self.path, data)  # under the lock: _lock_file checked the directory
 
 
 class S3Backend:
