@@ -15,6 +15,7 @@ from pop3srv import sockio
 from pop3srv.admission import Admission, TransportLimits
 from pop3srv.auth.base import LoginContext
 from pop3srv.auth.penalty import address_of
+from pop3srv.netaddr import hostport
 from pop3srv.netaddr import is_loopback_peer as is_loopback
 from pop3srv.outbox import Closed, Incrementable, SocketOutbox
 from pop3srv.protocol import events as ev
@@ -284,5 +285,5 @@ def _peer_of(stream: trio.abc.Stream) -> str:
             host, port, *_ = inner.socket.getpeername()
         except OSError:
             return "unknown"
-        return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
+        return hostport(str(host), port)
     return "memory"
