@@ -126,8 +126,7 @@ class ConnectionHandler:
         registry = self.deps.registry
         conn = Connection(stls_available=self.tls_context is not None, is_tls=is_tls)
         with registry.session(peer, listener) as record:
-            outbox = SocketOutbox(self, conn, record)
-            outbox.stream = stream
+            outbox = SocketOutbox(self, conn, record, stream)
             session = Session(conn, self.deps, self._policy(peer, is_tls), record)
             try:
                 with record.cancel_scope:
@@ -208,7 +207,6 @@ class ConnectionHandler:
         login must finish by ``login_deadline`` (a byte now and then does not keep it open).
         """
         stream = outbox.stream
-        assert stream is not None
         registry = self.deps.registry
         if not registry.shutting_down.is_set():
             # A command already waiting (the usual case under load) is read without a cancel
@@ -248,9 +246,9 @@ class ConnectionHandler:
         return False
 
     async def _start_tls(
-        self, stream: trio.abc.Stream | None, deadline: float | None = None
+        self, stream: trio.abc.Stream, deadline: float | None = None
     ) -> trio.SSLStream[trio.abc.Stream]:
-        assert self.tls_context is not None and stream is not None
+        assert self.tls_context is not None
         tls = trio.SSLStream(stream, self.tls_context, server_side=True, https_compatible=True)
         with trio.fail_at(deadline or trio.current_time() + self._handshake_timeout):
             await tls.do_handshake()
