@@ -140,10 +140,11 @@ class FailureLog:
         )
 
     def flush(self) -> None:
-        """Report failures suppressed in windows that have ended (all when shutting down)."""
+        """Report failures suppressed in windows that have ended."""
         self._expire(self._clock(), everything=False)
 
     def flush_all(self) -> None:
+        """Report every failure still suppressed (when shutting down)."""
         self._expire(self._clock(), everything=True)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:

@@ -28,6 +28,11 @@ def host_of(peer: str) -> str:
     return peer.rsplit(":", 1)[0].strip("[]") if ":" in peer else peer
 
 
+def hostport(host: str, port: int) -> str:
+    """``host:port``, or ``[v6]:port`` for an IPv6 host: a peer as ``host_of`` reads it."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def is_loopback_peer(peer: str) -> bool:
     """Whether a ``host:port`` peer is loopback; in-memory test streams (``memory``) are."""
     return peer == "memory" or is_loopback_host(host_of(peer))

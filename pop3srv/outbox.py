@@ -43,8 +43,11 @@ class Closed(Exception):
 class SocketOutbox:
     """Turns replies into bytes with the sans-I/O connection and sends them, bounded in time."""
 
-    def __init__(self, handler: Handler, conn: Connection, record: SessionRecord) -> None:
-        self.stream: trio.abc.Stream | None = None
+    def __init__(
+        self, handler: Handler, conn: Connection, record: SessionRecord, stream: trio.abc.Stream
+    ) -> None:
+        #: replaced by the TLS stream after STLS
+        self.stream = stream
         self._handler = handler
         self._conn = conn
         self._record = record
@@ -73,7 +76,6 @@ class SocketOutbox:
 
     async def send_bytes(self, data: bytes) -> None:
         stream = self.stream
-        assert stream is not None
         try:
             sent = sockio.send_now(stream, data)  # most replies: taken at once, no waiting
             if sent < len(data):

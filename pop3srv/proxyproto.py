@@ -18,6 +18,8 @@ import ipaddress
 import struct
 from dataclasses import dataclass
 
+from pop3srv.netaddr import hostport
+
 V1_PREFIX = b"PROXY "
 #: the spec's bound: 107 bytes including CRLF
 V1_MAX_LENGTH = 107
@@ -50,7 +52,7 @@ class ProxyHeader:
         if self.source is None:
             return None
         host, port = self.source
-        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        return hostport(host, port)
 
 
 class ProxyHeaderParser:

@@ -150,7 +150,7 @@ def build_runtime(settings: Settings, *, pool_settings: PoolSettings | None = No
     settings, generated_secret = ensure_generated_jwt_secret(settings)
     prometheus = CollectorRegistry()
     metrics = create_metrics(prometheus)
-    tls_context, cert = _tls_context(settings)
+    context, cert = tls_context(settings)
     http_client = httpx.AsyncClient(headers={"User-Agent": "pop3srv"})
     pool = S3Pool(metrics, pool_settings)
     registry = SessionRegistry()
@@ -166,7 +166,7 @@ def build_runtime(settings: Settings, *, pool_settings: PoolSettings | None = No
         registry=registry,
         metrics=metrics,
         prometheus=prometheus,
-        tls_context=tls_context,
+        tls_context=context,
         self_signed_cert=cert,
         authenticator=SwappableAuthenticator(authenticator),
         penalty=LoginPenalty(
@@ -272,10 +272,6 @@ class TlsTarget(Protocol):
 
 def tls_context(settings: Settings) -> tuple[ssl.SSLContext | None, str | None]:
     """The listeners' TLS context from ``settings`` and the self-signed certificate's path."""
-    return _tls_context(settings)
-
-
-def _tls_context(settings: Settings) -> tuple[ssl.SSLContext | None, str | None]:
     tls = settings.tls
     if tls.cert_pem and tls.key_pem:
         return context_from_pem(tls.cert_pem, tls.key_pem, settings.store.state_dir / "tls"), None

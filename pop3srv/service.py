@@ -22,6 +22,7 @@ from pop3srv.auth.ledger import Revocation
 from pop3srv.config import Settings
 from pop3srv.fdlimits import BackoffListener, FdBudget, raise_nofile_limit
 from pop3srv.listening import listen_error
+from pop3srv.netaddr import hostport
 from pop3srv.registry import SessionRegistry
 from pop3srv.runtime import Bound, Runtime, build_runtime, default_location, open_store
 from pop3srv.session import SessionDeps
@@ -218,7 +219,7 @@ def client_info(settings: Settings, bound: Bound, tls: bool) -> ClientInfo:
 
 def _server_info(runtime: Runtime, bound: Bound) -> ServerInfo:
     def named(addresses: list[tuple[str, int]]) -> list[str]:
-        return [f"[{h}]:{p}" if ":" in h else f"{h}:{p}" for h, p in addresses]
+        return [hostport(host, port) for host, port in addresses]
 
     listeners = {"tls": named(bound.tls), "plain": named(bound.plain), "admin": named(bound.admin)}
     return ServerInfo(version=__version__, started_at=runtime.started_at, listeners=listeners)

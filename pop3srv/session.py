@@ -78,8 +78,6 @@ class Session:
                 await out.send(ev.Ok("UTF-8 user names and passwords accepted"))
             case ev.User() | ev.Pass() | ev.Auth() | ev.AuthResponse() | ev.AuthCancel():
                 return await self._authorization(event, out)
-            case _:
-                await self._transaction(event, out)
         return Action.CONTINUE
 
     @asynccontextmanager

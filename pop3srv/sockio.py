@@ -67,8 +67,7 @@ async def receive_some(
     if type(stream) is not trio.SocketStream:
         return bytes(await stream.receive_some(max_bytes))
     sock = stream.socket
-    fd = sock.fileno()
-    if fd == -1:
+    if sock.fileno() == -1:
         raise trio.ClosedResourceError("socket was already closed")
     if not wait_first:
         data = read_now(stream, max_bytes)
@@ -77,9 +76,6 @@ async def receive_some(
             return data
     while True:
         await trio.lowlevel.wait_readable(sock)
-        try:
-            return os.read(fd, max_bytes)
-        except BlockingIOError:  # a spurious wake-up
-            continue
-        except OSError as exc:
-            raise trio.BrokenResourceError(f"socket connection broken: {exc}") from exc
+        data = read_now(stream, max_bytes)
+        if data is not None:  # else a spurious wake-up
+            return data

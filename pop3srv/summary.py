@@ -10,6 +10,7 @@ from pop3srv.auth.factory import mailbox_resolver
 from pop3srv.config import Settings
 from pop3srv.failures import describe_location
 from pop3srv.logsetup import event
+from pop3srv.netaddr import hostport
 from pop3srv.runtime import Bound, default_location
 from pop3srv.storage.base import Location
 
@@ -75,19 +76,15 @@ def _listeners(settings: Settings, bound: Bound) -> None:
     via = f", PROXY protocol from {', '.join(settings.listen.proxy_trusted) or 'nobody'}"
     suffix = via if proxy else ""
     for host, port in bound.plain:
-        log.info("POP3 (plain, STLS) on %s%s", _hostport(host, port), suffix)
+        log.info("POP3 (plain, STLS) on %s%s", hostport(host, port), suffix)
     for host, port in bound.tls:
-        log.info("POP3S (implicit TLS) on %s%s", _hostport(host, port), suffix)
+        log.info("POP3S (implicit TLS) on %s%s", hostport(host, port), suffix)
     if proxy and not settings.listen.proxy_trusted:
         log.warning("proxy-protocol is on but proxy-trusted is empty: every connection is refused")
     for host, port in bound.admin:
-        url = f"http://{_hostport(host, port)}/"
+        url = f"http://{hostport(host, port)}/"
         log.info("admin app on %s (metrics on %smetrics)", url, url)
     if not bound.admin:
         log.info("admin app off (admin-port 0)")
     if bound.self_signed_cert:
         log.info("TLS certificate (self-signed): %s", bound.self_signed_cert)
-
-
-def _hostport(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

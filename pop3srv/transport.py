@@ -15,6 +15,7 @@ from pop3srv import sockio
 from pop3srv.admission import Admission, TransportLimits
 from pop3srv.auth.base import LoginContext
 from pop3srv.auth.penalty import address_of
+from pop3srv.netaddr import hostport
 from pop3srv.netaddr import is_loopback_peer as is_loopback
 from pop3srv.outbox import Closed, Incrementable, SocketOutbox
 from pop3srv.protocol import events as ev
@@ -125,8 +126,7 @@ class ConnectionHandler:
         registry = self.deps.registry
         conn = Connection(stls_available=self.tls_context is not None, is_tls=is_tls)
         with registry.session(peer, listener) as record:
-            outbox = SocketOutbox(self, conn, record)
-            outbox.stream = stream
+            outbox = SocketOutbox(self, conn, record, stream)
             session = Session(conn, self.deps, self._policy(peer, is_tls), record)
             try:
                 with record.cancel_scope:
@@ -207,7 +207,6 @@ class ConnectionHandler:
         login must finish by ``login_deadline`` (a byte now and then does not keep it open).
         """
         stream = outbox.stream
-        assert stream is not None
         registry = self.deps.registry
         if not registry.shutting_down.is_set():
             # A command already waiting (the usual case under load) is read without a cancel
@@ -247,9 +246,9 @@ class ConnectionHandler:
         return False
 
     async def _start_tls(
-        self, stream: trio.abc.Stream | None, deadline: float | None = None
+        self, stream: trio.abc.Stream, deadline: float | None = None
     ) -> trio.SSLStream[trio.abc.Stream]:
-        assert self.tls_context is not None and stream is not None
+        assert self.tls_context is not None
         tls = trio.SSLStream(stream, self.tls_context, server_side=True, https_compatible=True)
         with trio.fail_at(deadline or trio.current_time() + self._handshake_timeout):
             await tls.do_handshake()
@@ -284,5 +283,5 @@ def _peer_of(stream: trio.abc.Stream) -> str:
             host, port, *_ = inner.socket.getpeername()
         except OSError:
             return "unknown"
-        return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
+        return hostport(str(host), port)
     return "memory"

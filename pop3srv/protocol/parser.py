@@ -2,9 +2,9 @@
 
 This module owns POP3 command syntax: keywords (RFC 1939, RFC 2449 CAPA, RFC 2595 STLS, RFC 5034
 AUTH, RFC 6856 UTF8), argument counts and formats, and the ``-ERR`` text for every malformed
-line. It asks
-``state`` whether a command is valid in the current state and decides nothing else about the
-session. Err texts never echo what the client sent, so a password can never leak into a reply.
+line. It asks ``state`` whether a command is valid in the current state and decides nothing
+else about the session. Err texts never echo what the client sent, so a password can never
+leak into a reply.
 """
 
 from __future__ import annotations
