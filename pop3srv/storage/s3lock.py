@@ -26,7 +26,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Literal
 
 import trio
 
@@ -119,33 +119,31 @@ class S3Locks:
         async with lease.busy:
             if lease.released or lease.lost or lease.yielded:
                 return
-            previous = lease.renewed_at
-            etag = await self._try_renew(lease)
-            taken_or_marked = etag is None and lease.renewed_at == -float("inf")  # 412
-            if taken_or_marked and await self._answer_mark(lease):  # a mark: still ours
-                lease.renewed_at = max(lease.renewed_at, previous)
+            outcome, etag = await self._try_renew(lease)
+            if outcome == "conflict" and await self._answer_mark(lease):  # a mark: still ours
                 return
             if etag is not None:
                 lease.etag, lease.renewed_at = etag, trio.current_time()
-            elif self._may_have_expired(lease):
+            elif outcome != "unavailable" or self._may_have_expired(lease):
                 self._lose(lease)
 
-    async def _try_renew(self, lease: S3Lease) -> str | None:
-        """The new ETag; None after a failure (logged)."""
+    async def _try_renew(
+        self, lease: S3Lease
+    ) -> tuple[Literal["renewed", "conflict", "unavailable", "failed"], str | None]:
+        """What the renewal met, and the new ETag once renewed. ``conflict``: 412, the lock
+        was taken over or marked; ``unavailable``: S3 failed for now (the lease may still
+        hold); ``failed``: denied credentials or a bug, the lease cannot be trusted any more."""
         body = json.dumps({"owner": "renewed", "lease": self.lease}).encode()
         try:
             client = await self.pool.client(lease.location)
             etag = await self._put(client, lease.location, lease.key, body, IfMatch=lease.etag)
         except StoreUnavailable as exc:
             log.warning("maildrop lock renewal failed: %s", exc)
-            return None
+            return "unavailable", None
         except Exception:  # denied credentials, a bug: this lease only
             log.exception("maildrop lock renewal failed")
-            lease.renewed_at = -float("inf")  # cannot be trusted any more
-            return None
-        if etag is None:  # 412: taken over
-            lease.renewed_at = -float("inf")
-        return etag
+            return "failed", None
+        return ("conflict", None) if etag is None else ("renewed", etag)
 
     def _may_have_expired(self, lease: S3Lease) -> bool:
         """Another replica may take over ``lease`` seconds after the last renewal; give up
