@@ -77,15 +77,6 @@ class Response:
         self._token = token  # the limiter slot this exchange holds
         self._released = False
 
-    @property
-    def complete(self) -> bool:
-        """The body was read to its end."""
-        return self._conn.parser.complete
-
-    def header(self, name: str) -> str | None:
-        """A header's value (``name`` lower case), or None."""
-        return self.headers.get(name)
-
     async def chunks(self) -> AsyncIterator[bytes]:
         """The body, as it arrives."""
         conn = self._conn
@@ -153,10 +144,6 @@ class Endpoint:
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
         self.connections_opened = 0
-
-    @property
-    def in_flight(self) -> int:
-        return self._limiter.borrowed_tokens
 
     @property
     def idle(self) -> int:

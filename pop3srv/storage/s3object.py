@@ -32,11 +32,6 @@ class S3Object:
     def content_range(self) -> str | None:
         return self.headers.get("content-range")
 
-    @property
-    def content_length(self) -> int | None:
-        value = self.headers.get("content-length")
-        return int(value) if value is not None and value.isdigit() else None
-
     async def chunks(self, size: int = CHUNK_SIZE) -> AsyncIterator[bytes]:
         """The body: its first piece as soon as it arrives (a small message is all there),
         then pieces gathered up to ``size`` octets (fewer, larger writes downstream); a
