@@ -46,7 +46,6 @@ from pop3srv.storage.botoconfig import (
     client_config,
     key_args,
     parse_timestamp,
-    service_config,
 )
 from pop3srv.storage.kmsclients import KmsClients
 from pop3srv.storage.s3errors import map_error
@@ -54,7 +53,7 @@ from pop3srv.storage.s3get import ObjectGetter
 from pop3srv.storage.s3http import Endpoint
 from pop3srv.storage.s3object import BodyCounter
 
-__all__ = ["ClientKey", "PoolSettings", "S3Pool", "client_config", "service_config"]
+__all__ = ["ClientKey", "PoolSettings", "S3Pool", "client_config"]
 
 T = TypeVar("T")
 
