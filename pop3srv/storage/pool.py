@@ -113,7 +113,7 @@ class S3Pool:
 
     @property
     def open_bodies(self) -> int:
-        """Response bodies being read now (both GET paths)."""
+        """Response bodies being read now (every client's getter)."""
         return self._bodies.open
 
     def __len__(self) -> int:

@@ -58,7 +58,7 @@ class S3Object:
 
 
 class BodyCounter:
-    """The pool's open-bodies count and gauge, shared by both GET paths."""
+    """The pool's open-bodies count and gauge, shared by the getters of all its clients."""
 
     def __init__(self, metrics: Metrics) -> None:
         self._metrics = metrics
