@@ -202,7 +202,7 @@ class S3Pool:
 
     async def kms_client(self, location: S3Location) -> Any:
         """The KMS client for ``location``'s credentials and region (``kmsclients``)."""
-        return await self._kms.client(location, lambda: self.fingerprint(location.credentials))
+        return await self._kms.client(location, self.fingerprint(location.credentials))
 
     def _create(self, location: S3Location) -> tuple[Any, ObjectGetter]:
         credentials = location.credentials
