@@ -32,9 +32,6 @@ class KmsClients:
         self._create_lock = create_lock
         self._clients: OrderedDict[KmsKey, Any] = OrderedDict()
 
-    def __len__(self) -> int:
-        return len(self._clients)
-
     async def client(self, location: S3Location, fingerprint: str) -> Any:
         """The KMS client for ``location``'s credentials (``fingerprint``: the pool's, of
         them) and region: its ``kms_endpoint_url``, else the region's standard endpoint."""
