@@ -91,7 +91,7 @@ class S3Store:
         )
         self._first_page: Page | None = None
         #: SES-encrypted objects (``encrypted.py``): this login's data keys, the spool folder
-        self._decryptor = Decryptor(pool, DataKeys(pool, location), spool_dir=spool_dir)
+        self._decryptor = Decryptor(pool.metrics, DataKeys(pool, location), spool_dir=spool_dir)
 
     @property
     def location(self) -> S3Location:
