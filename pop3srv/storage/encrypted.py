@@ -209,6 +209,4 @@ def _outcome(exc: StoreError) -> str:
             return "undecryptable"
         case StoreDenied():
             return "denied"
-        case StoreUnavailable():
-            return "unavailable"
     return "unavailable"
