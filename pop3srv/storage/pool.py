@@ -45,7 +45,6 @@ from pop3srv.storage.botoconfig import (
     PoolSettings,
     client_config,
     key_args,
-    parse_timestamp,
 )
 from pop3srv.storage.kmsclients import KmsClients
 from pop3srv.storage.s3errors import map_error
@@ -84,8 +83,6 @@ class S3Pool:
         self._settings = settings or PoolSettings()
         self._clock = clock
         self._session = botocore.session.get_session()
-        parsers = self._session.get_component("response_parser_factory")
-        parsers.set_parser_defaults(timestamp_parser=parse_timestamp)
         self._blocking = BlockingCalls(metrics, self._settings.threads)
         self._limiter = self._blocking.limiter
         self._create_lock = trio.Lock()
