@@ -1,4 +1,4 @@
-"""A GetObject response on the lean path (``S3Object``: status, headers, user metadata and the
+"""A GetObject response on the lean path (``S3Object``: headers, user metadata and the
 body as one async iterator, the seam a decoder such as issue 15's KMS envelope wraps), the
 pool's count of bodies being read (``BodyCounter``), and transport failures named as
 botocore names them (``unavailable``)."""
@@ -17,7 +17,6 @@ from pop3srv.storage.s3http import HttpError, Response
 class S3Object:
     """A GetObject response: what S3 said about the object, and its body."""
 
-    status: int
     headers: Mapping[str, str]
     #: user metadata (``x-amz-meta-<name>`` -> ``name``, lower case), as SES/the writer set it
     metadata: Mapping[str, str]
