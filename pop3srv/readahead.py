@@ -125,7 +125,6 @@ class ReadAhead:
         self._active = False
         self._watch: trio.CancelScope | None = None
         self.started = 0
-        self.hits = 0
 
     @property
     def reserved(self) -> int:
@@ -142,9 +141,7 @@ class ReadAhead:
         sequential = self._last is not None and self._last == (number - 1, top)
         self._last = (number, top)
         self._active = item is not None or sequential
-        if item is not None:
-            self.hits += 1
-        else:  # the run broke (a jump, a second pass): plan from here again
+        if item is None:  # the run broke (a jump, a second pass): plan from here again
             self._through.pop(top, None)
         return item
 

@@ -113,22 +113,20 @@ async def send_prefetched(
     if item.error is not None:
         await out.send(store_error_reply(item.error, "cannot read message"))
         return
-    usable = item.complete
-    if not usable and top is not None:  # a prefix: enough if the TOP ends inside it
-        probe = TopFilter(top)
-        probe.feed(item.data)
-        usable = probe.done
+    if top is None:
+        data = item.data
+        usable = item.complete
+    else:  # a prefix is enough if the TOP ends inside it
+        lines = TopFilter(top)
+        data = lines.feed(item.data)
+        usable = item.complete or lines.done
     if not usable:
         await send_message(store, item.key, out, size=size, top=top)
         return
     await out.send(ev.BeginData(f"{size} octets" if size is not None else "top of message"))
-    await _pump(item.data, _nothing(), TopFilter(top) if top is not None else None, out)
+    if data or top is None:
+        await out.send(ev.Data(data))
     await out.send(ev.EndData())
-
-
-async def _nothing() -> AsyncIterator[bytes]:
-    return
-    yield b""  # pragma: no cover - makes this an async generator
 
 
 def store_error_reply(exc: StoreError, what: str) -> ev.Err:

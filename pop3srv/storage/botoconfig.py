@@ -1,13 +1,10 @@
 """How the pool's botocore clients are made: the pool's sizes and timeouts (``PoolSettings``),
-the ``Config`` of every S3 and KMS client, the credential arguments, and the timestamp parser
-(ISO 8601 by the standard library) set on the shared botocore session."""
+the ``Config`` of every S3 and KMS client, and the credential arguments."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
-import botocore.parsers
 from botocore.config import Config
 
 from pop3srv.storage.base import S3Credentials
@@ -68,13 +65,3 @@ def key_args(credentials: S3Credentials | None) -> dict[str, str | None]:
         "aws_secret_access_key": credentials.secret_access_key if credentials else None,
         "aws_session_token": credentials.session_token if credentials else None,
     }
-
-
-def parse_timestamp(value: str) -> datetime:
-    """Response timestamps: ISO 8601 (every ``LastModified`` of a listing) with the standard
-    library, ~10x faster than botocore's dateutil parser, which stays for other forms."""
-    try:
-        parsed = datetime.fromisoformat(value)
-    except (TypeError, ValueError):
-        return botocore.parsers.DEFAULT_TIMESTAMP_PARSER(value)  # type: ignore[no-any-return]
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)

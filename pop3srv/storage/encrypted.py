@@ -30,6 +30,7 @@ from typing import IO
 
 import trio
 
+from pop3srv.metrics import Metrics
 from pop3srv.statedir import StateDirError, ensure_private_dir
 from pop3srv.storage.base import (
     CHUNK_SIZE,
@@ -47,7 +48,6 @@ from pop3srv.storage.envelope import (
     parse_envelope,
 )
 from pop3srv.storage.kms import DataKey, DataKeys
-from pop3srv.storage.pool import S3Pool
 
 log = logging.getLogger(__name__)
 
@@ -65,16 +65,15 @@ class Decryptor:
 
     def __init__(
         self,
-        pool: S3Pool,
+        metrics: Metrics,
         keys: DataKeys,
         *,
         spool_dir: Path | None = None,
         threshold: int = SPOOL_THRESHOLD,
         chunk_size: int = CHUNK_SIZE,
     ) -> None:
-        self._pool = pool
         self._keys = keys
-        self._metrics = pool.metrics
+        self._metrics = metrics
         self._spool_dir = spool_dir
         self._threshold = threshold
         self._chunk_size = chunk_size
@@ -210,6 +209,4 @@ def _outcome(exc: StoreError) -> str:
             return "undecryptable"
         case StoreDenied():
             return "denied"
-        case StoreUnavailable():
-            return "unavailable"
     return "unavailable"

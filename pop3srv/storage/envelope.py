@@ -75,11 +75,6 @@ class Envelope:
         """The KMS key named by the context (``kms_cmk_id``), or "" (KMS knows it)."""
         return self.context.get("kms_cmk_id", "")
 
-    @property
-    def overhead(self) -> int:
-        """Octets the ciphertext has beyond the plaintext (GCM: the tag; CBC: unknown, 0)."""
-        return TAG_BYTES if self.cek_alg == GCM else 0
-
     def cache_key(self) -> tuple[bytes, str]:
         """What identifies the data key: the wrapped key and the context it is bound to."""
         return self.wrapped_key, json.dumps(dict(self.context), sort_keys=True)

@@ -5,7 +5,6 @@ thread, and kept least recently used first up to ``max_clients``."""
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable
 from typing import Any
 
 import trio
@@ -33,13 +32,10 @@ class KmsClients:
         self._create_lock = create_lock
         self._clients: OrderedDict[KmsKey, Any] = OrderedDict()
 
-    def __len__(self) -> int:
-        return len(self._clients)
-
-    async def client(self, location: S3Location, fingerprint: Callable[[], str]) -> Any:
-        """The KMS client for ``location``'s credentials and region: its
-        ``kms_endpoint_url``, else the region's standard endpoint."""
-        key = (f"kms:{location.kms_endpoint_url or 'aws'}", location.region or "", fingerprint())
+    async def client(self, location: S3Location, fingerprint: str) -> Any:
+        """The KMS client for ``location``'s credentials (``fingerprint``: the pool's, of
+        them) and region: its ``kms_endpoint_url``, else the region's standard endpoint."""
+        key = (f"kms:{location.kms_endpoint_url or 'aws'}", location.region or "", fingerprint)
         client = self._clients.get(key)
         if client is not None:
             self._clients.move_to_end(key)

@@ -45,8 +45,6 @@ from pop3srv.storage.botoconfig import (
     PoolSettings,
     client_config,
     key_args,
-    parse_timestamp,
-    service_config,
 )
 from pop3srv.storage.kmsclients import KmsClients
 from pop3srv.storage.s3errors import map_error
@@ -54,7 +52,7 @@ from pop3srv.storage.s3get import ObjectGetter
 from pop3srv.storage.s3http import Endpoint
 from pop3srv.storage.s3object import BodyCounter
 
-__all__ = ["ClientKey", "PoolSettings", "S3Pool", "client_config", "service_config"]
+__all__ = ["ClientKey", "PoolSettings", "S3Pool", "client_config"]
 
 T = TypeVar("T")
 
@@ -85,8 +83,6 @@ class S3Pool:
         self._settings = settings or PoolSettings()
         self._clock = clock
         self._session = botocore.session.get_session()
-        parsers = self._session.get_component("response_parser_factory")
-        parsers.set_parser_defaults(timestamp_parser=parse_timestamp)
         self._blocking = BlockingCalls(metrics, self._settings.threads)
         self._limiter = self._blocking.limiter
         self._create_lock = trio.Lock()
@@ -114,7 +110,7 @@ class S3Pool:
 
     @property
     def open_bodies(self) -> int:
-        """Response bodies being read now (both GET paths)."""
+        """Response bodies being read now (every client's getter)."""
         return self._bodies.open
 
     def __len__(self) -> int:
@@ -203,7 +199,7 @@ class S3Pool:
 
     async def kms_client(self, location: S3Location) -> Any:
         """The KMS client for ``location``'s credentials and region (``kmsclients``)."""
-        return await self._kms.client(location, lambda: self.fingerprint(location.credentials))
+        return await self._kms.client(location, self.fingerprint(location.credentials))
 
     def _create(self, location: S3Location) -> tuple[Any, ObjectGetter]:
         credentials = location.credentials

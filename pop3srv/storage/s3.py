@@ -28,7 +28,7 @@ ones are deleted (a message that cannot be copied is reported as not removed).
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from pathlib import Path
 
@@ -91,7 +91,7 @@ class S3Store:
         )
         self._first_page: Page | None = None
         #: SES-encrypted objects (``encrypted.py``): this login's data keys, the spool folder
-        self._decryptor = Decryptor(pool, DataKeys(pool, location), spool_dir=spool_dir)
+        self._decryptor = Decryptor(pool.metrics, DataKeys(pool, location), spool_dir=spool_dir)
 
     @property
     def location(self) -> S3Location:
@@ -163,7 +163,7 @@ class S3Store:
                         async for chunk in plaintext:
                             yield chunk
                     return
-                async for chunk in self._body(obj):
+                async for chunk in obj.chunks():
                     yield chunk
             return
         offset, length = 0, max(1, first_chunk)
@@ -179,7 +179,7 @@ class S3Store:
                     end, total = _content_range(obj.content_range)
                     whole = offset == 0 and encrypted(obj.metadata)
                     if not whole:
-                        async for chunk in self._body(obj):
+                        async for chunk in obj.chunks():
                             yield chunk
             except RangeNotSatisfiable as exc:
                 if offset == 0:
@@ -196,11 +196,6 @@ class S3Store:
         ):
             async for chunk in plaintext:
                 yield chunk
-
-    def _body(self, obj: S3Object) -> AsyncIterator[bytes]:
-        """The message octets of a GET response (the place a decoder of stored objects wraps
-        ``obj.chunks()``, with ``obj.metadata`` at hand)."""
-        return obj.chunks()
 
     def _decrypted(self, key: str, obj: S3Object) -> AsyncGenerator[bytes, None]:
         """The seam to ``encrypted.py``: an object with SES's KMS envelope, verified, then

@@ -73,7 +73,7 @@ class _Get:
         getter._bodies.opened()
         headers = response.headers
         metadata = {k[_META_LENGTH:]: v for k, v in headers.items() if k.startswith(_META)}
-        return S3Object(response.status, headers, metadata, response, getter._received)
+        return S3Object(headers, metadata, response, getter._received)
 
     async def __aexit__(self, *exc_info: object) -> None:
         response, self._response = self._response, None

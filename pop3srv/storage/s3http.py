@@ -14,8 +14,8 @@ httpx costs ~0.8 ms of CPU per small GET here, h11 on a trio stream ~0.4 ms (h11
 * A connection goes back to the idle set only when its response was read to the end, the
   server keeps it alive and sent nothing more; a response left half read (the reader
   stopped, was cancelled or failed) closes its connection, so no stale bytes are ever read
-  by the next request. ``Endpoint.open`` + ``Response.release`` are the per-GET path (plain
-  calls); ``Endpoint.request`` wraps them as an async context manager.
+  by the next request. ``Endpoint.open`` + ``Response.release`` are plain calls (no context
+  manager: they run for every small message); the caller releases however it ends.
 * Failures leave as ``HttpError`` (connection refused/reset, a timeout, a malformed or cut
   short response); callers decide whether to retry.
 """
@@ -26,7 +26,6 @@ import os
 import select
 import ssl
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager
 
 import trio
 
@@ -77,15 +76,6 @@ class Response:
         self._token = token  # the limiter slot this exchange holds
         self._released = False
 
-    @property
-    def complete(self) -> bool:
-        """The body was read to its end."""
-        return self._conn.parser.complete
-
-    def header(self, name: str) -> str | None:
-        """A header's value (``name`` lower case), or None."""
-        return self.headers.get(name)
-
     async def chunks(self) -> AsyncIterator[bytes]:
         """The body, as it arrives."""
         conn = self._conn
@@ -112,25 +102,6 @@ class Response:
             self._endpoint._release(self._conn, self._token)
 
 
-class _Exchange:
-    """``async with endpoint.request(...) as response``: released however the block ends."""
-
-    __slots__ = ("_args", "_endpoint", "_response")
-
-    def __init__(self, endpoint: Endpoint, args: tuple[str, str, list[tuple[str, str]]]) -> None:
-        self._endpoint = endpoint
-        self._args = args
-        self._response: Response | None = None
-
-    async def __aenter__(self) -> Response:
-        self._response = await self._endpoint.open(*self._args)
-        return self._response
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        if self._response is not None:
-            self._response.release()
-
-
 class Endpoint:
     """Keep-alive connections to one ``scheme://host:port``."""
 
@@ -155,18 +126,8 @@ class Endpoint:
         self.connections_opened = 0
 
     @property
-    def in_flight(self) -> int:
-        return self._limiter.borrowed_tokens
-
-    @property
     def idle(self) -> int:
         return len(self._idle)
-
-    def request(
-        self, method: str, target: str, headers: list[tuple[str, str]]
-    ) -> AbstractAsyncContextManager[Response]:
-        """Send a bodiless request; yields the response (status and headers read)."""
-        return _Exchange(self, (method, target, headers))
 
     async def open(self, method: str, target: str, headers: list[tuple[str, str]]) -> Response:
         """Send a bodiless request and read the response's head; the caller must

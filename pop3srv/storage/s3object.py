@@ -1,4 +1,4 @@
-"""A GetObject response on the lean path (``S3Object``: status, headers, user metadata and the
+"""A GetObject response on the lean path (``S3Object``: headers, user metadata and the
 body as one async iterator, the seam a decoder such as issue 15's KMS envelope wraps), the
 pool's count of bodies being read (``BodyCounter``), and transport failures named as
 botocore names them (``unavailable``)."""
@@ -17,7 +17,6 @@ from pop3srv.storage.s3http import HttpError, Response
 class S3Object:
     """A GetObject response: what S3 said about the object, and its body."""
 
-    status: int
     headers: Mapping[str, str]
     #: user metadata (``x-amz-meta-<name>`` -> ``name``, lower case), as SES/the writer set it
     metadata: Mapping[str, str]
@@ -31,11 +30,6 @@ class S3Object:
     @property
     def content_range(self) -> str | None:
         return self.headers.get("content-range")
-
-    @property
-    def content_length(self) -> int | None:
-        value = self.headers.get("content-length")
-        return int(value) if value is not None and value.isdigit() else None
 
     async def chunks(self, size: int = CHUNK_SIZE) -> AsyncIterator[bytes]:
         """The body: its first piece as soon as it arrives (a small message is all there),
@@ -63,7 +57,7 @@ class S3Object:
 
 
 class BodyCounter:
-    """The pool's open-bodies count and gauge, shared by both GET paths."""
+    """The pool's open-bodies count and gauge, shared by the getters of all its clients."""
 
     def __init__(self, metrics: Metrics) -> None:
         self._metrics = metrics

@@ -16,7 +16,6 @@ import hmac
 import time
 import urllib.parse
 from collections.abc import Callable, Mapping
-from datetime import datetime
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
@@ -39,51 +38,28 @@ def sign(
     access_key: str,
     key: bytes,
     token: str | None,
-    region: str,
-    now: datetime,
+    amz_date: str,
+    scope: str,
     query: str = "",
 ) -> list[tuple[str, str]]:
-    """The request's headers, signed with ``key`` (``signing_key`` of the secret for
-    ``now``'s day and ``region``): ``path`` is already URI-encoded (S3 paths are signed as
+    """The request's headers, signed with ``key`` (``signing_key`` of the secret for the
+    day and region of ``scope``): ``path`` is already URI-encoded (S3 paths are signed as
     sent), ``host`` includes a non-default port, ``headers`` are lower-case names, ``query``
-    is canonical (``canonical_query``) and sent as it is."""
-    amz_date = now.strftime("%Y%m%dT%H%M%SZ")
-    scope = f"{amz_date[:8]}/{region}/s3/aws4_request"
-    return sign_at(
-        method, host, path, headers, access_key=access_key, key=key, token=token,
-        amz_date=amz_date, scope=scope, query=query,
-    )  # fmt: skip
-
-
-def sign_at(
-    method: str,
-    host: str,
-    path: str,
-    headers: Mapping[str, str],
-    *,
-    access_key: str,
-    key: bytes,
-    token: str | None,
-    amz_date: str,
-    scope: str,
-    query: str = "",
-) -> list[tuple[str, str]]:
-    """``sign`` with the time already formatted (``amz_date``, ``YYYYMMDDTHHMMSSZ``) and the
-    credential scope (``day/region/s3/aws4_request``) given."""
-    if not headers:  # a plain GET: the signed names are known and already in order
-        return _sign_plain(
-            method, host, path, access_key=access_key, key=key, token=token,
-            amz_date=amz_date, scope=scope, query=query,
-        )  # fmt: skip
-    signed = dict(headers)
-    signed["host"] = host
-    signed["x-amz-content-sha256"] = EMPTY_SHA256
-    signed["x-amz-date"] = amz_date
-    if token:
-        signed["x-amz-security-token"] = token
-    names = sorted(signed)
-    canonical_headers = "".join([f"{name}:{' '.join(signed[name].split())}\n" for name in names])
-    signed_names = ";".join(names)
+    is canonical (``canonical_query``) and sent as it is; ``amz_date`` is the time
+    (``YYYYMMDDTHHMMSSZ``), ``scope`` the credential scope (``day/region/s3/aws4_request``)."""
+    if headers:
+        signed = dict(headers)
+        signed["host"] = host
+        signed["x-amz-content-sha256"] = EMPTY_SHA256
+        signed["x-amz-date"] = amz_date
+        if token:
+            signed["x-amz-security-token"] = token
+        names = sorted(signed)
+        canonical_headers = "".join([f"{n}:{' '.join(signed[n].split())}\n" for n in names])
+        signed_names = ";".join(names)
+        out = list(signed.items())
+    else:  # a plain GET: the signed names are known and already in order
+        signed_names, canonical_headers, out = _plain_headers(host, token, amz_date)
     canonical = f"{method}\n{path}\n{query}\n{canonical_headers}\n{signed_names}\n{EMPTY_SHA256}"
     digest = hashlib.sha256(canonical.encode()).hexdigest()
     to_sign = f"{ALGORITHM}\n{amz_date}\n{scope}\n{digest}"
@@ -92,49 +68,32 @@ def sign_at(
         f"{ALGORITHM} Credential={access_key}/{scope}, "
         f"SignedHeaders={signed_names}, Signature={signature}"
     )
-    return [*signed.items(), ("authorization", authorization)]
-
-
-def _sign_plain(
-    method: str,
-    host: str,
-    path: str,
-    *,
-    access_key: str,
-    key: bytes,
-    token: str | None,
-    amz_date: str,
-    scope: str,
-    query: str,
-) -> list[tuple[str, str]]:
-    """``sign_at`` without extra headers, built straight (no dict, no sort): the names sort
-    as host < x-amz-content-sha256 < x-amz-date < x-amz-security-token."""
-    host_value = " ".join(host.split())
-    if token:
-        token_value = " ".join(token.split())
-        signed_names = "host;x-amz-content-sha256;x-amz-date;x-amz-security-token"
-        canonical_headers = (
-            f"host:{host_value}\nx-amz-content-sha256:{EMPTY_SHA256}\nx-amz-date:{amz_date}\n"
-            f"x-amz-security-token:{token_value}\n"
-        )
-    else:
-        signed_names = "host;x-amz-content-sha256;x-amz-date"
-        canonical_headers = (
-            f"host:{host_value}\nx-amz-content-sha256:{EMPTY_SHA256}\nx-amz-date:{amz_date}\n"
-        )
-    canonical = f"{method}\n{path}\n{query}\n{canonical_headers}\n{signed_names}\n{EMPTY_SHA256}"
-    digest = hashlib.sha256(canonical.encode()).hexdigest()
-    to_sign = f"{ALGORITHM}\n{amz_date}\n{scope}\n{digest}"
-    signature = hmac.digest(key, to_sign.encode(), "sha256").hex()
-    authorization = (
-        f"{ALGORITHM} Credential={access_key}/{scope}, "
-        f"SignedHeaders={signed_names}, Signature={signature}"
-    )
-    out = [("host", host), ("x-amz-content-sha256", EMPTY_SHA256), ("x-amz-date", amz_date)]
-    if token:
-        out.append(("x-amz-security-token", token))
     out.append(("authorization", authorization))
     return out
+
+
+def _plain_headers(
+    host: str, token: str | None, amz_date: str
+) -> tuple[str, str, list[tuple[str, str]]]:
+    """The signed names, canonical headers and headers of a request with no extra headers,
+    built straight (no dict, no sort): the names sort as host < x-amz-content-sha256 <
+    x-amz-date < x-amz-security-token."""
+    host_value = " ".join(host.split())
+    out = [("host", host), ("x-amz-content-sha256", EMPTY_SHA256), ("x-amz-date", amz_date)]
+    if token:
+        token_value = " ".join(token.split())
+        out.append(("x-amz-security-token", token))
+        return (
+            "host;x-amz-content-sha256;x-amz-date;x-amz-security-token",
+            f"host:{host_value}\nx-amz-content-sha256:{EMPTY_SHA256}\nx-amz-date:{amz_date}\n"
+            f"x-amz-security-token:{token_value}\n",
+            out,
+        )
+    return (
+        "host;x-amz-content-sha256;x-amz-date",
+        f"host:{host_value}\nx-amz-content-sha256:{EMPTY_SHA256}\nx-amz-date:{amz_date}\n",
+        out,
+    )
 
 
 class SigningKeys:
@@ -164,7 +123,7 @@ class SigningKeys:
         token: str | None,
         query: str = "",
     ) -> list[tuple[str, str]]:
-        """``sign_at`` for now, with these credentials."""
+        """``sign`` for now, with these credentials."""
         second = int(self._clock())
         if second != self._second:
             self._second = second
@@ -174,7 +133,7 @@ class SigningKeys:
             self._key = signing_key(secret_key, day, self.region)
             self._day, self._secret = day, secret_key
             self._scope = f"{day}/{self.region}/s3/aws4_request"
-        return sign_at(
+        return sign(
             method, host, path, headers, access_key=access_key, key=self._key, token=token,
             amz_date=self._amz_date, scope=self._scope, query=query,
         )  # fmt: skip

@@ -44,9 +44,12 @@ async def _endpoint(nursery: trio.Nursery, *, close_after: bool, length: int) ->
 
 
 async def _get(endpoint: Endpoint) -> bytes:
-    async with endpoint.request("GET", "/b/k", [("Host", "127.0.0.1")]) as response:
+    response = await endpoint.open("GET", "/b/k", [("Host", "127.0.0.1")])
+    try:
         assert response.status == 200
         return await response.read()
+    finally:
+        response.release()
 
 
 async def test_keep_alive_connections_are_reused(nursery: trio.Nursery) -> None:
@@ -69,8 +72,9 @@ async def test_a_connection_the_server_closed_while_idle_is_not_reused(
 
 async def test_a_response_left_half_read_closes_its_connection(nursery: trio.Nursery) -> None:
     endpoint = await _endpoint(nursery, close_after=False, length=len(BODY))
-    async with endpoint.request("GET", "/b/k", [("Host", "127.0.0.1")]) as response:
-        assert response.status == 200  # the body is never read
+    response = await endpoint.open("GET", "/b/k", [("Host", "127.0.0.1")])
+    assert response.status == 200  # the body is never read
+    response.release()
     assert endpoint.idle == 0
     assert await _get(endpoint) == BODY
     assert endpoint.connections_opened == 2

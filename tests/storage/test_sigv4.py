@@ -73,17 +73,14 @@ def test_signature_matches_botocore(
 ) -> None:
     expected = botocore_headers(url, headers, token, region, monkeypatch)
     parts = urllib.parse.urlsplit(url)
-    key = sigv4.signing_key(SECRET, NOW.strftime("%Y%m%d"), region)
-    signed = sigv4.sign(
+    signed = sigv4.SigningKeys(region, clock=NOW.timestamp).sign(
         "GET",
         parts.netloc,
         parts.path,
         headers,
         access_key="AKIDEXAMPLE",
-        key=key,
+        secret_key=SECRET,
         token=token,
-        region=region,
-        now=NOW,
     )
     ours = dict(signed)
     assert ours.pop("host") == parts.netloc
@@ -138,17 +135,14 @@ def test_a_listing_request_with_a_query_is_signed_as_botocore_does(
     query = sigv4.canonical_query(params)
     url = f"http://127.0.0.1:8333/bucket?{query}"
     expected = botocore_headers(url, {}, token, "us-east-1", monkeypatch)
-    key = sigv4.signing_key(SECRET, NOW.strftime("%Y%m%d"), "us-east-1")
-    signed = sigv4.sign(
+    signed = sigv4.SigningKeys("us-east-1", clock=NOW.timestamp).sign(
         "GET",
         "127.0.0.1:8333",
         "/bucket",
         {},
         access_key="AKIDEXAMPLE",
-        key=key,
+        secret_key=SECRET,
         token=token,
-        region="us-east-1",
-        now=NOW,
         query=query,
     )
     ours = dict(signed)
