@@ -56,6 +56,9 @@ class SocketOutbox:
         #: before login, every write must also finish by this (trio) time
         self.login_deadline: float | None = None
         self._pending_size = 0
+        #: set by the transport while more commands are buffered (pipelined): replies are then
+        #: gathered too, up to ``COALESCE`` octets, and go out with the last one's in one write
+        self.hold = False
 
     async def send(self, reply: ev.Reply) -> None:
         """Send a reply; the pieces of a body are gathered up to ``COALESCE`` octets, so a small
@@ -64,15 +67,20 @@ class SocketOutbox:
         if data:
             self._pending.append(data)
             self._pending_size += len(data)
-        if isinstance(reply, _HELD) and self._pending_size < COALESCE:
+        if (self.hold or isinstance(reply, _HELD)) and self._pending_size < COALESCE:
             return
+        await self.flush()
+
+    async def flush(self) -> None:
+        """Send what was gathered."""
         pending = self._pending
+        if not pending:
+            return
         # one piece (a 256 KiB chunk of a big message) is sent as it is, not copied
         data = pending[0] if len(pending) == 1 else b"".join(pending)
         self._pending = []
         self._pending_size = 0
-        if data:
-            await self.send_bytes(data)
+        await self.send_bytes(data)
 
     async def send_bytes(self, data: bytes) -> None:
         stream = self.stream

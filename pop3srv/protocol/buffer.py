@@ -45,6 +45,11 @@ class LineBuffer:
         """Octets held (complete lines plus the unfinished one); for tests and metrics."""
         return self._line_bytes + len(self._partial)
 
+    @property
+    def has_line(self) -> bool:
+        """Whether a complete line (or ``TOO_LONG``) is waiting for ``next_line``."""
+        return bool(self._lines)
+
     def feed(self, data: bytes) -> None:
         """Adds received bytes; they may end anywhere, even inside a CRLF."""
         whole = data.endswith(b"\n") and data.count(b"\n") == 1

@@ -26,17 +26,21 @@ from pop3srv.protocol.events import (
     ConnectionClosed,
     Continue,
     Data,
+    Dele,
     EndData,
     Err,
     Event,
     List,
     MultiLine,
+    Noop,
     Ok,
     Pass,
     Quit,
     Reply,
     Retr,
+    Rset,
     Sentinel,
+    Stat,
     Stls,
     Top,
     Uidl,
@@ -64,6 +68,19 @@ def valid_replies(command: Command) -> tuple[type[Reply], ...]:
             return (Ok, Err, Continue)
         case _:
             return (Ok, Err)
+
+
+#: ``valid_replies`` of the commands whose valid replies depend on their type alone, looked up
+#: in one step (the match above tries its cases one by one, per reply)
+_VALID_BY_TYPE: dict[type[Command], tuple[type[Reply], ...]] = {
+    type(example): valid_replies(example)
+    for example in (
+        *(Retr(1), Top(1, 0), Dele(1), Stat(), Noop(), Rset(), Quit(), Capa()),
+        *(User("u"), Pass("p"), Utf8(), Stls(), BadCommand(Err("-")), AuthCancel()),
+    )
+}
+#: the commands whose reply changes the connection's state (see ``_after_reply``)
+_STATEFUL = frozenset({User, Pass, Auth, AuthResponse, Utf8, Quit, Stls})
 
 
 class Connection:
@@ -129,6 +146,12 @@ class Connection:
         """Whether a body was opened with ``BeginData`` and not yet ended with ``EndData``."""
         return self._body is not None
 
+    @property
+    def command_waiting(self) -> bool:
+        """Whether another complete command line is already buffered (the client pipelined,
+        RFC 2449), so ``next_event`` will not return ``NEED_DATA`` after this reply."""
+        return self._buffer.has_line
+
     def receive_data(self, data: bytes) -> None:
         """Adds bytes received from the client; ``b""`` means the client closed its side.
 
@@ -174,7 +197,8 @@ class Connection:
         command = self._pending
         if command is None:
             raise LocalProtocolError("no command is awaiting a reply")
-        if not isinstance(reply, valid_replies(command)):
+        valid = _VALID_BY_TYPE.get(type(command)) or valid_replies(command)
+        if not isinstance(reply, valid):
             raise LocalProtocolError(
                 f"{type(reply).__name__} is not a valid reply to {type(command).__name__}"
             )
@@ -184,7 +208,10 @@ class Connection:
             self._body = BodyEncoder()
             return data
         self._pending = None
-        self._after_reply(command, reply)
+        if type(command) in _STATEFUL:
+            self._after_reply(command, reply)
+        else:
+            self._in_sasl = False  # only AUTH exchanges are answered with a continuation
         return data
 
     def greeting(self, text: str) -> bytes:

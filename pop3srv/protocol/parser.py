@@ -46,6 +46,9 @@ _MECHANISM = re.compile(r"[A-Z0-9_-]{1,20}")  # RFC 4422 section 3.1 sasl-mech
 
 TOO_LONG_REPLY = Err("line too long")
 
+#: The shape of the commands a download repeats: a keyword alone or with one message number.
+_SHORT = re.compile(rb"([A-Za-z]{4})(?: ([0-9]{1,10}))?")
+
 
 def keyword_of(line: bytes) -> str | None:
     """The upper-cased keyword of ``line`` if it looks like one (3-4 ASCII letters or digits,
@@ -73,6 +76,33 @@ def parse_command(
     ``utf8``: the client sent UTF8 (RFC 6856), so USER may carry a UTF-8 name.
     Every problem becomes a ``BadCommand`` holding the ``-ERR`` to reply with.
     """
+    short = _SHORT.fullmatch(line)
+    if short is not None:  # the usual "RETR 12": the same result as the full path, sooner
+        make = _SHORT_COMMANDS[state].get((short[1].upper(), short[2] is not None))
+        if make is not None and (max_line is None or len(line) <= max_line):
+            return make(short[2])
+    return full_parse(
+        line,
+        state=state,
+        have_user=have_user,
+        stls_available=stls_available,
+        is_tls=is_tls,
+        max_line=max_line,
+        utf8=utf8,
+    )
+
+
+def full_parse(
+    line: bytes,
+    *,
+    state: State,
+    have_user: bool,
+    stls_available: bool,
+    is_tls: bool,
+    max_line: int | None,
+    utf8: bool,
+) -> Command:
+    """``parse_command`` without its short path (which a test checks against this)."""
     keyword = keyword_of(line)
     if max_line is not None and len(line) > max_line and keyword not in LONG_LINE_COMMANDS:
         return BadCommand(TOO_LONG_REPLY, too_long=True)
@@ -215,4 +245,39 @@ _ARGUMENT_PARSERS: dict[str, Callable[[str, Sequence[str]], Command]] = {
     "LIST": _optional_message,
     "UIDL": _optional_message,
     "TOP": _top,
+}
+
+
+def _numbered(event: Callable[[int], Command]) -> Callable[[bytes | None], Command]:
+    return lambda number: event(int(number or b"0"))
+
+
+def _alone(event: Callable[[], Command]) -> Callable[[bytes | None], Command]:
+    return lambda _number: event()
+
+
+def _listing(event: Callable[[int | None], Command]) -> Callable[[bytes | None], Command]:
+    return lambda _number: event(None)
+
+
+#: ``parse_command``'s short path: (upper-case keyword, with a number) -> the command, per
+#: state; only well-formed commands valid in that state (everything else, and every -ERR, is
+#: left to the full path). A test checks it against the full path.
+_SHORT_COMMANDS: dict[State, dict[tuple[bytes, bool], Callable[[bytes | None], Command]]] = {
+    State.AUTHORIZATION: {(b"CAPA", False): _alone(Capa), (b"QUIT", False): _alone(Quit)},
+    State.TRANSACTION: {
+        (b"RETR", True): _numbered(Retr),
+        (b"DELE", True): _numbered(Dele),
+        (b"LIST", True): _numbered(List),
+        (b"UIDL", True): _numbered(Uidl),
+        (b"LIST", False): _listing(List),
+        (b"UIDL", False): _listing(Uidl),
+        (b"STAT", False): _alone(Stat),
+        (b"NOOP", False): _alone(Noop),
+        (b"RSET", False): _alone(Rset),
+        (b"QUIT", False): _alone(Quit),
+        (b"CAPA", False): _alone(Capa),
+    },
+    State.UPDATE: {},
+    State.CLOSED: {},
 }

@@ -21,6 +21,7 @@ from pop3srv.protocol.events import BeginData, Continue, Err, MultiLine, Ok
 _RESP_CODE = re.compile(r"[\x21-\x2e\x30-\x5c\x5e-\x7e]+(?:/[\x21-\x2e\x30-\x5c\x5e-\x7e]+)*")
 
 TERMINATOR = b".\r\n"
+_POSITIVE = (Ok, BeginData)  # a tuple built once
 
 
 def encode_text(text: str) -> bytes:
@@ -39,8 +40,9 @@ def _status(indicator: bytes, *parts: bytes) -> bytes:
 
 def encode_reply(reply: Ok | Err | Continue | MultiLine | BeginData) -> bytes:
     """The bytes of a complete reply (or, for ``BeginData``, of the status line opening a body)."""
-    if isinstance(reply, (Ok, BeginData)):
-        return _status(b"+OK", encode_text(reply.text))
+    if isinstance(reply, _POSITIVE):
+        text = encode_text(reply.text)
+        return b"+OK " + text + b"\r\n" if text else b"+OK\r\n"
     if isinstance(reply, Err):
         code = b""
         if reply.code is not None:
