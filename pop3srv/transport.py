@@ -1,28 +1,29 @@
-"""The only code touching POP3 sockets (with ``outbox``, its send side, and ``sockio``):
-listeners, TLS and STLS, timeouts, limits, and the receive/parse/dispatch loop that drives a
-sans-I/O ``Connection`` and a ``Session``."""
+"""The only code touching POP3 sockets (with ``inbox`` and ``outbox``, its receive and send
+sides, and ``sockio``): listeners, TLS and STLS, timeouts, limits, and the loop that drives a
+sans-I/O ``Connection`` and a ``Session``: commands already received (pipelined) are answered
+in a row, their replies gathered into one write, with a schedule point at least every
+``UNCHECKED_COMMANDS`` commands."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import ssl
 import time
 
 import trio
 
-from pop3srv import sockio
 from pop3srv.admission import Admission, TransportLimits
 from pop3srv.auth.base import LoginContext
 from pop3srv.auth.penalty import address_of
+from pop3srv.inbox import CLOSE_TIMEOUT, Inbox
 from pop3srv.netaddr import hostport
 from pop3srv.netaddr import is_loopback_peer as is_loopback
 from pop3srv.outbox import Closed, Incrementable, SocketOutbox
 from pop3srv.protocol import events as ev
 from pop3srv.protocol.connection import Connection
 from pop3srv.proxied import ProxyGate, ProxyRefused
-from pop3srv.registry import SessionRecord, SessionRegistry
+from pop3srv.registry import SessionRecord
 from pop3srv.retrieval import StreamAborted
 from pop3srv.session import Action, Session, SessionDeps, SessionPolicy
 
@@ -30,10 +31,8 @@ __all__ = ["ConnectionHandler", "TransportLimits", "is_loopback"]
 
 log = logging.getLogger(__name__)
 
-RECEIVE_SIZE = 64 * 1024
 HANDSHAKE_TIMEOUT = 30.0
 REFUSE_TIMEOUT = 5.0
-CLOSE_TIMEOUT = 2.0
 GREETING = "pop3srv ready"
 #: commands answered in a row, without waiting for input, before letting other tasks run
 UNCHECKED_COMMANDS = 16
@@ -143,18 +142,13 @@ class ConnectionHandler:
         self, conn: Connection, session: Session, outbox: SocketOutbox, record: SessionRecord
     ) -> str:
         await outbox.send_bytes(conn.greeting(GREETING))
-        login_deadline = trio.current_time() + self.limits.login_timeout
-        outbox.login_deadline = login_deadline
+        inbox = Inbox(conn, outbox, record, self.deps.registry, self.limits)
+        outbox.login_deadline = inbox.login_deadline
         outcome: str | None = None
-        # One cancel scope for every wait for input of the session: its deadline is set while
-        # waiting and infinite otherwise (a scope entered and left per wait was ~15 % of the
-        # Python time per command). It is cancelled only while waiting (deadline, drain).
-        with trio.CancelScope() as waits:
-            outcome = await self._commands(
-                conn, session, outbox, record, waits=waits, login_deadline=login_deadline
-            )
+        with inbox.waits:  # cancelled only while waiting for input (see ``inbox``)
+            outcome = await self._commands(conn, session, outbox, record, inbox)
         if outcome is None:  # timed out, or shutting down, while waiting for a command
-            await self._goodbye(conn, outbox, self.deps.registry)
+            await inbox.goodbye()
             return "timeout"
         return outcome
 
@@ -164,9 +158,7 @@ class ConnectionHandler:
         session: Session,
         outbox: SocketOutbox,
         record: SessionRecord,
-        *,
-        waits: trio.CancelScope,
-        login_deadline: float,
+        inbox: Inbox,
     ) -> str | None:
         """Answers commands until the session ends (its outcome) or a wait for input ends it
         (None: the caller says goodbye)."""
@@ -174,9 +166,7 @@ class ConnectionHandler:
         while True:
             event = conn.next_event()
             if event is ev.NEED_DATA:
-                waited = await self._receive(
-                    conn, session, outbox, record, waits=waits, login_deadline=login_deadline
-                )
+                waited = await inbox.receive(session.principal is not None)
                 if waited is None:
                     return None
                 if waited:
@@ -232,62 +222,6 @@ class ConnectionHandler:
                 kind.__name__.upper(), outcome
             )
         return counter
-
-    async def _receive(
-        self,
-        conn: Connection,
-        session: Session,
-        outbox: SocketOutbox,
-        record: SessionRecord,
-        *,
-        waits: trio.CancelScope,
-        login_deadline: float,
-    ) -> bool | None:
-        """Read more input: True after waiting for it, False if it was already there; None
-        after a timeout or when shutting down (nothing read).
-
-        After login the RFC 1939 idle timer restarts with every read; before it, the whole
-        login must finish by ``login_deadline`` (a byte now and then does not keep it open).
-        """
-        if self.deps.registry.shutting_down.is_set():
-            return None
-        await outbox.flush()  # nothing is held here (no command was waiting): for safety
-        stream = outbox.stream
-        logged_in = session.principal is not None
-        # A command already waiting (the usual case under load) is read without waiting; the
-        # login deadline is then checked by hand.
-        data = sockio.read_now(stream, RECEIVE_SIZE)
-        if data is not None:
-            if not logged_in and trio.current_time() >= login_deadline:
-                return None
-            conn.receive_data(data)
-            return False
-        if logged_in:
-            waits.deadline = trio.current_time() + self.limits.idle_timeout
-        else:
-            waits.deadline = login_deadline
-        record.wait_scope = waits
-        try:
-            data = await sockio.receive_some(stream, RECEIVE_SIZE, wait_first=True)
-        finally:
-            record.wait_scope = None
-            waits.deadline = math.inf
-        if waits.cancel_called:  # the deadline passed, or a drain began, as the data came
-            return None
-        conn.receive_data(data)
-        return True
-
-    async def _goodbye(
-        self, conn: Connection, outbox: SocketOutbox, registry: SessionRegistry
-    ) -> None:
-        """The notice of a connection closed for shutting down or for a timeout."""
-        if registry.shutting_down.is_set():
-            notice = ev.Err("server shutting down, try again later", "SYS/TEMP")
-        else:
-            notice = ev.Err("autologout; idle for too long")
-        outbox.login_deadline = None  # the notice has its own short bound
-        with trio.move_on_after(CLOSE_TIMEOUT):
-            await outbox.send_bytes(conn.goodbye(notice))
 
     async def _start_tls(
         self, stream: trio.abc.Stream, deadline: float | None = None
