@@ -199,6 +199,9 @@ class Session:
                 case ev.Retr(msg=n):  # the most frequent first
                     info = drop.get(n).info
                     await self._send_message(n, info.key, info.size, None, out)
+                case ev.Dele(msg=n):
+                    drop.mark_deleted(n)
+                    await out.send(ev.Ok(f"message {n} deleted"))
                 case ev.Top(msg=n, lines=lines):
                     await self._send_message(n, drop.get(n).info.key, None, lines, out)
                 case ev.Stat():
@@ -212,9 +215,6 @@ class Session:
                     await out.send(_listing(drop, lambda e: e.uid, "unique-id listing"))
                 case ev.Uidl(msg=int(n)):
                     await out.send(ev.Ok(f"{n} {drop.get(n).uid}"))
-                case ev.Dele(msg=n):
-                    drop.mark_deleted(n)
-                    await out.send(ev.Ok(f"message {n} deleted"))
                 case ev.Noop():
                     await out.send(ev.Ok())
                 case ev.Rset():

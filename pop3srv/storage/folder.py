@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import errno
 import os
-import stat
 import threading
 import time
 import weakref
@@ -31,10 +30,8 @@ from pop3srv.storage.base import (
     StoreUnavailable,
     listing_order,
 )
+from pop3srv.storage.folderfile import MessageFile
 from pop3srv.storage.sizes import SizeCache, folder_size
-
-#: Messages up to this size are read in the event loop rather than in a worker thread.
-INLINE_READ_LIMIT = 64 * 1024
 
 
 class ListingCache:
@@ -163,27 +160,11 @@ class FolderStore:
         messages.sort(key=listing_order)
         return messages
 
-    async def stream(
-        self, key: str, *, first_chunk: int | None = None
-    ) -> AsyncGenerator[bytes, None]:
-        fd, size = _open_regular(self._name(key), self._directory_fd())
-        try:
-            if size <= INLINE_READ_LIMIT:
-                # A small file from a local disk costs microseconds to read: cheaper in the
-                # event loop than the two thread hand-offs of a worker thread (profiled: they
-                # were the largest share of CPU when serving many small messages).
-                chunk = _read(fd, INLINE_READ_LIMIT)
-            else:
-                chunk = await trio.to_thread.run_sync(_read, fd, self._chunk_size)
-            done = 0  # counted, not asked of the kernel (a tell() was one lseek per message)
-            while chunk:
-                yield chunk
-                done += len(chunk)
-                if done >= size:
-                    return
-                chunk = await trio.to_thread.run_sync(_read, fd, self._chunk_size)
-        finally:
-            os.close(fd)
+    def stream(self, key: str, *, first_chunk: int | None = None) -> AsyncGenerator[bytes, None]:
+        """The file's chunks (``first_chunk`` is a hint for remote stores: a local file is read
+        whole, or in chunks of ``chunk_size``)."""
+        safe = _is_message_name(key)
+        return MessageFile(key, self._directory_fd(), self._chunk_size, safe=safe)
 
     async def delete(self, keys: Sequence[str]) -> DeleteResult:
         return await trio.to_thread.run_sync(self._delete_sync, list(keys))
@@ -239,40 +220,6 @@ def _directory_error(exc: OSError) -> Exception:
     if exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.EACCES, errno.EPERM):
         return StoreDenied("mail folder is not a readable directory (or is a symlink)")
     return StoreUnavailable(f"cannot open mail folder: {exc.strerror}")
-
-
-def _open_regular(name: str, dir_fd: int | None) -> tuple[int, int]:
-    """Open a message file (relative to the mailbox directory): its descriptor and size; a
-    symlink, FIFO, device or directory swapped in after the listing is not a message (never
-    followed, never blocks the event loop). A bare descriptor read with ``os.read``: a file
-    object would cost a second ``fstat`` and its own bookkeeping per message."""
-    if dir_fd is None:
-        raise MessageGone(name)
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-    try:
-        fd = os.open(name, flags, dir_fd=dir_fd)
-    except FileNotFoundError as exc:
-        raise MessageGone(name) from exc
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:  # a symlink
-            raise MessageGone(name) from exc
-        raise StoreUnavailable(f"cannot open message: {exc.strerror}") from exc
-    try:
-        st = os.fstat(fd)
-    except OSError:
-        os.close(fd)
-        raise
-    if not stat.S_ISREG(st.st_mode):
-        os.close(fd)
-        raise MessageGone(name)
-    return fd, st.st_size
-
-
-def _read(fd: int, size: int) -> bytes:
-    try:
-        return os.read(fd, size)
-    except OSError as exc:
-        raise StoreUnavailable(f"cannot read message: {exc.strerror}") from exc
 
 
 def _is_message_name(name: str) -> bool:

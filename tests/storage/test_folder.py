@@ -122,3 +122,49 @@ async def test_listing_cache_skips_a_folder_that_just_changed(tmp_path: Path) ->
     await store.list_messages()
     await store.list_messages()
     assert cache.hits == 0
+
+
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+async def test_a_small_message_comes_whole_and_its_file_is_closed(tmp_path: Path) -> None:
+    data = b"Subject: small\r\n\r\n" + b"x" * 60_000 + b"\r\n"
+    (tmp_path / "m").write_bytes(data)
+    store = FolderStore(FolderLocation(tmp_path), chunk_size=4096)
+    await store.check_access()  # the mailbox directory, opened once per store
+    before = _open_fds()
+    stream = store.stream("m")
+    assert await anext(stream) == data  # one chunk, read in the event loop
+    assert _open_fds() == before
+    assert await anext(stream, None) is None
+    await stream.aclose()
+
+
+async def test_a_stream_is_opened_at_its_first_read(tmp_path: Path) -> None:
+    store = FolderStore(FolderLocation(tmp_path))
+    stream = store.stream("../outside")  # nothing raised, nothing opened yet
+    (tmp_path / "late").write_bytes(b"arrived after the call\r\n")
+    late = store.stream("late")
+    with pytest.raises(MessageGone):
+        await anext(stream)
+    assert await anext(late) == b"arrived after the call\r\n"
+
+
+async def test_a_big_message_file_is_closed_at_its_end_or_when_left(tmp_path: Path) -> None:
+    data = os.urandom(300_000)
+    (tmp_path / "m").write_bytes(data)
+    store = FolderStore(FolderLocation(tmp_path), chunk_size=65536)
+    await store.check_access()  # the mailbox directory, opened once per store
+    before = _open_fds()
+    stream = store.stream("m")
+    first = await anext(stream)
+    assert len(first) == 65536
+    assert _open_fds() == before + 1
+    rest = [chunk async for chunk in stream]
+    assert first + b"".join(rest) == data
+    assert _open_fds() == before
+    async with aclosing(store.stream("m")) as left:
+        await anext(left)
+        assert _open_fds() == before + 1
+    assert _open_fds() == before
