@@ -194,13 +194,27 @@ def main() -> None:
                     line.append(f"{target.name} {per_message:.0f}{share}")
                 load = Path("/proc/loadavg").read_text().split()[0]
                 print(f"rep {rep} {workload}: {'  '.join(line)}  (load {load})", flush=True)
-    print("server CPU µs per message, median (min-max):")
+    _report(results, workloads, [target.name for target in targets])
+
+
+def _report(
+    results: dict[tuple[str, str], list[float]], workloads: list[str], names: list[str]
+) -> None:
+    print("server CPU µs per message, median (min-max); median of the ratios within a rep:")
     for workload in workloads:
-        for target in targets:
-            values = results[(workload, target.name)]
-            low, high = min(values), max(values)
-            median = statistics.median(values)
-            print(f"  {workload:9} {target.name:13} {median:4.0f} ({low:.0f}-{high:.0f})")
+        for name in names:
+            values = results[(workload, name)]
+            median, low, high = statistics.median(values), min(values), max(values)
+            row = f"  {workload:9} {name:13} {median:4.0f} ({low:.0f}-{high:.0f})"
+            for other in ("pop3srv-base", "dovecot"):
+                if other in names and other != name:
+                    ratios = map(_ratio, values, results[(workload, other)])
+                    row += f"  /{other} {statistics.median(ratios):.2f}"
+            print(row)
+
+
+def _ratio(value: float, other: float) -> float:
+    return value / other if other else float("inf")
 
 
 if __name__ == "__main__":
