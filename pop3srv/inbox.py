@@ -59,7 +59,8 @@ class Inbox:
         timer restarts with every wait; before it, ``login_deadline`` bounds every wait."""
         if self._registry.shutting_down.is_set():
             return None
-        await self._outbox.flush()  # nothing is held here (no command was waiting): for safety
+        if self._outbox.holding:  # never, in fact (no command was waiting): for safety
+            await self._outbox.flush()
         stream = self._outbox.stream
         data = sockio.read_now(stream, RECEIVE_SIZE)
         if data is not None:

@@ -71,6 +71,11 @@ class SocketOutbox:
             return
         await self.flush()
 
+    @property
+    def holding(self) -> bool:
+        """Whether replies were gathered and not sent yet."""
+        return bool(self._pending)
+
     async def flush(self) -> None:
         """Send what was gathered."""
         pending = self._pending
