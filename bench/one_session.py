@@ -18,7 +18,11 @@ the load average next to each repetition. Workloads (``--workloads``, comma-sepa
 
     .venv/bin/python -m bench.one_session [--messages 2000] [--reps 5]
         [--workloads lockstep,poplib,pipelined] [--base-src DIR] [--src DIR] [--no-dovecot]
-        [--profile FILE --rate 1000]
+        [--pin none|same|split] [--profile FILE --rate 1000]
+
+``--pin``: on this 2-core VM a measurement lands in one of two modes, client and server on
+the same CPU or on different ones (then every command is a wake-up across CPUs: ~2x the CPU,
+mostly in the kernel); pinning makes every measurement the same mode.
 
 ``--profile FILE``: py-spy (``--gil``) the pop3srv of ``--src`` while it serves ``--reps``
 sessions of the first workload; raw stacks to FILE (``bench.profile_pop3srv.summarise`` reads
@@ -38,6 +42,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
+from bench import proctree
 from bench.compare_client import BenchClient
 from bench.compare_mail import Mail, password_of, small_message
 from bench.compare_measure import Target, measuring
@@ -125,6 +130,18 @@ WORKLOADS: dict[str, Callable[[int, int], None]] = {
 }
 
 
+def _pin(targets: list[Target], *, client_cpu: int, server_cpu: int) -> None:
+    """Every thread of this process on ``client_cpu``; every thread of every server process on
+    ``server_cpu`` (processes they fork later inherit it): wake-ups across CPUs, or not, in
+    every measurement, instead of wherever the scheduler puts them."""
+    for task in os.listdir("/proc/self/task"):
+        os.sched_setaffinity(int(task), {client_cpu})
+    for target in targets:
+        for pid in proctree.tree_pids(target.pid):
+            for task in os.listdir(f"/proc/{pid}/task"):
+                os.sched_setaffinity(int(task), {server_cpu})
+
+
 def _system_seconds(pid: int) -> float:
     """The system (kernel) CPU time of one process, from /proc."""
     text = Path(f"/proc/{pid}/stat").read_text()
@@ -153,6 +170,12 @@ def main() -> None:
     parser.add_argument("--base-src", type=Path, help="also serve pop3srv from this tree")
     parser.add_argument("--src", type=Path, help="serve 'pop3srv' from this tree (default: here)")
     parser.add_argument("--no-dovecot", action="store_true")
+    parser.add_argument(
+        "--pin",
+        choices=("none", "same", "split"),
+        default="none",
+        help="CPU affinity: servers and client on CPU 1 (same), or client 0 / servers 1 (split)",
+    )
     parser.add_argument("--profile", type=Path, help="py-spy --gil the pop3srv of --src")
     parser.add_argument("--rate", type=int, default=1000, help="--profile: samples per second")
     args = parser.parse_args()
@@ -165,6 +188,8 @@ def main() -> None:
     results: dict[tuple[str, str], list[float]] = {}
     with tempfile.TemporaryDirectory(prefix="one-session-") as tmp, ExitStack() as stack:
         targets = _start(stack, Path(tmp), mail, args)
+        if args.pin != "none":
+            _pin(targets, client_cpu=1 if args.pin == "same" else 0, server_cpu=1)
         for target in targets:  # warm-up: Dovecot's index, page cache, pop3srv's size cache
             WORKLOADS["retr"](target.port, args.messages)
         if args.profile:
