@@ -7,9 +7,10 @@ memory streams always take the stream methods. Per small message, ``SocketStream
 and ``receive_some`` spend more CPU in their wrappers (conflict detectors, error-translating
 and try-then-wait context managers, a schedule point after each successful send) than in the
 system calls themselves (py-spy, ``bench/compare_dovecot.py``). What these functions skip is
-only that bookkeeping: a write that would block, and any wait, still go through trio, and
-every receive remains a schedule point, so a session never runs without letting others in
-and stays cancellable.
+only that bookkeeping: a write that would block, and any wait, still go through trio; a read
+of waiting data is no schedule point, so its caller makes them (the POP3 transport at least
+every ``transport.UNCHECKED_COMMANDS`` commands, ``receive_some`` after every such read), and
+a session never runs long without letting others in and stays cancellable.
 """
 
 from __future__ import annotations
