@@ -1,6 +1,6 @@
 """``pop3srv check-config``: the effective configuration (every key in dash form with its value
 and source, secrets redacted, lists and tables as such), which S3 keys each mailbox uses, the
-warnings, and with ``--probe`` the results of :mod:`pop3srv.config.probe`; as text or ``--json``.
+warnings, and with ``--probe`` the results of :mod:`pop3srv.probe`; as text or ``--json``.
 Exit status: 0 fine, 1 a probe failed, 2 the configuration is invalid. Part of
 :mod:`pop3srv.config`."""
 
@@ -107,7 +107,7 @@ def main_check_config(
         return report_problems(e.problems)
     results = []
     if probe:
-        from pop3srv.config.probe import run_probes  # noqa: PLC0415 - loads boto3, ssl, httpx
+        from pop3srv.probe import run_probes  # noqa: PLC0415 - loads boto3, ssl, httpx
 
         results = run_probes(settings)
     if as_json:
