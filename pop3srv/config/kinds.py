@@ -64,10 +64,15 @@ def _check(ok: Callable[[Any], bool], message: str, *, each: bool = False) -> Af
     return AfterValidator(check)
 
 
+def resolve(text: str, cwd: Path, home: Path) -> Path:
+    """A path as written: relative against the working directory, ``~`` against home."""
+    return home / text[2:] if text == "~" or text.startswith("~/") else cwd / text
+
+
 def _resolve(value: object, info: ValidationInfo) -> object:
-    """Relative paths against the working directory, ``~`` against home (``places``)."""
-    places = (info.context or {}).get("places")
-    return places.path(str(value)) if isinstance(value, str | Path) and places else value
+    """Against the validation context's ``cwd`` and ``home``, when given."""
+    where = info.context
+    return resolve(str(value), **where) if isinstance(value, str | Path) and where else value
 
 
 def _split(value: object) -> object:
@@ -196,7 +201,7 @@ class UserEntry:
 def _field(name: object) -> str:
     """A table entry's field name: dash or underscore form, or the original's key name of it
     (``aws-s3-bucket``: the ``s3`` group's keys stand for the fields of the same name)."""
-    from pop3srv.config.keys import KEYS  # noqa: PLC0415 - the keys are walked from the schema
+    from pop3srv.config.schema import KEYS  # noqa: PLC0415 - the schema is made of these kinds
 
     name = str(name).strip().lower().replace("_", "-")
     key = KEYS.get(name)

@@ -12,9 +12,8 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from pop3srv.config.keys import KEYS, flat
 from pop3srv.config.load import DEFAULT_ETC_DIR, ConfigError, load_settings
-from pop3srv.config.schema import Settings
+from pop3srv.config.schema import KEYS, Settings, flat
 from pop3srv.netaddr import safe_url
 
 EXIT_PROBE_FAILED, EXIT_INVALID = 1, 2
