@@ -1,13 +1,5 @@
-"""The kinds of configuration value (port, seconds, list, the ``mailboxes`` table ...): each an
-``Annotated`` type pydantic validates, a bad value earning one complaint (``bad_value``: shown
-after the value, never a secret's; ``plain``: shown alone). Part of :mod:`pop3srv.config`.
-
-Tables, in YAML (TOML tables, or JSON in a ``POP3_*`` variable, work the same)::
-
-    mailboxes: {work: {bucket: ses-mail, prefix: work/, region: eu-west-1}, local: {folder: jane}}
-    users: {jane: {password: "...", mailbox: work}}
-    jwt-secrets: {"2026-11": "..."}          # kid -> secret, for rotation
-"""
+"""The kinds of configuration value (port, seconds, list, the ``mailboxes`` table ...), each an
+``Annotated`` type that pydantic validates; a bad value earns one complaint."""
 
 from __future__ import annotations
 
@@ -36,7 +28,8 @@ ALGORITHMS = ("HS256", "HS384", "HS512")
 
 
 def complaint(text: str) -> WrapValidator:
-    """Any failure of the validators inside becomes one ``bad_value`` error saying ``text``."""
+    """Any failure of the validators inside becomes one ``bad_value`` error saying ``text``
+    (shown after the value, never a secret's)."""
 
     def wrap(value: object, handler: Callable[[object], object]) -> object:
         try:
@@ -48,6 +41,7 @@ def complaint(text: str) -> WrapValidator:
 
 
 def plain(text: str) -> PydanticCustomError:
+    """An error saying ``text`` alone."""
     return PydanticCustomError("plain", text)
 
 

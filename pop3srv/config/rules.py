@@ -1,9 +1,5 @@
-"""Checks that involve more than one key: :func:`problems` (the configuration is invalid) and
-:func:`warnings` (allowed, but probably not meant: the default password, a short JWT secret,
-plain http to a remote callback, state in a system directory ...). Part of
-:mod:`pop3srv.config`. Each reads the typed values by dash key (a key whose own value was bad
-holds its default) and names the keys' sources.
-"""
+"""Checks across keys: :func:`problems` (invalid) and :func:`warnings` (allowed, but probably not
+meant); both read the typed values by dash key (a bad value holds its default)."""
 
 from __future__ import annotations
 
