@@ -8,8 +8,7 @@ import functools
 from collections.abc import Iterator, Mapping
 from dataclasses import field
 from pathlib import Path
-from types import UnionType
-from typing import Any, Literal, NamedTuple, Union, get_args, get_origin
+from typing import Any, Literal, NamedTuple
 
 from pydantic import ConfigDict, Field
 from pydantic.dataclasses import dataclass
@@ -251,19 +250,12 @@ class Key(NamedTuple):
         return "POP3_" + self.name.upper().replace("-", "_")
 
 
-def _verbatim(annotation: Any) -> bool:
-    """Text or path (or unset): ``Annotated[str, ...] | None`` -> {str, NoneType}."""
-    union = get_origin(annotation) in (Union, UnionType)
-    types = get_args(annotation) if union else (annotation,)
-    return {getattr(a, "__origin__", a) for a in types} <= {str, Path, type(None)}
-
-
 def _walk(cls: Any, path: tuple[str, ...]) -> Iterator[Key]:
     for name, info in cls.__pydantic_fields__.items():
         extra = info.json_schema_extra
         if isinstance(extra, dict) and "key" in extra:
             doc = " ".join((info.description or "").split())
-            flags = bool(extra["secret"]), bool(extra["original"]), _verbatim(info.annotation)
+            flags = bool(extra["secret"]), bool(extra["original"]), k.VERBATIM in info.metadata
             yield Key(str(extra["key"]), (*path, name), info.default, doc, *flags)
             if extra["key"] == "host":  # the ``port`` alias is listed after it
                 yield Key("port", (), None, PORT_DOC, False, True, False)
