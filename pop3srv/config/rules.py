@@ -42,12 +42,10 @@ def problems(v: Mapping[str, Any], sources: Mapping[str, str]) -> Iterator[str]:
                 f"{key}: is not an inline PEM {what} (no -----BEGIN line) {at(key)}; a file "
                 f"name goes in {key}-path"
             )
-    for key in (
-        ("tls-cert-path", "tls-key-path") if v["tls-cert"] is None or v["tls-key"] is None else ()
-    ):
-        path = v[key]
-        if path is not None and (trouble := _unreadable(path)):
-            yield f"{key}: {path} {trouble} {at(key)}"
+    inline = v["tls-cert"] is not None and v["tls-key"] is not None  # the files are not read
+    for key in () if inline else ("tls-cert-path", "tls-key-path"):
+        if v[key] is not None and (trouble := _unreadable(v[key])):
+            yield f"{key}: {v[key]} {trouble} {at(key)}"
     if v["aws-session-token"] is not None and v["aws-access-key-id"] is None:
         yield (
             "aws-session-token: set without aws-access-key-id and aws-secret-access-key "
@@ -55,11 +53,7 @@ def problems(v: Mapping[str, Any], sources: Mapping[str, str]) -> Iterator[str]:
         )
     if v["aws-access-key-id"] is not None and v["aws-s3-bucket"] is None:
         yield f"aws-s3-bucket: not set, but aws-access-key-id is {at('aws-access-key-id')}"
-    if (
-        v["aws-s3-bucket"] is not None
-        and v["aws-s3-region"] is None
-        and v["aws-s3-endpoint-url"] is None
-    ):
+    if v["aws-s3-bucket"] is not None and not (v["aws-s3-region"] or v["aws-s3-endpoint-url"]):
         yield (
             f"aws-s3-region: not set, but aws-s3-bucket is {at('aws-s3-bucket')}; set "
             "aws-s3-region (or aws-s3-endpoint-url)"

@@ -182,8 +182,8 @@ def read_layers(
     problems: list[str],
     notes: list[str],
 ) -> tuple[dict[str, object], dict[str, Layer]]:
-    """Feed every source, in order, to a new ``Dynaconf``; each key set -> its value, and the
-    layer it came from."""
+    """Every source in order (later wins: defaults, the three ``config.yaml``, the file named by
+    ``POP3_CONFIG``, ``POP3_*``) fed to a new ``Dynaconf``; each key set -> its value, its layer."""
     files = [d / "config.yaml" for d in (etc_dir, home / HOME_DIR_NAME, cwd)]
     if env.get(CONFIG_ENV):
         files.append(resolve(env[CONFIG_ENV], cwd, home))
