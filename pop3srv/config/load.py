@@ -74,7 +74,10 @@ def _adapter() -> TypeAdapter[Settings]:
 
 
 def _validate(
-    values: dict[str, object], layers: Mapping[str, Layer], context: object, problems: list[str]
+    values: dict[str, object],
+    layers: Mapping[str, Layer],
+    context: dict[str, Path],  # where relative paths point: cwd and home
+    problems: list[str],
 ) -> Settings:
     """A key whose value is bad is reported, then validated again with its default, so that the
     checks across keys still run and every problem is reported at once."""
@@ -109,8 +112,8 @@ def _problem(error: Any, layers: Mapping[str, Layer], problems: list[str]) -> st
     elif kind == "literal_error":  # one of the choices: "'a' or 'b'"
         message = "must be " + error["ctx"]["expected"].replace("'", "")
     message = _MESSAGES.get(kind, message)
-    layer = layers.get(key.name)
-    problems.append(f"{where}: {message} {layer.origin(key.name) if layer else '(from default)'}")
+    origin = layer.origin(key.name) if (layer := layers.get(key.name)) else "(from default)"
+    problems.append(f"{where}: {message} {origin}")
     return key.name
 
 
