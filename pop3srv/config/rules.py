@@ -135,37 +135,35 @@ def effective_providers(v: Mapping[str, Any]) -> tuple[str, ...]:
     return (chain, "app-password") if _needs("app-password", v) is None else (chain,)
 
 
-def warnings(v: Mapping[str, Any], sources: Mapping[str, str]) -> list[str]:
+def warnings(v: Mapping[str, Any], sources: Mapping[str, str]) -> Iterator[str]:
     """Things that are allowed but probably not meant."""
-    found = []
     static = v["jwt-secret"] is None and v["http-basic-auth-url"] is None
     if static and v["password"] == DEFAULT_PASSWORD:
-        found.append(
+        yield (
             f'password: still the default "{DEFAULT_PASSWORD}"; set password '
             "(or jwt-secret or http-basic-auth-url)"
         )
     if v["idle-timeout"] < 600:
-        found.append(
+        yield (
             f"idle-timeout: {v['idle-timeout']:g} is below the 600 seconds RFC 1939 "
             f"asks of an autologout timer {_at(sources, 'idle-timeout')}"
         )
     if v["jwt-secret"] is not None and len(v["jwt-secret"].encode()) < MIN_HMAC_KEY:
-        found.append(
+        yield (
             f"jwt-secret: shorter than {MIN_HMAC_KEY} bytes (RFC 7518 asks for at least "
             f"as long as the HS256 hash); tokens still work {_at(sources, 'jwt-secret')}"
         )
     url = v["http-basic-auth-url"]
     if url is not None and v["http-basic-auth-url-insecure"] and _remote_http(url):
-        found.append(
+        yield (
             f'http-basic-auth-url: "{safe_url(url)}" is plain http to a non-loopback '
             "host (allowed by http-basic-auth-url-insecure)"
         )
     for key in "state-dir", "mail-dir":
         if (path := v[key].resolve()) in SYSTEM_DIRS:
-            found.append(
+            yield (
                 f"{key}: {path} is a system directory {_at(sources, key)} (a relative default "
                 f"resolves against the working directory, / under systemd); set {key} "
                 f"(POP3_{key.upper().replace('-', '_')}), e.g. /var/lib/pop3srv"
                 + ("/mail" if key == "mail-dir" else "")
             )
-    return found
