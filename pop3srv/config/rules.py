@@ -15,6 +15,7 @@ from pop3srv.netaddr import is_loopback_host, safe_url
 
 MIN_ADMIN_TOKEN = 20  # a generated one has 43 characters
 MIN_HMAC_KEY = 32
+STATE_FOLDERS = ("", "tls", "spool")  # where pop3srv writes into state-dir
 ALL_INTERFACES = ("", "0.0.0.0", "::", "[::]")
 _PAIRS = [
     ("tls-cert", "tls-key"),
@@ -59,6 +60,7 @@ def problems(v: Mapping[str, Any], sources: Mapping[str, str]) -> Iterator[str]:
             "aws-s3-region (or aws-s3-endpoint-url)"
         )
     yield from _url_problems(v, at)
+    yield from _served_secrets(v, at)
     tls, plain, admin = v["tls-port"], v["plain-port"], v["admin-port"]
     if tls == 0 and plain == 0:
         yield f"tls-port: 0 and plain-port: 0 leave no POP3 listener {at('tls-port', 'plain-port')}"
@@ -80,6 +82,29 @@ def problems(v: Mapping[str, Any], sources: Mapping[str, str]) -> Iterator[str]:
         yield (
             f"admin-token: shorter than {MIN_ADMIN_TOKEN} characters {at('admin-token')}; "
             "leave it unset to have one generated into state-dir"
+        )
+
+
+def _served_secrets(v: Mapping[str, Any], at: Callable[..., str]) -> Iterator[str]:
+    """State or a private key in a folder served as a mailbox: every file there is a message
+    its users can RETR (the generated jwt-secret, admin-token, TLS key)."""
+    served = {}  # folder -> whose
+    if v["aws-s3-bucket"] is None:
+        served[(v["mail-dir"] / v["aws-s3-prefix"]).resolve()] = "the default mailbox"
+    for name, entry in v["mailboxes"].items():
+        if entry.folder is not None:
+            served.setdefault((v["mail-dir"] / entry.folder).resolve(), f"mailboxes.{name}")
+    for folder in (v["state-dir"] / sub for sub in STATE_FOLDERS):
+        if whose := served.get(folder.resolve()):
+            yield (
+                f"state-dir: {folder} is also the folder of {whose}, served to its POP3 users "
+                f"{at('state-dir', 'mail-dir')}; give state-dir a folder of its own"
+            )
+    key = v["tls-key-path"]
+    if key is not None and (whose := served.get(key.resolve().parent)):
+        yield (
+            f"tls-key-path: {key} is in the folder of {whose}, served to its POP3 users "
+            f"{at('tls-key-path', 'mail-dir')}; keep the key elsewhere"
         )
 
 
