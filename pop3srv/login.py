@@ -64,28 +64,38 @@ class Gate:
                 # counts against the connection's budget: a flood on one connection ends
                 reply = ev.Err(text, "AUTH")
                 raise LoginRefused(reply, bad_credentials=True, reason="delayed-in-flight")
-            if delay := self.penalty.delay(address, user):
-                self.metrics.login_delay_seconds.observe(delay)
-                await trio.sleep(delay)
+            if waited := self.penalty.delay(address):
+                self.metrics.login_delay_seconds.observe(waited)
+                await trio.sleep(waited)
             with self.slots.slot(user, self.penalty.key(address)) as admitted:
                 if not admitted:
                     attempts.labels(method, "limited").inc()
                     reply = ev.Err("too many logins in progress for this user", "SYS/TEMP")
                     raise LoginRefused(reply, bad_credentials=False, reason="too-many-in-progress")
-                principal = await self._check(user, password, method, context, address)
+                principal = await self._check(
+                    user, password, method, context, address, waited=waited
+                )
         attempts.labels(method, "success").inc()
         self.penalty.succeeded(address, user)
         return principal
 
     async def _check(
-        self, user: str, password: str, method: str, context: LoginContext, address: str
+        self,
+        user: str,
+        password: str,
+        method: str,
+        context: LoginContext,
+        address: str,
+        *,
+        waited: float,
     ) -> Principal:
         attempts = self.metrics.auth_attempts_total
         try:
             return await self.authenticator.authenticate(user, password, context)
         except AuthFailed as exc:
             attempts.labels(method, "failure").inc()
-            self._failed(address, user)
+            self._failed(address, user)  # counted first: parallel attempts see it at once
+            await self._slow_failure(user, waited)
             reply = ev.Err(str(exc), "AUTH")
             raise LoginRefused(reply, bad_credentials=True, reason=exc.reason) from exc
         except AuthUnavailable as exc:
@@ -95,6 +105,7 @@ class Gate:
         except UnicodeError as exc:  # e.g. a password that is not UTF-8, to a JWT parser
             attempts.labels(method, "failure").inc()
             self._failed(address, user)
+            await self._slow_failure(user, waited)
             reply = ev.Err("invalid user name or password", "AUTH")
             raise LoginRefused(reply, bad_credentials=True, reason="bad-password") from exc
         except Exception as exc:  # a provider bug must not cost the client its session
@@ -102,6 +113,14 @@ class Gate:
             attempts.labels(method, "error").inc()
             reply = ev.Err("authentication failed, try again later", "SYS/TEMP")
             raise LoginRefused(reply, bad_credentials=False, reason="error") from exc
+
+    async def _slow_failure(self, user: str, waited: float) -> None:
+        """A failure for a user name others failed with is answered late, after the user
+        name's delay in all (``waited``: what the address's delay already took). Only failures
+        wait: the right password is never slowed by strangers guessing at the same name."""
+        if (delay := self.penalty.user_delay(user) - waited) > 0:
+            self.metrics.login_delay_seconds.observe(delay)
+            await trio.sleep(delay)
 
     def _failed(self, address: str, user: str) -> None:
         """Count a failure; say so when the address's logins start being delayed."""
