@@ -12,6 +12,12 @@ and closes every connection when its response says ``Connection: close`` (Hyperc
 in the request's task, which Quart-Trio cancels half-way: ``_AdminConnection`` shields it).
 Connections that send no complete request head are closed after ``keep_alive_timeout``, request
 bodies must arrive within ``BODY_TIMEOUT``.
+
+HTTP/1.1 only: a connection that switches to HTTP/2 (prior knowledge, or ``Upgrade: h2c``) is
+closed. Hypercorn stops a connection's idle timer when it sees the HTTP/2 preface and restarts it
+only after a stream, so idle HTTP/2 connections were never closed: 300 of them (33 bytes each)
+held every admin slot and /healthz stopped answering (liveness probes fail, the pod restarts).
+Browsers speak HTTP/2 only over TLS, which the app does not serve itself.
 """
 
 from __future__ import annotations
@@ -21,6 +27,9 @@ from functools import partial
 
 import trio
 from hypercorn.config import Config
+from hypercorn.events import Event
+from hypercorn.protocol import ProtocolWrapper
+from hypercorn.protocol.h11 import H2CProtocolRequiredError, H2ProtocolAssumedError
 from hypercorn.trio.lifespan import Lifespan
 from hypercorn.trio.tcp_server import TCPServer
 from hypercorn.trio.worker_context import WorkerContext
@@ -115,8 +124,29 @@ class _AdminConnection(TCPServer):
             await super()._close()
 
     async def _read_data(self) -> None:
-        await super()._read_data()
+        self.protocol = _Http1Only(self.protocol)
+        try:
+            await super()._read_data()
+        except _Http2Refused:
+            log.debug("admin app: HTTP/2 refused (HTTP/1.1 only), connection closed")
         await self.idle_task.stop()  # the peer has gone: do not hold its socket for the timer
+
+
+class _Http2Refused(Exception):
+    """The client switched to HTTP/2; the connection is to be closed."""
+
+
+class _Http1Only(ProtocolWrapper):
+    """Hypercorn's protocol wrapper (adopted with its state), minus the switch to HTTP/2."""
+
+    def __init__(self, wrapper: ProtocolWrapper) -> None:  # no super().__init__: adopts
+        self.__dict__.update(wrapper.__dict__)
+
+    async def handle(self, event: Event) -> None:
+        try:
+            await self.protocol.handle(event)
+        except (H2ProtocolAssumedError, H2CProtocolRequiredError):
+            raise _Http2Refused from None
 
 
 def _bound(listener: trio.SocketListener) -> tuple[str, int]:
