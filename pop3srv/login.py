@@ -1,6 +1,7 @@
 """One login attempt: the penalty delay (one attempt at a time from a delayed address), the
 limit on attempts in progress per (user, address), the authenticator call and its metrics.
-Yields the principal or the ``-ERR`` to send."""
+Yields the principal or the ``-ERR`` to send; a success is logged (INFO ``login``), as the
+failure log records refusals."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import trio
 from pop3srv.admission import LoginSlots
 from pop3srv.auth.base import Authenticator, AuthFailed, AuthUnavailable, LoginContext, Principal
 from pop3srv.auth.penalty import LoginPenalty, address_of
-from pop3srv.failures import FailureLog, Who
+from pop3srv.failures import FailureLog, Who, safe_user
+from pop3srv.logsetup import event
 from pop3srv.metrics import Metrics
 from pop3srv.protocol import events as ev
 
@@ -46,11 +48,25 @@ class Gate:
     ) -> Principal:
         who = who or Who("-", context.peer)
         try:
-            return await self._log_in(user, password, method, context)
+            principal = await self._log_in(user, password, method, context)
         except LoginRefused as refused:
             reason = refused.reason
             self.failures.login_failed(who, user, method, reason)
             raise
+        # the counterpart of "login failed": who got in, from where, to which mailbox
+        event(
+            log,
+            logging.INFO,
+            "login",
+            session=who.session,
+            peer=who.peer,
+            user=safe_user(user),
+            method=method,
+            provider=principal.method,
+            mailbox=principal.mailbox,
+            token=principal.token_id,
+        )
+        return principal
 
     async def _log_in(
         self, user: str, password: str, method: str, context: LoginContext
