@@ -29,6 +29,8 @@ T = TypeVar("T")
 #: expired tokens are forgotten this long after their expiry
 KEEP_EXPIRED = 30 * 24 * 3600
 MAX_RECORDS = 20_000
+#: a token this long past its expiry is refused by its ``exp`` whatever the registry says
+EXPIRED_MARGIN = 24 * 3600
 FORMAT = 1
 
 
@@ -84,16 +86,21 @@ class LedgerState:
             raise ValueError(f"malformed token registry: {exc!r}") from exc
 
     def prune(self, now: float) -> None:
-        """Forget tokens long expired; keep at most ``MAX_RECORDS`` (oldest dropped)."""
+        """Forget tokens long expired; beyond ``MAX_RECORDS`` forget expired tokens, then the
+        oldest others, but never a revoked token that may still be valid: without
+        ``require-jti`` a forgotten ``jti`` is accepted again (so revoked records are kept
+        beyond the cap; they are small, and revoking is an admin's act)."""
         for jti in [
             jti
             for jti, r in self.tokens.items()
             if r.expires_at is not None and r.expires_at + KEEP_EXPIRED < now
         ]:
             del self.tokens[jti]
-        if len(self.tokens) > MAX_RECORDS:
-            ordered = sorted(self.tokens.values(), key=lambda r: r.created_at)
-            for record in ordered[: len(self.tokens) - MAX_RECORDS]:
+        excess = len(self.tokens) - MAX_RECORDS
+        if excess > 0:
+            droppable = [r for r in self.tokens.values() if not _revocation_matters(r, now)]
+            droppable.sort(key=lambda r: (not _expired(r, now), r.created_at))
+            for record in droppable[:excess]:
                 del self.tokens[record.jti]
 
 
@@ -223,6 +230,15 @@ class TokenLedger:
         for news_item in news:
             for listener in list(self._listeners):
                 listener(news_item)
+
+
+def _expired(record: TokenRecord, now: float) -> bool:
+    """Expired long enough ago that no ``jwt-leeway`` accepts it any more."""
+    return record.expires_at is not None and record.expires_at + EXPIRED_MARGIN < now
+
+
+def _revocation_matters(record: TokenRecord, now: float) -> bool:
+    return record.revoked_at is not None and not _expired(record, now)
 
 
 def _revoked_in(tokens: Mapping[str, TokenRecord], jti: str) -> bool:
