@@ -89,8 +89,21 @@ class HttpCallbackAuthenticator:
                     return response.status_code, b""
                 return 200, await _read_body(response)
         except httpx.HTTPError as exc:
-            log.warning("auth callback %s failed: %s", safe_url(self.url), type(exc).__name__)
+            log.warning("auth callback %s failed: %s", safe_url(self.url), _why(exc, self.url))
             raise AuthUnavailable("authentication service unavailable, try again later") from exc
+
+
+def _why(exc: httpx.HTTPError, url: str) -> str:
+    """The error's class and, for the operator, the first text along its causes (a TLS
+    verification failure, a refused connection), cut short, on one line, with the callback URL
+    (which may carry a password) redacted."""
+    cause: BaseException | None = exc
+    for _ in range(6):
+        if cause is None or str(cause):
+            break
+        cause = cause.__cause__ or cause.__context__
+    text = " ".join(str(cause or "").replace(url, safe_url(url)).split())[:200]
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 async def _read_body(response: httpx.Response) -> bytes:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import ssl
 import tracemalloc
 import zlib
 from collections.abc import AsyncIterator
@@ -17,10 +18,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+import trustme
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from pop3srv.auth.base import AuthFailed, LoginContext
+from pop3srv.auth.base import AuthFailed, AuthUnavailable, LoginContext
 from pop3srv.auth.claims import MailboxResolver
 from pop3srv.auth.http import MAX_BODY, HttpCallbackAuthenticator
 from pop3srv.storage.base import EmptyLocation
@@ -99,3 +101,26 @@ async def test_unreadable_codings_are_malformed_bodies(
     with pytest.raises(AuthFailed), caplog.at_level(logging.WARNING):
         await _auth(httpserver, client).authenticate("jane", "pw", LoginContext())
     assert logged in caplog.text
+
+
+async def test_untrusted_certificate_is_an_outage_that_says_why(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """TLS is verified (the callback never sees the credentials), and the log says it was the
+    certificate (before: only ``ConnectError``, the same as a refused connection)."""
+    authority = trustme.CA()  # not in the client's trust store
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    authority.issue_cert("localhost").configure_cert(context)
+    server = HTTPServer(host="localhost", port=0, ssl_context=context)
+    server.expect_request("/auth").respond_with_json({"provider": "none"})
+    server.start()
+    try:
+        url = server.url_for("/auth").replace("https://", "https://user:hunter2@")
+        auth = HttpCallbackAuthenticator(url, client, MailboxResolver(), timeout=10)
+        with pytest.raises(AuthUnavailable), caplog.at_level(logging.WARNING):
+            await auth.authenticate("jane", "pw", LoginContext())
+        assert server.log == []
+    finally:
+        server.stop()
+    assert "CERTIFICATE_VERIFY_FAILED" in caplog.text
+    assert "hunter2" not in caplog.text
