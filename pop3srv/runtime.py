@@ -108,6 +108,10 @@ class Runtime:
     failed_logins: FailedLogins = field(default_factory=FailedLogins)
     #: when the runtime was built (the admin overview's uptime)
     started_at: float = field(default_factory=time.time)
+    #: the settings ``_mailbox_names`` was built from, and it
+    _names: tuple[Settings | None, dict[str, str]] = field(
+        default_factory=lambda: (None, {}), repr=False
+    )
 
     def is_ready(self) -> bool:
         return self.ready.is_set() and not self.registry.shutting_down.is_set()
@@ -115,10 +119,8 @@ class Runtime:
     def mailbox_name(self, location: Location) -> str:
         """What the admin app calls the mailbox of ``location``: its ``mailboxes`` name, else
         where it is (``s3://bucket/prefix``, ``folder:path``, ``demo``, ``empty``)."""
-        resolver = mailbox_resolver(self.settings)
-        for name, entry in self.settings.auth.mailboxes.items():
-            if resolver.from_entry(entry).lock_key == location.lock_key:
-                return name
+        if (name := self._mailbox_names().get(location.lock_key)) is not None:
+            return name
         match location:
             case S3Location():
                 return f"s3://{location.bucket}/{location.prefix}"
@@ -126,6 +128,16 @@ class Runtime:
                 return f"folder:{location.prefix or location.root}"
             case DemoLocation() | EmptyLocation():
                 return location.lock_key.partition(":")[0]
+
+    def _mailbox_names(self) -> dict[str, str]:
+        """Lock key -> ``mailboxes`` name, built once per settings (a reload builds it again)."""
+        built_for, names = self._names
+        if built_for is not self.settings:
+            resolver, names = mailbox_resolver(self.settings), {}
+            for name, entry in self.settings.auth.mailboxes.items():
+                names.setdefault(resolver.from_entry(entry).lock_key, name)
+            self._names = (self.settings, names)
+        return names
 
     def open_store(self, location: Location) -> MessageStore:
         """The store of a login's mailbox; S3 stores share this runtime's pool."""

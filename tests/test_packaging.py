@@ -28,7 +28,7 @@ import pytest
 from dynaconf.loaders.yaml_loader import yaml  # the YAML parser pop3srv itself uses
 
 from pop3srv.config import ConfigError, load_settings
-from pop3srv.config.keys import KEYS as SCHEMA
+from pop3srv.config.schema import KEYS as SCHEMA
 from pop3srv.config.sources import IGNORED_ENV
 from pop3srv.tls import generate_self_signed
 

@@ -1,13 +1,5 @@
-"""The kinds of configuration value (port, seconds, list, the ``mailboxes`` table ...): each an
-``Annotated`` type pydantic validates, a bad value earning one complaint (``bad_value``: shown
-after the value, never a secret's; ``plain``: shown alone). Part of :mod:`pop3srv.config`.
-
-Tables, in YAML (TOML tables, or JSON in a ``POP3_*`` variable, work the same)::
-
-    mailboxes: {work: {bucket: ses-mail, prefix: work/, region: eu-west-1}, local: {folder: jane}}
-    users: {jane: {password: "...", mailbox: work}}
-    jwt-secrets: {"2026-11": "..."}          # kid -> secret, for rotation
-"""
+"""The kinds of configuration value (port, seconds, list, the ``mailboxes`` table ...), each an
+``Annotated`` type that pydantic validates; a bad value earns one complaint."""
 
 from __future__ import annotations
 
@@ -17,7 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 from pydantic import (
     AfterValidator,
@@ -31,12 +23,15 @@ from pydantic import (
 from pydantic.dataclasses import dataclass
 from pydantic_core import PydanticCustomError
 
+#: marks the text and path kinds: an environment value is taken as typed, never parsed
+VERBATIM = "verbatim"
 PROVIDERS = ("jwt", "http", "static", "app-password")
 ALGORITHMS = ("HS256", "HS384", "HS512")
 
 
 def complaint(text: str) -> WrapValidator:
-    """Any failure of the validators inside becomes one ``bad_value`` error saying ``text``."""
+    """Any failure of the validators inside becomes one ``bad_value`` error saying ``text``
+    (shown after the value, never a secret's)."""
 
     def wrap(value: object, handler: Callable[[object], object]) -> object:
         try:
@@ -47,8 +42,9 @@ def complaint(text: str) -> WrapValidator:
     return WrapValidator(wrap)
 
 
-def plain(text: str) -> PydanticCustomError:
-    return PydanticCustomError("plain", text)
+def refuse(text: str) -> NoReturn:
+    """Fails validation with an error saying ``text`` alone."""
+    raise PydanticCustomError("plain", text)
 
 
 def _check(ok: Callable[[Any], bool], message: str, *, each: bool = False) -> AfterValidator:
@@ -58,16 +54,21 @@ def _check(ok: Callable[[Any], bool], message: str, *, each: bool = False) -> Af
     def check(value: Any) -> Any:
         for item in value if each else (value,):
             if not ok(item):
-                raise plain(message.format(item=item))
+                refuse(message.format(item=item))
         return value
 
     return AfterValidator(check)
 
 
+def resolve(text: str, cwd: Path, home: Path) -> Path:
+    """A path as written: relative against the working directory, ``~`` against home."""
+    return home / text[2:] if text == "~" or text.startswith("~/") else cwd / text
+
+
 def _resolve(value: object, info: ValidationInfo) -> object:
-    """Relative paths against the working directory, ``~`` against home (``places``)."""
-    places = (info.context or {}).get("places")
-    return places.path(str(value)) if isinstance(value, str | Path) and places else value
+    """Against the validation context's ``cwd`` and ``home``, when given."""
+    where = info.context
+    return resolve(str(value), **where) if isinstance(value, str | Path) and where else value
 
 
 def _split(value: object) -> object:
@@ -77,18 +78,12 @@ def _split(value: object) -> object:
     return json.loads(value) if isinstance(value, str) else value
 
 
-def _not_empty(value: object) -> object:
-    if value == "":
-        raise plain("must not be empty")
-    return value
-
-
 def _table(value: object) -> object:
     """From the environment: a JSON object (TOML inline tables arrive parsed already)."""
     try:
         return json.loads(value) if isinstance(value, str) else value
     except ValueError:
-        raise plain("is not a table (JSON or TOML)") from None
+        refuse("is not a table (JSON or TOML)")
 
 
 def _network(text: str) -> bool:
@@ -101,7 +96,7 @@ def _network(text: str) -> bool:
 # YAML `true` is not a number; `password: true` is "true" as Go's viper would read it
 _NUMBER = BeforeValidator(lambda v: "bool" if isinstance(v, bool) else v)
 _TEXT = BeforeValidator(lambda v: str(v).lower() if isinstance(v, bool | int | float) else v)
-_NOT_EMPTY = BeforeValidator(_not_empty)
+_NOT_EMPTY = BeforeValidator(lambda v: refuse("must not be empty") if v == "" else v)
 _UNSET_IF_EMPTY = BeforeValidator(lambda v: None if v == "" else v)
 _STRICT_TEXT = Annotated[str, Field(strict=True)]
 
@@ -118,11 +113,11 @@ Duration = Annotated[
     float, _NUMBER, Field(ge=0, allow_inf_nan=False), complaint("is not a number of seconds >= 0")
 ]
 Flag = Annotated[bool, complaint("is not a boolean (true or false)")]
-AnyText = Annotated[str, _TEXT, complaint("is not text")]  # "" allowed
+AnyText = Annotated[str, _TEXT, complaint("is not text"), VERBATIM]  # "" allowed
 Text = Annotated[AnyText, _NOT_EMPTY]
-OptText = Annotated[AnyText | None, _UNSET_IF_EMPTY]
-FsPath = Annotated[Path, BeforeValidator(_resolve), complaint("is not text"), _NOT_EMPTY]
-OptPath = Annotated[FsPath | None, _UNSET_IF_EMPTY]
+OptText = Annotated[AnyText | None, _UNSET_IF_EMPTY, VERBATIM]
+FsPath = Annotated[Path, BeforeValidator(_resolve), complaint("is not text"), _NOT_EMPTY, VERBATIM]
+OptPath = Annotated[FsPath | None, _UNSET_IF_EMPTY, VERBATIM]
 Texts = Annotated[
     tuple[str, ...],
     BeforeValidator(_split),
@@ -175,9 +170,9 @@ class MailboxEntry:
     @model_validator(mode="after")
     def _shape(self) -> MailboxEntry:
         if (self.bucket is None) == (self.folder is None):
-            raise plain("needs exactly one of bucket or folder")
+            refuse("needs exactly one of bucket or folder")
         if (self.access_key_id is None) != (self.secret_access_key is None):
-            raise plain("aws-access-key-id and aws-secret-access-key go together")
+            refuse("aws-access-key-id and aws-secret-access-key go together")
         return self
 
 
@@ -196,7 +191,7 @@ class UserEntry:
 def _field(name: object) -> str:
     """A table entry's field name: dash or underscore form, or the original's key name of it
     (``aws-s3-bucket``: the ``s3`` group's keys stand for the fields of the same name)."""
-    from pop3srv.config.keys import KEYS  # noqa: PLC0415 - the keys are walked from the schema
+    from pop3srv.config.schema import KEYS  # noqa: PLC0415 - the schema is made of these kinds
 
     name = str(name).strip().lower().replace("_", "-")
     key = KEYS.get(name)
@@ -207,7 +202,7 @@ def _entries(value: object) -> object:
     """``{name: {field: ...}}`` -> ``{name: {"name": name, field: ...}}``."""
     value = _table(value)
     if not isinstance(value, Mapping):
-        raise plain("is not a table")
+        refuse("is not a table")
     return {
         str(name): {_field(k): v for k, v in entry.items()} | {"name": name}
         if isinstance(entry, Mapping)

@@ -1,10 +1,5 @@
-"""Loading: the layered sources validated by pydantic into one frozen :class:`Settings`, checked
-across keys, or a :class:`ConfigError` listing every problem, one line each naming key, value
-(never a secret's) and source. Part of :mod:`pop3srv.config`.
-
-A key whose value is bad is reported and validated again with its default, so that the checks
-across keys (:mod:`pop3srv.config.rules`) still run and every problem is reported at once.
-"""
+"""``load_settings``: the sources validated by pydantic into one frozen :class:`Settings` and
+checked across keys, or a :class:`ConfigError` listing every problem, one line each."""
 
 from __future__ import annotations
 
@@ -20,10 +15,9 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from pop3srv.config import rules
-from pop3srv.config.keys import KEYS, Places, flat, nested
 from pop3srv.config.kinds import Port
-from pop3srv.config.schema import Settings
-from pop3srv.config.sources import DEFAULT_RANK, Raw, read_layers
+from pop3srv.config.schema import KEYS, Settings, flat, nested
+from pop3srv.config.sources import DEFAULT_RANK, Layer, read_layers
 
 DEFAULT_ETC_DIR = Path("/etc/aws-ses-pop3-server")
 _PATHS = {k.path: k for k in KEYS.values() if k.path}
@@ -53,18 +47,16 @@ def load_settings(
     """Read every source, check everything, and return the settings or raise
     :class:`ConfigError` listing all problems found."""
     env = os.environ if env is None else env
-    places = Places(cwd or Path.cwd(), home or Path.home())
+    cwd, home = cwd or Path.cwd(), home or Path.home()
     problems: list[str] = []
     notes: list[str] = []
-    layers = read_layers(env, places, etc_dir, problems, notes)
-    values = {name: raw.value for name, raw in layers.items()}
+    values, layers = read_layers(env, cwd, home, etc_dir, problems=problems, notes=notes)
     sources = {name: layers[name].source if name in layers else "default" for name in KEYS}
     notes += route_port(values, layers, sources, problems)
     if not values.get("aws-s3-region") and values.get("aws-s3-endpoint-url"):
         values["aws-s3-region"] = "us-east-1"
         sources["aws-s3-region"] = "default (aws-s3-endpoint-url is set)"
-    origins = {name: raw.origin for name, raw in layers.items()}
-    settings = _validate(values, origins, places, problems)
+    settings = _validate(values, layers, {"cwd": cwd, "home": home}, problems)
     typed = flat(settings)
     cross = list(rules.problems(typed, sources))
     if any(p.startswith("mailboxes") for p in problems):  # unread entries: no follow-on lines
@@ -82,15 +74,20 @@ def _adapter() -> TypeAdapter[Settings]:
 
 
 def _validate(
-    values: dict[str, object], origins: Mapping[str, str], places: Places, problems: list[str]
+    values: dict[str, object],
+    layers: Mapping[str, Layer],
+    context: dict[str, Path],  # where relative paths point: cwd and home
+    problems: list[str],
 ) -> Settings:
+    """A key whose value is bad is reported, then validated again with its default, so that the
+    checks across keys still run and every problem is reported at once."""
     try:
-        return _adapter().validate_python(nested(values), context={"places": places})
+        return _adapter().validate_python(nested(values), context=context)
     except ValidationError as e:
-        bad = {_problem(error, origins, problems) for error in e.errors()}
+        bad = {_problem(error, layers, problems) for error in e.errors()}
     defaults = {name: KEYS[name].default for name in bad if KEYS[name].default is not None}
     values = {k: v for k, v in values.items() if k not in bad} | defaults
-    return _adapter().validate_python(nested(values), context={"places": places})
+    return _adapter().validate_python(nested(values), context=context)
 
 
 def show(value: object, *, secret: bool = False, limit: int = 60) -> str:
@@ -102,7 +99,7 @@ def show(value: object, *, secret: bool = False, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _problem(error: Any, origins: Mapping[str, str], problems: list[str]) -> str:
+def _problem(error: Any, layers: Mapping[str, Layer], problems: list[str]) -> str:
     """Appends the problem line of one pydantic error; returns the key's name."""
     loc = tuple(error["loc"])
     depth = next(i for i in range(len(loc), 0, -1) if loc[:i] in _PATHS)
@@ -115,46 +112,41 @@ def _problem(error: Any, origins: Mapping[str, str], problems: list[str]) -> str
     elif kind == "literal_error":  # one of the choices: "'a' or 'b'"
         message = "must be " + error["ctx"]["expected"].replace("'", "")
     message = _MESSAGES.get(kind, message)
-    problems.append(f"{where}: {message} {origins.get(key.name, '(from default)')}")
+    origin = layer.origin(key.name) if (layer := layers.get(key.name)) else "(from default)"
+    problems.append(f"{where}: {message} {origin}")
     return key.name
 
 
 def route_port(
     values: dict[str, object],
-    layers: Mapping[str, Raw],
+    layers: dict[str, Layer],
     sources: dict[str, str],
     problems: list[str],
 ) -> list[str]:
     """``port`` sets tls-port with a certificate configured (a plaintext listener left on the
     same port by default is turned off), else plain-port; an explicit key from the same or a
     later source wins. Returns the warnings."""
-    raw = layers.get("port")
-    values.pop("port", None)
+    raw, layer = values.pop("port", None), layers.pop("port", None)
     sources.pop("port", None)
-    if raw is None:
+    if layer is None:
         return []
     try:
-        port = TypeAdapter(Port).validate_python(raw.value)
+        port = TypeAdapter(Port).validate_python(raw)
     except ValidationError:
-        problems.append(f"port: {show(raw.value)} is not a port (0-65535) {raw.origin}")
+        problems.append(f"port: {show(raw)} is not a port (0-65535) {layer.origin('port')}")
         return []
     given = {name for name, value in values.items() if value not in (None, "")}
-    pairs = ({"tls-cert", "tls-key"}, {"tls-cert-path", "tls-key-path"})
-    target = "tls-port" if any(pair <= given for pair in pairs) else "plain-port"
-    explicit = layers.get(target)
-    if explicit is not None and explicit.rank > DEFAULT_RANK and explicit.rank >= raw.rank:
-        return [
-            f"port: {port} ignored (from {raw.source}): {target} is set (from {explicit.source})"
-        ]
-    values[target], sources[target] = port, f"{raw.source} (via port)"
-    plain = layers.get("plain-port")
-    if target == "plain-port" or (plain is not None and plain.rank > DEFAULT_RANK):
+    certificate = {"tls-cert", "tls-key"} <= given or {"tls-cert-path", "tls-key-path"} <= given
+    target = "tls-port" if certificate else "plain-port"
+    if (explicit := layers[target]).rank > DEFAULT_RANK and explicit.rank >= layer.rank:
+        ignored = f"port: {port} ignored (from {layer.source})"
+        return [f"{ignored}: {target} is set (from {explicit.source})"]
+    values[target], sources[target] = port, f"{layer.source} (via port)"
+    if not certificate or layers["plain-port"].rank > DEFAULT_RANK or values["plain-port"] != port:
         return []  # an explicit plain-port keeps its listener (a clash is a problem)
-    if values.get("plain-port") not in (port, str(port)):
-        return []
-    values["plain-port"], sources["plain-port"] = 0, f"{raw.source} (via port)"
+    values["plain-port"], sources["plain-port"] = 0, f"{layer.source} (via port)"
     return [
         f"port: {port} with a certificate moves the TLS listener to {port}, as in "
-        f"aws-ses-pop3-server (from {raw.source}); the plaintext listener (default "
+        f"aws-ses-pop3-server (from {layer.source}); the plaintext listener (default "
         f"plain-port {port}) is off: set plain-port to keep one"
     ]

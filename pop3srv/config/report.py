@@ -1,8 +1,5 @@
-"""``pop3srv check-config``: the effective configuration (every key in dash form with its value
-and source, secrets redacted, lists and tables as such), which S3 keys each mailbox uses, the
-warnings, and with ``--probe`` the results of :mod:`pop3srv.config.probe`; as text or ``--json``.
-Exit status: 0 fine, 1 a probe failed, 2 the configuration is invalid. Part of
-:mod:`pop3srv.config`."""
+"""``pop3srv check-config [--probe] [--json]``: the effective configuration (secrets redacted,
+lists and tables as such), each mailbox's S3 keys, the warnings and the probes' results."""
 
 from __future__ import annotations
 
@@ -12,9 +9,8 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from pop3srv.config.keys import KEYS, flat
 from pop3srv.config.load import DEFAULT_ETC_DIR, ConfigError, load_settings
-from pop3srv.config.schema import Settings
+from pop3srv.config.schema import KEYS, Settings, flat
 from pop3srv.netaddr import safe_url
 
 EXIT_PROBE_FAILED, EXIT_INVALID = 1, 2
@@ -22,12 +18,11 @@ EXIT_PROBE_FAILED, EXIT_INVALID = 1, 2
 
 def _shown(name: str, value: object) -> object:
     """A value as check-config shows it: JSON-ready, secrets replaced."""
-    secret = KEYS[name].secret
-    if isinstance(value, Mapping):  # a table: its entries' secret fields (repr=False) as ***
-        return {str(k): _entry(v) if secret else v for k, v in value.items()}
+    if isinstance(value, Mapping):  # every table is secret: its entries' secret fields as ***
+        return {str(k): _entry(v) for k, v in value.items()}
     if isinstance(value, tuple):
         return list(value)
-    if secret:
+    if KEYS[name].secret:
         return "(unset)" if value is None else "***"
     if isinstance(value, Path):
         return str(value)
@@ -72,14 +67,13 @@ def credentials(settings: Settings) -> dict[str, str]:
 
 
 def _render(name: str, value: object) -> str:
+    """A shown value as the text output prints it: secrets and certificates unquoted."""
     if value is None:
         return "(unset)"
-    if isinstance(value, bool):
-        return str(value).lower()
     if isinstance(value, float):
         return f"{value:g}"
-    quoted = isinstance(value, str) and not KEYS[name].secret and name != "tls-cert"
-    return json.dumps(value) if quoted or isinstance(value, list | dict) else str(value)
+    unquoted = isinstance(value, str) and (KEYS[name].secret or name == "tls-cert")
+    return str(value) if unquoted else json.dumps(value)
 
 
 def report_problems(problems: Sequence[str]) -> int:
@@ -98,7 +92,7 @@ def main_check_config(
     probe: bool = False,
     as_json: bool = False,
 ) -> int:
-    """``pop3srv check-config [--probe] [--json]``."""
+    """``pop3srv check-config [--probe] [--json]``: exit 0 fine, 1 a probe failed, 2 invalid."""
     try:
         settings = load_settings(env, cwd=cwd, home=home, etc_dir=etc_dir)
     except ConfigError as e:
@@ -107,7 +101,7 @@ def main_check_config(
         return report_problems(e.problems)
     results = []
     if probe:
-        from pop3srv.config.probe import run_probes  # noqa: PLC0415 - loads boto3, ssl, httpx
+        from pop3srv.probe import run_probes  # noqa: PLC0415 - loads boto3, ssl, httpx
 
         results = run_probes(settings)
     if as_json:
@@ -127,8 +121,6 @@ def main_check_config(
         for warning in settings.warnings:
             print(f"config warning: {warning}", file=sys.stderr)
         for r in results:
-            print(
-                f"probe {r.level}: {r.check} {r.target}: {r.message}",
-                file=sys.stderr if r.failed else sys.stdout,
-            )
+            stream = sys.stderr if r.failed else sys.stdout
+            print(f"probe {r.level}: {r.check} {r.target}: {r.message}", file=stream)
     return EXIT_PROBE_FAILED if any(r.failed for r in results) else 0

@@ -1,9 +1,5 @@
-"""Checks that involve more than one key: :func:`problems` (the configuration is invalid) and
-:func:`warnings` (allowed, but probably not meant: the default password, a short JWT secret,
-plain http to a remote callback, state in a system directory ...). Part of
-:mod:`pop3srv.config`. Each reads the typed values by dash key (a key whose own value was bad
-holds its default) and names the keys' sources.
-"""
+"""Checks across keys: :func:`problems` (invalid) and :func:`warnings` (allowed, but probably not
+meant); both read the typed values by dash key (a bad value holds its default)."""
 
 from __future__ import annotations
 
@@ -19,6 +15,7 @@ from pop3srv.netaddr import is_loopback_host, safe_url
 
 MIN_ADMIN_TOKEN = 20  # a generated one has 43 characters
 MIN_HMAC_KEY = 32
+STATE_FOLDERS = ("", "tls", "spool")  # where pop3srv writes into state-dir
 ALL_INTERFACES = ("", "0.0.0.0", "::", "[::]")
 _PAIRS = [
     ("tls-cert", "tls-key"),
@@ -46,12 +43,10 @@ def problems(v: Mapping[str, Any], sources: Mapping[str, str]) -> Iterator[str]:
                 f"{key}: is not an inline PEM {what} (no -----BEGIN line) {at(key)}; a file "
                 f"name goes in {key}-path"
             )
-    for key in (
-        ("tls-cert-path", "tls-key-path") if v["tls-cert"] is None or v["tls-key"] is None else ()
-    ):
-        path = v[key]
-        if path is not None and (trouble := _unreadable(path)):
-            yield f"{key}: {path} {trouble} {at(key)}"
+    inline = v["tls-cert"] is not None and v["tls-key"] is not None  # the files are not read
+    for key in () if inline else ("tls-cert-path", "tls-key-path"):
+        if v[key] is not None and (trouble := _unreadable(v[key])):
+            yield f"{key}: {v[key]} {trouble} {at(key)}"
     if v["aws-session-token"] is not None and v["aws-access-key-id"] is None:
         yield (
             "aws-session-token: set without aws-access-key-id and aws-secret-access-key "
@@ -59,16 +54,13 @@ def problems(v: Mapping[str, Any], sources: Mapping[str, str]) -> Iterator[str]:
         )
     if v["aws-access-key-id"] is not None and v["aws-s3-bucket"] is None:
         yield f"aws-s3-bucket: not set, but aws-access-key-id is {at('aws-access-key-id')}"
-    if (
-        v["aws-s3-bucket"] is not None
-        and v["aws-s3-region"] is None
-        and v["aws-s3-endpoint-url"] is None
-    ):
+    if v["aws-s3-bucket"] is not None and not (v["aws-s3-region"] or v["aws-s3-endpoint-url"]):
         yield (
             f"aws-s3-region: not set, but aws-s3-bucket is {at('aws-s3-bucket')}; set "
             "aws-s3-region (or aws-s3-endpoint-url)"
         )
     yield from _url_problems(v, at)
+    yield from _served_secrets(v, at)
     tls, plain, admin = v["tls-port"], v["plain-port"], v["admin-port"]
     if tls == 0 and plain == 0:
         yield f"tls-port: 0 and plain-port: 0 leave no POP3 listener {at('tls-port', 'plain-port')}"
@@ -90,6 +82,29 @@ def problems(v: Mapping[str, Any], sources: Mapping[str, str]) -> Iterator[str]:
         yield (
             f"admin-token: shorter than {MIN_ADMIN_TOKEN} characters {at('admin-token')}; "
             "leave it unset to have one generated into state-dir"
+        )
+
+
+def _served_secrets(v: Mapping[str, Any], at: Callable[..., str]) -> Iterator[str]:
+    """State or a private key in a folder served as a mailbox: every file there is a message
+    its users can RETR (the generated jwt-secret, admin-token, TLS key)."""
+    served = {}  # folder -> whose
+    if v["aws-s3-bucket"] is None:
+        served[(v["mail-dir"] / v["aws-s3-prefix"]).resolve()] = "the default mailbox"
+    for name, entry in v["mailboxes"].items():
+        if entry.folder is not None:
+            served.setdefault((v["mail-dir"] / entry.folder).resolve(), f"mailboxes.{name}")
+    for folder in (v["state-dir"] / sub for sub in STATE_FOLDERS):
+        if whose := served.get(folder.resolve()):
+            yield (
+                f"state-dir: {folder} is also the folder of {whose}, served to its POP3 users "
+                f"{at('state-dir', 'mail-dir')}; give state-dir a folder of its own"
+            )
+    key = v["tls-key-path"]
+    if key is not None and (whose := served.get(key.resolve().parent)):
+        yield (
+            f"tls-key-path: {key} is in the folder of {whose}, served to its POP3 users "
+            f"{at('tls-key-path', 'mail-dir')}; keep the key elsewhere"
         )
 
 
@@ -145,37 +160,35 @@ def effective_providers(v: Mapping[str, Any]) -> tuple[str, ...]:
     return (chain, "app-password") if _needs("app-password", v) is None else (chain,)
 
 
-def warnings(v: Mapping[str, Any], sources: Mapping[str, str]) -> list[str]:
+def warnings(v: Mapping[str, Any], sources: Mapping[str, str]) -> Iterator[str]:
     """Things that are allowed but probably not meant."""
-    found = []
     static = v["jwt-secret"] is None and v["http-basic-auth-url"] is None
     if static and v["password"] == DEFAULT_PASSWORD:
-        found.append(
+        yield (
             f'password: still the default "{DEFAULT_PASSWORD}"; set password '
             "(or jwt-secret or http-basic-auth-url)"
         )
     if v["idle-timeout"] < 600:
-        found.append(
+        yield (
             f"idle-timeout: {v['idle-timeout']:g} is below the 600 seconds RFC 1939 "
             f"asks of an autologout timer {_at(sources, 'idle-timeout')}"
         )
     if v["jwt-secret"] is not None and len(v["jwt-secret"].encode()) < MIN_HMAC_KEY:
-        found.append(
+        yield (
             f"jwt-secret: shorter than {MIN_HMAC_KEY} bytes (RFC 7518 asks for at least "
             f"as long as the HS256 hash); tokens still work {_at(sources, 'jwt-secret')}"
         )
     url = v["http-basic-auth-url"]
     if url is not None and v["http-basic-auth-url-insecure"] and _remote_http(url):
-        found.append(
+        yield (
             f'http-basic-auth-url: "{safe_url(url)}" is plain http to a non-loopback '
             "host (allowed by http-basic-auth-url-insecure)"
         )
     for key in "state-dir", "mail-dir":
         if (path := v[key].resolve()) in SYSTEM_DIRS:
-            found.append(
+            yield (
                 f"{key}: {path} is a system directory {_at(sources, key)} (a relative default "
                 f"resolves against the working directory, / under systemd); set {key} "
                 f"(POP3_{key.upper().replace('-', '_')}), e.g. /var/lib/pop3srv"
                 + ("/mail" if key == "mail-dir" else "")
             )
-    return found

@@ -1,15 +1,14 @@
-"""The configuration schema: the frozen settings pop3srv runs on. Each field that is a key
-declares in one place its name, kind (type and validation), default, secrecy and meaning (the
-docstring under it); defaults, validation, redaction and the docs' key table derive from here
-(through :data:`pop3srv.config.keys.KEYS`). Secrets are ``repr=False``. Part of
-:mod:`pop3srv.config`."""
+"""The schema: the frozen settings classes, where each key field declares its name, kind, default,
+secrecy and meaning (the docstring under it); :data:`KEYS` is walked from them."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+import functools
+from collections.abc import Iterator, Mapping
 from dataclasses import field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import ConfigDict, Field
 from pydantic.dataclasses import dataclass
@@ -46,8 +45,6 @@ class ListenSettings:
 
 @dataclass(frozen=True, config=_DOCS)
 class TlsSettings:
-    """Inline PEM (``cert_pem``/``key_pem``) takes precedence over the paths when both are set."""
-
     cert_pem: k.OptText = key("tls-cert", original=True)
     """inline PEM certificate chain (with `tls-key`); wins over the paths"""
     key_pem: k.OptText = key("tls-key", secret=True, original=True)
@@ -67,7 +64,7 @@ class TlsSettings:
 
 @dataclass(frozen=True, config=_DOCS)
 class PenaltySettings:
-    """Dovecot-style login delays per client address, and failures allowed per connection."""
+    """Dovecot-style login delays per client address; failures allowed per connection."""
 
     free_failures: k.Whole = key("login-penalty-free", 2)
     """failed logins from one address before delays start"""
@@ -229,3 +226,60 @@ class Settings:
     """`text` or `json` (one JSON object per line)"""
     #: allowed but probably unintended things, one line each (e.g. the default password)
     warnings: tuple[str, ...] = ()
+
+
+#: The original's single port is not a setting of its own (see pop3srv.config.load.route_port).
+PORT_DOC = (
+    "the original's single port: sets `tls-port` when a certificate is configured (a "
+    "plaintext listener left on that port by default is turned off), else `plain-port`; an "
+    "explicit `tls-port`/`plain-port` from the same or a later source wins"
+)
+
+
+class Key(NamedTuple):
+    name: str  # dash form: ``jwt-secret``
+    path: tuple[str, ...]  # attribute path in Settings; () for the ``port`` alias
+    default: object  # None: unset
+    doc: str
+    secret: bool
+    original: bool  # a key of aws-ses-pop3-server
+    verbatim: bool  # text or path: an environment value is taken as typed, never parsed
+
+    @property
+    def env(self) -> str:
+        return "POP3_" + self.name.upper().replace("-", "_")
+
+
+def _walk(cls: Any, path: tuple[str, ...]) -> Iterator[Key]:
+    for name, info in cls.__pydantic_fields__.items():
+        extra = info.json_schema_extra
+        if isinstance(extra, dict) and "key" in extra:
+            doc = " ".join((info.description or "").split())
+            flags = bool(extra["secret"]), bool(extra["original"]), k.VERBATIM in info.metadata
+            yield Key(str(extra["key"]), (*path, name), info.default, doc, *flags)
+            if extra["key"] == "host":  # the ``port`` alias is listed after it
+                yield Key("port", (), None, PORT_DOC, False, True, False)
+        elif dataclasses.is_dataclass(info.annotation):
+            yield from _walk(info.annotation, (*path, name))
+
+
+#: Every key by its dash name, in the schema's order.
+KEYS = {k.name: k for k in _walk(Settings, ())}
+
+
+def flat(settings: Settings) -> dict[str, object]:
+    """Every key (dash form; not the ``port`` alias) -> its value in ``settings``."""
+    keys = (spec for spec in KEYS.values() if spec.path)
+    return {spec.name: functools.reduce(getattr, spec.path, settings) for spec in keys}
+
+
+def nested(values: Mapping[str, object]) -> dict[str, Any]:
+    """Dash key -> value, as the nested mapping the settings classes are validated from."""
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        *groups, attribute = KEYS[name].path
+        target = out
+        for group in groups:
+            target = target.setdefault(group, {})
+        target[attribute] = value
+    return out

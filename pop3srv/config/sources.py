@@ -1,16 +1,11 @@
-"""Reading the sources (see :mod:`pop3srv.config` for their order) into one sealed
-``dynaconf.Dynaconf`` per load, fed with ``Settings.set`` and a ``SourceMetadata`` naming each;
-it holds the layered values and each key's history (its source), and parses YAML and typed
-environment values (TOML, ``@int 5``). The files are read here, not by dynaconf's loaders, so
-that every problem names its file and line, dash keys meet ``POP3_*`` variables, and dynaconf's
-extras stay off (``*.local.yaml``, includes, hooks, ``.env``, the process environment,
-``dynaconf_merge``). Kubernetes service-link variables of a Service named ``pop3`` are
-recognised by their shape and ignored with one warning. Part of :mod:`pop3srv.config`.
-"""
+"""The sources, in order, fed to one sealed dynaconf instance per load: each key's layered value,
+its source and file line; Kubernetes service-link variables ignored (why the files are read here
+and not by dynaconf's loaders: docs/architecture.md)."""
 
 from __future__ import annotations
 
 import copy
+import difflib
 import re
 import tomllib
 from collections.abc import Mapping
@@ -18,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pop3srv.config.keys import KEYS, Places, normalise, suggestion
+from pop3srv.config.kinds import resolve
+from pop3srv.config.schema import KEYS
 
 HOME_DIR_NAME = ".aws-ses-pop3-server"
 CONFIG_ENV = "POP3_CONFIG"
@@ -40,25 +36,32 @@ _TOP_LEVEL_KEY = re.compile(r"""(["']?)([A-Za-z0-9_-]+)\1[ \t]*[:=]""")
 
 
 @dataclass(frozen=True)
-class Raw:
-    value: object
-    source: str  # "default", a file's absolute path, or "env POP3_X"
-    rank: int
-    line: int | None = None  # where in a file the key is set
+class Layer:
+    """One source's keys; ``source`` is "default", a file's absolute path, or "env POP3_X"."""
 
-    @property
-    def origin(self) -> str:
-        """``(from SOURCE)``, with the file's line when known."""
-        return f"(from {self.source})" + (f", line {self.line}" if self.line else "")
-
-
-@dataclass(frozen=True)
-class _Layer:
     source: str
     loader: str  # "toml", "yaml" or "env": SourceMetadata.loader
     rank: int
     values: dict[str, object]  # dash keys
-    lines: dict[str, int] = field(default_factory=dict)
+    lines: dict[str, int] = field(default_factory=dict)  # where in a file each key is set
+
+    def origin(self, key: str) -> str:
+        """``(from SOURCE)``, with the file's line when known."""
+        line = self.lines.get(key)
+        return f"(from {self.source})" + (f", line {line}" if line else "")
+
+
+def normalise(name: str) -> str:
+    """A key as written in a file or after ``POP3_`` -> dash form."""
+    return name.strip().lower().replace("_", "-")
+
+
+def suggestion(name: str, *, in_env: bool = False) -> str:
+    """``; did you mean `tls-port`?``-style hint for an unknown key, or ""."""
+    close = difflib.get_close_matches(normalise(name), KEYS, n=1, cutoff=0.6)
+    if not close:
+        return ""
+    return f"; did you mean `{close[0]}`" + (f" ({KEYS[close[0]].env})?" if in_env else "?")
 
 
 def _new_dynaconf() -> Any:
@@ -76,13 +79,13 @@ def _name(key: str) -> str:
     return key.upper().replace("-", "_")
 
 
-def _parse(text: str, path: Path, label: str) -> object:
-    """A file's data (TOML if it ends in .toml, else YAML); raises ValueError naming the fault."""
-    if path.suffix.lower() == ".toml":
+def _parse(text: str, toml: bool) -> object:
+    """A file's data; raises ValueError naming the fault."""
+    if toml:
         try:
             return tomllib.loads(text)
         except tomllib.TOMLDecodeError as e:
-            raise ValueError(f"{label}: not valid TOML ({e})") from None
+            raise ValueError(f"not valid TOML ({e})") from None
     from dynaconf.loaders.yaml_loader import yaml  # noqa: PLC0415 - vendored ruamel
 
     try:
@@ -91,44 +94,42 @@ def _parse(text: str, path: Path, label: str) -> object:
         mark: Any = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         detail = getattr(e, "problem", None) or type(e).__name__
-        raise ValueError(f"{label}: not valid YAML ({detail}{where})") from None
+        raise ValueError(f"not valid YAML ({detail}{where})") from None
 
 
-def _read(path: Path, rank: int, required: bool, problems: list[str]) -> _Layer:
-    label = str(path.absolute())
-    layer = _Layer(label, "toml" if path.suffix.lower() == ".toml" else "yaml", rank, {})
+def _read(path: Path, rank: int, required: bool, problems: list[str]) -> Layer:
+    """A file's layer; a file that is missing (unless ``required``), unreadable, or not a
+    mapping of keys adds one problem and no keys."""
+    label, toml = str(path.absolute()), path.suffix.lower() == ".toml"
+    layer = Layer(label, "toml" if toml else "yaml", rank, {})
     try:
         text = path.read_text(encoding="utf-8")
-        data = _parse(text, path, label)
+        data = _parse(text, toml)
         if not isinstance(data, dict | None):
-            raise ValueError(f"{label}: is not a mapping of keys to values")
+            raise ValueError("is not a mapping of keys to values")
     except FileNotFoundError:
         if required:
             problems.append(f"config: {path} does not exist (from env {CONFIG_ENV})")
-        return layer
     except UnicodeDecodeError:
         problems.append(f"{label}: is not UTF-8 text")
-        return layer
     except OSError as e:
         problems.append(f"{label}: cannot be read ({e.strerror or e})")
-        return layer
     except ValueError as e:  # not parsed, or not a mapping
-        problems.append(str(e))
-        return layer
-    for number, line in enumerate(text.splitlines(), start=1):
-        if match := _TOP_LEVEL_KEY.match(line):
-            layer.lines.setdefault(normalise(match[2]), number)
-    for name, value in (data or {}).items():
-        key = normalise(str(name))
-        if key not in KEYS:
-            where = Raw(None, label, rank, layer.lines.get(key)).origin
-            problems.append(f"{key}: unknown key {where}{suggestion(key)}")
-        elif value is not None:  # `key:` with no value leaves the key as it was
-            layer.values[key] = value
+        problems.append(f"{label}: {e}")
+    else:
+        for number, line in enumerate(text.splitlines(), start=1):
+            if match := _TOP_LEVEL_KEY.match(line):
+                layer.lines.setdefault(normalise(match[2]), number)
+        for name, value in (data or {}).items():
+            key = normalise(str(name))
+            if key not in KEYS:
+                problems.append(f"{key}: unknown key {layer.origin(key)}{suggestion(key)}")
+            elif value is not None:  # `key:` with no value leaves the key as it was
+                layer.values[key] = value
     return layer
 
 
-def _env_layer(name: str, text: str, problems: list[str]) -> _Layer | None:
+def _env_layer(name: str, text: str, problems: list[str]) -> Layer | None:
     """A ``POP3_*`` variable's layer (None: not set, or a problem); text and paths verbatim."""
     key, label = normalise(name[len("POP3_") :]), f"env {name}"
     if key not in KEYS:
@@ -146,7 +147,7 @@ def _env_layer(name: str, text: str, problems: list[str]) -> _Layer | None:
             problems.append(f"{key}: {e} (from {label})")
             return None
     # like viper without AllowEmptyEnv, an empty variable is unset; "@none" leaves the key as is
-    return None if value in ("", None) else _Layer(label, "env", ENV_RANK, {key: value})
+    return None if value in ("", None) else Layer(label, "env", ENV_RANK, {key: value})
 
 
 def service_links(env: Mapping[str, str]) -> list[str]:
@@ -173,13 +174,20 @@ def schema_defaults() -> dict[str, object]:
 
 
 def read_layers(
-    env: Mapping[str, str], places: Places, etc_dir: Path, problems: list[str], notes: list[str]
-) -> dict[str, Raw]:
-    """Feed every source, in order, to a new ``Dynaconf``; each key set -> value and source."""
-    files = [d / "config.yaml" for d in (etc_dir, places.home / HOME_DIR_NAME, places.cwd)]
+    env: Mapping[str, str],
+    cwd: Path,
+    home: Path,
+    etc_dir: Path,
+    *,
+    problems: list[str],
+    notes: list[str],
+) -> tuple[dict[str, object], dict[str, Layer]]:
+    """Every source in order (later wins: defaults, the three ``config.yaml``, the file named by
+    ``POP3_CONFIG``, ``POP3_*``) fed to a new ``Dynaconf``; each key set -> its value, its layer."""
+    files = [d / "config.yaml" for d in (etc_dir, home / HOME_DIR_NAME, cwd)]
     if env.get(CONFIG_ENV):
-        files.append(places.path(env[CONFIG_ENV]))
-    layers = [_Layer("default", "toml", DEFAULT_RANK, schema_defaults())]
+        files.append(resolve(env[CONFIG_ENV], cwd, home))
+    layers = [Layer("default", "toml", DEFAULT_RANK, schema_defaults())]
     for rank, path in enumerate(files, start=DEFAULT_RANK + 1):
         if str(path.absolute()) not in (layer.source for layer in layers):  # run from /etc/...
             layers.append(_read(path, rank, rank == DEFAULT_RANK + 4, problems))
@@ -195,7 +203,7 @@ def read_layers(
     return _layered(layers)
 
 
-def _layered(layers: list[_Layer]) -> dict[str, Raw]:
+def _layered(layers: list[Layer]) -> tuple[dict[str, object], dict[str, Layer]]:
     from dynaconf import get_history  # noqa: PLC0415
     from dynaconf.loaders.base import SourceMetadata  # noqa: PLC0415
 
@@ -208,12 +216,10 @@ def _layered(layers: list[_Layer]) -> dict[str, Raw]:
             # a copy: dynaconf turns nested tables into its own nodes in place
             settings.set(_name(key), copy.deepcopy(value), loader_identifier=metadata)
     by_source = {layer.source: layer for layer in layers}
-    stored, out = settings.as_dict(), {}
-    for key in KEYS:
-        if _name(key) in stored:
-            history = get_history(
-                settings, _name(key), filter_callable=lambda m: m.identifier in by_source
-            )
-            last = by_source[history[-1]["identifier"]]
-            out[key] = Raw(stored[_name(key)], last.source, last.rank, last.lines.get(key))
-    return out
+    stored = settings.as_dict()
+    values = {key: stored[_name(key)] for key in KEYS if _name(key) in stored}
+    last = {
+        key: get_history(settings, _name(key), filter_callable=lambda m: m.identifier in by_source)
+        for key in values
+    }
+    return values, {key: by_source[history[-1]["identifier"]] for key, history in last.items()}

@@ -156,6 +156,13 @@ class ResponseParser:
         return None
 
     def _length_piece(self) -> bytes | None:
+        piece = self._take()
+        if piece is not None:
+            self.complete = self._remaining == 0
+        return piece
+
+    def _take(self) -> bytes | None:
+        """Up to ``_remaining`` buffered body bytes (None: none buffered yet)."""
         buffer = self._buffer
         if not buffer:
             if self._eof:
@@ -166,13 +173,15 @@ class ResponseParser:
         else:
             piece, self._buffer = buffer[: self._remaining], buffer[self._remaining :]
         self._remaining -= len(piece)
-        self.complete = self._remaining == 0
         return piece
 
     def _chunked_piece(self) -> bytes | None:
         while True:
             if self._chunk_state == _DATA:
-                return self._chunk_data()
+                piece = self._take()
+                if piece is not None and not self._remaining:
+                    self._chunk_state = _DATA_END
+                return piece
             line = self._line()
             if line is None:
                 return None
@@ -189,19 +198,6 @@ class ResponseParser:
             elif not line:  # _TRAILER: trailer fields end with an empty line
                 self.complete = True
                 return b""
-
-    def _chunk_data(self) -> bytes | None:
-        buffer = self._buffer
-        if not buffer:
-            if self._eof:
-                raise ProtocolError("incomplete body")
-            return None
-        piece = buffer[: self._remaining]
-        self._buffer = buffer[len(piece) :]
-        self._remaining -= len(piece)
-        if not self._remaining:
-            self._chunk_state = _DATA_END
-        return piece
 
     def _line(self) -> bytes | None:
         end = self._buffer.find(b"\r\n")

@@ -2,10 +2,14 @@
 ``DELETE_BATCH`` keys per request, blocking boto3 calls run by the pool's worker threads. With
 a trash prefix each message is first copied to ``<trash_prefix><full key>`` (``TRASH_COPIES``
 at a time) and only the copied ones are deleted; a message that cannot be copied is reported
-as not removed. A key already gone counts as deleted."""
+as not removed. A key already gone counts as deleted. A key the XML body of DeleteObjects cannot
+carry (control characters; CR, which XML reads as LF) is deleted by its own DeleteObject, so
+that it never fails the batch of every other message."""
 
 from __future__ import annotations
 
+import contextlib
+import re
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -19,6 +23,8 @@ from pop3srv.storage.s3errors import GONE_CODES
 DELETE_BATCH = 1000
 #: CopyObject requests in flight at once while moving messages to the trash.
 TRASH_COPIES = 8
+#: what XML 1.0 cannot carry or would change (CR is read as LF): such keys go one by one
+NOT_XML = re.compile("[\x00-\x08\x0b-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 class MailboxKeys(Protocol):
@@ -65,18 +71,17 @@ class S3Deleter:
             failed.update(not_copied)
         removed: set[str] = set()
         codes: set[str] = set()
-        if to_remove:
-            client = await self._pool.client(self._location)
-            for start in range(0, len(to_remove), self._batch):
-                batch = to_remove[start : start + self._batch]
-                try:
-                    refused = await self._delete_batch_request(client, batch, codes)
-                except StoreError as exc:
-                    first_error = first_error or exc
-                    failed.update(to_remove[start:])
-                    break
-                failed.update(refused)
-                removed.update(key for key in batch if key not in refused)
+        batches = self._batches(to_remove)
+        client = await self._pool.client(self._location) if batches else None
+        for n, batch in enumerate(batches):
+            try:
+                refused = await self._delete_request(client, batch, codes)
+            except StoreError as exc:
+                first_error = first_error or exc
+                failed.update(key for rest in batches[n:] for key in rest)
+                break
+            failed.update(refused)
+            removed.update(key for key in batch if key not in refused)
         if not removed and first_error is not None:
             raise first_error
         return DeleteResult(
@@ -85,9 +90,20 @@ class S3Deleter:
             codes=tuple(sorted(codes)),
         )
 
-    async def _delete_batch_request(
-        self, client: Any, batch: list[str], codes: set[str]
-    ) -> set[str]:
+    def _batches(self, keys: list[str]) -> list[list[str]]:
+        """The keys in DeleteObjects batches, then each key XML cannot carry on its own."""
+        odd = {key for key in keys if NOT_XML.search(self._keys.prefix + key)}
+        plain = [key for key in keys if key not in odd]
+        batches = [plain[i : i + self._batch] for i in range(0, len(plain), self._batch)]
+        return batches + [[key] for key in keys if key in odd]
+
+    async def _delete_request(self, client: Any, batch: list[str], codes: set[str]) -> set[str]:
+        """Delete ``batch`` in one request; returns the keys S3 refused (codes into ``codes``)."""
+        if len(batch) == 1 and NOT_XML.search(self._keys.prefix + batch[0]):
+            bucket, key = self._location.bucket, self._keys.prefix + batch[0]
+            with contextlib.suppress(MessageGone):
+                await self._pool.call(client, "delete_object", Bucket=bucket, Key=key)
+            return set()
         response = await self._pool.call(
             client,
             "delete_objects",

@@ -232,9 +232,10 @@ class S3Locks:
                     until = now + WANT_WAIT - 1  # Date has one-second resolution: a second early
                 if head is not None and "wanted-by" not in head.get("Metadata", {}):
                     await self._mark(client, location, key, head, requester, until=until)
+                    head = None  # the mark changed its ETag
                 etag = await self._put(client, location, key, body, IfNoneMatch="*")
-                if etag is None:
-                    etag = await self._take_over_if_stale(client, location, key, body)
+                if etag is None:  # the HEAD just made tells whether the lease ran out
+                    etag = await self._take_over_if_stale(client, location, key, body, head)
                 if etag is not None:
                     return etag
                 await trio.sleep(WANT_POLL)
@@ -260,10 +261,12 @@ class S3Locks:
         await self._put(client, location, key, b"{}", IfMatch=str(head["ETag"]), Metadata=mark)
 
     async def _take_over_if_stale(
-        self, client: Any, location: S3Location, key: str, body: bytes
+        self, client: Any, location: S3Location, key: str, body: bytes, head: Any = None
     ) -> str | None:
+        """Take the lock if its lease ran out, judged by ``head`` (None: a HEAD now)."""
         try:
-            head = await self.pool.call(client, "head_object", Bucket=location.bucket, Key=key)
+            if head is None:
+                head = await self.pool.call(client, "head_object", Bucket=location.bucket, Key=key)
         except MessageGone:  # released meanwhile: let the caller try a fresh put
             return await self._put(client, location, key, body, IfNoneMatch="*")
         metadata = head.get("Metadata", {})

@@ -453,6 +453,38 @@ def test_port_collisions(dirs: Dirs) -> None:
     assert s.admin.port == 2110
 
 
+@pytest.mark.parametrize(
+    ("env", "needles"),
+    [
+        ({"POP3_MAIL_DIR": "./var"}, ("state-dir: ", "the default mailbox")),  # ./var both
+        ({"POP3_MAIL_DIR": "./var", "POP3_AWS_S3_PREFIX": "tls"}, ("var/tls is also",)),
+        (
+            {
+                "POP3_MAIL_DIR": "./var",
+                "POP3_AWS_S3_PREFIX": "inbox",
+                "POP3_MAILBOXES": '{"jane": {"folder": "spool"}}',
+            },
+            ("var/spool is also", "mailboxes.jane"),
+        ),
+        (
+            {"POP3_TLS_KEY_PATH": "./var/mail/k.pem", "POP3_TLS_CERT_PATH": "./c.pem"},
+            ("tls-key-path: ", "k.pem is in the folder of the default mailbox"),
+        ),
+    ],
+)
+def test_state_and_keys_are_never_in_a_served_folder(
+    dirs: Dirs, env: dict[str, str], needles: tuple[str, ...]
+) -> None:
+    for name in ("c.pem", "var/mail/k.pem"):
+        dirs.write(dirs.cwd / name, "-----BEGIN X-----\n")
+    one(dirs.problems(env), *needles, "served to its POP3 users")
+
+
+def test_the_default_layout_serves_no_state(dirs: Dirs) -> None:
+    s = dirs.load({"POP3_MAILBOXES": '{"jane": {"folder": "jane"}}'})
+    assert s.store.mail_dir == s.store.state_dir / "mail"  # below state-dir, not state-dir
+
+
 def test_unparsable_files_are_named(dirs: Dirs) -> None:
     dirs.write(dirs.etc_yaml, "user: [unclosed\n")
     toml = dirs.write(dirs.cwd / "bad.toml", "user = \n")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from pop3srv.config import Settings, flat
-from pop3srv.config.keys import KEYS
+from pop3srv.config.schema import KEYS
 from pop3srv.config.sources import schema_defaults
 from tests.config.test_load import Dirs, dirs, one
 

@@ -17,7 +17,7 @@ import pytest
 from dynaconf.loaders.yaml_loader import yaml  # the YAML parser pop3srv itself uses
 
 from pop3srv.config import ConfigError, load_settings
-from pop3srv.config.keys import KEYS
+from pop3srv.config.schema import KEYS
 from pop3srv.tls import generate_self_signed
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from pop3srv.config import ConfigError, load_settings
-from pop3srv.config.keys import KEYS
+from pop3srv.config.schema import KEYS
 
 ROOT = Path(__file__).resolve().parents[2]
 UNIT = ROOT / "deploy" / "pop3srv.service"

@@ -231,6 +231,20 @@ async def test_delete_in_batches_of_1000(s3_server: S3Server, bucket: str, pool:
     assert sorted(m.key for m in left) == [k for k, _ in filler(5, start=1200)]
 
 
+async def test_keys_xml_cannot_carry_are_deleted_on_their_own(
+    s3_server: S3Server, bucket: str, pool: S3Pool
+) -> None:
+    odd = ["ctl\x1b[31mred", "cr\rkey"]  # an escape; a CR that XML would read as LF
+    for key in ["a", *odd, "b"]:
+        s3_server.put(bucket, f"box/{key}", b"Subject: x\r\n\r\nbody\r\n")
+    store = S3Store(s3_server.location(bucket, "box/"), pool)
+    assert sorted(m.key for m in await store.list_messages()) == sorted(["a", *odd, "b"])
+    result = await store.delete(["a", *odd, "b"])
+    assert (result.deleted, result.failed) == (("a", *odd, "b"), ())
+    assert await store.list_messages() == []
+    assert (requests(pool, "delete_objects"), requests(pool, "delete_object")) == (1, 2)
+
+
 async def test_trash_mode_copies_before_deleting(
     s3_server: S3Server, bucket: str, pool: S3Pool
 ) -> None:

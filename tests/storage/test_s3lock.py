@@ -139,8 +139,15 @@ async def test_busy_holder_keeps_its_lock(s3_server: S3Server, bucket: str, pool
         await nursery.start(holder.run)
         held = await holder.acquire(location, "old", _never, on_wanted=busy)
         assert held is not None
+        heads = pool.metrics.s3_requests_total.labels("head_object", "ok")
+        before, started = heads._value.get(), trio.current_time()
         assert await requester.acquire(location, "new", _never, requester="b:1") is None
         assert asked  # asked at least once, refused each time
+        # a HEAD per poll of the requester (each 0.25 s), and per look of the holder (each
+        # second), whose refusal clears the mark: the next poll marks again, from a new HEAD
+        polls = (trio.current_time() - started) / s3lock.WANT_POLL
+        watches = (trio.current_time() - started) / s3lock.WATCH_INTERVAL
+        assert heads._value.get() - before <= polls + 2 * watches + 3
         await holder.renew(held)  # the holder's lease is intact: renewal works
         assert not held.lost and not held.yielded
         nursery.cancel_scope.cancel()

@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 from pytest_httpserver import HTTPServer
 
 from pop3srv.config import main_check_config
-from pop3srv.config.probe import _client_error
+from pop3srv.probe import _client_error
 from tests.s3.servers import S3Server
 
 pytest_plugins = ("tests.s3.plugin",)

@@ -1,9 +1,9 @@
-"""``check-config --probe``: what a valid configuration cannot show by itself. Loads the TLS
+"""check-config --probe: what a valid configuration cannot show by itself. Loads the TLS
 certificate and key (unreadable, swapped or mismatched, expired: error; expiring within 14
 days: warning), lists each configured S3 mailbox with one request, using the keys the server
 would use (access denied, missing bucket, wrong region, unreachable endpoint: one line each),
-and reaches the HTTP login callback. Part of :mod:`pop3srv.config`; it imports the storage and
-auth layers, so only ``check-config`` loads it."""
+and reaches the HTTP login callback. It imports the storage and auth layers, so only
+``check-config --probe`` loads it (lazily, from :mod:`pop3srv.config.report`)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from pop3srv.auth.factory import mailbox_resolver
-from pop3srv.config.schema import Settings
+from pop3srv.config import Settings
 from pop3srv.netaddr import safe_url
 from pop3srv.runtime import default_location
 from pop3srv.storage.base import S3Location
