@@ -20,6 +20,10 @@ from pop3srv.protocol import events as ev
 
 log = logging.getLogger(__name__)
 
+#: login checks in progress at once from one client address (IPv6: its network); more are
+#: refused with SYS/TEMP (clients retry), so a burst is bounded like the free failures
+MAX_PARALLEL_PER_ADDRESS = 8
+
 
 class LoginRefused(Exception):
     """The login did not succeed; ``reply`` is the -ERR, ``bad_credentials`` whether it counts
@@ -73,6 +77,12 @@ class Gate:
     ) -> Principal:
         address = address_of(context.peer)
         attempts = self.metrics.auth_attempts_total
+        if self.penalty.in_flight(address) >= MAX_PARALLEL_PER_ADDRESS:
+            # the free failures must hold in parallel too: a fresh address (an IPv6 /64) with
+            # 50 connections had 50 passwords checked at once before its first delay
+            attempts.labels(method, "limited").inc()
+            reply = ev.Err("too many logins in progress from your address", "SYS/TEMP")
+            raise LoginRefused(reply, bad_credentials=False, reason="too-many-in-progress")
         with self.penalty.attempt(address) as allowed:
             if not allowed:  # a delayed address runs one attempt at a time
                 attempts.labels(method, "limited").inc()

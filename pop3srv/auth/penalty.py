@@ -75,7 +75,8 @@ class LoginPenalty:
         self._prefix = ipv6_prefix_length
         self._addresses: OrderedDict[str, _Record] = OrderedDict()
         self._users: OrderedDict[str, _Record] = OrderedDict()
-        self._in_flight: set[str] = set()
+        #: login attempts in progress per address key
+        self._in_flight: Counter[str] = Counter()
 
     def key(self, address: str) -> str:
         """What ``address`` is counted under (its IPv6 network, or itself)."""
@@ -111,17 +112,21 @@ class LoginPenalty:
         """Whether a login attempt from ``address`` may go ahead now: not while another of the
         same address is in progress and the address is delayed (``exclusive``: ever)."""
         key = self.key(address)
-        busy = key in self._in_flight
+        busy = self._in_flight[key] > 0
         if busy and (exclusive or self.delay(address) > 0):
             yield False
             return
-        owner = not busy
-        self._in_flight.add(key)
+        self._in_flight[key] += 1
         try:
             yield True
         finally:
-            if owner:
-                self._in_flight.discard(key)
+            self._in_flight[key] -= 1
+            if not self._in_flight[key]:
+                del self._in_flight[key]
+
+    def in_flight(self, address: str) -> int:
+        """Login attempts of ``address`` (its network) in progress now."""
+        return self._in_flight[self.key(address)]
 
     def failed(self, address: str, user: str | None = None) -> None:
         now = trio.current_time()
