@@ -59,6 +59,17 @@ class LedgerState:
     def copy(self) -> LedgerState:
         return LedgerState(dict(self.tokens), dict(self.app_password_versions))
 
+    @property
+    def empty(self) -> bool:
+        return not (self.tokens or self.app_password_versions)
+
+    def restore_into(self, state: LedgerState) -> None:
+        """Put these records and versions back into ``state`` (versions only go up)."""
+        state.tokens.update(self.tokens)
+        for mailbox, version in self.app_password_versions.items():
+            current = state.app_password_versions.get(mailbox, 0)
+            state.app_password_versions[mailbox] = max(current, version)
+
     def to_bytes(self) -> bytes:
         document = {
             "format": FORMAT,
@@ -165,7 +176,36 @@ class TokenLedger:
     # --- changes ------------------------------------------------------------------------
 
     async def load(self) -> None:
-        self._adopt(await self.backend.load())
+        """Take the stored document; revocations this process knows of are never forgotten
+        (a document deleted or rolled back, e.g. by a user of a mailbox whose prefix is the
+        lock prefix, would otherwise accept revoked tokens again): they are written back."""
+        state = await self.backend.load()
+        lost = self._lost_revocations(state)
+        if not lost.empty:
+            log.warning(
+                "token registry %s lost %d revocation(s) and %d app-password version(s): "
+                "written back",
+                self.backend.where,
+                len(lost.tokens),
+                len(lost.app_password_versions),
+            )
+            state, _ = await self.backend.update(lost.restore_into)
+        self._adopt(state)
+
+    def _lost_revocations(self, stored: LedgerState) -> LedgerState:
+        """What the current state revokes (or bumps) that ``stored`` no longer does."""
+        now = self._clock()
+        tokens = {
+            jti: record
+            for jti, record in self._state.tokens.items()
+            if _revocation_matters(record, now) and not _revoked_in(stored.tokens, jti)
+        }
+        versions = {
+            mailbox: version
+            for mailbox, version in self._state.app_password_versions.items()
+            if version > stored.app_password_versions.get(mailbox, 0)
+        }
+        return LedgerState(tokens, versions)
 
     async def register(self, record: TokenRecord) -> None:
         def add(state: LedgerState) -> None:
