@@ -20,6 +20,10 @@ from pop3srv.protocol import events as ev
 
 log = logging.getLogger(__name__)
 
+#: providers whose success does not prove the USER name (a JWT login's name is free-form): it
+#: forgives nothing, else anyone's own token, sent as USER victim, reset the failures of their
+#: guesses at victim's password
+UNVERIFIED_NAMES = frozenset({"jwt"})
 #: login checks in progress at once from one client address (IPv6: its network); more are
 #: refused with SYS/TEMP (clients retry), so a burst is bounded like the free failures
 MAX_PARALLEL_PER_ADDRESS = 8
@@ -102,7 +106,8 @@ class Gate:
                     user, password, method, context, address, waited=waited
                 )
         attempts.labels(method, "success").inc()
-        self.penalty.succeeded(address, user)
+        if principal.method not in UNVERIFIED_NAMES:
+            self.penalty.succeeded(address, user)
         return principal
 
     async def _check(
