@@ -65,11 +65,25 @@ class AuditLog:
         self, action: str, admin: str | None, target: str, *, outcome: str = "ok", detail: str = ""
     ) -> AuditEntry:
         entry = AuditEntry(
-            self._clock(), action, admin or "unknown", _clip(target), outcome, _clip(detail)
+            self._clock(),
+            _clip(action),
+            _clip(admin or "unknown"),
+            _clip(target),
+            _clip(outcome),
+            _clip(detail),
         )
         self._ring.append(entry)
         level = logging.INFO if outcome == "ok" else logging.WARNING
-        log.log(level, "%s %s by %s: %s %s", action, outcome, entry.admin, entry.target, detail)
+        # every part as cleaned: a client-chosen mailbox or label must not forge a log line
+        log.log(
+            level,
+            "%s %s by %s: %s %s",
+            entry.action,
+            entry.outcome,
+            entry.admin,
+            entry.target,
+            entry.detail,
+        )
         self._append(entry)
         return entry
 
@@ -110,6 +124,7 @@ def _open(path: Path, max_bytes: int, backups: int) -> RotatingFileHandler:
 
 
 def _clip(text: str) -> str:
-    """Targets can be client-chosen (labels, addresses): short and without control chars."""
+    """Targets and details can be client-chosen (labels, mailbox names, addresses): short
+    and without control characters (CR/LF, ANSI escapes, bidi overrides)."""
     text = "".join(c if c.isprintable() else "?" for c in text)
     return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"

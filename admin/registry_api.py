@@ -8,7 +8,7 @@ import ipaddress
 
 from quart import Quart, Response, jsonify
 
-from admin.api import admin_address
+from admin.api import admin_address, visible
 from admin.deps import AdminContext
 from admin.guards import api_denied, json_error
 from pop3srv.auth.apppassword import app_password_id
@@ -74,7 +74,11 @@ def register(app: Quart, ctx: AdminContext) -> None:
             {"address": entry.address, "delay_seconds": entry.delay, "failures": entry.failures}
             for entry in deps.login_penalty.delayed()[:MAX_DELAYED]
         ]
-        failed = [failure.public() for failure in deps.failures.recent(MAX_FAILED)]
+        # client-chosen names: control, bidi and zero-width characters shown as escapes
+        failed = [
+            {**failure.public(), "user": visible(failure.user)}
+            for failure in deps.failures.recent(MAX_FAILED)
+        ]
         return jsonify({"failed_logins": failed, "delayed": delayed})
 
     @app.delete("/api/penalties/<path:address>")

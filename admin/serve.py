@@ -7,20 +7,34 @@ accepting, lets requests in flight finish, and returns.
 
 The accept loop is ours rather than ``hypercorn.trio.serve``'s, so that the admin port cannot
 take the process's descriptors from POP3: it has its own connection cap (``max_connections``;
-more connections wait in the kernel's backlog), backs off when accept runs out of descriptors,
-and closes every connection when its response says ``Connection: close`` (Hypercorn's close runs
-in the request's task, which Quart-Trio cancels half-way: ``_AdminConnection`` shields it).
+more connections wait in the kernel's backlog) of which one client address (an IPv6 /64) may
+hold a quarter, backs off when accept runs out of descriptors, and closes every connection
+when its response says ``Connection: close`` (Hypercorn's close runs in the request's task,
+which Quart-Trio cancels half-way: ``_AdminConnection`` shields it).
 Connections that send no complete request head are closed after ``keep_alive_timeout``, request
-bodies must arrive within ``BODY_TIMEOUT``.
+bodies must arrive within ``BODY_TIMEOUT``, and each write of a response must be taken by the
+client within ``SEND_TIMEOUT``.
+
+HTTP/1.1 only: a connection that switches to HTTP/2 (prior knowledge, or ``Upgrade: h2c``) is
+closed. Hypercorn stops a connection's idle timer when it sees the HTTP/2 preface and restarts it
+only after a stream, so idle HTTP/2 connections were never closed: 300 of them (33 bytes each)
+held every admin slot and /healthz stopped answering (liveness probes fail, the pod restarts).
+Browsers speak HTTP/2 only over TLS, which the app does not serve itself.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import partial
 
 import trio
 from hypercorn.config import Config
+from hypercorn.events import Closed, Event, RawData
+from hypercorn.protocol import ProtocolWrapper
+from hypercorn.protocol.h11 import H2CProtocolRequiredError, H2ProtocolAssumedError
 from hypercorn.trio.lifespan import Lifespan
 from hypercorn.trio.tcp_server import TCPServer
 from hypercorn.trio.worker_context import WorkerContext
@@ -31,11 +45,18 @@ from quart import Quart
 from admin.auth import is_loopback
 from admin.deps import admin_context
 from pop3srv.fdlimits import ADMIN_MAX, BackoffListener, CappedListener
+from pop3srv.netaddr import client_group
 
 #: seconds a connection may stay idle (also: to send a complete request head)
 KEEP_ALIVE_TIMEOUT = 5.0
 #: seconds for a request body to arrive (Quart answers 408 after it)
 BODY_TIMEOUT = 10.0
+#: the share of the admin connection cap one client address (an IPv6 /64) may hold, and the
+#: least it may always hold
+PER_ADDRESS_SHARE, PER_ADDRESS_MIN = 4, 4
+#: seconds each write of a response (or websocket message) may take before the client that
+#: does not read it is dropped
+SEND_TIMEOUT = 10.0
 
 log = logging.getLogger(__name__)
 
@@ -70,10 +91,16 @@ async def serve_admin(
     lifespan = Lifespan(asgi, config, lifespan_state)
     context = WorkerContext(None)
 
+    per_address = _PerAddress(max(PER_ADDRESS_MIN, max_connections // PER_ADDRESS_SHARE))
+
     async def handle(stream: trio.abc.Stream) -> None:
         try:
-            state = ConnectionState(lifespan_state.copy())
-            await _AdminConnection(asgi, config, context, state, stream)  # type: ignore[arg-type]
+            with per_address.admitted(stream) as admitted:
+                if not admitted:  # one host may not take every slot
+                    await trio.aclose_forcefully(stream)
+                    return
+                state = ConnectionState(lifespan_state.copy())
+                await _AdminConnection(asgi, config, context, state, stream)  # type: ignore[arg-type]
         finally:
             slots.release()
 
@@ -114,9 +141,80 @@ class _AdminConnection(TCPServer):
         with trio.CancelScope(shield=True):
             await super()._close()
 
+    async def protocol_send(self, event: Event) -> None:
+        """Hypercorn's, with a deadline on each write: a client that does not read its response
+        (31 KB of /metrics into a 1 KB receive window) is dropped after ``SEND_TIMEOUT``
+        instead of holding an admin slot for as long as it likes (300 such clients held them
+        all). Writes stay shielded from the request's own cancellation, as in Hypercorn."""
+        if not isinstance(event, RawData):
+            await super().protocol_send(event)
+            return
+        async with self.send_lock:
+            with trio.CancelScope(shield=True) as scope:
+                scope.deadline = trio.current_time() + SEND_TIMEOUT
+                try:
+                    await self.stream.send_all(event.data)
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    scope.cancel()
+            if scope.cancelled_caught:
+                with trio.CancelScope(shield=True):
+                    await self.stream.aclose()
+                await self.protocol.handle(Closed())
+
     async def _read_data(self) -> None:
-        await super()._read_data()
+        self.protocol = _Http1Only(self.protocol)
+        try:
+            await super()._read_data()
+        except _Http2Refused:
+            log.debug("admin app: HTTP/2 refused (HTTP/1.1 only), connection closed")
         await self.idle_task.stop()  # the peer has gone: do not hold its socket for the timer
+
+
+class _Http2Refused(Exception):
+    """The client switched to HTTP/2; the connection is to be closed."""
+
+
+class _Http1Only(ProtocolWrapper):
+    """Hypercorn's protocol wrapper (adopted with its state), minus the switch to HTTP/2."""
+
+    def __init__(self, wrapper: ProtocolWrapper) -> None:  # no super().__init__: adopts
+        self.__dict__.update(wrapper.__dict__)
+
+    async def handle(self, event: Event) -> None:
+        try:
+            await self.protocol.handle(event)
+        except (H2ProtocolAssumedError, H2CProtocolRequiredError):
+            raise _Http2Refused from None
+
+
+class _PerAddress:
+    """Admin connections open per client address (IPv6 by /64), capped."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._open: Counter[str] = Counter()
+
+    @contextmanager
+    def admitted(self, stream: trio.abc.Stream) -> Iterator[bool]:
+        key = _client_of(stream)
+        if self._open[key] >= self.limit:
+            yield False
+            return
+        self._open[key] += 1
+        try:
+            yield True
+        finally:
+            self._open[key] -= 1
+            if not self._open[key]:
+                del self._open[key]
+
+
+def _client_of(stream: trio.abc.Stream) -> str:
+    try:
+        host = str(stream.socket.getpeername()[0])  # type: ignore[attr-defined]
+    except (AttributeError, OSError):
+        return "unknown"
+    return client_group(host)
 
 
 def _bound(listener: trio.SocketListener) -> tuple[str, int]:

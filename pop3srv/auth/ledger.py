@@ -29,6 +29,8 @@ T = TypeVar("T")
 #: expired tokens are forgotten this long after their expiry
 KEEP_EXPIRED = 30 * 24 * 3600
 MAX_RECORDS = 20_000
+#: a token this long past its expiry is refused by its ``exp`` whatever the registry says
+EXPIRED_MARGIN = 24 * 3600
 FORMAT = 1
 
 
@@ -57,6 +59,17 @@ class LedgerState:
     def copy(self) -> LedgerState:
         return LedgerState(dict(self.tokens), dict(self.app_password_versions))
 
+    @property
+    def empty(self) -> bool:
+        return not (self.tokens or self.app_password_versions)
+
+    def restore_into(self, state: LedgerState) -> None:
+        """Put these records and versions back into ``state`` (versions only go up)."""
+        state.tokens.update(self.tokens)
+        for mailbox, version in self.app_password_versions.items():
+            current = state.app_password_versions.get(mailbox, 0)
+            state.app_password_versions[mailbox] = max(current, version)
+
     def to_bytes(self) -> bytes:
         document = {
             "format": FORMAT,
@@ -84,16 +97,21 @@ class LedgerState:
             raise ValueError(f"malformed token registry: {exc!r}") from exc
 
     def prune(self, now: float) -> None:
-        """Forget tokens long expired; keep at most ``MAX_RECORDS`` (oldest dropped)."""
+        """Forget tokens long expired; beyond ``MAX_RECORDS`` forget expired tokens, then the
+        oldest others, but never a revoked token that may still be valid: without
+        ``require-jti`` a forgotten ``jti`` is accepted again (so revoked records are kept
+        beyond the cap; they are small, and revoking is an admin's act)."""
         for jti in [
             jti
             for jti, r in self.tokens.items()
             if r.expires_at is not None and r.expires_at + KEEP_EXPIRED < now
         ]:
             del self.tokens[jti]
-        if len(self.tokens) > MAX_RECORDS:
-            ordered = sorted(self.tokens.values(), key=lambda r: r.created_at)
-            for record in ordered[: len(self.tokens) - MAX_RECORDS]:
+        excess = len(self.tokens) - MAX_RECORDS
+        if excess > 0:
+            droppable = [r for r in self.tokens.values() if not _revocation_matters(r, now)]
+            droppable.sort(key=lambda r: (not _expired(r, now), r.created_at))
+            for record in droppable[:excess]:
                 del self.tokens[record.jti]
 
 
@@ -158,7 +176,36 @@ class TokenLedger:
     # --- changes ------------------------------------------------------------------------
 
     async def load(self) -> None:
-        self._adopt(await self.backend.load())
+        """Take the stored document; revocations this process knows of are never forgotten
+        (a document deleted or rolled back, e.g. by a user of a mailbox whose prefix is the
+        lock prefix, would otherwise accept revoked tokens again): they are written back."""
+        state = await self.backend.load()
+        lost = self._lost_revocations(state)
+        if not lost.empty:
+            log.warning(
+                "token registry %s lost %d revocation(s) and %d app-password version(s): "
+                "written back",
+                self.backend.where,
+                len(lost.tokens),
+                len(lost.app_password_versions),
+            )
+            state, _ = await self.backend.update(lost.restore_into)
+        self._adopt(state)
+
+    def _lost_revocations(self, stored: LedgerState) -> LedgerState:
+        """What the current state revokes (or bumps) that ``stored`` no longer does."""
+        now = self._clock()
+        tokens = {
+            jti: record
+            for jti, record in self._state.tokens.items()
+            if _revocation_matters(record, now) and not _revoked_in(stored.tokens, jti)
+        }
+        versions = {
+            mailbox: version
+            for mailbox, version in self._state.app_password_versions.items()
+            if version > stored.app_password_versions.get(mailbox, 0)
+        }
+        return LedgerState(tokens, versions)
 
     async def register(self, record: TokenRecord) -> None:
         def add(state: LedgerState) -> None:
@@ -223,6 +270,15 @@ class TokenLedger:
         for news_item in news:
             for listener in list(self._listeners):
                 listener(news_item)
+
+
+def _expired(record: TokenRecord, now: float) -> bool:
+    """Expired long enough ago that no ``jwt-leeway`` accepts it any more."""
+    return record.expires_at is not None and record.expires_at + EXPIRED_MARGIN < now
+
+
+def _revocation_matters(record: TokenRecord, now: float) -> bool:
+    return record.revoked_at is not None and not _expired(record, now)
 
 
 def _revoked_in(tokens: Mapping[str, TokenRecord], jti: str) -> bool:

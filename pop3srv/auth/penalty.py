@@ -4,10 +4,12 @@ delay before the next login attempt is checked, up to a cap.
 Failures are counted per client address (IPv6 grouped by its ``/ipv6_prefix_length``) and per
 target user name (across addresses). The address count is what delays an address; a success
 forgives only that address's failures for the same user, so an attacker's own working account
-does not reset the budget for guessing another user's password. The per-user count slows
-logins to a user under a distributed attack, with a lower cap so the real user is slowed but
-never locked out. Counts decay by one per ``decay`` seconds and are forgotten after
-``forget_after`` seconds without failures; memory is bounded (oldest first).
+does not reset the budget for guessing another user's password. The per-user count slows the
+failed logins to a user under a distributed attack (``user_delay``, with a lower cap); the
+right password is not slowed, so strangers guessing at a name (``jwt`` is shared by every
+JWT user) cannot slow the real users' logins. Counts decay by one per ``decay`` seconds and
+are forgotten after ``forget_after`` seconds without failures; memory is bounded (oldest
+first).
 
 While an address is delayed, at most one of its attempts is in progress (``attempt``): the
 others are refused at once instead of each waiting out its own delay in parallel.
@@ -73,20 +75,29 @@ class LoginPenalty:
         self._prefix = ipv6_prefix_length
         self._addresses: OrderedDict[str, _Record] = OrderedDict()
         self._users: OrderedDict[str, _Record] = OrderedDict()
-        self._in_flight: set[str] = set()
+        #: login attempts in progress per address key
+        self._in_flight: Counter[str] = Counter()
 
     def key(self, address: str) -> str:
         """What ``address`` is counted under (its IPv6 network, or itself)."""
         return client_group(address, self._prefix)
 
     def delay(self, address: str, user: str | None = None) -> float:
-        """Seconds to wait before checking a login from ``address`` (for ``user``)."""
+        """Seconds to wait before checking a login from ``address`` (with ``user``: the larger
+        of that and ``user_delay``)."""
         record = self._current(self._addresses, self.key(address))
         wait = self._delay_for(record.failures if record else 0, self._settings.free_failures)
-        if user is not None and (named := self._current(self._users, _name_key(user))):
-            by_name = self._delay_for(named.failures, USER_FREE_FAILURES)
-            wait = max(wait, min(by_name, USER_MAXIMUM))
-        return wait
+        return wait if user is None else max(wait, self.user_delay(user))
+
+    def user_delay(self, user: str) -> float:
+        """Seconds a failed login for ``user`` waits before it is answered, for the failures
+        other addresses had with that name (capped at ``USER_MAXIMUM``). The login gate
+        applies it to failures only: a right password is never slowed by strangers (many
+        users share one name, e.g. ``jwt``), while a guess still costs the guesser the wait."""
+        named = self._current(self._users, _name_key(user))
+        if named is None:
+            return 0.0
+        return min(self._delay_for(named.failures, USER_FREE_FAILURES), USER_MAXIMUM)
 
     def retry_after(self, address: str) -> float:
         """Seconds left of the delay the address's last failure earned (0: not delayed now)."""
@@ -101,17 +112,21 @@ class LoginPenalty:
         """Whether a login attempt from ``address`` may go ahead now: not while another of the
         same address is in progress and the address is delayed (``exclusive``: ever)."""
         key = self.key(address)
-        busy = key in self._in_flight
+        busy = self._in_flight[key] > 0
         if busy and (exclusive or self.delay(address) > 0):
             yield False
             return
-        owner = not busy
-        self._in_flight.add(key)
+        self._in_flight[key] += 1
         try:
             yield True
         finally:
-            if owner:
-                self._in_flight.discard(key)
+            self._in_flight[key] -= 1
+            if not self._in_flight[key]:
+                del self._in_flight[key]
+
+    def in_flight(self, address: str) -> int:
+        """Login attempts of ``address`` (its network) in progress now."""
+        return self._in_flight[self.key(address)]
 
     def failed(self, address: str, user: str | None = None) -> None:
         now = trio.current_time()

@@ -37,18 +37,22 @@ async def test_i03_own_account_success_does_not_reset_guessing_another_user(
 async def test_i03_failures_count_per_user_across_addresses_capped_and_decay(
     tmp_path: Path, autojump_clock: object
 ) -> None:
-    """Item 3: guesses at one user from many addresses slow that user's logins (capped, so the
-    real user is slowed, never locked out), and they decay by time."""
+    """Item 3: guesses at one user from many addresses slow further guesses at that user from
+    a fresh address (capped), and they decay by time. Since security probe 4 the wait comes
+    after a failed check: the real user's right password is not slowed (see
+    ``test_probe4_penalty``)."""
     pop3 = handler(static_users(tmp_path, victim="secret"))
     for index in range(20):
         reply, _ = await login(pop3, f"198.51.100.{index}:1", "victim", "wrong")
         assert reply.startswith(b"-ERR [AUTH]")
-    reply, elapsed = await login(pop3, "203.0.113.9:1", "victim", "secret")
-    assert reply.startswith(b"+OK")
+    reply, elapsed = await login(pop3, "203.0.113.9:1", "victim", "another guess")
+    assert reply.startswith(b"-ERR [AUTH]")
     assert 1 <= elapsed <= 4
-    await trio.sleep(3600)
-    reply, elapsed = await login(pop3, "203.0.113.9:1", "victim", "secret")
+    reply, elapsed = await login(pop3, "203.0.113.10:1", "victim", "secret")
     assert reply.startswith(b"+OK") and elapsed == 0
+    await trio.sleep(3600)
+    reply, elapsed = await login(pop3, "203.0.113.11:1", "victim", "one more guess")
+    assert reply.startswith(b"-ERR [AUTH]") and elapsed == 0
 
 
 async def test_i05_delayed_address_runs_one_attempt_at_a_time(
