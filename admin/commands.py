@@ -75,8 +75,9 @@ def add_token_parser(commands: argparse._SubParsersAction[argparse.ArgumentParse
     mint.add_argument("--prefix")
     mint.add_argument("--region")
     mint.add_argument("--aws-access-key-id")
-    mint.add_argument("--aws-secret-access-key")
-    mint.add_argument("--aws-session-token")
+    from_stdin = "- reads it from standard input, out of the process list and shell history"
+    mint.add_argument("--aws-secret-access-key", help=from_stdin)
+    mint.add_argument("--aws-session-token", help=from_stdin + " (after the secret key)")
     mint.add_argument("--provider", choices=("s3", "none", "demo"))
     lifetime = mint.add_mutually_exclusive_group()
     lifetime.add_argument("--ttl", type=int, help="lifetime in seconds (default 90 days)")
@@ -114,12 +115,20 @@ def add_sessions_parser(commands: argparse._SubParsersAction[argparse.ArgumentPa
     kick.add_argument("--url", dest="kick_url", help="admin app URL")
 
 
+def _read_secrets_from_stdin(args: argparse.Namespace) -> None:
+    """``--aws-secret-access-key -`` (then ``--aws-session-token -``): a line of stdin each."""
+    for dest in "aws_secret_access_key", "aws_session_token":
+        if getattr(args, dest) == "-":
+            setattr(args, dest, sys.stdin.readline().strip())
+
+
 def token_mint(settings: Settings, args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     # the jwt-secret a server generated into state-dir, when none is configured
     minter = TokenMinter.from_settings(existing_generated_jwt_secret(settings))
     if args.app_password is not None:
         return _app_password(minter, args, out)
+    _read_secrets_from_stdin(args)
     body: dict[str, Any] = {
         claim: getattr(args, dest)
         for dest, claim in CLAIM_OPTIONS.items()

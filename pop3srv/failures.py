@@ -24,7 +24,7 @@ from typing import Any
 import trio
 
 from pop3srv.logsetup import FieldValue, event
-from pop3srv.netaddr import host_of
+from pop3srv.netaddr import client_group, host_of
 from pop3srv.storage.base import (
     DeleteResult,
     FolderLocation,
@@ -58,8 +58,11 @@ class FailureLog:
         window: float = WINDOW,
         max_keys: int = 4096,
         clock: Callable[[], float] = time.monotonic,
+        ipv6_prefix_length: int = 64,
     ) -> None:
         self.window = window
+        #: refusals from one IPv6 network of this size share a window, as penalties do
+        self.ipv6_prefix_length = ipv6_prefix_length
         self._max_keys = max_keys
         self._clock = clock
         #: key -> (start of its window, failures suppressed in it, what, fields of the last one)
@@ -113,8 +116,10 @@ class FailureLog:
 
     def connection_refused(self, peer: str, reason: str) -> None:
         """A connection ended before its session (PROXY protocol: untrusted, bad header); the
-        same refusal from the same address is counted, not repeated, within a window."""
-        fields: dict[str, FieldValue] = {"address": host_of(peer), "reason": reason}
+        same refusal from the same address (IPv6: network) is counted, not repeated, within a
+        window; the first line names the exact peer."""
+        address = client_group(host_of(peer), self.ipv6_prefix_length)
+        fields: dict[str, FieldValue] = {"address": address, "reason": reason}
         if self._admit(("refused", *fields.values()), "connection refused", fields):
             event(log, logging.INFO, "connection refused", peer=peer, reason=reason)
 

@@ -191,6 +191,7 @@ def build_runtime(settings: Settings, *, pool_settings: PoolSettings | None = No
         generated_jwt_secret=generated_secret,
         proxy=proxy,
         sizes=state_cache(settings.store.state_dir),
+        failures=FailureLog(ipv6_prefix_length=settings.limits.ipv6_prefix_length),
     )
 
 

@@ -240,3 +240,18 @@ async def test_the_logged_stream_logs_a_failure_taken_with_anext_and_closes_the_
         assert await anext(chunks, b"") == b"one"  # then abandoned
     assert closed == ["gone", "m1"]
     assert [fields_of(r)["action"] for r in records(caplog)] == ["retrieve"]
+
+
+def test_refusals_from_one_ipv6_network_share_a_window(caplog: pytest.LogCaptureFixture) -> None:
+    failures = FailureLog(ipv6_prefix_length=64)
+    with caplog.at_level(logging.INFO, logger="pop3srv.failures"):
+        for host in ("2001:db8::1", "2001:db8::2", "2001:db8::3", "2001:db8:0:1::1"):
+            failures.connection_refused(f"[{host}]:1", "not a trusted proxy")
+        failures.flush_all()
+    lines = [(r.getMessage(), fields_of(r).get("peer")) for r in caplog.records]
+    assert lines == [
+        ("connection refused", "[2001:db8::1]:1"),  # the exact peer
+        ("connection refused", "[2001:db8:0:1::1]:1"),  # another /64
+        ("connection refused repeated 2 more times in 0 s", None),
+    ]
+    assert fields_of(caplog.records[-1])["address"] == "2001:db8::/64"

@@ -29,7 +29,9 @@ SYSTEM_DIRS = frozenset(Path(p) for p in _SYSTEM_DIRS.split())
 
 
 def _at(sources: Mapping[str, str], *keys: str) -> str:
-    return " ".join(f"(from {sources.get(key, 'default')})" for key in keys)
+    """``(from SOURCE)`` of each key, a source shared by several named once."""
+    named = dict.fromkeys(sources.get(key, "default") for key in keys)
+    return " ".join(f"(from {source})" for source in named)
 
 
 def problems(v: Mapping[str, Any], sources: Mapping[str, str]) -> Iterator[str]:  # noqa: PLR0912
@@ -61,6 +63,7 @@ def problems(v: Mapping[str, Any], sources: Mapping[str, str]) -> Iterator[str]:
         )
     yield from _url_problems(v, at)
     yield from _served_secrets(v, at)
+    yield from _served_s3_objects(v, at)
     tls, plain, admin = v["tls-port"], v["plain-port"], v["admin-port"]
     if tls == 0 and plain == 0:
         yield f"tls-port: 0 and plain-port: 0 leave no POP3 listener {at('tls-port', 'plain-port')}"
@@ -106,6 +109,30 @@ def _served_secrets(v: Mapping[str, Any], at: Callable[..., str]) -> Iterator[st
             f"tls-key-path: {key} is in the folder of {whose}, served to its POP3 users "
             f"{at('tls-key-path', 'mail-dir')}; keep the key elsewhere"
         )
+
+
+def _served_s3_objects(v: Mapping[str, Any], at: Callable[..., str]) -> Iterator[str]:
+    """An S3 mailbox whose prefix holds the locks and token registry (``lock-prefix``) or the
+    trash of deleted mail: its users would read (and delete) those objects."""
+    prefixes = {"the default mailbox": v["aws-s3-prefix"]} if v["aws-s3-bucket"] else {}
+    prefixes |= {f"mailboxes.{n}": e.prefix for n, e in v["mailboxes"].items() if e.bucket}
+    trash = v["delete-mode"] == "trash"
+    for key, what in ("lock-prefix", "S3 locks and token registry"), ("trash-prefix", "trash"):
+        held = _folder(v[key])
+        for whose, prefix in prefixes.items():
+            inside = _folder(prefix) == held or (held and _folder(prefix).startswith(held))
+            if inside and (key == "lock-prefix" or trash):
+                source = "aws-s3-prefix" if whose == "the default mailbox" else "mailboxes"
+                yield (
+                    f'{key}: "{v[key]}" holds the {what}, and {whose} (prefix "{prefix}") '
+                    f"serves it to its POP3 users {at(key, source)}; give that mailbox a "
+                    f"prefix outside {key}"
+                )
+
+
+def _folder(prefix: str) -> str:
+    """An S3 prefix as the folder it names: ``inbox`` and ``inbox/`` are ``inbox/``."""
+    return prefix.strip("/") + "/" if prefix.strip("/") else ""
 
 
 def _unreadable(path: Path) -> str:

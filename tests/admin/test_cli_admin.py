@@ -84,6 +84,21 @@ def test_token_mint_refusals(in_process: Cli) -> None:
     assert "admin-token" in err
 
 
+def test_token_mint_reads_secret_keys_from_stdin(tmp_path: Path) -> None:
+    args = ("token", "mint", "--bucket", "b", "--region", "r", "--aws-access-key-id", "AK")
+    env = _env(tmp_path)
+    minted = subprocess.run(
+        [sys.executable, "-m", "pop3srv", *args, "--aws-secret-access-key", "-",
+         "--aws-session-token", "-", "--no-register"],
+        input="SECRET-KEY\nSESSION-TOKEN\n", capture_output=True, text=True, env=env,
+        cwd=tmp_path, timeout=60, check=False,
+    )  # fmt: skip
+    assert minted.returncode == 0, minted.stderr
+    claims = jwt.decode(minted.stdout.strip(), JWT_SECRET, algorithms=["HS256"])
+    assert claims["awsSecretAccessKey"] == "SECRET-KEY"
+    assert claims["awsSessionToken"] == "SESSION-TOKEN"
+
+
 def test_token_mint_json_and_no_expiry(in_process: Cli) -> None:
     code, out, _ = in_process("token", "mint", "--provider", "none", "--no-expiry", "--json")
     assert code == 0

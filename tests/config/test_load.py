@@ -480,6 +480,37 @@ def test_state_and_keys_are_never_in_a_served_folder(
     one(dirs.problems(env), *needles, "served to its POP3 users")
 
 
+S3 = {"POP3_AWS_S3_BUCKET": "mail", "POP3_AWS_S3_REGION": "eu-west-1"}
+
+
+@pytest.mark.parametrize(
+    ("env", "needles"),
+    [
+        (S3 | {"POP3_AWS_S3_PREFIX": ".pop3srv-locks"}, ('lock-prefix: ".pop3srv-locks/"',)),
+        (S3 | {"POP3_LOCK_PREFIX": "/", "POP3_AWS_S3_PREFIX": ""}, ("the default mailbox",)),
+        (
+            {"POP3_MAILBOXES": '{"b": {"bucket": "x", "prefix": "locks/in", "region": "r"}}',
+             "POP3_LOCK_PREFIX": "locks"},
+            ("mailboxes.b", '(prefix "locks/in")', "(from env POP3_MAILBOXES)"),
+        ),
+        (
+            S3 | {"POP3_DELETE_MODE": "trash", "POP3_AWS_S3_PREFIX": "trash/inbox"},
+            ('trash-prefix: "trash/" holds the trash',),
+        ),
+    ],
+)  # fmt: skip
+def test_s3_mailboxes_never_serve_locks_registry_or_trash(
+    dirs: Dirs, env: dict[str, str], needles: tuple[str, ...]
+) -> None:
+    one(dirs.problems(env), *needles, "serves it to its POP3 users")
+
+
+def test_s3_prefixes_apart_from_locks_and_trash_are_fine(dirs: Dirs) -> None:
+    dirs.load(S3 | {"POP3_AWS_S3_PREFIX": "trash/inbox"})  # no trash kept: delete-mode delete
+    dirs.load(S3 | {"POP3_LOCK_PREFIX": "/", "POP3_AWS_S3_PREFIX": "inbox"})
+    dirs.load(S3 | {"POP3_DELETE_MODE": "trash", "POP3_AWS_S3_PREFIX": "inbox"})
+
+
 def test_the_default_layout_serves_no_state(dirs: Dirs) -> None:
     s = dirs.load({"POP3_MAILBOXES": '{"jane": {"folder": "jane"}}'})
     assert s.store.mail_dir == s.store.state_dir / "mail"  # below state-dir, not state-dir
