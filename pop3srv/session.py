@@ -150,8 +150,10 @@ class Session:
             return Action.CONTINUE
         self._sasl = None
         if step.authzid and step.authzid != step.authcid:  # RFC 4616: not as another user
+            who = Who(self._record.id, self._record.peer, step.authcid)
+            self._deps.failures.login_failed(who, step.authcid, "plain", "authzid-not-permitted")
             await out.send(ev.Err("authorization identity not permitted", "AUTH"))
-            return Action.CONTINUE
+            return self._auth_failed(1)
         return await self._login_with(step.authcid, step.password, sasl.mechanism.lower(), out)
 
     async def _login_with(self, user: str, password: str, method: str, out: Outbox) -> Action:
@@ -163,9 +165,7 @@ class Session:
                 peer = address_of(self._policy.context.peer)
                 self._deps.failed_logins.record(peer, user, method, refused.reason)
             await out.send(refused.reply)
-            self._auth_failures += refused.bad_credentials
-            too_many = self._auth_failures >= self._policy.max_auth_failures
-            return Action.CLOSE if too_many else Action.CONTINUE
+            return self._auth_failed(refused.bad_credentials)
         reply = await self._open_maildrop(principal)
         if isinstance(reply, ev.Ok):
             self._deps.registry.update(
@@ -177,6 +177,12 @@ class Session:
             )
         await out.send(reply)
         return Action.CONTINUE
+
+    def _auth_failed(self, count: int) -> Action:
+        """Counts failed logins of this connection: closed after ``max-auth-failures``."""
+        self._auth_failures += count
+        too_many = self._auth_failures >= self._policy.max_auth_failures
+        return Action.CLOSE if too_many else Action.CONTINUE
 
     async def _open_maildrop(self, principal: Principal) -> ev.Ok | ev.Err:
         opened = await open_maildrop(self._deps, self._locks, self._record, principal)

@@ -34,13 +34,13 @@ from pop3srv.protocol.events import (
     User,
     Utf8,
 )
+from pop3srv.protocol.sasl import NAME_CONTROL
 from pop3srv.protocol.state import KNOWN_COMMANDS, State, allowed, not_allowed
 
 #: Commands whose line may exceed the normal limit (a long password, a SASL initial response).
 LONG_LINE_COMMANDS = frozenset({"PASS", "AUTH"})
 
 _PRINTABLE = re.compile(rb"[\x20-\x7e]*")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1: never in a UTF-8 user name
 _NUMBER = re.compile(rb"[0-9]{1,10}")  # no sign, no spaces, no non-ASCII digits
 _MECHANISM = re.compile(r"[A-Z0-9_-]{1,20}")  # RFC 4422 section 3.1 sasl-mech
 
@@ -178,7 +178,7 @@ def _utf8_user(rest: bytes) -> Command:
         text = rest.decode("utf-8")
     except UnicodeDecodeError:
         return _bad("USER: the name is not UTF-8")
-    if _CONTROL.search(text):
+    if NAME_CONTROL.search(text):
         return _bad("USER: control characters in the name")
     return _user("USER", _split(text))
 

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from dataclasses import dataclass, field
 
 #: The mechanisms ``SaslExchange`` implements, in the order they are announced.
 MECHANISMS = ("PLAIN", "LOGIN")
 LOGIN_USER_CHALLENGE = base64.b64encode(b"Username:").decode("ascii")
 LOGIN_PASSWORD_CHALLENGE = base64.b64encode(b"Password:").decode("ascii")
+#: C0, DEL and C1: never in a user name (USER refuses them too); a password may hold them
+NAME_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True)
@@ -52,12 +55,18 @@ class SaslExchange:
             return "" if self.mechanism == "PLAIN" else LOGIN_USER_CHALLENGE
         if self.mechanism == "PLAIN":
             authzid, authcid, password = decode_plain(response)
-            return Credentials(authcid, password, authzid)
+            return Credentials(_name(authcid), password, _name(authzid))
         text = _login_field(response)
         if self._user is None:
-            self._user = text
+            self._user = _name(text)
             return LOGIN_PASSWORD_CHALLENGE
         return Credentials(self._user, text)
+
+
+def _name(text: str) -> str:
+    if NAME_CONTROL.search(text):
+        raise ValueError("control characters in the name")
+    return text
 
 
 def _login_field(response: str) -> str:

@@ -4,6 +4,7 @@ token, key or message body. S3 causes are real ones, on SeaweedFS."""
 
 from __future__ import annotations
 
+import base64
 import json
 import poplib
 import socket
@@ -224,6 +225,24 @@ def test_each_failed_login_is_one_info_line_with_its_reason(tmp_path: Path) -> N
         stderr, JWT_SECRET, "bobs password 0001", "wrong password 0001", expired, hs512, revoked
     )
     assert forged.token not in stderr
+
+
+def test_auth_plain_as_another_user_is_logged_and_counted(tmp_path: Path) -> None:
+    server = spawn_server(tmp_path, POP3_LOG_FORMAT="json", POP3_MAX_AUTH_FAILURES="2")
+    as_bob = base64.b64encode(f"bob\0{USER}\0{PASSWORD}".encode()).decode()
+    with socket.create_connection(("127.0.0.1", server.plain), timeout=60) as sock:
+        replies = sock.makefile("rb")
+        assert replies.readline().startswith(b"+OK")
+        for _attempt in range(2):
+            sock.sendall(f"AUTH PLAIN {as_bob}\r\n".encode())
+            assert replies.readline() == b"-ERR [AUTH] authorization identity not permitted\r\n"
+        assert replies.readline() == b""  # the second failure closed it (max-auth-failures 2)
+    stderr = server.stop()
+    failed = lines_with(json_lines(stderr), "login failed")
+    assert [(f["user"], f["method"], f["reason"]) for f in failed] == [
+        (USER, "plain", "authzid-not-permitted")
+    ] * 2
+    assert_no_secrets(stderr, PASSWORD)
 
 
 def test_an_address_that_starts_being_delayed_is_logged_once(tmp_path: Path) -> None:

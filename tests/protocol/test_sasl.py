@@ -129,6 +129,12 @@ EXCHANGES = [
         [USER_PROMPT, PASSWORD_PROMPT, Credentials("j\u00f6rg", "p\u00e4ss w")],
     ),
     (
+        "control_characters_in_a_password",
+        "LOGIN",
+        [b64(b"a"), b64(b"p\x1b\tw")],
+        [PASSWORD_PROMPT, Credentials("a", "p\x1b\tw")],
+    ),
+    (
         "login_password_with_equals",
         "LOGIN",
         [b64(b"a"), b64(b"=x=")],
@@ -157,6 +163,11 @@ EXCHANGE_FAILURES = [
     ("login_nul", "LOGIN", [b64(b"al\x00ice")]),
     ("plain_bad", "PLAIN", [None, b64(b"alice\x00secret")]),
     ("missing_response", "LOGIN", [None, None]),
+    ("plain_escape_in_user", "PLAIN", [b64(b"\x00ali\x1bce\x00pw")]),
+    ("plain_newline_in_authzid", "PLAIN", [b64(b"bob\nx\x00alice\x00pw")]),
+    ("plain_c1_in_user", "PLAIN", [b64("\x00a\u0085b\x00pw".encode())]),
+    ("login_escape_in_user", "LOGIN", [None, b64(b"ali\x1bce")]),
+    ("login_del_in_user", "LOGIN", [b64(b"ali\x7fce")]),
 ]
 
 
