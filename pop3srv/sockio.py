@@ -9,8 +9,8 @@ and try-then-wait context managers, a schedule point after each successful send)
 system calls themselves (py-spy, ``bench/compare_dovecot.py``). What these functions skip is
 only that bookkeeping: a write that would block, and any wait, still go through trio; a read
 of waiting data is no schedule point, so its caller makes them (the POP3 transport at least
-every ``transport.UNCHECKED_COMMANDS`` commands, ``receive_some`` after every such read), and
-a session never runs long without letting others in and stays cancellable.
+every ``transport.UNCHECKED_COMMANDS`` commands or reads, ``receive_some`` after every such
+read), and a session never runs long without letting others in and stays cancellable.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 sides, and ``sockio``): listeners, TLS and STLS, timeouts, limits, and the loop that drives a
 sans-I/O ``Connection`` and a ``Session``: commands already received (pipelined) are answered
 in a row, their replies gathered into one write, with a schedule point at least every
-``UNCHECKED_COMMANDS`` commands."""
+``UNCHECKED_COMMANDS`` commands or reads."""
 
 from __future__ import annotations
 
@@ -34,7 +34,8 @@ log = logging.getLogger(__name__)
 HANDSHAKE_TIMEOUT = 30.0
 REFUSE_TIMEOUT = 5.0
 GREETING = "pop3srv ready"
-#: commands answered in a row, without waiting for input, before letting other tasks run
+#: commands answered (or reads done) in a row, without waiting for input, before letting other
+#: tasks run
 UNCHECKED_COMMANDS = 16
 
 
@@ -162,26 +163,26 @@ class ConnectionHandler:
     ) -> str | None:
         """Answers commands until the session ends (its outcome) or a wait for input ends it
         (None: the caller says goodbye)."""
-        unchecked = 0  # commands answered since the last schedule point
+        unchecked = 0  # commands answered, and reads done without a wait, since then
         while True:
+            # Commands already here (pipelined, or read without waiting) are answered without
+            # a trip through the scheduler each, but never more than a few in a row; reads
+            # of input that makes no command (an over-long line's rest) count too.
+            if unchecked >= UNCHECKED_COMMANDS:
+                await trio.lowlevel.checkpoint()
+                unchecked = 0
             event = conn.next_event()
             if event is ev.NEED_DATA:
                 waited = await inbox.receive(session.principal is not None)
                 if waited is None:
                     return None
-                if waited:
-                    unchecked = 0
+                unchecked = 0 if waited else unchecked + 1
                 continue
             if event is ev.PAUSED:
                 raise RuntimeError("session left a command unanswered")
             if isinstance(event, ev.ConnectionClosed):
                 return "dropped"
-            # Commands already here (pipelined, or read without waiting) are answered without
-            # a trip through the scheduler each, but never more than a few in a row.
             unchecked += 1
-            if unchecked > UNCHECKED_COMMANDS:
-                await trio.lowlevel.checkpoint()
-                unchecked = 1
             record.commands += 1
             record.last_activity = time.time()
             if outbox.login_deadline is not None and session.principal is not None:

@@ -4,6 +4,11 @@ tasks still run, and the idle deadline applies to waits only (memory streams, au
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
+import struct
+import termios
 from collections.abc import AsyncGenerator
 from dataclasses import replace
 from pathlib import Path
@@ -14,6 +19,7 @@ import trio
 import trio.testing
 from prometheus_client import CollectorRegistry
 
+from pop3srv import inbox
 from pop3srv.auth.static import StaticAuthenticator
 from pop3srv.metrics import create_metrics
 from pop3srv.registry import SessionRegistry
@@ -196,3 +202,39 @@ async def test_the_idle_deadline_applies_to_waits_not_to_a_long_command(
         assert trio.current_time() - start == pytest.approx(10)
     assert retr.startswith(b"+OK") and retr.endswith(b"\r\n..dot line\r\n.\r\n")
     assert rest.startswith(b"-ERR autologout")
+
+
+def _unread(sock: trio.socket.SocketType) -> int:
+    """Octets the kernel holds for ``sock`` that were not read yet (FIONREAD)."""
+    raw = fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0\0\0\0")
+    return int(struct.unpack("i", raw)[0])
+
+
+async def test_a_flood_of_bytes_without_commands_lets_other_tasks_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An over-long line that never ends is read without waiting (``sockio.read_now``) and makes
+    no command: those reads count toward ``UNCHECKED_COMMANDS`` too, so the session lets other
+    tasks (other sessions, the admin app) run while reading it. Real sockets: the input is
+    already in the kernel when the session starts."""
+    monkeypatch.setattr(inbox, "RECEIVE_SIZE", 4096)  # many reads out of what the kernel holds
+    handler = _handler(tmp_path)
+    listener = (await trio.open_tcp_listeners(0, host="127.0.0.1"))[0]
+    port = listener.socket.getsockname()[1]
+    async with listener:
+        client = await trio.open_tcp_stream("127.0.0.1", port)
+        server = await listener.accept()
+    filled = 0
+    with contextlib.suppress(BlockingIOError):  # as much as the kernel holds
+        while True:
+            filled += os.write(client.socket.fileno(), b"x" * 65536)
+    assert filled >= 32 * 4096
+    seen_unread = -1
+    async with client, trio.open_nursery() as nursery:
+        nursery.start_soon(handler.serve_stream, server, "plain", False, "127.0.0.1:1")
+        while not any(s.commands for s in handler.deps.registry.snapshots()):
+            await trio.lowlevel.checkpoint()
+        # the first turn of this task once the session began reading ("-ERR line too long")
+        seen_unread = _unread(server.socket)
+        nursery.cancel_scope.cancel()
+    assert seen_unread > 0, "the session read all of its input without a schedule point"
