@@ -206,6 +206,8 @@ class ConnectionHandler:
             action = await session.handle(event, outbox)
         except StreamAborted:
             self._command_counter(kind, "aborted").inc()
+            # the replies held for the commands before it (pipelined) are whole: sent first
+            await outbox.flush()
             raise Closed from None
         self._command_counter(kind, "err" if kind is ev.BadCommand else "ok").inc()
         if log.isEnabledFor(logging.DEBUG):  # the keyword only: never arguments or passwords

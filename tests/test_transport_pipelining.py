@@ -25,7 +25,7 @@ from pop3srv.metrics import create_metrics
 from pop3srv.registry import SessionRegistry
 from pop3srv.service import open_store
 from pop3srv.session import SessionDeps
-from pop3srv.storage.base import FolderLocation, Location, MessageStore
+from pop3srv.storage.base import FolderLocation, Location, MessageStore, StoreUnavailable
 from pop3srv.transport import UNCHECKED_COMMANDS, ConnectionHandler, TransportLimits
 
 COMMANDS = [
@@ -238,3 +238,46 @@ async def test_a_flood_of_bytes_without_commands_lets_other_tasks_run(
         seen_unread = _unread(server.socket)
         nursery.cancel_scope.cancel()
     assert seen_unread > 0, "the session read all of its input without a schedule point"
+
+
+class _BreaksOnM2Store:
+    """A folder store whose message ``m2`` fails after its first chunk (a store gone mid-body)."""
+
+    def __init__(self, inner: MessageStore) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+    async def stream(
+        self, key: str, *, first_chunk: int | None = None
+    ) -> AsyncGenerator[bytes, None]:
+        async for chunk in self.inner.stream(key, first_chunk=first_chunk):
+            yield chunk
+            if key == "m2":
+                raise StoreUnavailable("the store went away")
+
+
+async def test_replies_held_for_pipelined_commands_are_sent_when_a_body_breaks(
+    tmp_path: Path,
+) -> None:
+    """RETR 1 answered whole, then RETR 2's body fails mid-way and the connection is cut: the
+    replies held for the commands before (pipelined) still go out first, as one at a time."""
+    handler = _handler(tmp_path)
+
+    def breaking_store(location: Location) -> MessageStore:
+        return cast(MessageStore, _BreaksOnM2Store(open_store(location)))
+
+    handler.deps = replace(handler.deps, open_store=breaking_store)
+    listener = (await trio.open_tcp_listeners(0, host="127.0.0.1"))[0]
+    port = listener.socket.getsockname()[1]
+    async with listener:
+        client = await trio.open_tcp_stream("127.0.0.1", port)
+        server = await listener.accept()
+    async with client, trio.open_nursery() as nursery:
+        nursery.start_soon(handler.serve_stream, server, "plain", False, "127.0.0.1:1")
+        await client.send_all(b"USER u\r\nPASS p\r\nRETR 1\r\nRETR 2\r\n")
+        with trio.fail_after(10):
+            transcript = await _read_all(client)
+    assert transcript.count(b"+OK") == 5  # greeting, USER, PASS, RETR 1, RETR 2's status line
+    assert b"\r\n..dot line\r\n.\r\n" in transcript  # message 1, whole
