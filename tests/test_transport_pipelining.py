@@ -158,14 +158,18 @@ async def test_pipelined_commands_let_other_tasks_run(tmp_path: Path) -> None:
     assert len({n for n in seen if 2 < n < noops}) >= 10
 
 
-class _SlowStreamStore:
-    """A folder store whose messages take 30 s to start (autojump clock)."""
+class _WrappedStore:
+    """A store that does what ``inner`` does, but for what a subclass changes."""
 
     def __init__(self, inner: MessageStore) -> None:
         self.inner = inner
 
     def __getattr__(self, name: str) -> object:
         return getattr(self.inner, name)
+
+
+class _SlowStreamStore(_WrappedStore):
+    """A folder store whose messages take 30 s to start (autojump clock)."""
 
     async def stream(
         self, key: str, *, first_chunk: int | None = None
@@ -204,6 +208,15 @@ async def test_the_idle_deadline_applies_to_waits_not_to_a_long_command(
     assert rest.startswith(b"-ERR autologout")
 
 
+async def _tcp_pair() -> tuple[trio.SocketStream, trio.SocketStream]:
+    """A connected client and server over loopback TCP."""
+    listener = (await trio.open_tcp_listeners(0, host="127.0.0.1"))[0]
+    port = listener.socket.getsockname()[1]
+    async with listener:
+        client = await trio.open_tcp_stream("127.0.0.1", port)
+        return client, await listener.accept()
+
+
 def _unread(sock: trio.socket.SocketType) -> int:
     """Octets the kernel holds for ``sock`` that were not read yet (FIONREAD)."""
     raw = fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0\0\0\0")
@@ -219,11 +232,7 @@ async def test_a_flood_of_bytes_without_commands_lets_other_tasks_run(
     already in the kernel when the session starts."""
     monkeypatch.setattr(inbox, "RECEIVE_SIZE", 4096)  # many reads out of what the kernel holds
     handler = _handler(tmp_path)
-    listener = (await trio.open_tcp_listeners(0, host="127.0.0.1"))[0]
-    port = listener.socket.getsockname()[1]
-    async with listener:
-        client = await trio.open_tcp_stream("127.0.0.1", port)
-        server = await listener.accept()
+    client, server = await _tcp_pair()
     filled = 0
     with contextlib.suppress(BlockingIOError):  # as much as the kernel holds
         while True:
@@ -240,14 +249,8 @@ async def test_a_flood_of_bytes_without_commands_lets_other_tasks_run(
     assert seen_unread > 0, "the session read all of its input without a schedule point"
 
 
-class _BreaksOnM2Store:
+class _BreaksOnM2Store(_WrappedStore):
     """A folder store whose message ``m2`` fails after its first chunk (a store gone mid-body)."""
-
-    def __init__(self, inner: MessageStore) -> None:
-        self.inner = inner
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self.inner, name)
 
     async def stream(
         self, key: str, *, first_chunk: int | None = None
@@ -269,11 +272,7 @@ async def test_replies_held_for_pipelined_commands_are_sent_when_a_body_breaks(
         return cast(MessageStore, _BreaksOnM2Store(open_store(location)))
 
     handler.deps = replace(handler.deps, open_store=breaking_store)
-    listener = (await trio.open_tcp_listeners(0, host="127.0.0.1"))[0]
-    port = listener.socket.getsockname()[1]
-    async with listener:
-        client = await trio.open_tcp_stream("127.0.0.1", port)
-        server = await listener.accept()
+    client, server = await _tcp_pair()
     async with client, trio.open_nursery() as nursery:
         nursery.start_soon(handler.serve_stream, server, "plain", False, "127.0.0.1:1")
         await client.send_all(b"USER u\r\nPASS p\r\nRETR 1\r\nRETR 2\r\n")
