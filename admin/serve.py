@@ -53,7 +53,7 @@ KEEP_ALIVE_TIMEOUT = 5.0
 BODY_TIMEOUT = 10.0
 #: the share of the admin connection cap one client address (an IPv6 /64) may hold, and the
 #: least it may always hold
-PER_ADDRESS_SHARE, PER_ADDRESS_MIN = 4, 4
+PER_ADDRESS_SHARE, PER_ADDRESS_MIN = 4, 8  # a browser opens ~6, plus the websocket
 #: seconds each write of a response (or websocket message) may take before the client that
 #: does not read it is dropped
 SEND_TIMEOUT = 10.0

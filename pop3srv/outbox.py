@@ -4,7 +4,8 @@
 A small message goes out as one write (status line, body and terminator gathered up to
 ``COALESCE`` octets), through ``sockio.send_now`` when the kernel takes it at once; the rest
 waits for the socket under the idle timeout (and, before login, the login deadline).
-Part of the transport (``transport.py`` owns the receive loop and the listeners).
+Part of the transport (``inbox.py`` owns receiving, ``transport.py`` the command loop and the
+listeners). Replies of pipelined commands may be held (``hold``) and sent in one write.
 """
 
 from __future__ import annotations

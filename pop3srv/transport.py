@@ -37,6 +37,9 @@ GREETING = "pop3srv ready"
 #: commands answered (or reads done) in a row, without waiting for input, before letting other
 #: tasks run
 UNCHECKED_COMMANDS = 16
+#: commands that may wait long (login delays, the HTTP callback, QUIT's deletions): the
+#: replies held for the pipelined commands before them are sent first
+WAITING_COMMANDS = (ev.Pass, ev.Auth, ev.AuthResponse, ev.Quit)
 
 
 class ConnectionHandler:
@@ -187,6 +190,8 @@ class ConnectionHandler:
             record.last_activity = time.time()
             if outbox.login_deadline is not None and session.principal is not None:
                 outbox.login_deadline = None
+            if isinstance(event, WAITING_COMMANDS):
+                await outbox.flush()
             # more commands buffered: their replies go out with this one, in one write
             outbox.hold = conn.command_waiting
             action = await self._dispatch(session, event, outbox)

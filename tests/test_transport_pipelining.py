@@ -20,6 +20,7 @@ import trio.testing
 from prometheus_client import CollectorRegistry
 
 from pop3srv import inbox
+from pop3srv.auth.base import AuthFailed, LoginContext, Principal
 from pop3srv.auth.static import StaticAuthenticator
 from pop3srv.metrics import create_metrics
 from pop3srv.registry import SessionRegistry
@@ -129,7 +130,37 @@ async def test_pipelined_replies_are_the_same_bytes_in_one_write(tmp_path: Path)
     assert one_by_one.count(b"\r\n.\r\n") == 4  # LIST, UIDL, RETR, TOP (the second RETR: -ERR)
     assert b"-ERR unknown command" in one_by_one
     assert writes == len(COMMANDS)
-    assert pipelined_writes == 1
+    assert pipelined_writes == 3  # what is held goes out before PASS and QUIT (they may wait)
+
+
+class _SlowLogin:
+    """Refuses every login, but only once ``done`` is set (a penalty, a slow callback)."""
+
+    def __init__(self) -> None:
+        self.done = trio.Event()
+
+    async def authenticate(self, user: str, password: str, context: LoginContext) -> Principal:
+        await self.done.wait()
+        raise AuthFailed("invalid user name or password", reason="bad-password")
+
+
+async def test_replies_held_before_a_waiting_login_are_sent_first(tmp_path: Path) -> None:
+    handler, login = _handler(tmp_path), _SlowLogin()
+    handler.deps = replace(handler.deps, authenticator=login)
+    client, server = trio.testing.memory_stream_pair()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(handler.serve_stream, server, "plain")
+        await _reply(client, multiline=False)
+        await client.send_all(b"CAPA\r\nUSER u\r\nPASS wrong\r\nQUIT\r\n")
+        with trio.fail_after(5):  # held until the login ends: never, as the test waits first
+            capa = await _reply(client, multiline=True)
+            user = await _reply(client, multiline=False)
+        login.done.set()
+        rest = await _read_all(client)
+    assert capa.startswith(b"+OK") and capa.endswith(b"\r\n.\r\n")
+    assert user.startswith(b"+OK")
+    error, bye = rest.splitlines()
+    assert error.startswith(b"-ERR [AUTH]") and bye.startswith(b"+OK")
 
 
 async def test_pipelined_commands_let_other_tasks_run(tmp_path: Path) -> None:
