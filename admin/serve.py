@@ -150,13 +150,14 @@ class _AdminConnection(TCPServer):
             await super().protocol_send(event)
             return
         async with self.send_lock:
+            broken = False
             with trio.CancelScope(shield=True) as scope:
                 scope.deadline = trio.current_time() + SEND_TIMEOUT
                 try:
                     await self.stream.send_all(event.data)
                 except (trio.BrokenResourceError, trio.ClosedResourceError):
-                    scope.cancel()
-            if scope.cancelled_caught:
+                    broken = True  # as Hypercorn does: close, and tell the protocol
+            if broken or scope.cancelled_caught:
                 with trio.CancelScope(shield=True):
                     await self.stream.aclose()
                 await self.protocol.handle(Closed())

@@ -45,7 +45,11 @@ async def send_message(
 ) -> None:
     """Send message ``key`` whole (``top`` None) or its headers and ``top`` body lines."""
     first = TOP_FIRST_CHUNK if top is not None else None
-    chunks = store.stream(key, first_chunk=first)
+    try:
+        chunks = store.stream(key, first_chunk=first)
+    except StoreError as exc:  # a store that fails before its first read (opening a folder)
+        await out.send(store_error_reply(exc, "cannot read message"))
+        return
     try:  # what ``aclosing`` does, without its two coroutines per message
         try:
             head = await anext(chunks, b"")

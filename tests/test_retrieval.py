@@ -4,12 +4,14 @@ and a failure kept for its command."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
+
 import pytest
 
 from pop3srv.protocol import events as ev
 from pop3srv.readahead import Prefetched
 from pop3srv.retrieval import send_message, send_prefetched
-from pop3srv.storage.base import MessageGone
+from pop3srv.storage.base import MessageGone, StoreUnavailable
 from pop3srv.storage.memory import MemoryStore
 
 HEAD = b"From: a@example.com\r\nSubject: s\r\n\r\n"
@@ -79,3 +81,18 @@ async def test_a_prefetched_failure_is_the_same_err() -> None:
     plain = Recorder()
     await send_message(MemoryStore({}), "m", plain, size=10, top=None)
     assert recorder.replies == plain.replies == [ev.Err("message no longer exists", "SYS/TEMP")]
+
+
+class _FailsAtOnce(MemoryStore):
+    """A store whose ``stream`` fails when called, before any read (a folder it cannot open)."""
+
+    def stream(self, key: str, *, first_chunk: int | None = None) -> AsyncGenerator[bytes, None]:
+        raise StoreUnavailable("mail folder cannot be opened")
+
+
+async def test_a_store_failing_before_its_first_read_is_the_same_err() -> None:
+    recorder = Recorder()
+    await send_message(_FailsAtOnce({"m": RAW}), "m", recorder, size=len(RAW), top=None)
+    (reply,) = recorder.replies
+    assert isinstance(reply, ev.Err) and reply.code == "SYS/TEMP"
+    assert reply.text.startswith("cannot read message")
