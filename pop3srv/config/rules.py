@@ -112,16 +112,16 @@ def _served_secrets(v: Mapping[str, Any], at: Callable[..., str]) -> Iterator[st
 
 
 def _served_s3_objects(v: Mapping[str, Any], at: Callable[..., str]) -> Iterator[str]:
-    """An S3 mailbox whose prefix holds the locks and token registry (``lock-prefix``) or the
-    trash of deleted mail: its users would read (and delete) those objects."""
+    """An S3 mailbox whose prefix holds the locks and token registry (``lock-prefix``, with
+    ``lock: s3``) or the trash of deleted mail: its users would read (and delete) them."""
     prefixes = {"the default mailbox": v["aws-s3-prefix"]} if v["aws-s3-bucket"] else {}
     prefixes |= {f"mailboxes.{n}": e.prefix for n, e in v["mailboxes"].items() if e.bucket}
-    trash = v["delete-mode"] == "trash"
+    used = {"lock-prefix": v["lock"] == "s3", "trash-prefix": v["delete-mode"] == "trash"}
     for key, what in ("lock-prefix", "S3 locks and token registry"), ("trash-prefix", "trash"):
         held = _folder(v[key])
         for whose, prefix in prefixes.items():
             inside = _folder(prefix) == held or (held and _folder(prefix).startswith(held))
-            if inside and (key == "lock-prefix" or trash):
+            if inside and used[key]:
                 source = "aws-s3-prefix" if whose == "the default mailbox" else "mailboxes"
                 yield (
                     f'{key}: "{v[key]}" holds the {what}, and {whose} (prefix "{prefix}") '

@@ -481,16 +481,17 @@ def test_state_and_keys_are_never_in_a_served_folder(
 
 
 S3 = {"POP3_AWS_S3_BUCKET": "mail", "POP3_AWS_S3_REGION": "eu-west-1"}
+LOCK = {"POP3_LOCK": "s3"}
 
 
 @pytest.mark.parametrize(
     ("env", "needles"),
     [
-        (S3 | {"POP3_AWS_S3_PREFIX": ".pop3srv-locks"}, ('lock-prefix: ".pop3srv-locks/"',)),
-        (S3 | {"POP3_LOCK_PREFIX": "/", "POP3_AWS_S3_PREFIX": ""}, ("the default mailbox",)),
+        (S3 | LOCK | {"POP3_AWS_S3_PREFIX": ".pop3srv-locks"}, ('lock-prefix: ".pop3srv-locks/"',)),
+        (S3 | LOCK | {"POP3_LOCK_PREFIX": "/", "POP3_AWS_S3_PREFIX": ""}, ("the default mailbox",)),
         (
             {"POP3_MAILBOXES": '{"b": {"bucket": "x", "prefix": "locks/in", "region": "r"}}',
-             "POP3_LOCK_PREFIX": "locks"},
+             "POP3_LOCK_PREFIX": "locks", **LOCK},
             ("mailboxes.b", '(prefix "locks/in")', "(from env POP3_MAILBOXES)"),
         ),
         (
@@ -507,7 +508,8 @@ def test_s3_mailboxes_never_serve_locks_registry_or_trash(
 
 def test_s3_prefixes_apart_from_locks_and_trash_are_fine(dirs: Dirs) -> None:
     dirs.load(S3 | {"POP3_AWS_S3_PREFIX": "trash/inbox"})  # no trash kept: delete-mode delete
-    dirs.load(S3 | {"POP3_LOCK_PREFIX": "/", "POP3_AWS_S3_PREFIX": "inbox"})
+    dirs.load(S3 | LOCK | {"POP3_LOCK_PREFIX": "/", "POP3_AWS_S3_PREFIX": "inbox"})
+    dirs.load(S3 | {"POP3_AWS_S3_PREFIX": ".pop3srv-locks"})  # lock: local keeps no S3 objects
     dirs.load(S3 | {"POP3_DELETE_MODE": "trash", "POP3_AWS_S3_PREFIX": "inbox"})
 
 
