@@ -22,8 +22,13 @@ from pop3srv.transport import ConnectionHandler, TransportLimits, is_loopback
 
 def _handler(tmp_path: Path, **limits: float) -> ConnectionHandler:
     (tmp_path / "m1").write_bytes(b"Subject: one\r\n\r\nbody\r\n")
+    return folder_handler(tmp_path, **limits)
+
+
+def folder_handler(folder: Path, **limits: float) -> ConnectionHandler:
+    """A connection handler serving ``folder`` to the user ``u`` (password ``p``)."""
     deps = SessionDeps(
-        StaticAuthenticator.single("u", "p", FolderLocation(tmp_path)),
+        StaticAuthenticator.single("u", "p", FolderLocation(folder)),
         open_store,
         SessionRegistry(),
         create_metrics(CollectorRegistry()),

@@ -17,17 +17,13 @@ from typing import cast
 import pytest
 import trio
 import trio.testing
-from prometheus_client import CollectorRegistry
 
 from pop3srv import inbox
 from pop3srv.auth.base import AuthFailed, LoginContext, Principal
-from pop3srv.auth.static import StaticAuthenticator
-from pop3srv.metrics import create_metrics
-from pop3srv.registry import SessionRegistry
 from pop3srv.service import open_store
-from pop3srv.session import SessionDeps
-from pop3srv.storage.base import FolderLocation, Location, MessageStore, StoreUnavailable
-from pop3srv.transport import UNCHECKED_COMMANDS, ConnectionHandler, TransportLimits
+from pop3srv.storage.base import Location, MessageStore, StoreUnavailable
+from pop3srv.transport import UNCHECKED_COMMANDS, ConnectionHandler
+from tests.test_transport import folder_handler
 
 COMMANDS = [
     b"USER u",
@@ -50,13 +46,7 @@ COMMANDS = [
 def _handler(tmp_path: Path, **limits: float) -> ConnectionHandler:
     (tmp_path / "m1").write_bytes(b"Subject: one\r\n\r\nbody\r\n.dot line\r\n")
     (tmp_path / "m2").write_bytes(b"Subject: two\n\nline 1\nline 2\n")
-    deps = SessionDeps(
-        StaticAuthenticator.single("u", "p", FolderLocation(tmp_path)),
-        open_store,
-        SessionRegistry(),
-        create_metrics(CollectorRegistry()),
-    )
-    return ConnectionHandler(deps, TransportLimits(**limits), None)  # type: ignore[arg-type]
+    return folder_handler(tmp_path, **limits)
 
 
 class _CountedWrites(trio.abc.Stream):
