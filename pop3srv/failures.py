@@ -9,7 +9,8 @@
 
 Passwords, tokens, keys and mail never reach these lines: store errors carry only operation
 names, codes and statuses (``storage.s3errors``), locations are described without credentials.
-The details come from the store errors, not from a store, so any store implementation works.
+The details come from the store errors, not from a store, so any store implementation works;
+``loggedstore.LoggedStore`` is the store wrapper that reports them.
 """
 
 from __future__ import annotations
@@ -17,9 +18,8 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import trio
 
@@ -30,8 +30,6 @@ from pop3srv.storage.base import (
     FolderLocation,
     Location,
     MessageGone,
-    MessageInfo,
-    MessageStore,
     S3Location,
     StoreError,
 )
@@ -93,10 +91,6 @@ class FailureLog:
             user=safe_user(who.user),
             **fields,
         )
-
-    def watch(self, store: MessageStore, who: Who, location: Location) -> LoggedStore:
-        """``store`` with its failures logged for this session."""
-        return LoggedStore(store, self, who, location)
 
     def delete_incomplete(self, result: DeleteResult, who: Who, location: Location) -> None:
         """Some messages marked in a QUIT could not be removed."""
@@ -201,90 +195,6 @@ class _Window:
     count: int
     what: str
     fields: dict[str, FieldValue]
-
-
-class LoggedStore:
-    """A ``MessageStore`` whose failures are logged for the session using it, then re-raised."""
-
-    def __init__(self, store: MessageStore, failures: FailureLog, who: Who, location: Location):
-        self._store = store
-        self._failures = failures
-        self.who = who
-        self._location = location
-
-    def _failed(self, exc: StoreError, action: str) -> None:
-        self._failures.store_failed(exc, action, self.who, self._location)
-
-    def __getattr__(self, name: str) -> object:
-        """Anything else a store offers (e.g. a newer protocol method) is the store's own."""
-        return getattr(self._store, name)
-
-    async def check_access(self) -> None:
-        try:
-            await self._store.check_access()
-        except StoreError as exc:
-            self._failed(exc, "open")
-            raise
-
-    async def list_messages(self) -> list[MessageInfo]:
-        try:
-            return await self._store.list_messages()
-        except StoreError as exc:
-            self._failed(exc, "list")
-            raise
-
-    def stream(self, key: str, *, first_chunk: int | None = None) -> AsyncGenerator[bytes, None]:
-        return _LoggedStream(self._store.stream(key, first_chunk=first_chunk), self._failed)
-
-    async def delete(self, keys: Sequence[str]) -> DeleteResult:
-        try:
-            result = await self._store.delete(keys)
-        except StoreError as exc:
-            self._failed(exc, "delete")
-            raise
-        if result.failed:
-            self._failures.delete_incomplete(result, self.who, self._location)
-        return result
-
-
-class _LoggedStream(AsyncGenerator[bytes, None]):
-    """A store's message stream whose failures are logged (as ``retrieve``), then re-raised.
-
-    A plain class, not an async generator wrapping the store's: that was a second generator
-    per message (trio's first-iteration hook, a frame resumed per chunk), a measurable share
-    of the CPU per small message."""
-
-    __slots__ = ("_failed", "_inner")
-
-    def __init__(
-        self, inner: AsyncGenerator[bytes, None], failed: Callable[[StoreError, str], None]
-    ) -> None:
-        self._inner = inner
-        self._failed = failed
-
-    async def __anext__(self) -> bytes:
-        try:
-            return await self._inner.__anext__()
-        except StoreError as exc:
-            self._failed(exc, "retrieve")
-            raise
-
-    async def asend(self, value: None) -> bytes:
-        try:
-            return await self._inner.asend(value)
-        except StoreError as exc:
-            self._failed(exc, "retrieve")
-            raise
-
-    async def athrow(self, *args: Any) -> bytes:
-        try:
-            return await self._inner.athrow(*args)
-        except StoreError as exc:
-            self._failed(exc, "retrieve")
-            raise
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
 
 
 def describe_location(location: Location) -> dict[str, FieldValue]:

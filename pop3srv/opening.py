@@ -12,6 +12,7 @@ import trio
 from pop3srv.auth.base import Principal
 from pop3srv.failures import Who
 from pop3srv.locks import Held, MaildropLocks
+from pop3srv.loggedstore import LoggedStore
 from pop3srv.maildrop import Maildrop
 from pop3srv.protocol import events as ev
 from pop3srv.registry import SessionRecord
@@ -43,7 +44,7 @@ async def open_maildrop(
     if held is None:
         return ev.Err("maildrop already locked by another session", "IN-USE")
     try:
-        store = deps.failures.watch(deps.open_store(location), who, location)
+        store = LoggedStore(deps.open_store(location), deps.failures, who, location)
         await store.check_access()
         maildrop = Maildrop(await store.list_messages())
     except BaseException as exc:  # a store error, or a kick while listing: free the lock
