@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 
 from pop3srv.config import Settings
 from pop3srv.netaddr import client_group
+from pop3srv.tally import counted
 
 
 @dataclass(frozen=True)
@@ -69,16 +70,12 @@ class Admission:
     @contextmanager
     def admitted(self, address: str) -> Iterator[None]:
         """Count a connection for the duration of the block."""
-        address = self._key(address)
         self._total += 1
-        self._by_address[address] += 1
         try:
-            yield
+            with counted(self._by_address, self._key(address)):
+                yield
         finally:
             self._total -= 1
-            self._by_address[address] -= 1
-            if not self._by_address[address]:
-                del self._by_address[address]
 
     def _key(self, address: str) -> str:
         return client_group(address, self.ipv6_prefix_length)
@@ -96,18 +93,7 @@ class LoginSlots:
     def in_progress(self, user: str, address: str) -> int:
         return self._in_progress[(user.casefold(), address)]
 
-    @contextmanager
-    def slot(self, user: str, address: str) -> Iterator[bool]:
+    def slot(self, user: str, address: str) -> AbstractContextManager[bool]:
         """Yields whether this attempt may proceed; counted for the block when it may.
         ``address`` is the client's key (``LoginPenalty.key``: IPv6 grouped by network)."""
-        name = (user.casefold(), address)
-        if self._in_progress[name] >= self.max_per_user:
-            yield False
-            return
-        self._in_progress[name] += 1
-        try:
-            yield True
-        finally:
-            self._in_progress[name] -= 1
-            if not self._in_progress[name]:
-                del self._in_progress[name]
+        return counted(self._in_progress, (user.casefold(), address), self.max_per_user)
