@@ -118,16 +118,7 @@ class FailureLog:
             event(log, logging.INFO, "connection refused", peer=peer, reason=reason)
 
     def login_failed(self, who: Who, user: str, method: str, reason: str) -> None:
-        event(
-            log,
-            logging.INFO,
-            "login failed",
-            session=who.session,
-            peer=who.peer,
-            user=safe_user(user),
-            method=method,
-            reason=reason,
-        )
+        login_line(log, "login failed", who, user, method, reason=reason)
 
     def address_delayed(self, address: str, delay: float) -> None:
         event(
@@ -210,6 +201,23 @@ def describe_location(location: Location) -> dict[str, FieldValue]:
         case FolderLocation():
             return {"folder": str(location.root / location.prefix)}
     return {"mailbox": location.lock_key}
+
+
+def login_line(
+    logger: logging.Logger, message: str, who: Who, user: str, method: str, **more: FieldValue
+) -> None:
+    """An INFO line about a login (``login failed`` here, ``login`` in ``login.py``): the
+    session, peer, user name (``safe_user``) and POP3 method, then ``more``."""
+    event(
+        logger,
+        logging.INFO,
+        message,
+        session=who.session,
+        peer=who.peer,
+        user=safe_user(user),
+        method=method,
+        **more,
+    )
 
 
 def safe_user(user: str | None) -> str | None:

@@ -13,8 +13,7 @@ import trio
 from pop3srv.admission import LoginSlots
 from pop3srv.auth.base import Authenticator, AuthFailed, AuthUnavailable, LoginContext, Principal
 from pop3srv.auth.penalty import LoginPenalty, address_of
-from pop3srv.failures import FailureLog, Who, safe_user
-from pop3srv.logsetup import event
+from pop3srv.failures import FailureLog, Who, login_line
 from pop3srv.metrics import Metrics
 from pop3srv.protocol import events as ev
 
@@ -62,14 +61,12 @@ class Gate:
             self.failures.login_failed(who, user, method, reason)
             raise
         # the counterpart of "login failed": who got in, from where, to which mailbox
-        event(
+        login_line(
             log,
-            logging.INFO,
             "login",
-            session=who.session,
-            peer=who.peer,
-            user=safe_user(user),
-            method=method,
+            who,
+            user,
+            method,
             provider=principal.method,
             mailbox=principal.mailbox,
             token=principal.token_id,

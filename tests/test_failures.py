@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pop3srv.failures import FailureLog, Who, describe_location, safe_user
+from pop3srv.failures import FailureLog, Who, describe_location, login_line, safe_user
 from pop3srv.logsetup import fields_of
 from pop3srv.storage.base import (
     FolderLocation,
@@ -147,6 +147,17 @@ def test_login_failures_and_delays(caplog: pytest.LogCaptureFixture) -> None:
 )
 def test_user_names_fit_for_a_log(user: str | None, shown: str | None) -> None:
     assert safe_user(user) == shown
+
+
+def test_login_lines_never_write_a_token_pasted_as_the_user_name(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+    token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"
+    FailureLog().login_failed(WHO, token, "user", "bad-password")
+    login_line(logging.getLogger("pop3srv.login"), "login", WHO, token, "user", provider="jwt")
+    failed, succeeded = caplog.records
+    assert fields_of(failed)["user"] == fields_of(succeeded)["user"] == "<a JWT>"
 
 
 def test_locations_are_described_without_credentials() -> None:
