@@ -33,10 +33,6 @@ class Handler(Protocol):
     limits: TransportLimits
 
 
-class Incrementable(Protocol):
-    def inc(self, amount: float = 1) -> None: ...
-
-
 class Closed(Exception):
     """The peer went away or was too slow; end the connection quietly."""
 

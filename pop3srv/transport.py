@@ -10,6 +10,7 @@ import contextlib
 import logging
 import ssl
 import time
+from typing import Protocol
 
 import trio
 
@@ -19,7 +20,7 @@ from pop3srv.auth.penalty import address_of
 from pop3srv.inbox import CLOSE_TIMEOUT, Inbox
 from pop3srv.netaddr import hostport
 from pop3srv.netaddr import is_loopback_peer as is_loopback
-from pop3srv.outbox import Closed, Incrementable, SocketOutbox
+from pop3srv.outbox import Closed, SocketOutbox
 from pop3srv.protocol import events as ev
 from pop3srv.protocol.connection import Connection
 from pop3srv.proxied import ProxyGate, ProxyRefused
@@ -40,6 +41,12 @@ UNCHECKED_COMMANDS = 16
 #: commands that may wait long (login delays, the HTTP callback, QUIT's deletions): the
 #: replies held for the pipelined commands before them are sent first
 WAITING_COMMANDS = (ev.Pass, ev.Auth, ev.AuthResponse, ev.Quit)
+
+
+class Incrementable(Protocol):
+    """A ``commands_total`` child (``labels()``'s result)."""
+
+    def inc(self, amount: float = 1) -> None: ...
 
 
 class ConnectionHandler:
