@@ -265,6 +265,8 @@ class Connection:
         return data
 
     def _after_reply(self, command: Command, reply: Reply) -> None:
+        """What the reply to one of ``_STATEFUL`` commands changes (``send`` calls it for no
+        other)."""
         ok = isinstance(reply, Ok)
         self._in_sasl = isinstance(reply, Continue)
         match command:
@@ -290,8 +292,6 @@ class Connection:
                     self._is_tls = True
                     self._user = None
                     self._utf8 = False
-            case _:
-                pass
 
     def _close(self) -> None:
         self._state = State.CLOSED
