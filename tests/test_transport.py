@@ -36,7 +36,8 @@ def folder_handler(folder: Path, **limits: float) -> ConnectionHandler:
     return ConnectionHandler(deps, TransportLimits(**limits), None)  # type: ignore[arg-type]
 
 
-async def _read_all(stream: trio.abc.Stream) -> bytes:
+async def read_all(stream: trio.abc.Stream) -> bytes:
+    """Everything the server sends until it closes the stream."""
     data = b""
     while chunk := await stream.receive_some():
         data += chunk
@@ -57,7 +58,7 @@ async def test_login_timeout_autologout(tmp_path: Path, autojump_clock: object) 
         nursery.start_soon(handler.serve_stream, server, "plain")
         assert (await _line(client)).startswith(b"+OK")
         start = trio.current_time()
-        rest = await _read_all(client)
+        rest = await read_all(client)
         assert trio.current_time() - start == pytest.approx(60)
     assert rest.startswith(b"-ERR autologout")
 
@@ -72,7 +73,7 @@ async def test_idle_timeout_after_login_is_longer(tmp_path: Path, autojump_clock
         for _ in range(3):
             assert (await _line(client)).startswith(b"+OK")
         start = trio.current_time()
-        rest = await _read_all(client)
+        rest = await read_all(client)
         assert trio.current_time() - start == pytest.approx(600)
     assert rest.startswith(b"-ERR autologout")
     assert (tmp_path / "m1").exists(), "a timed-out session commits nothing"
@@ -87,7 +88,7 @@ async def test_drain_tells_waiting_sessions_and_closes(
         nursery.start_soon(handler.serve_stream, server, "plain")
         await _line(client)
         handler.deps.registry.drain()
-        rest = await _read_all(client)
+        rest = await read_all(client)
     assert rest == b"-ERR [SYS/TEMP] server shutting down, try again later\r\n"
 
 
@@ -104,7 +105,7 @@ async def test_kick_ends_the_session_without_committing(tmp_path: Path) -> None:
         (snapshot,) = registry.snapshots()
         assert snapshot.user == "u"
         assert registry.kick(snapshot.id)
-        assert await _read_all(client) == b""
+        assert await read_all(client) == b""
     assert len(registry) == 0
     assert (tmp_path / "m1").exists()
 
@@ -117,9 +118,9 @@ async def test_connection_cap_refuses_extra_connections(tmp_path: Path) -> None:
         nursery.start_soon(handler.serve_stream, first_server, "plain")
         await _line(first_client)
         nursery.start_soon(handler.serve_stream, second_server, "plain")
-        assert (await _read_all(second_client)).startswith(b"-ERR [SYS/TEMP] too many")
+        assert (await read_all(second_client)).startswith(b"-ERR [SYS/TEMP] too many")
         await first_client.send_all(b"QUIT\r\n")
-        assert (await _read_all(first_client)).startswith(b"+OK")
+        assert (await read_all(first_client)).startswith(b"+OK")
 
 
 async def test_remote_plaintext_peer_gets_no_user_and_auth_is_refused(tmp_path: Path) -> None:
@@ -131,7 +132,7 @@ async def test_remote_plaintext_peer_gets_no_user_and_auth_is_refused(tmp_path: 
         await client.send_all(
             b"CAPA\r\nUSER u\r\nAUTH PLAIN AHUAcA==\r\nAUTH LOGIN\r\nUTF8\r\nQUIT\r\n"
         )
-        transcript = await _read_all(client)
+        transcript = await read_all(client)
     capa = transcript.split(b".\r\n")[0]
     assert b"USER" not in capa
     assert b"SASL" not in capa
@@ -226,7 +227,7 @@ async def test_login_deadline_is_not_extended_by_trickling(
         for _ in range(5):  # a byte every 10 s: a slowloris that never finishes a line
             await trio.sleep(10)
             await client.send_all(b"N")
-        rest = await _read_all(client)
+        rest = await read_all(client)
         assert trio.current_time() - start == pytest.approx(60)
     assert rest.startswith(b"-ERR autologout")
 

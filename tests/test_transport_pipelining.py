@@ -23,7 +23,7 @@ from pop3srv.auth.base import AuthFailed, LoginContext, Principal
 from pop3srv.service import open_store
 from pop3srv.storage.base import Location, MessageStore, StoreUnavailable
 from pop3srv.transport import UNCHECKED_COMMANDS, ConnectionHandler
-from tests.test_transport import folder_handler
+from tests.test_transport import folder_handler, read_all
 
 COMMANDS = [
     b"USER u",
@@ -70,13 +70,6 @@ class _CountedWrites(trio.abc.Stream):
         await self.inner.aclose()
 
 
-async def _read_all(stream: trio.abc.Stream) -> bytes:
-    data = b""
-    while chunk := await stream.receive_some():
-        data += chunk
-    return data
-
-
 async def _reply(stream: trio.abc.Stream, multiline: bool) -> bytes:
     data = b""
     while not data.endswith(b"\n") or (
@@ -100,13 +93,13 @@ async def _transcript(tmp_path: Path, *, pipelined: bool) -> tuple[bytes, int]:
         writes = counted.writes
         if pipelined:
             await client.send_all(b"".join(c + b"\r\n" for c in COMMANDS))
-            transcript = await _read_all(client)
+            transcript = await read_all(client)
         else:
             transcript = b""
             for command in COMMANDS:
                 await client.send_all(command + b"\r\n")
                 transcript += await _reply(client, _multiline(command))
-            assert await _read_all(client) == b""
+            assert await read_all(client) == b""
     assert greeting.startswith(b"+OK")
     return transcript, counted.writes - writes
 
@@ -146,7 +139,7 @@ async def test_replies_held_before_a_waiting_login_are_sent_first(tmp_path: Path
             capa = await _reply(client, multiline=True)
             user = await _reply(client, multiline=False)
         login.done.set()
-        rest = await _read_all(client)
+        rest = await read_all(client)
     assert capa.startswith(b"+OK") and capa.endswith(b"\r\n.\r\n")
     assert user.startswith(b"+OK")
     error, bye = rest.splitlines()
@@ -170,7 +163,7 @@ async def test_pipelined_commands_let_other_tasks_run(tmp_path: Path) -> None:
         await _reply(client, multiline=False)
         nursery.start_soon(watch)
         await client.send_all(b"USER u\r\nPASS p\r\n" + b"NOOP\r\n" * noops + b"QUIT\r\n")
-        transcript = await _read_all(client)
+        transcript = await read_all(client)
         nursery.cancel_scope.cancel()
     assert transcript.count(b"+OK\r\n") == noops
     # the session let the watcher in every UNCHECKED_COMMANDS commands (trio's scheduler
@@ -223,7 +216,7 @@ async def test_the_idle_deadline_applies_to_waits_not_to_a_long_command(
         await client.send_all(b"NOOP\r\n")
         assert await _reply(client, multiline=False) == b"+OK\r\n"
         start = trio.current_time()
-        rest = await _read_all(client)
+        rest = await read_all(client)
         assert trio.current_time() - start == pytest.approx(10)
     assert retr.startswith(b"+OK") and retr.endswith(b"\r\n..dot line\r\n.\r\n")
     assert rest.startswith(b"-ERR autologout")
@@ -298,6 +291,6 @@ async def test_replies_held_for_pipelined_commands_are_sent_when_a_body_breaks(
         nursery.start_soon(handler.serve_stream, server, "plain", False, "127.0.0.1:1")
         await client.send_all(b"USER u\r\nPASS p\r\nRETR 1\r\nRETR 2\r\n")
         with trio.fail_after(10):
-            transcript = await _read_all(client)
+            transcript = await read_all(client)
     assert transcript.count(b"+OK") == 5  # greeting, USER, PASS, RETR 1, RETR 2's status line
     assert b"\r\n..dot line\r\n.\r\n" in transcript  # message 1, whole
