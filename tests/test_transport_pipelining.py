@@ -4,6 +4,7 @@ tasks still run, and the idle deadline applies to waits only (memory streams, au
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import fcntl
 import os
@@ -142,6 +143,36 @@ async def test_replies_held_before_a_waiting_login_are_sent_first(tmp_path: Path
         rest = await read_all(client)
     assert capa.startswith(b"+OK") and capa.endswith(b"\r\n.\r\n")
     assert user.startswith(b"+OK")
+    error, bye = rest.splitlines()
+    assert error.startswith(b"-ERR [AUTH]") and bye.startswith(b"+OK")
+
+
+_PLAIN = base64.b64encode(b"\0u\0wrong")
+
+
+@pytest.mark.parametrize(
+    ("login", "prompts"),
+    [(b"AUTH PLAIN " + _PLAIN, 0), (b"AUTH PLAIN\r\n" + _PLAIN, 1)],
+    ids=["initial-response", "response"],
+)
+async def test_replies_held_before_a_waiting_sasl_login_are_sent_first(
+    tmp_path: Path, login: bytes, prompts: int
+) -> None:
+    """As with PASS: AUTH with its initial response, or the response after the prompt."""
+    handler, slow = _handler(tmp_path), _SlowLogin()
+    handler.deps = replace(handler.deps, authenticator=slow)
+    client, server = trio.testing.memory_stream_pair()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(handler.serve_stream, server, "plain")
+        await _reply(client, multiline=False)
+        await client.send_all(b"CAPA\r\n" + login + b"\r\nQUIT\r\n")
+        with trio.fail_after(5):  # held until the login ends: never, as the test waits first
+            capa = await _reply(client, multiline=True)
+            replies = [await _reply(client, multiline=False) for _ in range(prompts)]
+        slow.done.set()
+        rest = await read_all(client)
+    assert capa.startswith(b"+OK") and capa.endswith(b"\r\n.\r\n")
+    assert all(reply.startswith(b"+ ") for reply in replies)
     error, bye = rest.splitlines()
     assert error.startswith(b"-ERR [AUTH]") and bye.startswith(b"+OK")
 
