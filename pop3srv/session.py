@@ -150,22 +150,21 @@ class Session:
             return Action.CONTINUE
         self._sasl = None
         if step.authzid and step.authzid != step.authcid:  # RFC 4616: not as another user
-            who = Who(self._record.id, self._record.peer, step.authcid)
-            self._deps.failures.login_failed(who, step.authcid, "plain", "authzid-not-permitted")
-            await out.send(ev.Err("authorization identity not permitted", "AUTH"))
-            return self._auth_failed(1)
+            reply, reason = (
+                ev.Err("authorization identity not permitted", "AUTH"),
+                "authzid-not-permitted",
+            )
+            self._deps.failures.login_failed(self._who(step.authcid), step.authcid, "plain", reason)
+            refused = LoginRefused(reply, bad_credentials=True, reason=reason)
+            return await self._refused(step.authcid, "plain", refused, out)
         return await self._login_with(step.authcid, step.password, sasl.mechanism.lower(), out)
 
     async def _login_with(self, user: str, password: str, method: str, out: Outbox) -> Action:
-        who, context = Who(self._record.id, self._record.peer, user), self._policy.context
+        who, context = self._who(user), self._policy.context
         try:
             principal = await self._gate.log_in(user, password, method, context, who)
         except LoginRefused as refused:
-            if self._deps.failed_logins is not None:
-                peer = address_of(self._policy.context.peer)
-                self._deps.failed_logins.record(peer, user, method, refused.reason)
-            await out.send(refused.reply)
-            return self._auth_failed(refused.bad_credentials)
+            return await self._refused(user, method, refused, out)
         reply = await self._open_maildrop(principal)
         if isinstance(reply, ev.Ok):
             self._deps.registry.update(
@@ -178,9 +177,17 @@ class Session:
         await out.send(reply)
         return Action.CONTINUE
 
-    def _auth_failed(self, count: int) -> Action:
-        """Counts failed logins of this connection: closed after ``max-auth-failures``."""
-        self._auth_failures += count
+    def _who(self, user: str) -> Who:
+        return Who(self._record.id, self._record.peer, user)
+
+    async def _refused(self, user: str, method: str, refused: LoginRefused, out: Outbox) -> Action:
+        """A refused login: shown in the admin security view, answered, and counted toward the
+        connection's ``max-auth-failures`` (then it is closed)."""
+        if self._deps.failed_logins is not None:
+            peer = address_of(self._policy.context.peer)
+            self._deps.failed_logins.record(peer, user, method, refused.reason)
+        await out.send(refused.reply)
+        self._auth_failures += refused.bad_credentials
         too_many = self._auth_failures >= self._policy.max_auth_failures
         return Action.CLOSE if too_many else Action.CONTINUE
 
