@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 from typing import cast
 
+from bench.compare_mail import password_of
 from bench.retr import Client
 
 
@@ -56,3 +57,22 @@ class BenchClient(Client):
     def close(self) -> None:
         self.file.close()
         self.sock.close()
+
+
+def read_mailbox(port: int, user: str, count: int, *, delete: bool = False) -> None:
+    """One session over ``count`` messages, each command sent after the previous reply was
+    read: login, UIDL, ``RETR n`` of every message (with ``delete``, ``DELE n`` after each,
+    then RSET: nothing is deleted), QUIT."""
+    client = BenchClient(port)
+    client.login(user, password_of(user))
+    client.ok("UIDL")
+    client.drain_body()
+    for number in range(1, count + 1):
+        client.ok(f"RETR {number}")
+        client.drain_body()
+        if delete:
+            client.ok(f"DELE {number}")
+    if delete:
+        client.ok("RSET")
+    client.ok("QUIT")
+    client.close()

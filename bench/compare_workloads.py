@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from bench import proctree
-from bench.compare_client import BenchClient
+from bench.compare_client import BenchClient, read_mailbox
 from bench.compare_mail import Mail, password_of, wire_body
 from bench.compare_measure import Measure, Target, interleave, measuring, summary
 
@@ -104,15 +104,7 @@ def bench_many(targets: list[Target], count: int, reps: int) -> None:
     runs: dict[str, list[Measure]] = {t.name: [] for t in targets}
     for _rep, target in interleave(targets, reps):
         with measuring(target) as m:
-            client = BenchClient(target.port)
-            client.login("many", password_of("many"))
-            client.ok("UIDL")
-            client.drain_body()
-            for number in range(1, count + 1):
-                client.ok(f"RETR {number}")
-                client.drain_body()
-            client.ok("QUIT")
-            client.close()
+            read_mailbox(target.port, "many", count)
         runs[target.name].append(m)
     for target in targets:
         measures = runs[target.name]
@@ -163,15 +155,7 @@ def _one_client(
     """One of the parallel clients: login, UIDL, RETR every message, QUIT."""
     try:
         barrier.wait()
-        client = BenchClient(port)
-        client.login(user, password_of(user))
-        client.ok("UIDL")
-        client.drain_body()
-        for number in range(1, count + 1):
-            client.ok(f"RETR {number}")
-            client.drain_body()
-        client.ok("QUIT")
-        client.close()
+        read_mailbox(port, user, count)
     except BaseException as exc:  # reported after the join
         errors.append(exc)
 

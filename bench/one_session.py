@@ -43,7 +43,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from bench import proctree
-from bench.compare_client import BenchClient
+from bench.compare_client import BenchClient, read_mailbox
 from bench.compare_mail import Mail, password_of, small_message
 from bench.compare_measure import Target, measuring
 from bench.compare_servers import start_dovecot, start_pop3srv
@@ -53,29 +53,11 @@ USER = "many"
 
 
 def lockstep(port: int, count: int) -> None:
-    client = BenchClient(port)
-    client.login(USER, password_of(USER))
-    client.ok("UIDL")
-    client.drain_body()
-    for number in range(1, count + 1):
-        client.ok(f"RETR {number}")
-        client.drain_body()
-        client.ok(f"DELE {number}")
-    client.ok("RSET")
-    client.ok("QUIT")
-    client.close()
+    read_mailbox(port, USER, count, delete=True)
 
 
 def retr_only(port: int, count: int) -> None:
-    client = BenchClient(port)
-    client.login(USER, password_of(USER))
-    client.ok("UIDL")
-    client.drain_body()
-    for number in range(1, count + 1):
-        client.ok(f"RETR {number}")
-        client.drain_body()
-    client.ok("QUIT")
-    client.close()
+    read_mailbox(port, USER, count)
 
 
 def with_poplib(port: int, count: int) -> None:

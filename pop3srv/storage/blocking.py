@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from functools import partial
+from typing import Any, Generic, TypeVar
 
 import trio
 import urllib3.exceptions
@@ -22,6 +23,29 @@ T = TypeVar("T")
 
 #: What a blocking S3 call may raise that we translate (anything else is a bug and propagates).
 S3_FAILURES = (BotoCoreError, ClientError, OSError, urllib3.exceptions.HTTPError)
+
+
+class Timed(Generic[T]):
+    """``fn`` run once in a worker thread, and the ``seconds`` it took (None: it never ran,
+    the caller was cancelled while waiting for a thread)."""
+
+    __slots__ = ("_fn", "seconds")
+
+    def __init__(self, fn: Callable[[], T]) -> None:
+        self._fn = fn
+        self.seconds: float | None = None
+
+    async def in_thread(self, limiter: trio.CapacityLimiter) -> T:
+        """Run ``fn`` in a worker thread under ``limiter``; a cancelled caller waits for its
+        thread (``abandon_on_cancel=False``), so no thread outlives the task."""
+        return await trio.to_thread.run_sync(self._run, limiter=limiter, abandon_on_cancel=False)
+
+    def _run(self) -> T:
+        start = time.perf_counter()
+        try:
+            return self._fn()
+        finally:
+            self.seconds = time.perf_counter() - start
 
 
 class BlockingCalls:
@@ -38,24 +62,14 @@ class BlockingCalls:
     async def run(self, operation: str, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """Run ``fn`` (which makes the request ``operation``) in a worker thread: counted,
         timed, and with its failures mapped to store errors."""
-        elapsed: list[float] = []
-
-        def timed() -> T:
-            start = time.perf_counter()
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                elapsed.append(time.perf_counter() - start)
-
+        timed = Timed(partial(fn, *args, **kwargs))
         error: StoreError | None = None
         try:
-            return await trio.to_thread.run_sync(
-                timed, limiter=self.limiter, abandon_on_cancel=False
-            )
+            return await timed.in_thread(self.limiter)
         except S3_FAILURES as exc:
             error = map_error(exc, operation)
             raise error from exc
         finally:
-            if elapsed:  # the request ran (not cancelled while waiting for a thread)
+            if timed.seconds is not None:  # the request ran (not cancelled waiting for a thread)
                 self._metrics.s3_requests_total.labels(operation, outcome(error)).inc()
-                self._metrics.s3_request_duration_seconds.labels(operation).observe(elapsed[0])
+                self._metrics.s3_request_duration_seconds.labels(operation).observe(timed.seconds)

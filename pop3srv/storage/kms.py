@@ -18,14 +18,12 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
-import trio
-import urllib3.exceptions
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from pop3srv.storage.base import (
     MessageUndecryptable,
@@ -34,9 +32,10 @@ from pop3srv.storage.base import (
     StoreError,
     StoreUnavailable,
 )
+from pop3srv.storage.blocking import S3_FAILURES, Timed
 from pop3srv.storage.envelope import Envelope
 from pop3srv.storage.pool import S3Pool
-from pop3srv.storage.s3errors import error_code
+from pop3srv.storage.s3errors import annotate, error_code
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +63,6 @@ UNDECRYPTABLE = frozenset(
 )
 
 _KEY_ARN = re.compile(r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d*:(?:key|alias)/[A-Za-z0-9/_-]+")
-_FAILURES = (BotoCoreError, OSError, urllib3.exceptions.HTTPError)
 
 
 @dataclass(frozen=True)
@@ -100,34 +98,22 @@ class DataKeys:
         return key
 
     async def _decrypt(self, client: Any, envelope: Envelope, name: str) -> DataKey:
-        elapsed: list[float] = []
-
-        def call() -> Any:
-            start = time.perf_counter()
-            try:
-                return client.decrypt(
-                    CiphertextBlob=envelope.wrapped_key, EncryptionContext=dict(envelope.context)
-                )
-            finally:
-                elapsed.append(time.perf_counter() - start)
-
+        call = Timed(
+            partial(
+                client.decrypt,
+                CiphertextBlob=envelope.wrapped_key,
+                EncryptionContext=dict(envelope.context),
+            )
+        )
         self.kms_calls += 1
         try:
-            response = await trio.to_thread.run_sync(
-                call, limiter=self._pool.limiter, abandon_on_cancel=False
-            )
-        except (ClientError, *_FAILURES) as exc:
+            response = await call.in_thread(self._pool.limiter)
+        except S3_FAILURES as exc:
             error = self._failure(exc, envelope, name)
-            error.operation = "kms:Decrypt"  # fields of the session's failure log line
-            if isinstance(exc, ClientError):
-                code, status = error_code(exc)
-                error.code, error.status = code or None, status or None
-            else:
-                error.code = type(exc).__name__
-            raise error from exc
+            raise annotate(error, exc, "kms:Decrypt") from exc  # the session's failure log
         finally:
-            if elapsed:
-                self._pool.metrics.kms_request_duration_seconds.observe(elapsed[0])
+            if call.seconds is not None:
+                self._pool.metrics.kms_request_duration_seconds.observe(call.seconds)
         key = response.get("Plaintext")
         if not isinstance(key, bytes):
             raise StoreUnavailable("KMS Decrypt returned no data key")

@@ -66,7 +66,12 @@ def map_error(exc: Exception, operation: str) -> StoreError:
     the operation, S3 error code and HTTP status as attributes (for the failure log)."""
     if isinstance(exc, StoreError):
         return exc
-    error = _map(exc, operation)
+    return annotate(_map(exc, operation), exc, operation)
+
+
+def annotate(error: StoreError, exc: Exception, operation: str) -> StoreError:
+    """``error`` (made from ``exc``) with the failure log's fields: the operation, and the
+    service's error code and HTTP status (else the exception's class name)."""
     error.operation = operation
     if isinstance(exc, ClientError):
         code, status = error_code(exc)

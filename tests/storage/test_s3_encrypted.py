@@ -274,8 +274,14 @@ async def test_an_aws_access_denied_names_the_key_arn_in_the_log(
     kms = _kms_answering(httpserver, 400, "AccessDeniedException", DENIED_MESSAGE)
     store = _store(fast_pool, s3_server.location(bucket, PREFIX), tmp_path, kms)
     with caplog.at_level(logging.ERROR, logger="pop3srv.storage"):
-        await _refused(store, "m", StoreDenied)
+        error = await _refused(store, "m", StoreDenied)
     assert f"missing permission kms:Decrypt on key {KEY_ARN}" in caplog.text
+    # the fields of the session's failure log line
+    assert (error.operation, error.code, error.status) == (
+        "kms:Decrypt",
+        "AccessDeniedException",
+        400,
+    )
     assert MESSAGE.decode() not in caplog.text
 
 

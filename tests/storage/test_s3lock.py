@@ -15,6 +15,18 @@ from tests.s3.servers import S3Server
 pytest_plugins = ("tests.s3.plugin",)
 
 
+class _Asked(list[str]):
+    """An ``on_wanted`` callback: records who asked, answers ``idle``."""
+
+    def __init__(self, *, idle: bool) -> None:
+        super().__init__()
+        self.idle = idle
+
+    def __call__(self, peer: str) -> bool:
+        self.append(peer)
+        return self.idle
+
+
 def _never() -> None:
     raise AssertionError("lost a lease that should hold")
 
@@ -129,15 +141,10 @@ async def test_idle_holder_yields_to_a_takeover_request(
 async def test_busy_holder_keeps_its_lock(s3_server: S3Server, bucket: str, pool: S3Pool) -> None:
     holder, requester = S3Locks(pool, lease=60), S3Locks(pool, lease=60)
     location = s3_server.location(bucket, "busy/")
-    asked: list[str] = []
-
-    def busy(peer: str) -> bool:
-        asked.append(peer)
-        return False
-
+    asked = _Asked(idle=False)
     async with trio.open_nursery() as nursery:
         await nursery.start(holder.run)
-        held = await holder.acquire(location, "old", _never, on_wanted=busy)
+        held = await holder.acquire(location, "old", _never, on_wanted=asked)
         assert held is not None
         heads = pool.metrics.s3_requests_total.labels("head_object", "ok")
         before, started = heads._value.get(), trio.current_time()
@@ -170,17 +177,13 @@ async def test_a_renewal_that_meets_a_mark_answers_it(
 ) -> None:
     holder, requester = S3Locks(pool, lease=60), S3Locks(pool, lease=60)
     location = s3_server.location(bucket, "renew-mark/")
-    asked: list[str] = []
+    asked = _Asked(idle=False)
     refused: list[object] = []
-
-    def busy(peer: str) -> bool:
-        asked.append(peer)
-        return False
 
     async def ask() -> None:
         refused.append(await requester.acquire(location, "new", _never, requester="b:1"))
 
-    held = await holder.acquire(location, "old", _never, on_wanted=busy)
+    held = await holder.acquire(location, "old", _never, on_wanted=asked)
     assert held is not None
     async with trio.open_nursery() as nursery:
         nursery.start_soon(ask)
@@ -203,13 +206,8 @@ async def test_a_mark_left_by_a_login_that_gave_up_does_not_end_an_idle_session(
     monkeypatch.setattr(s3lock, "WANT_WAIT", 2.0)  # wanted until one second after asking
     holder, requester = S3Locks(pool, lease=60), S3Locks(pool, lease=60)
     location = s3_server.location(bucket, "gave-up/")
-    asked: list[str] = []
-
-    def idle(peer: str) -> bool:
-        asked.append(peer)
-        return True
-
-    held = await holder.acquire(location, "old", _never, on_wanted=idle)
+    asked = _Asked(idle=True)
+    held = await holder.acquire(location, "old", _never, on_wanted=asked)
     assert held is not None
     assert await requester.acquire(location, "new", _never, requester="b:1") is None
     await trio.sleep(1.5)  # past wanted-until by the S3 server's clock (one-second Date)
