@@ -12,6 +12,8 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import httpx
 from trio_websocket import open_websocket_url
 
+from pop3srv.netaddr import hostport
+
 COLUMNS = (
     ("ID", "id"),
     ("PEER", "peer"),
@@ -35,7 +37,7 @@ def admin_url(host: str, port: int) -> str:
         host = "127.0.0.1"
     elif host == "::":
         host = "::1"
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    return f"http://{hostport(host, port)}"
 
 
 def live_url(base: str) -> str:

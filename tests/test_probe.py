@@ -5,10 +5,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
-import socket
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +15,8 @@ from pytest_httpserver import HTTPServer
 
 from pop3srv.config import main_check_config
 from pop3srv.probe import _client_error
+from tests.conftest import free_port
+from tests.e2e.process import run_pop3srv
 from tests.s3.servers import S3Server
 
 pytest_plugins = ("tests.s3.plugin",)
@@ -113,18 +111,12 @@ def test_no_certificate_configured_is_not_probed(
 # --- S3 ---------------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_s3_probe_good_missing_wrong_keys_and_down(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], seaweedfs: S3Server
 ) -> None:
     bucket = seaweedfs.create_bucket("probe")
     seaweedfs.put(bucket, "inbox/m1", b"Subject: x\r\n\r\nbody\r\n")
-    down = f"http://127.0.0.1:{_free_port()}"
+    down = f"http://127.0.0.1:{free_port()}"
     mailboxes = {
         "shared": {"bucket": bucket, "prefix": "inbox/"},  # the server's keys
         "missing": {"bucket": "no-such-bucket-zz9", "region": seaweedfs.region},
@@ -172,7 +164,7 @@ def test_http_callback_probe(
     )
     [probe] = probes(document, "http-basic-auth-url")
     assert status == 0 and probe["level"] == "ok" and "401" in probe["message"]
-    down = f"http://127.0.0.1:{_free_port()}/auth"
+    down = f"http://127.0.0.1:{free_port()}/auth"
     status, document = check(tmp_path, {"POP3_HTTP_BASIC_AUTH_URL": down}, capsys)
     [probe] = probes(document, "http-basic-auth-url")
     assert status == 1 and probe["level"] == "error" and "unreachable" in probe["message"]
@@ -234,41 +226,20 @@ def test_the_command_line_flags(tmp_path: Path) -> None:
     leaf = _leaf(
         not_before=NOW - 30 * datetime.timedelta(days=1), not_after=NOW - datetime.timedelta(days=1)
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("POP3_")}
-    env.update(_write(tmp_path, "expired", leaf), HOME=str(tmp_path), POP3_PASSWORD="pw-zz9")
-    command = [sys.executable, "-m", "pop3srv", "check-config"]
-    run = subprocess.run(
-        [*command, "--probe", "--json"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    env = {**_write(tmp_path, "expired", leaf), "POP3_PASSWORD": "pw-zz9"}
+    run = run_pop3srv(tmp_path, "check-config", "--probe", "--json", **env)
     assert run.returncode == 1, run.stderr
     assert probes(json.loads(run.stdout), "tls")[0]["level"] == "error"
-    run = subprocess.run(
-        command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False
-    )
+    run = run_pop3srv(tmp_path, "check-config", **env)
     assert run.returncode == 0 and "tls-cert-path = " in run.stdout  # no probe: not loaded
-    env["POP3_PLAIN_PORT"] = "x"
-    run = subprocess.run(
-        [*command, "--json"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    run = run_pop3srv(tmp_path, "check-config", "--json", **env, POP3_PLAIN_PORT="x")
     assert run.returncode == 2 and json.loads(run.stdout)["valid"] is False
 
 
 def test_http_callback_probe_never_shows_the_url_password(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    url = f"https://probe:url-zz9-secret@127.0.0.1:{_free_port()}/auth?key=query-zz9-secret"
+    url = f"https://probe:url-zz9-secret@127.0.0.1:{free_port()}/auth?key=query-zz9-secret"
     status, document = check(tmp_path, {"POP3_HTTP_BASIC_AUTH_URL": url}, capsys)
     assert status == 1 and probes(document, "http-basic-auth-url")[0]["level"] == "error"
     assert "zz9-secret" not in json.dumps(document)

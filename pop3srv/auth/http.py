@@ -121,8 +121,6 @@ async def _read_body(response: httpx.Response) -> bytes:
                 chunk = inflater.decompress(raw, MAX_BODY + 1 - len(body))
             except zlib.error:
                 raise MalformedClaims("corrupt compressed body") from None
-            if inflater.unconsumed_tail:
-                raise MalformedClaims(f"body larger than {MAX_BODY} bytes")
         body += chunk
         if len(body) > MAX_BODY:
             raise MalformedClaims(f"body larger than {MAX_BODY} bytes")

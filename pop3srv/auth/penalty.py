@@ -82,12 +82,11 @@ class LoginPenalty:
         """What ``address`` is counted under (its IPv6 network, or itself)."""
         return client_group(address, self._prefix)
 
-    def delay(self, address: str, user: str | None = None) -> float:
-        """Seconds to wait before checking a login from ``address`` (with ``user``: the larger
-        of that and ``user_delay``)."""
+    def delay(self, address: str) -> float:
+        """Seconds to wait before checking a login from ``address`` (a failed one also waits
+        out ``user_delay``)."""
         record = self._current(self._addresses, self.key(address))
-        wait = self._delay_for(record.failures if record else 0, self._settings.free_failures)
-        return wait if user is None else max(wait, self.user_delay(user))
+        return self._delay_for(record.failures if record else 0, self._settings.free_failures)
 
     def user_delay(self, user: str) -> float:
         """Seconds a failed login for ``user`` waits before it is answered, for the failures

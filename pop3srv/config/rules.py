@@ -34,21 +34,12 @@ def _at(sources: Mapping[str, str], *keys: str) -> str:
     return " ".join(f"(from {source})" for source in named)
 
 
-def problems(v: Mapping[str, Any], sources: Mapping[str, str]) -> Iterator[str]:  # noqa: PLR0912
+def problems(v: Mapping[str, Any], sources: Mapping[str, str]) -> Iterator[str]:
     at = functools.partial(_at, sources)
     for a, b in _PAIRS + [(b, a) for a, b in _PAIRS]:
         if v[a] is not None and v[b] is None:
             yield f"{a}: set without {b} {at(a)}"
-    for key, what in (("tls-cert", "certificate"), ("tls-key", "private key")):
-        if v[key] is not None and "-----BEGIN" not in v[key]:
-            yield (
-                f"{key}: is not an inline PEM {what} (no -----BEGIN line) {at(key)}; a file "
-                f"name goes in {key}-path"
-            )
-    inline = v["tls-cert"] is not None and v["tls-key"] is not None  # the files are not read
-    for key in () if inline else ("tls-cert-path", "tls-key-path"):
-        if v[key] is not None and (trouble := _unreadable(v[key])):
-            yield f"{key}: {v[key]} {trouble} {at(key)}"
+    yield from _tls_problems(v, at)
     if v["aws-session-token"] is not None and v["aws-access-key-id"] is None:
         yield (
             "aws-session-token: set without aws-access-key-id and aws-secret-access-key "
@@ -64,15 +55,7 @@ def problems(v: Mapping[str, Any], sources: Mapping[str, str]) -> Iterator[str]:
     yield from _url_problems(v, at)
     yield from _served_secrets(v, at)
     yield from _served_s3_objects(v, at)
-    tls, plain, admin = v["tls-port"], v["plain-port"], v["admin-port"]
-    if tls == 0 and plain == 0:
-        yield f"tls-port: 0 and plain-port: 0 leave no POP3 listener {at('tls-port', 'plain-port')}"
-    if tls and tls == plain:
-        yield f"tls-port: {tls} is also plain-port {at('tls-port', 'plain-port')}"
-    hosts = v["host"], v["admin-host"]
-    for key, port in ("tls-port", tls), ("plain-port", plain):
-        if admin and admin == port and (hosts[0] == hosts[1] or set(hosts) & {*ALL_INTERFACES}):
-            yield f"admin-port: {admin} is also {key} {at('admin-port', key)}"
+    yield from _port_problems(v, at)
     for provider in v["auth-providers"]:
         if need := _needs(provider, v):
             yield f"auth-providers: {provider} needs {need} {at('auth-providers')}"
@@ -86,6 +69,33 @@ def problems(v: Mapping[str, Any], sources: Mapping[str, str]) -> Iterator[str]:
             f"admin-token: shorter than {MIN_ADMIN_TOKEN} characters {at('admin-token')}; "
             "leave it unset to have one generated into state-dir"
         )
+
+
+def _tls_problems(v: Mapping[str, Any], at: Callable[..., str]) -> Iterator[str]:
+    """An inline certificate or key that is not PEM; a certificate or key file not readable."""
+    for key, what in (("tls-cert", "certificate"), ("tls-key", "private key")):
+        if v[key] is not None and "-----BEGIN" not in v[key]:
+            yield (
+                f"{key}: is not an inline PEM {what} (no -----BEGIN line) {at(key)}; a file "
+                f"name goes in {key}-path"
+            )
+    inline = v["tls-cert"] is not None and v["tls-key"] is not None  # the files are not read
+    for key in () if inline else ("tls-cert-path", "tls-key-path"):
+        if v[key] is not None and (trouble := _unreadable(v[key])):
+            yield f"{key}: {v[key]} {trouble} {at(key)}"
+
+
+def _port_problems(v: Mapping[str, Any], at: Callable[..., str]) -> Iterator[str]:
+    """No POP3 listener, or two listeners on one port."""
+    tls, plain, admin = v["tls-port"], v["plain-port"], v["admin-port"]
+    if tls == 0 and plain == 0:
+        yield f"tls-port: 0 and plain-port: 0 leave no POP3 listener {at('tls-port', 'plain-port')}"
+    if tls and tls == plain:
+        yield f"tls-port: {tls} is also plain-port {at('tls-port', 'plain-port')}"
+    hosts = v["host"], v["admin-host"]
+    for key, port in ("tls-port", tls), ("plain-port", plain):
+        if admin and admin == port and (hosts[0] == hosts[1] or set(hosts) & {*ALL_INTERFACES}):
+            yield f"admin-port: {admin} is also {key} {at('admin-port', key)}"
 
 
 def _served_secrets(v: Mapping[str, Any], at: Callable[..., str]) -> Iterator[str]:
@@ -114,15 +124,17 @@ def _served_secrets(v: Mapping[str, Any], at: Callable[..., str]) -> Iterator[st
 def _served_s3_objects(v: Mapping[str, Any], at: Callable[..., str]) -> Iterator[str]:
     """An S3 mailbox whose prefix holds the locks and token registry (``lock-prefix``, with
     ``lock: s3``) or the trash of deleted mail: its users would read (and delete) them."""
-    prefixes = {"the default mailbox": v["aws-s3-prefix"]} if v["aws-s3-bucket"] else {}
-    prefixes |= {f"mailboxes.{n}": e.prefix for n, e in v["mailboxes"].items() if e.bucket}
+    # whose -> (its prefix, the key that set it)
+    prefixes = {"the default mailbox": (v["aws-s3-prefix"], "aws-s3-prefix")}
+    prefixes = prefixes if v["aws-s3-bucket"] else {}
+    prefixes |= {
+        f"mailboxes.{n}": (e.prefix, "mailboxes") for n, e in v["mailboxes"].items() if e.bucket
+    }
     used = {"lock-prefix": v["lock"] == "s3", "trash-prefix": v["delete-mode"] == "trash"}
     for key, what in ("lock-prefix", "S3 locks and token registry"), ("trash-prefix", "trash"):
         held = _folder(v[key])
-        for whose, prefix in prefixes.items():
-            inside = _folder(prefix) == held or (held and _folder(prefix).startswith(held))
-            if inside and used[key]:
-                source = "aws-s3-prefix" if whose == "the default mailbox" else "mailboxes"
+        for whose, (prefix, source) in prefixes.items() if used[key] else ():
+            if _folder(prefix) == held or (held and _folder(prefix).startswith(held)):
                 yield (
                     f'{key}: "{v[key]}" holds the {what}, and {whose} (prefix "{prefix}") '
                     f"serves it to its POP3 users {at(key, source)}; give that mailbox a "

@@ -15,6 +15,7 @@ import jwt
 import pytest
 import trio
 
+from admin.client import admin_url
 from admin.tokenfile import admin_token_path
 from pop3srv.cli import main
 from tests.admin.conftest import JWT_SECRET, admin_env
@@ -232,3 +233,17 @@ async def test_sessions_follow_streams_changes(nursery: trio.Nursery, tmp_path: 
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+@pytest.mark.parametrize(
+    ("host", "url"),
+    [
+        ("", "http://127.0.0.1:8080"),
+        ("0.0.0.0", "http://127.0.0.1:8080"),
+        ("::", "http://[::1]:8080"),
+        ("::1", "http://[::1]:8080"),
+        ("127.0.0.2", "http://127.0.0.2:8080"),
+    ],
+)
+def test_sessions_reaches_the_admin_app_where_it_listens(host: str, url: str) -> None:
+    assert admin_url(host, 8080) == url

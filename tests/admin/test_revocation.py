@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import poplib
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +24,7 @@ from pop3srv.reload import reload
 from tests.admin.conftest import BEARER, admin_env
 from tests.admin.test_live_server import admin_base, start_with_admin, write_messages
 from tests.conftest import PASSWORD, USER, RunningServer, server_env, start_server
-from tests.e2e.process import spawn_server
+from tests.e2e.process import run_pop3srv, spawn_server
 
 
 def _login(port: int, user: str, password: str) -> poplib.POP3:
@@ -181,17 +178,8 @@ def test_start_up_line_says_the_secret_was_generated(tmp_path: Path) -> None:
     path = jwt_secret_path(tmp_path / "state")
     assert f"jwt-secret: none configured, generated into {path}" in err
     assert path.read_text().strip() not in err
-    env = {k: v for k, v in os.environ.items() if not k.startswith("POP3_")}
-    env.update(server_env(tmp_path), HOME=str(tmp_path))
-    minted = subprocess.run(
-        [sys.executable, "-m", "pop3srv", "token", "mint", "--provider", "demo"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
+    minted = run_pop3srv(tmp_path, "token", "mint", "--provider", "demo")
+    assert minted.returncode == 0, minted.stderr
     secret = path.read_text().strip()
     assert jwt.decode(minted.stdout.strip(), secret, algorithms=["HS256"])["provider"] == "demo"
 

@@ -506,6 +506,11 @@ def test_s3_mailboxes_never_serve_locks_registry_or_trash(
     one(dirs.problems(env), *needles, "serves it to its POP3 users")
 
 
+def test_a_served_lock_prefix_names_the_key_that_set_the_mailbox_prefix(dirs: Dirs) -> None:
+    env = S3 | LOCK | {"POP3_AWS_S3_PREFIX": ".pop3srv-locks"}
+    one(dirs.problems(env), "the default mailbox", "(from env POP3_AWS_S3_PREFIX)")
+
+
 def test_s3_prefixes_apart_from_locks_and_trash_are_fine(dirs: Dirs) -> None:
     dirs.load(S3 | {"POP3_AWS_S3_PREFIX": "trash/inbox"})  # no trash kept: delete-mode delete
     dirs.load(S3 | LOCK | {"POP3_LOCK_PREFIX": "/", "POP3_AWS_S3_PREFIX": "inbox"})

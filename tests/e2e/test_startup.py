@@ -4,17 +4,13 @@ line and exit 1; a good start says which logins work, where mail is, where to co
 from __future__ import annotations
 
 import json
-import os
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import server_env
-from tests.e2e.process import spawn_server
+from tests.e2e.process import run_pop3srv, spawn_server
 
 
 @pytest.fixture
@@ -32,26 +28,12 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def run_once(tmp_path: Path, **extra: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("POP3_")}
-    env.update(server_env(tmp_path, **extra), HOME=str(tmp_path))
-    return subprocess.run(
-        [sys.executable, "-m", "pop3srv", "serve"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
 @pytest.mark.parametrize("key", ["admin-port", "plain-port", "tls-port"])
 def test_a_busy_port_is_one_line_naming_it_and_exit_1(tmp_path: Path, busy: int, key: str) -> None:
     ports = {"admin-port": free_port(), "plain-port": free_port(), "tls-port": free_port()}
     ports[key] = busy
     env = {f"POP3_{name.upper().replace('-', '_')}": str(port) for name, port in ports.items()}
-    result = run_once(tmp_path, **env)
+    result = run_pop3srv(tmp_path, "serve", **env)
     assert result.returncode == 1
     expected = f"pop3srv: cannot listen on 127.0.0.1:{busy} ({key}): address already in use"
     assert result.stderr.splitlines()[-1] == expected
@@ -63,8 +45,9 @@ def test_a_certificate_that_does_not_load_is_one_line_and_exit_1(tmp_path: Path)
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     cert.write_text("-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n")
     key.write_text("not a key\n")
-    result = run_once(
+    result = run_pop3srv(
         tmp_path,
+        "serve",
         POP3_TLS_CERT_PATH=str(cert),
         POP3_TLS_KEY_PATH=str(key),
         POP3_PLAIN_PORT=str(free_port()),
@@ -100,8 +83,8 @@ def test_start_up_summary_names_login_methods_unused_keys_mailboxes_and_listener
 
 
 def test_with_json_logs_the_failure_is_a_json_line_too(tmp_path: Path, busy: int) -> None:
-    result = run_once(
-        tmp_path, POP3_LOG_FORMAT="json", POP3_PLAIN_PORT=str(busy), POP3_TLS_PORT="0"
+    result = run_pop3srv(
+        tmp_path, "serve", POP3_LOG_FORMAT="json", POP3_PLAIN_PORT=str(busy), POP3_TLS_PORT="0"
     )
     assert result.returncode == 1
     last = json.loads(result.stderr.splitlines()[-1])

@@ -71,3 +71,19 @@ async def login(
         await client.send_all(b"QUIT\r\n")
         await line(client)
     return reply, elapsed
+
+
+async def guesses_between_successes(
+    pop3: ConnectionHandler, peer: str, victim: str, success: tuple[str, str], rounds: int = 5
+) -> float:
+    """``rounds`` times: two wrong passwords for ``victim`` from ``peer``, then the login
+    ``success`` (user, password), which must succeed. Returns the seconds the guesses waited."""
+    waited = 0.0
+    for round_ in range(rounds):
+        for guess in range(2):
+            reply, elapsed = await login(pop3, peer, victim, f"guess{round_}{guess}")
+            assert reply.startswith(b"-ERR [AUTH]")
+            waited += elapsed
+        reply, _ = await login(pop3, peer, *success)
+        assert reply.startswith(b"+OK")
+    return waited

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,23 +11,9 @@ import pytest
 from admin.tokenfile import ensure_admin_token
 from pop3srv.statedir import StateDirError
 from pop3srv.tls import ensure_self_signed
-from tests.conftest import server_env
+from tests.e2e.process import run_pop3srv
 
 OTHER_UID = 65534  # nobody
-
-
-def _serve(tmp_path: Path, state: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("POP3_")}
-    env.update(server_env(tmp_path, POP3_STATE_DIR=str(state), POP3_ADMIN_PORT="8080"))
-    return subprocess.run(
-        [sys.executable, "-m", "pop3srv", "serve", "--any-free-port"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to create another user's directory")
@@ -45,7 +29,9 @@ def test_i09_state_dir_of_another_user_is_refused(tmp_path: Path) -> None:
         ensure_admin_token(None, planted)
     with pytest.raises(StateDirError):
         ensure_self_signed(planted)
-    done = _serve(tmp_path, planted)
+    done = run_pop3srv(
+        tmp_path, "serve", "--any-free-port", POP3_STATE_DIR=str(planted), POP3_ADMIN_PORT="8080"
+    )
     assert done.returncode != 0
     lines = [line for line in done.stderr.splitlines() if "var" in line]
     assert len(lines) == 1 and "owned by uid 65534" in lines[0], done.stderr[-2000:]
