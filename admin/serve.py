@@ -26,8 +26,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from functools import partial
 
 import trio
@@ -46,6 +45,7 @@ from admin.auth import is_loopback
 from admin.deps import admin_context
 from pop3srv.fdlimits import ADMIN_MAX, BackoffListener, CappedListener
 from pop3srv.netaddr import client_group
+from pop3srv.tally import counted
 
 #: seconds a connection may stay idle (also: to send a complete request head)
 KEEP_ALIVE_TIMEOUT = 5.0
@@ -195,19 +195,8 @@ class _PerAddress:
         self.limit = limit
         self._open: Counter[str] = Counter()
 
-    @contextmanager
-    def admitted(self, stream: trio.abc.Stream) -> Iterator[bool]:
-        key = _client_of(stream)
-        if self._open[key] >= self.limit:
-            yield False
-            return
-        self._open[key] += 1
-        try:
-            yield True
-        finally:
-            self._open[key] -= 1
-            if not self._open[key]:
-                del self._open[key]
+    def admitted(self, stream: trio.abc.Stream) -> AbstractContextManager[bool]:
+        return counted(self._open, _client_of(stream), self.limit)
 
 
 def _client_of(stream: trio.abc.Stream) -> str:

@@ -28,6 +28,7 @@ import trio
 
 from pop3srv.config import PenaltySettings
 from pop3srv.netaddr import client_group, host_of
+from pop3srv.tally import counted
 
 #: longer user names are counted by their digest
 MAX_NAME_KEY = 64
@@ -115,13 +116,8 @@ class LoginPenalty:
         if busy and (exclusive or self.delay(address) > 0):
             yield False
             return
-        self._in_flight[key] += 1
-        try:
+        with counted(self._in_flight, key):
             yield True
-        finally:
-            self._in_flight[key] -= 1
-            if not self._in_flight[key]:
-                del self._in_flight[key]
 
     def in_flight(self, address: str) -> int:
         """Login attempts of ``address`` (its network) in progress now."""
