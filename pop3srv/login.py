@@ -12,9 +12,10 @@ import trio
 
 from pop3srv.admission import LoginSlots
 from pop3srv.auth.base import Authenticator, AuthFailed, AuthUnavailable, LoginContext, Principal
-from pop3srv.auth.penalty import LoginPenalty, address_of
+from pop3srv.auth.penalty import LoginPenalty
 from pop3srv.failures import FailureLog, Who, login_line
 from pop3srv.metrics import Metrics
+from pop3srv.netaddr import host_of
 from pop3srv.protocol import events as ev
 
 log = logging.getLogger(__name__)
@@ -76,7 +77,7 @@ class Gate:
     async def _log_in(
         self, user: str, password: str, method: str, context: LoginContext
     ) -> Principal:
-        address = address_of(context.peer)
+        address = host_of(context.peer)
         attempts = self.metrics.auth_attempts_total
         if self.penalty.in_flight(address) >= MAX_PARALLEL_PER_ADDRESS:
             # the free failures must hold in parallel too: a fresh address (an IPv6 /64) with

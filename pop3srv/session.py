@@ -14,11 +14,11 @@ from dataclasses import replace
 import trio
 
 from pop3srv.auth.base import Principal
-from pop3srv.auth.penalty import address_of
 from pop3srv.failures import Who
 from pop3srv.locks import MaildropLocks
 from pop3srv.login import Gate, LoginRefused
 from pop3srv.maildrop import Maildrop, NoSuchMessage
+from pop3srv.netaddr import host_of
 from pop3srv.opening import Opened, open_maildrop
 from pop3srv.protocol import events as ev
 from pop3srv.protocol.capabilities import capabilities
@@ -184,7 +184,7 @@ class Session:
         """A refused login: shown in the admin security view, answered, and counted toward the
         connection's ``max-auth-failures`` (then it is closed)."""
         if self._deps.failed_logins is not None:
-            peer = address_of(self._policy.context.peer)
+            peer = host_of(self._policy.context.peer)
             self._deps.failed_logins.record(peer, user, method, refused.reason)
         await out.send(refused.reply)
         self._auth_failures += refused.bad_credentials

@@ -16,9 +16,8 @@ import trio
 
 from pop3srv.admission import Admission, TransportLimits
 from pop3srv.auth.base import LoginContext
-from pop3srv.auth.penalty import address_of
 from pop3srv.inbox import CLOSE_TIMEOUT, Inbox
-from pop3srv.netaddr import hostport
+from pop3srv.netaddr import host_of, hostport
 from pop3srv.netaddr import is_loopback_peer as is_loopback
 from pop3srv.outbox import Closed, SocketOutbox
 from pop3srv.protocol import events as ev
@@ -101,11 +100,11 @@ class ConnectionHandler:
                     if not exc.quiet:
                         self.deps.failures.connection_refused(peer, str(exc))
                     return
-            refusal = self.admission.refusal(address_of(peer))
+            refusal = self.admission.refusal(host_of(peer))
             if refusal is not None:
                 outcome = await self._refuse(stream, refusal, is_tls=is_tls)
                 return
-            with self.admission.admitted(address_of(peer)):
+            with self.admission.admitted(host_of(peer)):
                 if is_tls:  # with the context of now (a reload swaps it for later connections)
                     stream = await self._start_tls(stream, deadline)
                 metrics.connections_active.labels(listener).inc()

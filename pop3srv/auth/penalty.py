@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import trio
 
 from pop3srv.config import PenaltySettings
-from pop3srv.netaddr import client_group, host_of
+from pop3srv.netaddr import client_group
 from pop3srv.tally import counted
 
 #: longer user names are counted by their digest
@@ -207,8 +207,3 @@ def _name_key(user: str) -> str:
     if len(name) <= MAX_NAME_KEY:
         return name
     return "sha256:" + hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def address_of(peer: str) -> str:
-    """The address part of a ``host:port`` / ``[v6]:port`` peer."""
-    return host_of(peer)

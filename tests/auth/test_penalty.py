@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
 import trio
 
-from pop3srv.auth.penalty import LoginPenalty, address_of
+from pop3srv.auth.penalty import LoginPenalty
 from pop3srv.config import PenaltySettings
 
 
@@ -51,14 +50,6 @@ async def test_memory_is_bounded() -> None:
         penalty.failed(f"10.0.{index // 256}.{index % 256}")
     assert penalty.delay("10.0.0.0") == 0  # the oldest were dropped
     assert penalty.delay("10.0.3.231") == 1
-
-
-@pytest.mark.parametrize(
-    ("peer", "address"),
-    [("127.0.0.1:5", "127.0.0.1"), ("[::1]:5", "::1"), ("memory", "memory")],
-)
-def test_address_of(peer: str, address: str) -> None:
-    assert address_of(peer) == address
 
 
 async def test_retry_after_counts_down_the_earned_delay(autojump_clock: object) -> None:
