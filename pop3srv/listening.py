@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import socket
 
+from pop3srv.netaddr import hostport
+
 
 class ListenError(Exception):
     """A listener could not be bound; the message names the address, the key and the cause."""
@@ -40,8 +42,7 @@ def _first(error: OSError | BaseExceptionGroup[OSError]) -> OSError:
 
 
 def _address(host: str | None, port: int) -> str:
-    shown = host or "*"
-    return f"[{shown}]:{port}" if ":" in shown else f"{shown}:{port}"
+    return hostport(host or "*", port)
 
 
 def _reason(exc: OSError) -> str:
