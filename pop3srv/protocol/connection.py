@@ -117,6 +117,12 @@ class Connection:
         RFC 2449), so ``next_event`` will not return ``NEED_DATA`` after this reply."""
         return self._buffer.has_line
 
+    @property
+    def unfinished_line_from(self) -> int | None:
+        """Where the command line received only in part began (an octet offset in what was
+        received, unique per line), or None if what was received ends with a whole line."""
+        return self._buffer.unfinished_from
+
     def receive_data(self, data: bytes) -> None:
         """Adds bytes received from the client; ``b""`` means the client closed its side.
 
