@@ -5,56 +5,31 @@
 
 from __future__ import annotations
 
-from pop3srv.protocol.events import (
-    Auth,
-    AuthCancel,
-    AuthResponse,
-    BadCommand,
-    BeginData,
-    Capa,
-    Command,
-    Continue,
-    Dele,
-    Err,
-    List,
-    MultiLine,
-    Noop,
-    Ok,
-    Pass,
-    Quit,
-    Reply,
-    Retr,
-    Rset,
-    Stat,
-    Stls,
-    Top,
-    Uidl,
-    User,
-    Utf8,
-)
+from pop3srv.protocol import events as ev
 
 
-def valid_replies(command: Command) -> tuple[type[Reply], ...]:
+def valid_replies(command: ev.Command) -> tuple[type[ev.Reply], ...]:
     """The reply types that may answer ``command`` (``-ERR`` always may)."""
     match command:
-        case BadCommand() | AuthCancel():
-            return (Err,)
-        case Retr() | Top():
-            return (BeginData, Err)
-        case Capa() | List(msg=None) | Uidl(msg=None) | Auth(mechanism=None):
-            return (MultiLine, Err)
-        case Auth() | AuthResponse():
-            return (Ok, Err, Continue)
+        case ev.BadCommand() | ev.AuthCancel():
+            return (ev.Err,)
+        case ev.Retr() | ev.Top():
+            return (ev.BeginData, ev.Err)
+        case ev.Capa() | ev.List(msg=None) | ev.Uidl(msg=None) | ev.Auth(mechanism=None):
+            return (ev.MultiLine, ev.Err)
+        case ev.Auth() | ev.AuthResponse():
+            return (ev.Ok, ev.Err, ev.Continue)
         case _:
-            return (Ok, Err)
+            return (ev.Ok, ev.Err)
 
 
 #: ``valid_replies`` of the commands whose valid replies depend on their type alone, looked up
 #: in one step (the match above tries its cases one by one, per reply)
-VALID_BY_TYPE: dict[type[Command], tuple[type[Reply], ...]] = {
+VALID_BY_TYPE: dict[type[ev.Command], tuple[type[ev.Reply], ...]] = {
     type(example): valid_replies(example)
     for example in (
-        *(Retr(1), Top(1, 0), Dele(1), Stat(), Noop(), Rset(), Quit(), Capa()),
-        *(User("u"), Pass("p"), Utf8(), Stls(), BadCommand(Err("-")), AuthCancel()),
+        *(ev.Retr(1), ev.Top(1, 0), ev.Dele(1), ev.Stat(), ev.Noop(), ev.Rset(), ev.Quit()),
+        *(ev.Capa(), ev.User("u"), ev.Pass("p"), ev.Utf8(), ev.Stls(), ev.AuthCancel()),
+        ev.BadCommand(ev.Err("-")),
     )
 }
