@@ -15,6 +15,13 @@ another, QUIT (nothing deleted). Measured, against one ``pop3srv serve`` subproc
 
     .venv/bin/python -m bench.s3_small [--messages 200] [--seconds 6] [--delay-ms 20]
     .venv/bin/python -m bench.s3_small --sessions-only --src /tmp/base   # CPU phases, another tree
+    .venv/bin/python -m bench.s3_small --base-src /tmp/base --rounds 5   # both trees in turns
+
+``--base-src DIR`` serves a second server from DIR next to the changed tree (``--src`` or this
+checkout), both started once over the same objects, and measures the sessions phases of each
+in turn ``--rounds`` times (the order alternates per round): medians per tree and the median
+of the within-round ratios changed/base, which the machine's background load moves far less
+than single figures.
 
 ``--profile FILE`` instead samples the server with py-spy (``.venv/bin/pip install py-spy``,
 ptrace rights) while one client loops sessions, and writes the raw stacks to FILE
@@ -206,6 +213,40 @@ def bench_login(port: int, repeat: int) -> dict[str, float]:
     }
 
 
+def compare(
+    base: tuple[int, int], changed: tuple[int, int], rounds: int, seconds: float
+) -> dict[str, object]:
+    """The sessions phases of two servers in turn, ``rounds`` times; medians and ratios."""
+    keys = ("server_cpu_ms_per_message", "server_cpu_ms_per_session", "sessions_per_second")
+    runs: dict[str, dict[str, list[dict[str, float]]]] = {
+        tree: {"1": [], "4": []} for tree in ("base", "changed")
+    }
+    servers = {"base": base, "changed": changed}
+    for index in range(rounds):
+        order = ("base", "changed") if index % 2 == 0 else ("changed", "base")
+        for clients in (1, CLIENTS):
+            for tree in order:
+                pid, port = servers[tree]
+                result = bench_sessions(pid, port, clients, seconds)
+                runs[tree][str(clients)].append(result)
+                load = os.getloadavg()[0]
+                print(f"round {index} {tree} {clients} load {load:.1f}: {result}", file=sys.stderr)
+    summary: dict[str, object] = {}
+    for clients in ("1", str(CLIENTS)):
+        for key in keys:
+            base_values = [r[key] for r in runs["base"][clients]]
+            changed_values = [r[key] for r in runs["changed"][clients]]
+            ratios = [c / b for b, c in zip(base_values, changed_values, strict=True) if b]
+            summary[f"{key}_{clients}"] = {
+                "base_median": round(statistics.median(base_values), 4),
+                "changed_median": round(statistics.median(changed_values), 4),
+                "ratio_median": round(statistics.median(ratios), 3),
+                "base": [round(v, 4) for v in base_values],
+                "changed": [round(v, 4) for v in changed_values],
+            }
+    return summary
+
+
 def write_config(root: Path, s3: S3Server, bucket: str, delayed_endpoint: str) -> Path:
     lines = ["mailboxes:"]
     entries = {f"u{i}": (f"m{i}", s3.endpoint_url) for i in range(CLIENTS)}
@@ -238,6 +279,10 @@ def main() -> None:
     parser.add_argument(
         "--src", type=Path, help="serve pop3srv from this tree (e.g. a base commit's worktree)"
     )
+    parser.add_argument(
+        "--base-src", type=Path, help="also serve this tree; measure both in turns (A/B)"
+    )
+    parser.add_argument("--rounds", type=int, default=5, help="A/B rounds with --base-src")
     parser.add_argument("--profile", type=Path, help="py-spy the server: raw stacks to this file")
     parser.add_argument("--gil", action="store_true", help="profile: only samples holding the GIL")
     args = parser.parse_args()
@@ -261,6 +306,14 @@ def main() -> None:
                 "POP3_CONFIG": str(config),
                 "PYTHONPATH": str(args.src or Path(__file__).parents[1]),
             }
+            if args.base_src:
+                base_env = env | {"PYTHONPATH": str(args.base_src)}
+                with (
+                    server(root / "mail", root / "base-state", **base_env) as base,
+                    server(root / "mail", root / "state", **env) as changed,
+                ):
+                    print(json.dumps(compare(base, changed, args.rounds, args.seconds), indent=2))
+                return
             with server(root / "mail", root / "state", **env) as (pid, port):
                 session(port, "delayed")  # warm the delayed endpoint's client
                 if args.profile:
