@@ -232,12 +232,12 @@ def compare(
                 load = os.getloadavg()[0]
                 print(f"round {index} {tree} {clients} load {load:.1f}: {result}", file=sys.stderr)
     summary: dict[str, object] = {}
-    for clients in ("1", str(CLIENTS)):
+    for label in ("1", str(CLIENTS)):
         for key in keys:
-            base_values = [r[key] for r in runs["base"][clients]]
-            changed_values = [r[key] for r in runs["changed"][clients]]
+            base_values = [r[key] for r in runs["base"][label]]
+            changed_values = [r[key] for r in runs["changed"][label]]
             ratios = [c / b for b, c in zip(base_values, changed_values, strict=True) if b]
-            summary[f"{key}_{clients}"] = {
+            summary[f"{key}_{label}"] = {
                 "base_median": round(statistics.median(base_values), 4),
                 "changed_median": round(statistics.median(changed_values), 4),
                 "ratio_median": round(statistics.median(ratios), 3),
