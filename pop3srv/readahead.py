@@ -123,7 +123,11 @@ class ReadAhead:
         #: plan starts after it instead of walking the messages already in flight
         self._through: dict[bool, int] = {}
         self._active = False
-        self._watch: trio.CancelScope | None = None
+        #: when the session stalls unless it uses the read-ahead again (``_touch``); a plain
+        #: float the watchdog reads when it wakes: moving a cancel scope's deadline on every
+        #: message (trio re-files it in its deadline heap) cost more than the check
+        self._stall_at = math.inf
+        self._watching = False
         self.started = 0
 
     @property
@@ -197,20 +201,19 @@ class ReadAhead:
 
     def _touch(self) -> None:
         """The session used the read-ahead: restart the stall timer."""
-        deadline = trio.current_time() + self._limits.stall
-        if self._watch is None:
-            self._watch = trio.CancelScope(deadline=deadline)
-            self._nursery.start_soon(self._watchdog, self._watch)
-        else:
-            self._watch.deadline = deadline
+        self._stall_at = trio.current_time() + self._limits.stall
+        if not self._watching:
+            self._watching = True
+            self._nursery.start_soon(self._watchdog)
 
-    async def _watchdog(self, scope: trio.CancelScope) -> None:
-        while True:
-            with scope:
-                await trio.sleep_forever()
-            # the stall deadline passed: nobody is using what was read ahead
-            self.cancel()
-            scope = self._watch = trio.CancelScope(deadline=math.inf)
+    async def _watchdog(self) -> None:
+        # wakes at the stall time seen when it last looked; a session still reading has
+        # moved it on since, so it sleeps again until then (at most one wake-up per stall)
+        while (stall_at := self._stall_at) > trio.current_time():
+            await trio.sleep_until(stall_at)
+        # the stall time passed: nobody is using what was read ahead
+        self._watching = False
+        self.cancel()
 
     async def _fetch(self, item: Prefetched) -> None:
         limit = item.reserved
