@@ -45,6 +45,8 @@ from pop3srv.storage.s3object import BodyCounter, S3Object, unavailable
 
 MAX_BACKOFF = 20.0
 _DNS_BUCKET = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
+#: what ``quote(key, safe="/~")`` leaves as it is (ASCII letters, digits, ``_.-~/``)
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~/-]*")
 _META = "x-amz-meta-"
 _META_LENGTH = len(_META)
 
@@ -232,7 +234,8 @@ class ObjectGetter:
         )
 
     def _address(self, bucket: str, key: str) -> tuple[str, str]:
-        quoted = urllib.parse.quote(key, safe="/~")
+        # SES keys (prefix + message id) need no quoting: skip quote()'s per-byte walk
+        quoted = key if _UNRESERVED.fullmatch(key) else urllib.parse.quote(key, safe="/~")
         if self._path_style or not _DNS_BUCKET.fullmatch(bucket):
             return self._host, f"{self._base_path}/{bucket}/{quoted}"
         return f"{bucket}.{self._host}", f"{self._base_path}/{quoted}"

@@ -161,8 +161,12 @@ class Endpoint:
                 if scope.cancelled_caught:
                     raise trio.TooSlowError
             parser = conn.parser
+            # the answer cannot be here yet (the request has just gone out): wait for it
+            # first instead of a read that finds nothing (a system call per GET)
+            waited = False
             while (head := parser.next_head()) is None:
-                await _receive(conn, self._read_timeout, "ConnectionClosedError")
+                await _receive(conn, self._read_timeout, "ConnectionClosedError", not waited)
+                waited = True
             return head
         except trio.TooSlowError as exc:
             raise HttpError("ReadTimeoutError") from exc
@@ -209,12 +213,12 @@ class Endpoint:
             _close_now(conn.stream)
 
 
-async def _receive(conn: _Conn, timeout: float, failure: str) -> None:
+async def _receive(conn: _Conn, timeout: float, failure: str, wait_first: bool = False) -> None:
     # a plain CancelScope and sockio: fail_after's generator and trio's stream layers cost
     # more CPU than the read itself for a small object (py-spy); bytes already waiting are
-    # read without any scope (still a schedule point)
+    # read without any scope (still a schedule point); ``wait_first``: none can be waiting
     try:
-        data = sockio.read_now(conn.stream, RECEIVE_SIZE)
+        data = None if wait_first else sockio.read_now(conn.stream, RECEIVE_SIZE)
         if data is not None:
             await trio.lowlevel.checkpoint()
         else:
