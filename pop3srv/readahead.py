@@ -25,6 +25,7 @@ its message is asked for, as an ``-ERR`` for that command only, exactly as witho
 
 from __future__ import annotations
 
+import collections
 import math
 from collections.abc import Iterable
 from contextlib import aclosing
@@ -90,7 +91,8 @@ class Prefetched:
     complete: bool = False
     error: StoreError | None = None
     done: trio.Event = field(default_factory=trio.Event)
-    scope: trio.CancelScope = field(default_factory=trio.CancelScope)
+    #: the scope of the fetcher reading it, while it does (cancelled to drop this fetch)
+    fetcher: trio.CancelScope | None = None
 
 
 class Upcoming(NamedTuple):
@@ -123,6 +125,11 @@ class ReadAhead:
         #: plan starts after it instead of walking the messages already in flight
         self._through: dict[bool, int] = {}
         self._active = False
+        #: fetches planned and not yet taken up by a fetcher
+        self._queue: collections.deque[Prefetched] = collections.deque()
+        #: fetchers with nothing to do park here (the session's nursery ends them)
+        self._idle = trio.lowlevel.ParkingLot()
+        self._fetchers = 0
         #: when the session stalls unless it uses the read-ahead again (``_touch``); a plain
         #: float the watchdog reads when it wakes: moving a cancel scope's deadline on every
         #: message (trio re-files it in its deadline heap) cost more than the check
@@ -178,12 +185,20 @@ class ReadAhead:
             self._items[(message.key, top)] = item
             self._through[top] = message.number
             self.started += 1
-            self._nursery.start_soon(self._fetch, item)
+            self._queue.append(item)
+            if self._idle:  # a parked fetcher takes it
+                self._idle.unpark()
+            elif self._fetchers < self._limits.count:  # all busy: one more
+                self._fetchers += 1
+                self._nursery.start_soon(self._fetcher)
 
     def release(self, item: Prefetched) -> None:
         """Give back an item's reservation (its message was sent or dropped)."""
-        if not item.done.is_set():  # still fetching (a finished fetch has left its scope)
-            item.scope.cancel()
+        if not item.done.is_set():
+            if item.fetcher is not None:  # being fetched: that fetcher ends (others go on)
+                item.fetcher.cancel()
+            else:  # not started: no fetcher will take it up
+                item.done.set()
         if item.reserved:
             self._budget.give_back(item.reserved)
             self._reserved -= item.reserved
@@ -193,6 +208,7 @@ class ReadAhead:
     def cancel(self) -> None:
         """Drop everything read ahead now: fetches cancelled, reservations given back."""
         items, self._items = list(self._items.values()), {}
+        self._queue.clear()
         for item in items:
             self.release(item)
         self._last = None
@@ -215,29 +231,48 @@ class ReadAhead:
         self._watching = False
         self.cancel()
 
+    async def _fetcher(self) -> None:
+        """Fetches planned messages one after another, parked while there are none: a task
+        per message (its spawn, its own cancel scope, its end) cost more CPU than waking a
+        parked one. ``release`` drops the message being fetched by cancelling the fetcher's
+        scope; it then goes on under a new one. Ended with the session's nursery."""
+        queue = self._queue
+        while True:
+            with trio.CancelScope() as scope:
+                while not scope.cancel_called:
+                    while not queue:
+                        await self._idle.park()
+                    item = queue.popleft()
+                    if item.done.is_set():  # released before it was started
+                        continue
+                    item.fetcher = scope
+                    try:
+                        await self._fetch(item)
+                    finally:
+                        item.fetcher = None
+
     async def _fetch(self, item: Prefetched) -> None:
         limit = item.reserved
         prefix_only = item.top and item.size > limit  # TOP: the first range is enough
         parts: list[bytes] = []
         total = 0
         try:
-            with item.scope:
-                first = limit if item.top else None
-                async with aclosing(self._store.stream(item.key, first_chunk=first)) as chunks:
-                    complete = True
-                    async for chunk in chunks:
-                        room = limit - total
-                        total += len(chunk)
-                        if total > limit:  # larger than listed: keep a prefix only
-                            parts.append(chunk[:room])
-                            complete = False
-                            break
-                        parts.append(chunk)
-                        if prefix_only and total >= limit:
-                            complete = False
-                            break
-                    item.complete = complete
-                    item.data = b"".join(parts)
+            first = limit if item.top else None
+            async with aclosing(self._store.stream(item.key, first_chunk=first)) as chunks:
+                complete = True
+                async for chunk in chunks:
+                    room = limit - total
+                    total += len(chunk)
+                    if total > limit:  # larger than listed: keep a prefix only
+                        parts.append(chunk[:room])
+                        complete = False
+                        break
+                    parts.append(chunk)
+                    if prefix_only and total >= limit:
+                        complete = False
+                        break
+                item.complete = complete
+                item.data = b"".join(parts)
         except StoreError as exc:
             item.error = exc
         finally:
