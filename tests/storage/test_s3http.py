@@ -98,3 +98,71 @@ async def test_a_refused_connection_is_named_as_botocore_names_it() -> None:
     with pytest.raises(HttpError) as info:
         await _get(endpoint)
     assert info.value.code == "EndpointConnectionError"
+
+
+async def _stalling(stream: trio.SocketStream, *, sent: bytes, served: list[int]) -> None:
+    """Answer the first request with ``sent`` and then nothing more (the connection stays
+    open); later connections are answered with BODY."""
+    served.append(1)
+    await stream.receive_some(65536)
+    if len(served) == 1:
+        await stream.send_all(sent)
+        await trio.sleep_forever()
+    head = f"HTTP/1.1 200 OK\r\nContent-Length: {len(BODY)}\r\n\r\n".encode()
+    await stream.send_all(head + BODY)
+
+
+async def _stalling_endpoint(nursery: trio.Nursery, sent: bytes) -> Endpoint:
+    handler = partial(_stalling, sent=sent, served=[])
+    listeners = await nursery.start(partial(trio.serve_tcp, handler, 0, host="127.0.0.1"))
+    port = listeners[0].socket.getsockname()[1]
+    return Endpoint("http", "127.0.0.1", port, max_connections=4, connect_timeout=2, read_timeout=3)
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        b"",  # no answer at all: the wait for the head times out
+        b"HTTP/1.1 200 OK\r\nContent-Len",  # half a head
+        b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + BODY[:10],  # the body stalls
+    ],
+)
+async def test_a_server_that_stops_answering_times_out_after_the_read_timeout(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock, sent: bytes
+) -> None:
+    """The read timeout holds whether the server never answers, stops inside the head or
+    inside the body; the connection is closed, not reused, and the next request works."""
+    endpoint = await _stalling_endpoint(nursery, sent)
+    start = trio.current_time()
+    with pytest.raises(HttpError) as info:
+        await _get(endpoint)
+    assert info.value.code == "ReadTimeoutError"
+    assert 3 <= trio.current_time() - start < 3.5
+    assert endpoint.idle == 0
+    assert await _get(endpoint) == BODY
+    assert endpoint.connections_opened == 2
+
+
+async def test_the_read_timeout_holds_for_each_wait_not_for_the_whole_response(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    """Pieces arriving every 2 s under a 3 s read timeout: no timeout (each wait is bounded,
+    as botocore's read timeout is per socket read), whatever the whole takes."""
+
+    async def slow(stream: trio.SocketStream) -> None:
+        await stream.receive_some(65536)
+        await stream.send_all(f"HTTP/1.1 200 OK\r\nContent-Length: {len(BODY)}\r\n\r\n".encode())
+        for start in range(0, len(BODY), 250):
+            await trio.sleep(2)
+            await stream.send_all(BODY[start : start + 250])
+        await trio.sleep_forever()
+
+    listeners = await nursery.start(partial(trio.serve_tcp, slow, 0, host="127.0.0.1"))
+    port = listeners[0].socket.getsockname()[1]
+    endpoint = Endpoint(
+        "http", "127.0.0.1", port, max_connections=1, connect_timeout=2, read_timeout=3
+    )
+    start = trio.current_time()
+    assert await _get(endpoint) == BODY
+    assert trio.current_time() - start >= 8
+    assert endpoint.idle == 1
