@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import signal
@@ -108,6 +109,7 @@ def _serve_command(args: argparse.Namespace) -> int:
     except StateDirError as exc:
         return config.report_problems([str(exc)])
     _warn_about_defaults(settings, seed=args.seed_welcome)
+    _tune_gc()
     try:
         trio.run(partial(_run, runtime, args.any_free_port, args.ports_file))
     except BaseException as exc:  # a listener that cannot be bound: one line, not a traceback
@@ -116,6 +118,17 @@ def _serve_command(args: argparse.Namespace) -> int:
             raise
         return _fail(str(error), settings)
     return 0
+
+
+def _tune_gc() -> None:
+    """What start-up loaded (boto3/botocore's modules and models, the configuration) lives as
+    long as the process: frozen, full collections no longer walk it (~80 ms each, a few per
+    minute under load: ~5 % of the CPU of bench.s3_small). Young objects are collected after
+    20,000 allocations instead of 700: most of a session's objects are freed by their
+    reference counts before that, so fewer collections find the same garbage cycles."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 10, 10)
 
 
 def _fail(message: str, settings: Settings) -> int:
