@@ -28,6 +28,7 @@ import pytest
 from tests.conftest import PASSWORD, USER, RunningServer
 from tests.e2e.clients import (
     ClientRun,
+    Endpoint,
     check_failure_keeps_all,
     check_keeps_then_deletes,
     client_env,
@@ -102,7 +103,7 @@ CASES = [(name, t) for name, lib in LIBRARIES.items() for t in lib.transports]
 
 
 async def _fetch(
-    server: RunningServer,
+    server: Endpoint,
     library: Library,
     base: Path,
     transport: str,
@@ -110,12 +111,13 @@ async def _fetch(
     keep: bool,
     password: str = PASSWORD,
     trust: str | None = None,
+    user: str = USER,
 ) -> tuple[ClientRun, list[bytes]]:
     out = base / "out"
     out.mkdir(parents=True)
     assert shutil.which(library.argv[0]), f"{library.argv[0]} missing (make test installs it)"
     argv = [
-        *library.argv, host_for(transport), str(port_for(server, transport)), transport, USER,
+        *library.argv, host_for(transport), str(port_for(server, transport)), transport, user,
         password, trust or trust_file(server), str(out), "1" if keep else "0",
     ]  # fmt: skip
     run = await run_client(argv, client_env(base / "home", **dict(library.env)), cwd=base)
