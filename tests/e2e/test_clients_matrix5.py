@@ -244,6 +244,7 @@ CLIENTS: dict[str, Client] = {
         lambda _t: fdm._as_fdm_stores,
     ),
     "perl": _library("perl"),
+    "pop3client": _library("pop3client"),
     "ruby": _library("ruby"),
     "node": _library("node"),
 }
