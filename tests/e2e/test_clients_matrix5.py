@@ -50,13 +50,16 @@ from tests.e2e.clients import (
     TLS_HOST,
     ClientRun,
     assert_delivered,
+    client_env,
     lf_line_ends,
     port_for,
+    run_client,
     trust_file,
     with_header_separator,
+    write_private,
 )
 from tests.e2e.hardmail import BIG_KEY, HARD, big_lf_message, expected_on_wire, top_of
-from tests.e2e.process import ServerProcess, spawn_server
+from tests.e2e.process import ServerProcess, spawn_logging_server
 from tests.e2e.test_curl import CURL
 from tests.s3.servers import S3Server
 
@@ -144,7 +147,7 @@ def matrix(tmp_path_factory: pytest.TempPathFactory, seaweedfs: S3Server) -> Ite
         }
     for name in mailboxes:
         users[name] = {"password": PASSWORD, "mailbox": name}
-    process = spawn_server(
+    process = spawn_logging_server(
         tmp,
         POP3_MAILBOXES=json.dumps(mailboxes),
         POP3_USERS=json.dumps(users),
@@ -289,6 +292,41 @@ async def test_mpop_uidls_are_stable_it_fetches_nothing_twice(
     assert all(unique_id(key) in uidls for key in CORPORA["hard"])
 
 
+_MBOX_SEPARATOR = re.compile(rb"^From MAILER-DAEMON [^\n]*\n", re.MULTILINE)
+_MBOXRD_QUOTED = re.compile(rb"^>(>*From )", re.MULTILINE)
+
+
+def _mbox_messages(mbox: bytes) -> list[bytes]:
+    """An mboxrd file as mpop writes it: each message after a From_ line, its 'From ' lines
+    quoted with one more '>', then an empty line; returns the messages unquoted."""
+    parts = _MBOX_SEPARATOR.split(mbox)
+    assert parts[0] == b"", mbox[:200]
+    messages = []
+    for part in parts[1:]:
+        assert part.endswith(b"\n"), part[-200:]
+        messages.append(_MBOXRD_QUOTED.sub(rb"\1", part[:-1]))
+    return messages
+
+
+@pytest.mark.parametrize("store", STORES)
+async def test_mpop_mbox_delivery_is_mboxrd_of_the_exact_message(
+    matrix: Matrix, tmp_path: Path, store: str
+) -> None:
+    mbox = tmp_path / "mbox"
+    config = mpop._config(
+        matrix.server, "tls", maildir=tmp_path, uidls=tmp_path / "uidls", keep=True,
+        password=PASSWORD, trust=trust_file(matrix.server), user=user(store, "hard"),
+    ).replace(f"delivery maildir {tmp_path}\n", f"delivery mbox {mbox}\n")  # fmt: skip
+    assert f"delivery mbox {mbox}" in config
+    rcfile = write_private(tmp_path / "mpoprc", config)
+    assert mpop.MPOP is not None
+    argv = [mpop.MPOP, "--half-quiet", f"--file={rcfile}"]
+    run = await run_client(argv, client_env(tmp_path / "home"), cwd=tmp_path)
+    assert run.returncode == 0, run
+    assert b"\n>From here to there\n" in mbox.read_bytes()  # quoted in the file
+    assert_delivered(_mbox_messages(mbox.read_bytes()), CORPORA["hard"], lf_line_ends)
+
+
 #: the 31 MiB corpus costs ~1 s a run: each client once, over one of its transports, both stores
 #: (Perl's Net::POP3 takes 3 s for it; test_clients_libraries gives it 40 MiB already)
 HUGE = [
@@ -398,7 +436,7 @@ def _protocol_view(matrix: Matrix, transport: str, store: str, corpus: str) -> N
             assert _joined(lines) == wire, (number, uid)
             if _session:
                 assert sizes[number - 1] == int(status.split()[1]) == len(wire), (uid, sizes)
-            for count in (0, 1, 10**9) if len(wire) < 1 << 20 else (0, 1):
+            for count in (0, 1, 10**9, 10**30) if len(wire) < 1 << 20 else (0, 1):
                 assert _joined(client.top(number, count)[1]) == top_of(wire, count), (uid, count)
         if _session:
             assert client.stat() == (len(messages), sum(sizes))
@@ -453,5 +491,6 @@ async def test_curl_retr_and_top_byte_exact(matrix: Matrix, store: str, scheme: 
             body = await _curl(matrix, scheme, login, str(number))
             # curl writes a bare CRLF for a 0-byte message (the server sends "+OK 0 octets", ".")
             assert body == (wire or b"\r\n"), (store, uid)
-            top = await _curl(matrix, scheme, login, "", "--request", f"TOP {number} 0")
-            assert top == (top_of(wire, 0) or b"\r\n"), (store, uid)
+            for count in (0, 10**20):  # any number of lines (RFC 1939 section 7)
+                top = await _curl(matrix, scheme, login, "", "--request", f"TOP {number} {count}")
+                assert top == (top_of(wire, count) or b"\r\n"), (store, uid, count)
