@@ -20,6 +20,15 @@ MAX_ADDRESS = 64
 
 
 def register(app: Quart, ctx: AdminContext) -> None:
+    """Adds this module's routes to ``app``, one group per concern."""
+    register_token_routes(app, ctx)
+    register_app_password_routes(app, ctx)
+    register_security_routes(app, ctx)
+    register_audit_routes(app, ctx)
+
+
+def register_token_routes(app: Quart, ctx: AdminContext) -> None:
+    """The token registry: list the minted tokens, revoke one (ending its sessions)."""
     deps = ctx.deps
 
     @app.get("/api/tokens")
@@ -46,6 +55,11 @@ def register(app: Quart, ctx: AdminContext) -> None:
         deps.audit.record("revoke", admin_address(), f"jti {jti}", detail=detail)
         return jsonify({**record.public(), "sessions_ended": ended})
 
+
+def register_app_password_routes(app: Quart, ctx: AdminContext) -> None:
+    """Revoking every app password of a mailbox (its version bumped, its sessions ended)."""
+    deps = ctx.deps
+
     @app.post("/api/app-passwords/<mailbox>/revoke")
     async def revoke_app_passwords(mailbox: str) -> Response:
         if (denied := api_denied(ctx, unsafe=True)) is not None:
@@ -65,6 +79,11 @@ def register(app: Quart, ctx: AdminContext) -> None:
             "app-password-revoke", admin_address(), mailbox, detail=f"version {version}"
         )
         return jsonify({"mailbox": mailbox, "version": version, "sessions_ended": ended})
+
+
+def register_security_routes(app: Quart, ctx: AdminContext) -> None:
+    """The security view: recent failed logins and delayed addresses; forgiving an address."""
+    deps = ctx.deps
 
     @app.get("/api/security")
     async def security() -> Response:
@@ -93,6 +112,11 @@ def register(app: Quart, ctx: AdminContext) -> None:
             return json_error(404, f"address: {address} has no failures", "address")
         deps.audit.record("forgive", admin_address(), address)
         return jsonify({"address": address, "forgiven": True})
+
+
+def register_audit_routes(app: Quart, ctx: AdminContext) -> None:
+    """The audit trail of the admin's actions."""
+    deps = ctx.deps
 
     @app.get("/api/audit")
     async def audit() -> Response:

@@ -9,6 +9,14 @@ waiting (entering and leaving a scope per wait was ~15 % of the Python time per 
 can only be cancelled during a wait (deadline passed, or ``SessionRegistry.drain``), never in
 the middle of a command. Part of the transport (``transport.py`` owns the loop and listeners,
 ``outbox.py`` the send side).
+
+After login the wait's deadline is RFC 1939's idle timer, restarted by every wait, except
+while a command line has come in part: then it is ``idle_timeout`` after the first wait for
+the rest of that line (its first byte, or the end of the commands received before it), so a
+client trickling a byte now and then cannot hold the session (no client needs longer than the
+idle timeout to send one line). It ends the session as the idle timer does (the same
+autologout reply, outcome and metric; nothing deleted). Before login, ``login_deadline`` bounds
+the whole phase, however the bytes come.
 """
 
 from __future__ import annotations
@@ -52,11 +60,15 @@ class Inbox:
         #: the whole login must be over by then (trio time); a byte now and then does not help
         self.login_deadline = trio.current_time() + limits.login_timeout
         self.waits = trio.CancelScope()
+        #: the line received in part (its offset, ``Connection.unfinished_line_from``) and
+        #: when it was first waited for
+        self._line_from: int | None = None
+        self._line_since = 0.0
 
     async def receive(self, logged_in: bool) -> bool | None:
         """Reads more input: True after waiting for it, False if it was already there; None
-        after a timeout or when shutting down (nothing read). After login the RFC 1939 idle
-        timer restarts with every wait; before it, ``login_deadline`` bounds every wait."""
+        after a timeout or when shutting down (nothing read). After login the wait is bounded
+        by ``idle_deadline``; before it, by ``login_deadline``."""
         if self._registry.shutting_down.is_set():
             return None
         if self._outbox.holding:  # never, in fact (no command was waiting): for safety
@@ -70,7 +82,7 @@ class Inbox:
             return False
         waits = self.waits
         if logged_in:
-            waits.deadline = trio.current_time() + self._limits.idle_timeout
+            waits.deadline = self.idle_deadline()
         else:
             waits.deadline = self.login_deadline
         self._record.wait_scope = waits
@@ -83,6 +95,17 @@ class Inbox:
             return None
         self._conn.receive_data(data)
         return True
+
+    def idle_deadline(self) -> float:
+        """When a wait after login ends the session: ``idle_timeout`` from now, or from the
+        first wait for the rest of the line received in part (see the module docstring)."""
+        now = trio.current_time()
+        line_from = self._conn.unfinished_line_from
+        if line_from is None:
+            return now + self._limits.idle_timeout
+        if line_from != self._line_from:  # a line begun since the last wait
+            self._line_from, self._line_since = line_from, now
+        return self._line_since + self._limits.idle_timeout
 
     async def goodbye(self) -> None:
         """The notice of a connection closed for shutting down or for a timeout (outside

@@ -44,12 +44,8 @@ async def send_message(
     store: MessageStore, key: str, out: Outbox, *, size: int | None, top: int | None
 ) -> None:
     """Send message ``key`` whole (``top`` None) or its headers and ``top`` body lines."""
-    first = TOP_FIRST_CHUNK if top is not None else None
-    try:
-        chunks = store.stream(key, first_chunk=first)
-    except StoreError as exc:  # a store that fails before its first read (opening a folder)
-        await out.send(store_error_reply(exc, "cannot read message"))
-        return
+    # every store fails inside the iteration (``MessageStore.stream``), never at this call
+    chunks = store.stream(key, first_chunk=TOP_FIRST_CHUNK if top is not None else None)
     try:  # what ``aclosing`` does, without its two coroutines per message
         try:
             head = await anext(chunks, b"")

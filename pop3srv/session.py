@@ -3,11 +3,13 @@ and answered with reply events; store and auth failures become RFC 3206 ``-ERR``
 
 The session never touches a socket: replies go to an ``Outbox`` the transport provides, and
 what the transport must do next (carry on, start TLS, close) is returned as an ``Action``.
+The commands answered from the maildrop snapshot alone are ``transaction.py``'s, RETR and TOP
+``retrieval.py``'s.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
 
@@ -17,7 +19,7 @@ from pop3srv.auth.base import Principal
 from pop3srv.failures import Who
 from pop3srv.locks import MaildropLocks
 from pop3srv.login import Gate, LoginRefused
-from pop3srv.maildrop import Maildrop, NoSuchMessage
+from pop3srv.maildrop import NoSuchMessage
 from pop3srv.netaddr import host_of
 from pop3srv.opening import Opened, open_maildrop
 from pop3srv.protocol import events as ev
@@ -29,6 +31,7 @@ from pop3srv.readahead import ReadAhead
 from pop3srv.registry import SessionRecord
 from pop3srv.retrieval import Outbox, send_numbered
 from pop3srv.sessiondeps import Action, SessionDeps, SessionPolicy
+from pop3srv.transaction import answer
 from pop3srv.update import commit
 
 __all__ = ["Action", "Session", "SessionDeps", "SessionPolicy"]
@@ -212,28 +215,10 @@ class Session:
                 case ev.Retr(msg=n):  # the most frequent first
                     info = drop.get(n).info
                     await self._send_message(n, info.key, info.size, None, out)
-                case ev.Dele(msg=n):
-                    drop.mark_deleted(n)
-                    await out.send(ev.Ok(f"message {n} deleted"))
                 case ev.Top(msg=n, lines=lines):
                     await self._send_message(n, drop.get(n).info.key, None, lines, out)
-                case ev.Stat():
-                    count, octets = drop.stat()
-                    await out.send(ev.Ok(f"{count} {octets}"))
-                case ev.List(msg=None):
-                    await out.send(_listing(drop, lambda e: str(e.info.size), "scan listing"))
-                case ev.List(msg=int(n)):
-                    await out.send(ev.Ok(f"{n} {drop.get(n).info.size}"))
-                case ev.Uidl(msg=None):
-                    await out.send(_listing(drop, lambda e: e.uid, "unique-id listing"))
-                case ev.Uidl(msg=int(n)):
-                    await out.send(ev.Ok(f"{n} {drop.get(n).uid}"))
-                case ev.Noop():
-                    await out.send(ev.Ok())
-                case ev.Rset():
-                    drop.reset()
-                    count, octets = drop.stat()
-                    await out.send(ev.Ok(f"maildrop has {count} messages ({octets} octets)"))
+                case _:  # STAT, LIST, UIDL, DELE, NOOP, RSET
+                    await out.send(answer(drop, event))
         except NoSuchMessage as exc:
             await out.send(ev.Err(str(exc)))
 
@@ -294,10 +279,3 @@ class Session:
 
 #: commands valid only in TRANSACTION (the protocol never passes them before login)
 _TRANSACTION = frozenset({ev.Retr, ev.Top, ev.Stat, ev.List, ev.Uidl, ev.Dele, ev.Noop, ev.Rset})
-
-
-def _listing(drop: Maildrop, column: Callable[..., str], what: str) -> ev.MultiLine:
-    live = drop.live()
-    count, octets = drop.stat()
-    lines = [f"{entry.number} {column(entry)}" for entry in live]
-    return ev.MultiLine(f"{count} messages ({octets} octets) {what}", lines)

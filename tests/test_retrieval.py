@@ -4,15 +4,29 @@ and a failure kept for its command."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+import os
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
+import trio
+import trio.testing
 
 from pop3srv.protocol import events as ev
 from pop3srv.readahead import Prefetched
-from pop3srv.retrieval import send_message, send_prefetched
-from pop3srv.storage.base import MessageGone, StoreUnavailable
+from pop3srv.retrieval import send_message, send_prefetched, store_error_reply
+from pop3srv.storage.base import (
+    FolderLocation,
+    Location,
+    MessageGone,
+    MessageInfo,
+    MessageStore,
+    StoreDenied,
+)
+from pop3srv.storage.folder import FolderStore
 from pop3srv.storage.memory import MemoryStore
+from pop3srv.transport import ConnectionHandler
+from tests.test_transport import folder_handler, read_all
 
 HEAD = b"From: a@example.com\r\nSubject: s\r\n\r\n"
 BODY = b"".join(b"line %d\r\n" % n for n in range(2000))  # ~19 KB of body lines
@@ -83,16 +97,69 @@ async def test_a_prefetched_failure_is_the_same_err() -> None:
     assert recorder.replies == plain.replies == [ev.Err("message no longer exists", "SYS/TEMP")]
 
 
-class _FailsAtOnce(MemoryStore):
-    """A store whose ``stream`` fails when called, before any read (a folder it cannot open)."""
-
-    def stream(self, key: str, *, first_chunk: int | None = None) -> AsyncGenerator[bytes, None]:
-        raise StoreUnavailable("mail folder cannot be opened")
-
-
-async def test_a_store_failing_before_its_first_read_is_the_same_err() -> None:
+async def test_a_folder_failing_at_its_first_read_is_a_clean_err(tmp_path: Path) -> None:
+    """The folder store opens its folder at the first read (as every store fails): a folder
+    that cannot be opened is the -ERR of a failed read, before any ``+OK``."""
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "m").write_bytes(RAW)
+    (tmp_path / "box").symlink_to(tmp_path / "elsewhere")
     recorder = Recorder()
-    await send_message(_FailsAtOnce({"m": RAW}), "m", recorder, size=len(RAW), top=None)
-    (reply,) = recorder.replies
-    assert isinstance(reply, ev.Err) and reply.code == "SYS/TEMP"
-    assert reply.text.startswith("cannot read message")
+    store = FolderStore(FolderLocation(tmp_path, "box"))
+    await send_message(store, "m", recorder, size=len(RAW), top=None)
+    assert recorder.replies == [store_error_reply(StoreDenied("-"), "cannot read message")]
+    assert recorder.replies[0] == ev.Err("cannot read message: access denied", "SYS/PERM")
+
+
+async def _session(handler: ConnectionHandler, script: bytes, replies: int) -> list[bytes]:
+    """Runs ``script`` (its last command QUIT) on a memory stream: the first ``replies``
+    status lines, multi-line bodies skipped."""
+    client, server = trio.testing.memory_stream_pair()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(handler.serve_stream, server, "plain")
+        await client.send_all(script)
+        data = await read_all(client)
+    lines, body = [], False
+    for line in data.split(b"\r\n"):
+        if body:
+            body = line != b"."
+        elif line:
+            lines.append(line)
+            body = line.startswith(b"+OK") and b"octets" in line and b"maildrop" not in line
+    return lines[:replies]
+
+
+@pytest.mark.parametrize("swap", ["unlinked", "a directory", "a fifo", "a symlink"])
+async def test_a_message_gone_between_list_and_retr_is_a_clean_err(
+    tmp_path: Path, swap: str
+) -> None:
+    """Gone (or made unreadable as a message) after the listing: RETR of it is
+    ``-ERR [SYS/TEMP]`` and the session goes on (the next RETR, QUIT without deletions)."""
+    for name in ("m1", "m2"):
+        (tmp_path / name).write_bytes(b"Subject: %s\r\n\r\nbody\r\n" % name.encode())
+        os.utime(tmp_path / name, (1000 + int(name[1]), 1000 + int(name[1])))
+
+    class SwappedAfterListing(FolderStore):
+        async def list_messages(self) -> list[MessageInfo]:
+            listing = await super().list_messages()  # the session's listing: m1, m2
+            (tmp_path / "m1").unlink()
+            if swap == "a directory":
+                (tmp_path / "m1").mkdir()
+            elif swap == "a fifo":
+                os.mkfifo(tmp_path / "m1")
+            elif swap == "a symlink":
+                (tmp_path / "m1").symlink_to(tmp_path / "m2")
+            return listing
+
+    handler = folder_handler(tmp_path)
+
+    def open_store(location: Location) -> MessageStore:
+        assert isinstance(location, FolderLocation)
+        return SwappedAfterListing(location)
+
+    handler.deps = replace(handler.deps, open_store=open_store)
+    script = b"USER u\r\nPASS p\r\nRETR 1\r\nRETR 2\r\nDELE 2\r\nQUIT\r\n"
+    lines = await _session(handler, script, 7)
+    assert lines[3] == b"-ERR [SYS/TEMP] message no longer exists"
+    assert lines[4] == b"+OK %d octets" % len(b"Subject: m2\r\n\r\nbody\r\n")
+    assert lines[5:] == [b"+OK message 2 deleted", b"+OK pop3srv signing off (1 messages left)"]
+    assert not (tmp_path / "m2").exists()  # QUIT deleted it

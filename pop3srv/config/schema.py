@@ -194,7 +194,7 @@ class AdminSettings:
 @dataclass(frozen=True, config=_DOCS)
 class LimitsSettings:
     idle_timeout: k.Seconds = key("idle-timeout", 600.0)
-    """seconds of silence after login before autologout (RFC 1939: >= 600)"""
+    """seconds idle (or on one unfinished line) after login before autologout (RFC 1939: >= 600)"""
     login_timeout: k.Seconds = key("login-timeout", 60.0)
     """seconds a connection has to log in"""
     max_connections: k.Count = key("max-connections", 1000)

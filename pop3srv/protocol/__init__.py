@@ -5,7 +5,7 @@ Bytes in, typed events out; replies in, bytes out. This package re-exports the p
 
 from pop3srv.protocol.buffer import TOO_LONG, LineBuffer
 from pop3srv.protocol.capabilities import capabilities
-from pop3srv.protocol.connection import Connection, valid_replies
+from pop3srv.protocol.connection import Connection
 from pop3srv.protocol.errors import LocalProtocolError, ProtocolError, RemoteProtocolError
 from pop3srv.protocol.events import (
     NEED_DATA,
@@ -41,6 +41,7 @@ from pop3srv.protocol.events import (
     User,
     Utf8,
 )
+from pop3srv.protocol.pairing import valid_replies
 from pop3srv.protocol.parser import parse_command, parse_sasl_response
 from pop3srv.protocol.sasl import decode_plain, decode_response, encode_plain, encode_response
 from pop3srv.protocol.state import State

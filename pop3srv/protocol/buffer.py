@@ -5,7 +5,9 @@ stripped, and a line whose content (terminator excluded) is longer than ``max_li
 never stored. Such a line is reported once, as ``TOO_LONG``, as soon as it is known to be too
 long (even before its LF arrives), and its remaining bytes are discarded up to the next LF. The
 buffer therefore never holds more than ``max_line + 1`` octets of an unfinished line, however
-the data is split. What a line means is the parser's business.
+the data is split. What a line means is the parser's business. ``unfinished_from`` tells where
+(as an offset in the byte stream) the line not finished yet began, so the transport can bound
+how long one line may take (a client trickling a byte at a time).
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ class LineBuffer:
         self._line_bytes = 0  # octets held in self._lines
         self._partial = bytearray()  # the unfinished last line
         self._discarding = False  # dropping the rest of an over-long line
+        self._fed = 0  # octets fed so far: offsets in the byte stream
+        self._discarded_from = 0  # where the line being discarded began
 
     @property
     def max_line(self) -> int:
@@ -46,12 +50,25 @@ class LineBuffer:
         return self._line_bytes + len(self._partial)
 
     @property
+    def unfinished_from(self) -> int | None:
+        """Where the line not finished yet began (an octet offset in everything ever fed, so a
+        new line never has the offset of an earlier one), or None if the last octet fed ended
+        a line. A line being discarded (over-long) counts: it is not
+        finished until its LF."""
+        if self._discarding:
+            return self._discarded_from
+        if self._partial:
+            return self._fed - len(self._partial)
+        return None
+
+    @property
     def has_line(self) -> bool:
         """Whether a complete line (or ``TOO_LONG``) is waiting for ``next_line``."""
         return bool(self._lines)
 
     def feed(self, data: bytes) -> None:
         """Adds received bytes; they may end anywhere, even inside a CRLF."""
+        self._fed += len(data)
         whole = data.endswith(b"\n") and data.count(b"\n") == 1
         if whole and not self._partial and not self._discarding:
             # the usual case, one whole command line: the same framing, shorter
@@ -93,6 +110,7 @@ class LineBuffer:
         # One octet over the limit is fine while it is a CR that may turn out to precede the LF.
         if size > self._max + 1 or (size == self._max + 1 and data[-1:] != b"\r"):
             self._push(TOO_LONG)
+            self._discarded_from = self._fed - len(data) + pos - len(self._partial)
             self._partial.clear()
             self._discarding = True
         else:

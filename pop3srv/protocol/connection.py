@@ -2,11 +2,12 @@
 
 ``Connection`` owns the session state (RFC 1939 section 3) and the pairing of commands with
 replies: bytes go in with ``receive_data``, commands come out one at a time from ``next_event``,
-and each reply given to ``send`` is checked against the command awaiting it, turned into bytes
-and applied to the state. Because the next pipelined command (RFC 2449 PIPELINING) is parsed only
-after the previous one was answered, it is always parsed in the current state. Framing, syntax,
-the state table and the wire format are delegated to ``buffer``, ``parser``, ``state`` and
-``writer``; this module does no I/O and knows nothing about mailboxes or credentials.
+and each reply given to ``send`` is checked against the command awaiting it (``pairing`` says
+which replies may answer which command), turned into bytes and applied to the state. Because the
+next pipelined command (RFC 2449 PIPELINING) is parsed only after the previous one was answered,
+it is always parsed in the current state. Framing, syntax, the state table and the wire format
+are delegated to ``buffer``, ``parser``, ``state`` and ``writer``; this module does no I/O and
+knows nothing about mailboxes or credentials.
 """
 
 from __future__ import annotations
@@ -17,68 +18,32 @@ from pop3srv.protocol.events import (
     NEED_DATA,
     PAUSED,
     Auth,
-    AuthCancel,
     AuthResponse,
     BadCommand,
     BeginData,
-    Capa,
     Command,
     ConnectionClosed,
     Continue,
     Data,
-    Dele,
     EndData,
     Err,
     Event,
-    List,
-    MultiLine,
-    Noop,
     Ok,
     Pass,
     Quit,
     Reply,
-    Retr,
-    Rset,
     Sentinel,
-    Stat,
     Stls,
-    Top,
-    Uidl,
     User,
     Utf8,
 )
+from pop3srv.protocol.pairing import VALID_BY_TYPE, valid_replies
 from pop3srv.protocol.parser import TOO_LONG_REPLY, parse_command, parse_sasl_response
 from pop3srv.protocol.state import State
 from pop3srv.protocol.writer import BodyEncoder, encode_reply
 
 #: a tuple, not ``Data | EndData``: the union would be built anew on every call
 _BODY_PARTS = (Data, EndData)
-
-
-def valid_replies(command: Command) -> tuple[type[Reply], ...]:
-    """The reply types that may answer ``command`` (``-ERR`` always may)."""
-    match command:
-        case BadCommand() | AuthCancel():
-            return (Err,)
-        case Retr() | Top():
-            return (BeginData, Err)
-        case Capa() | List(msg=None) | Uidl(msg=None) | Auth(mechanism=None):
-            return (MultiLine, Err)
-        case Auth() | AuthResponse():
-            return (Ok, Err, Continue)
-        case _:
-            return (Ok, Err)
-
-
-#: ``valid_replies`` of the commands whose valid replies depend on their type alone, looked up
-#: in one step (the match above tries its cases one by one, per reply)
-_VALID_BY_TYPE: dict[type[Command], tuple[type[Reply], ...]] = {
-    type(example): valid_replies(example)
-    for example in (
-        *(Retr(1), Top(1, 0), Dele(1), Stat(), Noop(), Rset(), Quit(), Capa()),
-        *(User("u"), Pass("p"), Utf8(), Stls(), BadCommand(Err("-")), AuthCancel()),
-    )
-}
 #: the commands whose reply changes the connection's state (see ``_after_reply``)
 _STATEFUL = frozenset({User, Pass, Auth, AuthResponse, Utf8, Quit, Stls})
 
@@ -152,6 +117,12 @@ class Connection:
         RFC 2449), so ``next_event`` will not return ``NEED_DATA`` after this reply."""
         return self._buffer.has_line
 
+    @property
+    def unfinished_line_from(self) -> int | None:
+        """Where the command line received only in part began (an octet offset in what was
+        received, unique per line), or None if what was received ends with a whole line."""
+        return self._buffer.unfinished_from
+
     def receive_data(self, data: bytes) -> None:
         """Adds bytes received from the client; ``b""`` means the client closed its side.
 
@@ -197,7 +168,7 @@ class Connection:
         command = self._pending
         if command is None:
             raise LocalProtocolError("no command is awaiting a reply")
-        valid = _VALID_BY_TYPE.get(type(command)) or valid_replies(command)
+        valid = VALID_BY_TYPE.get(type(command)) or valid_replies(command)
         if not isinstance(reply, valid):
             raise LocalProtocolError(
                 f"{type(reply).__name__} is not a valid reply to {type(command).__name__}"

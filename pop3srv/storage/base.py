@@ -89,6 +89,9 @@ class MessageStore(Protocol):
     def stream(self, key: str, *, first_chunk: int | None = None) -> AsyncGenerator[bytes, None]:
         """Yield the raw message in chunks; close it early (``aclosing``) to stop reading.
 
+        Nothing fails at this call: opening the message (or its folder) happens at the first
+        read, so every failure is a ``StoreError`` of the iteration.
+
         ``first_chunk`` hints that the caller may only need the beginning (TOP): stores that
         pay per request fetch that many bytes first and widen only when asked for more.
         """

@@ -162,9 +162,10 @@ class FolderStore:
 
     def stream(self, key: str, *, first_chunk: int | None = None) -> AsyncGenerator[bytes, None]:
         """The file's chunks (``first_chunk`` is a hint for remote stores: a local file is read
-        whole, or in chunks of ``chunk_size``)."""
+        whole, or in chunks of ``chunk_size``); the folder and the file are opened at the
+        first read, so any failure to open them is an error of that read."""
         safe = _is_message_name(key)
-        return MessageFile(key, self._directory_fd(), self._chunk_size, safe=safe)
+        return MessageFile(key, self._directory_fd, self._chunk_size, safe=safe)
 
     async def delete(self, keys: Sequence[str]) -> DeleteResult:
         return await trio.to_thread.run_sync(self._delete_sync, list(keys))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 import trio
@@ -26,16 +26,25 @@ INLINE_READ_LIMIT = 64 * 1024
 
 class MessageFile(AsyncGenerator[bytes, None]):
     """The chunks of one message file: the whole file at once if it is small, else pieces of
-    ``chunk_size`` read in a worker thread. Opened at the first ``__anext__`` (so a missing or
-    unsafe file is an error of the first read, as for every store); closed when read to its
-    end, by ``aclose``, or when collected."""
+    ``chunk_size`` read in a worker thread. Nothing is opened before the first ``__anext__``,
+    not even the mailbox directory (``directory`` gives its descriptor, opening it the first
+    time): a missing or unsafe file, or a folder that cannot be opened, is an error of the
+    first read, as for every store. Closed when read to its end, by ``aclose``, or when
+    collected."""
 
-    __slots__ = ("_chunk_size", "_dir_fd", "_fd", "_left", "_name", "_safe")
+    __slots__ = ("_chunk_size", "_directory", "_fd", "_left", "_name", "_safe")
 
-    def __init__(self, name: str, dir_fd: int | None, chunk_size: int, *, safe: bool) -> None:
+    def __init__(
+        self,
+        name: str,
+        directory: Callable[[], int | None],
+        chunk_size: int,
+        *,
+        safe: bool,
+    ) -> None:
         self._name: str | None = name  # None once opened
         self._safe = safe  # False: not a message's name (the first read says MessageGone)
-        self._dir_fd = dir_fd
+        self._directory = directory
         self._chunk_size = chunk_size
         self._fd = -1
         self._left = 0  # octets of the file's size not read yet
@@ -45,7 +54,7 @@ class MessageFile(AsyncGenerator[bytes, None]):
             name, self._name = self._name, None
             if not self._safe:
                 raise MessageGone(name)
-            fd, size = open_regular(name, self._dir_fd)
+            fd, size = open_regular(name, self._directory())
             if size <= INLINE_READ_LIMIT:
                 # A small file from a local disk costs microseconds to read: cheaper in the
                 # event loop than the two thread hand-offs of a worker thread (profiled: they

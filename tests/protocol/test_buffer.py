@@ -127,3 +127,39 @@ def test_max_line_is_exposed() -> None:
 def test_non_positive_max_line_is_rejected(max_line: int) -> None:
     with pytest.raises(ValueError):
         LineBuffer(max_line)
+
+
+@pytest.mark.parametrize(
+    ("feeds", "expected"),
+    [
+        ([b"NOOP\r\n"], None),  # whole lines: nothing unfinished
+        ([b"NO"], 0),
+        ([b"NO", b"O"], 0),  # the same line, grown
+        ([b"NOOP\r\nST"], 6),  # a new line began after the first
+        ([b"NO", b"OP\r\nST"], 6),
+        ([b"NO", b"OP\r\nSTAT\r\n"], None),
+        ([b"NOOP\r", b"\n"], None),
+        ([b"NOOP\r"], 0),  # a CR is not the end yet
+        ([b"X" * 20], 0),  # over-long (max 8): discarded, still unfinished
+        ([b"NOOP\r\n", b"X" * 5, b"X" * 5], 6),  # over-long once its second piece came
+        ([b"NOOP\r\n", b"X" * 20, b"XX"], 6),  # its rest trickled: the same line
+        ([b"X" * 20, b"\r\nNO"], 22),  # its LF ended it; a new line began
+    ],
+)
+def test_unfinished_from_names_where_the_unfinished_line_began(
+    feeds: list[bytes], expected: int | None
+) -> None:
+    buf = LineBuffer(8)
+    for data in feeds:
+        buf.feed(data)
+    assert buf.unfinished_from == expected
+
+
+def test_unfinished_from_is_never_reused_after_clear() -> None:
+    buf = LineBuffer(8)
+    buf.feed(b"STLS\r\nUS")
+    assert buf.unfinished_from == 6
+    buf.clear()
+    assert buf.unfinished_from is None
+    buf.feed(b"US")  # a new line, after TLS: not the offset of the one dropped
+    assert buf.unfinished_from == 8

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pop3srv.protocol.connection import Connection, valid_replies
+from pop3srv.protocol.connection import Connection
 from pop3srv.protocol.errors import LocalProtocolError
 from pop3srv.protocol.events import (
     NEED_DATA,
@@ -37,6 +37,7 @@ from pop3srv.protocol.events import (
     Uidl,
     User,
 )
+from pop3srv.protocol.pairing import valid_replies
 from pop3srv.protocol.state import State
 from tests.protocol.support import logged_in, new_connection
 

@@ -9,7 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from pop3srv.storage.base import SES_SETUP_NOTIFICATION, FolderLocation, MessageGone
+from pop3srv.storage.base import (
+    SES_SETUP_NOTIFICATION,
+    FolderLocation,
+    MessageGone,
+    StoreDenied,
+)
 from pop3srv.storage.folder import FolderStore, ListingCache
 
 
@@ -149,6 +154,18 @@ async def test_a_stream_is_opened_at_its_first_read(tmp_path: Path) -> None:
     with pytest.raises(MessageGone):
         await anext(stream)
     assert await anext(late) == b"arrived after the call\r\n"
+
+
+async def test_a_folder_that_cannot_be_opened_fails_at_the_first_read(tmp_path: Path) -> None:
+    """Not at ``stream()``: the folder is opened at the first read too, as every store fails."""
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "m").write_bytes(b"Subject: not yours\r\n\r\n")
+    (tmp_path / "box").symlink_to(tmp_path / "elsewhere")
+    store = FolderStore(FolderLocation(tmp_path, "box"))
+    stream = store.stream("m")  # nothing opened, nothing raised
+    with pytest.raises(StoreDenied):
+        await anext(stream)
+    await stream.aclose()
 
 
 async def test_a_big_message_file_is_closed_at_its_end_or_when_left(tmp_path: Path) -> None:
