@@ -188,6 +188,6 @@ async def json_body() -> object | Response:
     raw = await request.get_data(as_text=False)
     try:
         body: object = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # deep nesting: recursion
         return json_error(400, "body: not valid JSON", "body")
     return body

@@ -63,11 +63,16 @@ def cookie_secure(scheme: str, server: object) -> bool:
 
 
 def same_origin(origin: str | None, scheme: str, host: str) -> bool:
-    """Whether a browser's ``Origin`` is this app's (``ws``/``wss`` count as http/https)."""
+    """Whether a browser's ``Origin`` is this app's (``ws``/``wss`` count as http/https). An
+    app reached over plain http also accepts ``https://`` + its Host: the TLS proxy in front
+    that docs/admin.md asks for (the browser is on https, the app sees http). Never the other
+    way round (an http page for an https app)."""
     if origin is None:
         return False
     http_scheme = {"ws": "http", "wss": "https"}.get(scheme, scheme)
-    return hmac.compare_digest(origin.encode(), f"{http_scheme}://{host}".encode())
+    schemes = ("http", "https") if http_scheme == "http" else (http_scheme,)
+    given = origin.encode()
+    return any(hmac.compare_digest(given, f"{s}://{host}".encode()) for s in schemes)
 
 
 @dataclass

@@ -69,6 +69,10 @@ class AdminDeps:
     live_refresh: float = 2.0
     #: Host names answered besides loopback names and IP literals (admin-host, admin-allowed-hosts)
     allowed_hosts: tuple[str, ...] = ()
+    #: the token was generated (state-dir, 256 bits): the right one is accepted even within an
+    #: address's delay, so wrong tokens sent from a shared address (the TLS proxy in front, a
+    #: NAT) cannot lock the admin out; a token chosen by the operator keeps the strict delay
+    token_unguessable: bool = False
     #: growing delays for wrong admin tokens, per client address (as for POP3 logins)
     penalty: LoginPenalty = field(default_factory=lambda: LoginPenalty(PenaltySettings()))
     #: the token registry (None: minted tokens are not registered and cannot be revoked)

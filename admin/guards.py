@@ -73,11 +73,14 @@ def _check_bearer(ctx: AdminContext, given: str, address: str | None) -> Respons
     """None for the right token; wrong ones count against the client's address, which is then
     refused (429) for the growing delay its last failure earned, and only for that long (as
     Retry-After says), so a short admin-token cannot be guessed and the right one is never
-    locked out for longer."""
+    locked out for longer; a generated token is never locked out (``token_unguessable``)."""
     penalty, where = ctx.deps.penalty, address or "unknown"
-    if refused := too_many_attempts(penalty, where):
+    right = token_matches(given, ctx.deps.token)
+    if (refused := too_many_attempts(penalty, where)) and not (
+        right and ctx.deps.token_unguessable
+    ):
         return refused
-    if token_matches(given, ctx.deps.token):
+    if right:
         penalty.succeeded(where)
         return None
     penalty.failed(where)

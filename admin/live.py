@@ -9,7 +9,8 @@ Messages (text frames, JSON):
 Changes come from ``SessionRegistry.watch``. Counters the transport bumps without notifying
 (commands, bytes sent, last activity) are compared every ``AdminDeps.live_refresh`` seconds and
 sent as ``update`` messages when they moved. On shutdown the socket is closed with 1001 (going
-away).
+away). A feed opened with the UI's session cookie ends (1008) within a refresh of that session's
+end (logout, expiry), so a tab left open after "log out" stops showing the sessions.
 """
 
 from __future__ import annotations
@@ -22,12 +23,14 @@ import trio
 from quart import Quart, Response, websocket
 
 from admin.api import session_json
+from admin.auth import SESSION_COOKIE
 from admin.deps import AdminContext
 from admin.guards import websocket_denied
 from pop3srv.registry import SessionRegistry, SessionSnapshot
 
 MAX_BACKLOG = 1000
 GOING_AWAY = 1001
+POLICY_VIOLATION = 1008
 
 
 class SessionFeed:
@@ -101,21 +104,40 @@ def register(app: Quart, ctx: AdminContext) -> None:
     async def live_sessions() -> Response | None:
         if (denied := websocket_denied(ctx)) is not None:
             return denied
+        # None: opened with the bearer token; else the UI session the feed lives as long as
+        bearer = "Authorization" in websocket.headers
+        cookie = None if bearer else websocket.cookies.get(SESSION_COOKIE)
         feed = SessionFeed(ctx.deps.registry, ctx.deps.live_refresh)
         gauge = ctx.deps.metrics.admin_live_clients
         gauge.inc()
         try:
             await websocket.accept()
+            ended = trio.Event()
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(_discard_input)
                 nursery.start_soon(_pump, feed)
+                if cookie is not None:
+                    nursery.start_soon(_watch_session, ctx, cookie, ended, nursery.cancel_scope)
                 await ctx.closing.wait()
                 nursery.cancel_scope.cancel()
-            await websocket.close(GOING_AWAY, "server shutting down")
+            if ended.is_set():
+                await websocket.close(POLICY_VIOLATION, "admin session ended")
+            else:
+                await websocket.close(GOING_AWAY, "server shutting down")
         finally:
             feed.close()
             gauge.dec()
         return None
+
+
+async def _watch_session(
+    ctx: AdminContext, cookie: str, ended: trio.Event, feed_scope: trio.CancelScope
+) -> None:
+    """End the feed once the UI session behind ``cookie`` is gone (logged out, expired)."""
+    while ctx.sessions.get(cookie) is not None:
+        await trio.sleep(ctx.deps.live_refresh)
+    ended.set()
+    feed_scope.cancel()
 
 
 async def _pump(feed: SessionFeed) -> None:

@@ -14,6 +14,9 @@ log = logging.getLogger(__name__)
 
 TOKEN_FILE = "admin-token"  # noqa: S105 - a file name
 TOKEN_BYTES = 32
+#: characters of a generated token (base64url of TOKEN_BYTES): a token this long from the file
+#: cannot be guessed
+GENERATED_TOKEN_LENGTH = 43
 
 
 def admin_token_path(state_dir: Path) -> Path:

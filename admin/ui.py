@@ -87,17 +87,22 @@ def register(app: Quart, ctx: AdminContext) -> None:
         with deps.penalty.attempt(address, exclusive=True) as allowed:
             if not allowed:
                 return await _refused(1.0)
-            if wait := deps.penalty.retry_after(address):
+            wait = deps.penalty.retry_after(address)
+            if wait and not deps.token_unguessable:
                 return await _refused(wait)
-            return await _check_login(address)
+            return await _check_login(address, wait)
 
-    async def _check_login(address: str) -> Response:
+    async def _check_login(address: str, wait: float) -> Response:
+        """``wait``: the address is delayed that long (a generated token is still checked:
+        only a wrong one is refused, and not counted, as within the delay before)."""
         form = await request.form
         expected = request.cookies.get(LOGIN_COOKIE, "")
         given = form.get(CSRF_FIELD, "")
         if not expected or not given or not token_matches(given, expected):
             return await _login_page("The form expired; please try again.", 403)
         if not token_matches(form.get("token", "").strip(), deps.token):
+            if wait:
+                return await _refused(wait)
             deps.penalty.failed(address)
             deps.metrics.admin_logins_total.labels("failed").inc()
             deps.audit.record("admin-login", address, "ui", outcome="failed")

@@ -83,6 +83,13 @@ def configure_logging(
         logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
+def printable(text: str) -> str:
+    """``text`` for a log message: as it is when every character is printable, else quoted
+    with the control, format and separator characters escaped (an S3 key, or metadata of a
+    stored object, cannot end the line or colour the operator's terminal)."""
+    return text if text.isprintable() else json.dumps(text)
+
+
 def _text_value(value: FieldValue) -> str:
     text = str(value)
     if text and all(c.isprintable() and c not in ' "=' for c in text):

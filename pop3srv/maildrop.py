@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from pop3srv.storage.base import MessageInfo, listing_order
 
+DIGEST_PREFIX = "sha1-"
+
 
 class NoSuchMessage(Exception):
     """The number names no message, or one already marked deleted; ``str()`` is the -ERR text."""
@@ -29,11 +31,18 @@ class Entry:
 
 def unique_id(key: str) -> str:
     """The UIDL of a key: the key itself when RFC 1939 allows it (1-70 chars 0x21-0x7E),
-    otherwise a stable digest of it."""
+    otherwise a stable digest of it. A key that itself begins with the digest's ``sha1-`` is
+    hashed too, so a key named like another's digest cannot share its UIDL."""
     # ASCII, printable (0x20-0x7E) and no space: 0x21-0x7E, checked without a loop per char
-    if 0 < len(key) <= 70 and key.isascii() and key.isprintable() and " " not in key:
+    if (
+        0 < len(key) <= 70
+        and key.isascii()
+        and key.isprintable()
+        and " " not in key
+        and not key.startswith(DIGEST_PREFIX)
+    ):
         return key
-    return "sha1-" + hashlib.sha1(key.encode("utf-8", "surrogateescape")).hexdigest()  # noqa: S324
+    return DIGEST_PREFIX + hashlib.sha1(key.encode("utf-8", "surrogateescape")).hexdigest()  # noqa: S324
 
 
 class Maildrop:

@@ -38,10 +38,15 @@ def is_loopback_peer(peer: str) -> bool:
     return peer == "memory" or is_loopback_host(host_of(peer))
 
 
+#: IPv4 clients translated to IPv6 (RFC 6052), e.g. by SIIT-DC in front of an IPv6-only server
+NAT64_WELL_KNOWN = ipaddress.IPv6Network("64:ff9b::/96")
+
+
 def client_group(host: str, ipv6_prefix_length: int = 64) -> str:
     """The key a client address is counted under for penalties and per-address caps: an IPv6
     address stands for its whole ``/ipv6_prefix_length`` network (a host usually owns a /64 and
-    can pick any address in it); IPv4 (also IPv4-mapped) and non-addresses are kept as they are."""
+    can pick any address in it); IPv4 (also IPv4-mapped, and translated into the NAT64
+    well-known prefix) and non-addresses are kept as they are."""
     try:
         address = ipaddress.ip_address(host.strip("[]"))
     except ValueError:
@@ -49,6 +54,8 @@ def client_group(host: str, ipv6_prefix_length: int = 64) -> str:
     if isinstance(address, ipaddress.IPv6Address):
         if address.ipv4_mapped is not None:
             return str(address.ipv4_mapped)
+        if address in NAT64_WELL_KNOWN:  # an IPv4 client translated (RFC 6052): count that
+            return str(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
         prefix = max(0, min(128, ipv6_prefix_length))
         return str(ipaddress.IPv6Network((address, prefix), strict=False))
     return str(address)

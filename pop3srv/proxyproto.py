@@ -107,6 +107,8 @@ def _parse_v1(buffer: bytes) -> ProxyHeader | None:
 
 
 def _v1_address(text: str, version: int) -> str:
+    if "%" in text:  # an IPv6 zone names an interface of the balancer's host, never a client
+        raise ProxyHeaderError("malformed address in PROXY v1 header (zone id)")
     try:
         address = ipaddress.ip_address(text)
     except ValueError:

@@ -14,7 +14,7 @@ from admin.audit import AUDIT_FILE, AuditLog
 from admin.deps import AdminDeps, ClientInfo, ServerInfo
 from admin.minting import minter_following
 from admin.serve import serve_admin
-from admin.tokenfile import ensure_admin_token
+from admin.tokenfile import GENERATED_TOKEN_LENGTH, ensure_admin_token
 from pop3srv import __version__
 from pop3srv.admission import LoginSlots
 from pop3srv.auth.apppassword import app_password_id
@@ -154,6 +154,7 @@ async def _serve_admin(
         prometheus=runtime.prometheus,
         metrics=runtime.metrics,
         token=token,
+        token_unguessable=token_file is not None and len(token) >= GENERATED_TOKEN_LENGTH,
         minters=minter_following(lambda: runtime.settings),
         ready=runtime.is_ready,
         client=partial(client_info, settings, bound, runtime.tls_context is not None),

@@ -48,12 +48,26 @@ class CertificateFiles:
     self_signed: bool
 
 
+#: ALPN (RFC 7301): ``pop3`` is POP3's registered id. The HTTP ids are offered only to recognise
+#: an HTTP client led to a POP3 port (the ALPACA cross-protocol attack): when one of them is
+#: chosen (the client offered no ``pop3``), the connection is closed before any greeting.
+ALPN_POP3 = "pop3"
+ALPN_OFFERED = (ALPN_POP3, "http/1.1", "h2", "http/1.0")
+
+
+def foreign_protocol(selected: str | None) -> bool:
+    """Whether the protocol chosen by ALPN in the handshake is another than POP3 (a client that
+    offered no ALPN is taken for a POP3 client, as almost all are)."""
+    return selected is not None and selected != ALPN_POP3
+
+
 def server_context(cert: Path, key: Path) -> ssl.SSLContext:
     """A server context with TLS >= 1.2 (AEAD suites only) that tolerates clients closing
-    without close_notify."""
+    without close_notify and recognises HTTP clients by ALPN (``foreign_protocol``)."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.set_ciphers(TLS12_CIPHERS)  # TLS 1.3 suites are all AEAD and set apart
+    context.set_alpn_protocols(list(ALPN_OFFERED))
     context.options |= getattr(ssl, "OP_IGNORE_UNEXPECTED_EOF", 0)
     try:
         context.load_cert_chain(cert, key)

@@ -26,6 +26,7 @@ from pop3srv.proxied import ProxyGate, ProxyRefused
 from pop3srv.registry import SessionRecord
 from pop3srv.retrieval import StreamAborted
 from pop3srv.session import Action, Session, SessionDeps, SessionPolicy
+from pop3srv.tls import foreign_protocol
 
 __all__ = ["ConnectionHandler", "TransportLimits", "is_loopback"]
 
@@ -40,6 +41,11 @@ UNCHECKED_COMMANDS = 16
 #: commands that may wait long (login delays, the HTTP callback, QUIT's deletions): the
 #: replies held for the pipelined commands before them are sent first
 WAITING_COMMANDS = (ev.Pass, ev.Auth, ev.AuthResponse, ev.Quit)
+
+
+class ForeignProtocol(Exception):
+    """The TLS handshake chose another protocol than POP3 by ALPN (``tls.foreign_protocol``):
+    an HTTP client led to a POP3 port, the ALPACA cross-protocol attack."""
 
 
 class Incrementable(Protocol):
@@ -112,6 +118,9 @@ class ConnectionHandler:
                     outcome = await self._session(stream, listener, peer, is_tls=is_tls)
                 finally:
                     metrics.connections_active.labels(listener).dec()
+        except ForeignProtocol as exc:  # closed before any greeting (or reply to STLS's +OK)
+            outcome = "refused"
+            self.deps.failures.connection_refused(peer, str(exc))
         except (Closed, trio.BrokenResourceError, trio.ClosedResourceError, trio.TooSlowError):
             outcome = "dropped"
         except Exception:
@@ -244,6 +253,8 @@ class ConnectionHandler:
         tls = trio.SSLStream(stream, self.tls_context, server_side=True, https_compatible=True)
         with trio.fail_at(deadline or trio.current_time() + self._handshake_timeout):
             await tls.do_handshake()
+        if foreign_protocol(alpn := tls.selected_alpn_protocol()):
+            raise ForeignProtocol(f"TLS ALPN chose {alpn!r}: a client of another protocol")
         return tls
 
     def _policy(self, peer: str, is_tls: bool) -> SessionPolicy:

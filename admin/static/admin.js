@@ -115,6 +115,11 @@
       }
     });
     socket.addEventListener("close", (event) => {
+      if (event.code === 1008) {  // the admin session ended (logout in another tab, expiry)
+        setStatus("down", "logged out");
+        window.location.assign("/login");
+        return;
+      }
       const why = event.code === 1001 ? "server going away" : "disconnected";
       setStatus("down", `${why}; reconnecting…`);
       setTimeout(connect, retryDelay);

@@ -159,7 +159,10 @@ class MailboxEntry:
     #: relative to mail-dir
     folder: Annotated[
         EntryText,
-        _check(lambda f: f is None or ".." not in f.split("/"), "must stay inside mail-dir"),
+        _check(
+            lambda f: f is None or not (f.startswith("/") or ".." in f.split("/")),
+            "must stay inside mail-dir (a relative path, no ..)",
+        ),
         AfterValidator(lambda f: f if f is None else f.strip("/")),
     ] = None
     #: bump to revoke every app password of this mailbox

@@ -42,6 +42,10 @@ LONG_LINE_COMMANDS = frozenset({"PASS", "AUTH"})
 
 _PRINTABLE = re.compile(rb"[\x20-\x7e]*")
 _NUMBER = re.compile(rb"[0-9]{1,10}")  # no sign, no spaces, no non-ASCII digits
+_DIGITS = re.compile(rb"[0-9]+")
+#: TOP's line count is any non-negative number (RFC 1939 section 7); one beyond every message
+#: means the whole body, so larger counts are cut to this
+MAX_TOP_LINES = 2**63 - 1
 _MECHANISM = re.compile(r"[A-Z0-9_-]{1,20}")  # RFC 4422 section 3.1 sasl-mech
 
 TOO_LONG_REPLY = Err("line too long")
@@ -149,6 +153,12 @@ def _number(arg: str) -> int | None:
     return None
 
 
+def _line_count(arg: str) -> int | None:
+    if _DIGITS.fullmatch(arg.encode("ascii")):
+        return min(int(arg), MAX_TOP_LINES)
+    return None
+
+
 def _no_arguments(keyword: str, args: Sequence[str]) -> Command:
     if args:
         return _bad(f"{keyword} takes no arguments")
@@ -208,7 +218,7 @@ def _top(keyword: str, args: Sequence[str]) -> Command:
         return _bad("TOP needs a message number and a line count")
     if len(args) > 2:
         return _bad("TOP: too many arguments")
-    msg, lines = _number(args[0]), _number(args[1])
+    msg, lines = _number(args[0]), _line_count(args[1])
     if msg is None:
         return _bad("invalid message number")
     if lines is None:

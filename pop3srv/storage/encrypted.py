@@ -30,6 +30,7 @@ from typing import IO
 
 import trio
 
+from pop3srv.logsetup import printable
 from pop3srv.metrics import Metrics
 from pop3srv.statedir import StateDirError, ensure_private_dir
 from pop3srv.storage.base import (
@@ -107,7 +108,9 @@ class Decryptor:
         try:
             return parse_envelope(lower_keys(metadata))
         except EnvelopeError as exc:
-            log.error("message %s cannot be decrypted: malformed envelope: %s", name, exc)
+            log.error(
+                "message %s cannot be decrypted: malformed envelope: %s", printable(name), exc
+            )
             raise MessageUndecryptable(f"malformed envelope: {exc}") from exc
 
     async def _verify(
@@ -142,10 +145,17 @@ class Decryptor:
                     spool.close()
                 raise
         except EnvelopeError as exc:
-            log.error("message %s cannot be decrypted: %s (key %s)", name, exc, key.key_arn)
+            log.error(
+                "message %s cannot be decrypted: %s (key %s)",
+                printable(name),
+                exc,
+                printable(key.key_arn),
+            )
             raise MessageUndecryptable(str(exc)) from exc
         except (OSError, StateDirError) as exc:  # spool folder full, not writable, untrusted
-            log.error("message %s: cannot spool under %s: %s", name, self._spool_dir, exc)
+            log.error(
+                "message %s: cannot spool under %s: %s", printable(name), self._spool_dir, exc
+            )
             raise StoreUnavailable("cannot spool the message") from exc
         return spool if spool is not None else plain
 
@@ -178,12 +188,12 @@ class Decryptor:
                 if plain:
                     yield plain
         except OSError as exc:
-            log.error("message %s: cannot read its spool file back: %s", name, exc)
+            log.error("message %s: cannot read its spool file back: %s", printable(name), exc)
             raise StoreUnavailable("cannot read the spooled message") from exc
         try:
             last = cipher.finish()
         except EnvelopeError as exc:  # only if the spool file changed under us
-            log.error("message %s: spooled ciphertext changed after verification", name)
+            log.error("message %s: spooled ciphertext changed after verification", printable(name))
             raise MessageUndecryptable(str(exc)) from exc
         if last:
             yield last

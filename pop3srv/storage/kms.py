@@ -25,6 +25,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from pop3srv.logsetup import printable
 from pop3srv.storage.base import (
     MessageUndecryptable,
     S3Location,
@@ -120,7 +121,10 @@ class DataKeys:
         return DataKey(key, str(response.get("KeyId") or envelope.key_hint or "?"))
 
     def _failure(self, exc: Exception, envelope: Envelope, name: str) -> StoreError:
-        """The store error for a failed ``Decrypt``, logged with the key it concerned."""
+        """The store error for a failed ``Decrypt``, logged with the key it concerned. The
+        message's key, the key hint and the context's names come from the object (whoever
+        wrote it): printable only."""
+        name = printable(name)
         if not isinstance(exc, ClientError):
             log.warning(
                 "KMS Decrypt for message %s failed: %s (KMS endpoint %s unreachable?)",
@@ -131,7 +135,8 @@ class DataKeys:
             return StoreUnavailable("KMS unavailable")
         code, status = error_code(exc)
         message = str(exc.response.get("Error", {}).get("Message", "") or "")
-        key = _key_arn(message) or envelope.key_hint or "(named only inside the wrapped data key)"
+        hint = printable(envelope.key_hint) if envelope.key_hint else ""
+        key = _key_arn(message) or hint or "(named only inside the wrapped data key)"
         if code in KEY_STATE:
             log.error(
                 "KMS Decrypt refused for message %s: %s: key %s is disabled, pending deletion "
@@ -160,7 +165,7 @@ class DataKeys:
                 name,
                 code,
                 key,
-                ", ".join(sorted(envelope.context)),
+                ", ".join(printable(name) for name in sorted(envelope.context)),
             )
             return MessageUndecryptable(f"KMS Decrypt failed: {code}")
         log.warning(

@@ -50,6 +50,7 @@ def test_tables_from_env_as_json(dirs: Dirs) -> None:
         ({"POP3_MAILBOXES": '{"a": {}}'}, ("mailboxes.a:", "exactly one of bucket or folder")),
         ({"POP3_MAILBOXES": '{"a": {"bucket": "b", "folder": "f"}}'}, ("exactly one",)),
         ({"POP3_MAILBOXES": '{"a": {"folder": "../x"}}'}, ("inside mail-dir",)),
+        ({"POP3_MAILBOXES": '{"a": {"folder": "/srv/a"}}'}, ("a.folder", "inside mail-dir")),
         ({"POP3_MAILBOXES": '{"a": {"bukket": "b"}}'}, ("mailboxes.a.bukket", "unknown field")),
         ({"POP3_MAILBOXES": '{"a": {"folder": "f", "app-password-version": 0}}'}, (">= 1",)),
         ({"POP3_MAILBOXES": "not json"}, ("mailboxes:", "not a table")),

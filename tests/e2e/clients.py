@@ -14,6 +14,7 @@ import subprocess
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import trio
 import trustme
@@ -57,7 +58,25 @@ def write_private(path: Path, text: str) -> Path:
     return path
 
 
-def port_for(server: RunningServer, transport: str) -> int:
+class _Certificate(Protocol):
+    @property
+    def self_signed_cert(self) -> str | None: ...
+
+
+class Endpoint(Protocol):
+    """Where a client connects: the in-process ``RunningServer`` or a spawned server."""
+
+    @property
+    def plain_port(self) -> int: ...
+
+    @property
+    def tls_port(self) -> int: ...
+
+    @property
+    def bound(self) -> _Certificate: ...
+
+
+def port_for(server: Endpoint, transport: str) -> int:
     return server.tls_port if transport == "tls" else server.plain_port
 
 
@@ -65,7 +84,7 @@ def host_for(transport: str) -> str:
     return PLAIN_HOST if transport == "plain" else TLS_HOST
 
 
-def trust_file(server: RunningServer) -> str:
+def trust_file(server: Endpoint) -> str:
     cert = server.bound.self_signed_cert
     assert cert is not None
     return cert

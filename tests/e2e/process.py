@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -21,6 +22,8 @@ class ServerProcess:
     plain: int
     tls: int
     cert: str
+    #: where stderr goes instead of a pipe (a long-lived server's log fills a pipe nobody reads)
+    log: Path | None = None
 
     @property
     def pid(self) -> int:
@@ -43,6 +46,8 @@ class ServerProcess:
         """SIGTERM, wait, and return stderr; the exit status must be 0."""
         self.popen.send_signal(signal.SIGTERM)
         _out, err = self.popen.communicate(timeout=30)
+        if self.log is not None:
+            err = self.log.read_text(errors="replace")
         assert self.popen.returncode == 0, err[-2000:]
         return err
 
@@ -73,30 +78,41 @@ def spawn_server(tmp: Path, *args: str, **extra: str) -> ServerProcess:
     return spawn_server_with(tmp, None, extra, args)
 
 
+def spawn_logging_server(tmp: Path, **extra: str) -> ServerProcess:
+    """``spawn_server`` for a server that serves many sessions: its log goes to ``tmp/log``
+    (with stderr a pipe, the server blocks once ~64 KiB of log lines are unread)."""
+    return spawn_server_with(tmp, None, extra, log=tmp / "log")
+
+
 def spawn_server_with(
     tmp: Path,
     preexec_fn: Callable[[], object] | None,
     extra: dict[str, str],
     args: tuple[str, ...] = (),
+    log: Path | None = None,
 ) -> ServerProcess:
-    """``spawn_server`` with ``preexec_fn`` run in the child first (e.g. to set limits)."""
+    """``spawn_server`` with ``preexec_fn`` run in the child first (e.g. to set limits), and
+    stderr into ``log`` when given."""
     ports = tmp / "ports.json"
     ports.unlink(missing_ok=True)
     command = ["serve", "--any-free-port", "--ports-file", str(ports), *args]
-    popen = subprocess.Popen(
-        [sys.executable, "-m", "pop3srv", *command],
-        cwd=tmp,
-        env=child_env(tmp, **extra),
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=preexec_fn,  # noqa: PLW1509 - only sets limits
-    )
+    with contextlib.ExitStack() as files:
+        stderr = subprocess.PIPE if log is None else files.enter_context(log.open("wb"))
+        popen = subprocess.Popen(
+            [sys.executable, "-m", "pop3srv", *command],
+            cwd=tmp,
+            env=child_env(tmp, **extra),
+            stderr=stderr,
+            text=True,
+            preexec_fn=preexec_fn,  # noqa: PLW1509 - only sets limits
+        )
     deadline = time.monotonic() + 30
     while not ports.exists() or not ports.read_text():
         if popen.poll() is not None or time.monotonic() > deadline:
             popen.kill()
-            raise AssertionError(f"server did not start: {popen.communicate()[1][-2000:]}")
+            err = popen.communicate()[1] if log is None else log.read_text(errors="replace")
+            raise AssertionError(f"server did not start: {err[-2000:]}")
         time.sleep(0.05)
     bound = json.loads(ports.read_text())
     cert = str(tmp / "state" / "tls" / "self-signed.crt")
-    return ServerProcess(popen, bound["plain"][0][1], bound["tls"][0][1], cert)
+    return ServerProcess(popen, bound["plain"][0][1], bound["tls"][0][1], cert, log)

@@ -25,6 +25,7 @@ from tests.conftest import PASSWORD, USER, RunningServer
 from tests.e2e.clients import (
     TRANSPORTS,
     ClientRun,
+    Endpoint,
     check_failure_keeps_all,
     check_keeps_then_deletes,
     client_env,
@@ -51,13 +52,14 @@ def _quoted(value: str) -> str:
 
 
 async def _fdm(
-    server: RunningServer,
+    server: Endpoint,
     base: Path,
     transport: str,
     *,
     keep: bool,
     password: str = PASSWORD,
     verify: bool = False,
+    user: str = USER,
 ) -> tuple[ClientRun, list[bytes]]:
     """One fdm run with its own HOME, configuration and Maildir."""
     assert FDM is not None
@@ -67,7 +69,7 @@ async def _fdm(
     kind = "pop3s" if transport == "tls" else "pop3"
     account = (
         f"account \"pop\" {kind} server {_quoted(host_for(transport))} "
-        f"port {port_for(server, transport)} user {_quoted(USER)} pass {_quoted(password)} "
+        f"port {port_for(server, transport)} user {_quoted(user)} pass {_quoted(password)} "
         "no-apop" + (" starttls" if transport == "stls" else "")
         + (" no-verify" if transport == "tls" and not verify else "")
         + (" keep" if keep else "")

@@ -23,6 +23,7 @@ from tests.conftest import PASSWORD, USER, RunningServer
 from tests.e2e.clients import (
     TRANSPORTS,
     ClientRun,
+    Endpoint,
     check_failure_keeps_all,
     check_keeps_then_deletes,
     client_env,
@@ -50,7 +51,14 @@ def _quoted(value: str) -> str:
 
 
 def _rcfile(
-    server: RunningServer, transport: str, *, mda: Path, keep: bool, password: str, trust: str
+    server: Endpoint,
+    transport: str,
+    *,
+    mda: Path,
+    keep: bool,
+    password: str,
+    trust: str,
+    user: str = USER,
 ) -> str:
     """A .fetchmailrc with one poll entry; keywords are those of man fetchmail(1)."""
     if transport == "plain":
@@ -65,7 +73,7 @@ def _rcfile(
         "set invisible\n"
         f"poll {host_for(transport)} service {port_for(server, transport)} protocol pop3\n"
         "    timeout 60 auth password\n"
-        f"    user {_quoted(USER)} there with password {_quoted(password)}\n"
+        f"    user {_quoted(user)} there with password {_quoted(password)}\n"
         f"    options {security}\n"
         f"    no rewrite no stripcr fetchall {'keep' if keep else 'nokeep'}\n"
         f"    mda {_quoted(shlex.quote(str(mda)))}\n"
@@ -73,13 +81,14 @@ def _rcfile(
 
 
 async def _fetchmail(
-    server: RunningServer,
+    server: Endpoint,
     base: Path,
     transport: str,
     *,
     keep: bool,
     password: str = PASSWORD,
     trust: str | None = None,
+    user: str = USER,
 ) -> tuple[ClientRun, list[bytes]]:
     """One fetchmail run with its own HOME/FETCHMAILHOME and MDA output directory."""
     assert FETCHMAIL is not None
@@ -95,6 +104,7 @@ async def _fetchmail(
             keep=keep,
             password=password,
             trust=trust or trust_file(server),
+            user=user,
         ),
     )
     command = [

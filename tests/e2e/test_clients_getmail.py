@@ -25,6 +25,7 @@ import pytest
 from tests.conftest import PASSWORD, USER, RunningServer
 from tests.e2e.clients import (
     ClientRun,
+    Endpoint,
     check_failure_keeps_all,
     check_keeps_then_deletes,
     client_env,
@@ -51,7 +52,14 @@ RETURN_PATH = b"Return-Path: <unknown>\n"
 
 
 def _rcfile(
-    server: RunningServer, transport: str, *, mda: Path, delete: bool, password: str, trust: str
+    server: Endpoint,
+    transport: str,
+    *,
+    mda: Path,
+    delete: bool,
+    password: str,
+    trust: str,
+    user: str = USER,
 ) -> str:
     """A getmailrc; parameter names are those of getmail6's configuration documentation."""
     assert "\n" not in password and "%" not in password
@@ -59,7 +67,7 @@ def _rcfile(
         "[retriever]",
         f"server = {host_for(transport)}",
         f"port = {port_for(server, transport)}",
-        f"username = {USER}",
+        f"username = {user}",
         f"password = {password}",
         "timeout = 60",
     ]
@@ -91,13 +99,14 @@ def _rcfile(
 
 
 async def _getmail(
-    server: RunningServer,
+    server: Endpoint,
     base: Path,
     transport: str,
     *,
     delete: bool,
     password: str = PASSWORD,
     trust: str | None = None,
+    user: str = USER,
 ) -> tuple[ClientRun, list[bytes]]:
     """One getmail run with its own HOME, getmail directory and MDA output directory."""
     assert GETMAIL is not None
@@ -114,6 +123,7 @@ async def _getmail(
             delete=delete,
             password=password,
             trust=trust or trust_file(server),
+            user=user,
         ),
     )
     command = [GETMAIL, f"--getmaildir={getmaildir}", "--rcfile=getmailrc"]

@@ -1,12 +1,14 @@
-"""POP3 client libraries as programs use them: Perl's Net::POP3, Ruby's Net::POP3 (net-pop) and
-node-pop3 (npm), each driven by a small script in tests/e2e/scripts/ that logs in, RETRs every
-message into a file, DELEs unless told to keep, and QUITs.
+"""POP3 client libraries as programs use them: Perl's Net::POP3 and Mail::POP3Client, Ruby's
+Net::POP3 (net-pop) and node-pop3 (npm), each driven by a small script in tests/e2e/scripts/
+that logs in, RETRs every message into a file, DELEs unless told to keep, and QUITs.
 
 What each library hands its caller, and how it is compared (the server sends the same bytes to
 all of them; see tests/corpus.py for the messages):
 - Net::POP3 (libnet) returns lines: on a plain socket Net::Cmd's getline splits on CRLF and ends
   each line with LF (`lf_line_ends`); over TLS the socket is an IO::Socket::SSL, whose getline
   keeps CRLF (compared as sent). Dot-unstuffing is done by the library.
+- Mail::POP3Client (Debian libmail-pop3client-perl) hands the lines as read, CRLF and all,
+  unstuffed (`HeadAndBodyToFile`). It has no STLS.
 - Ruby's Net::POP3 returns the message as sent, CRLF and all, unstuffed. It has no STLS.
 - node-pop3 0.11 returns the reply body as a UTF-8 string without dot-unstuffing and without
   the terminating line (`_as_node_pop3_returns`); it has no STLS. Whether it also drops the
@@ -28,6 +30,7 @@ import pytest
 from tests.conftest import PASSWORD, USER, RunningServer
 from tests.e2e.clients import (
     ClientRun,
+    Endpoint,
     check_failure_keeps_all,
     check_keeps_then_deletes,
     client_env,
@@ -88,6 +91,10 @@ LIBRARIES = {
         "Net::POP3 (Perl)", ["perl", str(SCRIPTS / "netpop3.pl")], ("plain", "stls", "tls"),
         _perl_lines, b"certificate verify failed",
     ),
+    "pop3client": Library(
+        "Mail::POP3Client (Perl)", ["perl", str(SCRIPTS / "pop3client.pl")], ("plain", "tls"),
+        lambda _transport: _as_sent, b"certificate verify failed",
+    ),
     "ruby": Library(
         "Net::POP3 (Ruby)", ["ruby", str(SCRIPTS / "netpop3.rb")], ("plain", "tls"),
         lambda _transport: _as_sent, b"certificate verify failed",
@@ -102,7 +109,7 @@ CASES = [(name, t) for name, lib in LIBRARIES.items() for t in lib.transports]
 
 
 async def _fetch(
-    server: RunningServer,
+    server: Endpoint,
     library: Library,
     base: Path,
     transport: str,
@@ -110,12 +117,13 @@ async def _fetch(
     keep: bool,
     password: str = PASSWORD,
     trust: str | None = None,
+    user: str = USER,
 ) -> tuple[ClientRun, list[bytes]]:
     out = base / "out"
     out.mkdir(parents=True)
     assert shutil.which(library.argv[0]), f"{library.argv[0]} missing (make test installs it)"
     argv = [
-        *library.argv, host_for(transport), str(port_for(server, transport)), transport, USER,
+        *library.argv, host_for(transport), str(port_for(server, transport)), transport, user,
         password, trust or trust_file(server), str(out), "1" if keep else "0",
     ]  # fmt: skip
     run = await run_client(argv, client_env(base / "home", **dict(library.env)), cwd=base)

@@ -19,6 +19,7 @@ from tests.conftest import PASSWORD, USER, RunningServer
 from tests.e2e.clients import (
     TRANSPORTS,
     ClientRun,
+    Endpoint,
     check_failure_keeps_all,
     check_keeps_then_deletes,
     client_env,
@@ -46,7 +47,7 @@ def _quoted(value: str) -> str:
 
 
 def _config(
-    server: RunningServer,
+    server: Endpoint,
     transport: str,
     *,
     maildir: Path,
@@ -54,6 +55,7 @@ def _config(
     keep: bool,
     password: str,
     trust: str,
+    user: str = USER,
 ) -> str:
     """An mpoprc for one account; option names are those of man mpop(1)."""
     lines = [
@@ -66,7 +68,7 @@ def _config(
         "account default",
         f"host {host_for(transport)}",
         f"port {port_for(server, transport)}",
-        f"user {USER}",
+        f"user {user}",
         f"password {_quoted(password)}",
         f"keep {'on' if keep else 'off'}",
     ]
@@ -85,13 +87,14 @@ def _config(
 
 
 async def _mpop(
-    server: RunningServer,
+    server: Endpoint,
     base: Path,
     transport: str,
     *,
     keep: bool,
     password: str = PASSWORD,
     trust: str | None = None,
+    user: str = USER,
 ) -> tuple[ClientRun, list[bytes]]:
     """One mpop run with its own HOME, Maildir and UIDL file; returns the delivered messages."""
     assert MPOP is not None
@@ -106,6 +109,7 @@ async def _mpop(
             keep=keep,
             password=password,
             trust=trust or trust_file(server),
+            user=user,
         ),
     )
     run = await run_client(

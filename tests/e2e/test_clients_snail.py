@@ -18,6 +18,7 @@ from tests.conftest import PASSWORD, USER, RunningServer
 from tests.e2e.clients import (
     TRANSPORTS,
     ClientRun,
+    Endpoint,
     check_failure_keeps_all,
     check_keeps_then_deletes,
     client_env,
@@ -40,19 +41,20 @@ def _as_stored(wire: bytes) -> bytes:
 
 
 async def _snail(
-    server: RunningServer,
+    server: Endpoint,
     base: Path,
     transport: str,
     *,
     keep: bool,
     password: str = PASSWORD,
     trust: str | None = None,
+    user: str = USER,
 ) -> tuple[ClientRun, list[bytes]]:
     """One s-nail run with its own HOME; returns what it copied into its Maildir."""
     assert SNAIL is not None
     maildir = make_maildir(base / "Maildir")
     scheme = "pop3s" if transport == "tls" else "pop3"
-    url = f"{scheme}://{USER}@{host_for(transport)}:{port_for(server, transport)}"
+    url = f"{scheme}://{user}@{host_for(transport)}:{port_for(server, transport)}"
     options = [
         "-Sv15-compat", "-Serrexit", f"-Spassword={password}", "-Spop3-no-apop",
         "-Spop3-auth=plain", f"-Stls-ca-file={trust or trust_file(server)}",

@@ -25,7 +25,12 @@ from pop3srv.protocol.events import (
     Uidl,
     User,
 )
-from pop3srv.protocol.parser import keyword_of, parse_command, parse_sasl_response
+from pop3srv.protocol.parser import (
+    MAX_TOP_LINES,
+    keyword_of,
+    parse_command,
+    parse_sasl_response,
+)
 from pop3srv.protocol.state import State
 
 
@@ -100,7 +105,11 @@ TRANSACTION_CASES = [
     ("top_extra", b"TOP 1 2 3", bad("TOP: too many arguments")),
     ("top_bad_msg", b"TOP x 2", bad("invalid message number")),
     ("top_negative_lines", b"TOP 1 -1", bad("invalid line count")),
-    ("top_huge_lines", b"TOP 1 99999999999", bad("invalid line count")),
+    ("top_eleven_digit_lines", b"TOP 1 99999999999", Top(1, 99999999999)),
+    ("top_huge_lines", b"TOP 1 " + b"9" * 240, Top(1, MAX_TOP_LINES)),
+    ("top_leading_zeros", b"TOP 1 " + b"0" * 40 + b"7", Top(1, 7)),
+    ("top_hex_lines", b"TOP 1 0x10", bad("invalid line count")),
+    ("top_non_ascii_digit_lines", "TOP 1 \u0663".encode(), bad("command must be printable ASCII")),
     ("top_word_lines", b"TOP 1 all", bad("invalid line count")),
     # unknown, empty, garbage
     ("unknown_keyword", b"HELO x", bad("unknown command")),

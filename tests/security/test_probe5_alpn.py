@@ -1,0 +1,68 @@
+"""ALPN on the TLS listeners (security probe 5, finding 9): a client whose handshake chooses an
+HTTP protocol (ALPACA: a browser led to the POP3 port) is closed before any greeting, over
+implicit TLS and after STLS; POP3 clients, with ``pop3`` or no ALPN at all, are served."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+from collections.abc import Callable
+
+import pytest
+import trio
+
+from tests.conftest import RunningServer
+
+
+def _context(server: RunningServer, alpn: list[str] | None) -> ssl.SSLContext:
+    context = server.client_tls_context()
+    if alpn is not None:
+        context.set_alpn_protocols(alpn)
+    return context
+
+
+def _first_bytes(tls: ssl.SSLSocket) -> bytes:
+    try:
+        return tls.recv(100)
+    except (ConnectionResetError, ssl.SSLError):
+        return b""
+
+
+def _implicit(server: RunningServer, alpn: list[str] | None) -> tuple[str | None, bytes]:
+    raw = socket.create_connection(("127.0.0.1", server.tls_port), timeout=10)
+    with _context(server, alpn).wrap_socket(raw, server_hostname="localhost") as tls:
+        return tls.selected_alpn_protocol(), _first_bytes(tls)
+
+
+def _after_stls(server: RunningServer, alpn: list[str] | None) -> tuple[str | None, bytes]:
+    with socket.create_connection(("127.0.0.1", server.plain_port), timeout=10) as raw:
+        assert raw.recv(100).startswith(b"+OK")
+        raw.sendall(b"STLS\r\n")
+        assert raw.recv(100).startswith(b"+OK")
+        with _context(server, alpn).wrap_socket(raw, server_hostname="localhost") as tls:
+            tls.sendall(b"CAPA\r\n")
+            return tls.selected_alpn_protocol(), _first_bytes(tls)
+
+
+@pytest.mark.parametrize(
+    ("alpn", "chosen", "served"),
+    [
+        (None, None, True),
+        (["pop3"], "pop3", True),
+        (["h2", "http/1.1", "pop3"], "pop3", True),  # the server's order: pop3 first
+        (["http/1.1"], "http/1.1", False),
+        (["h2"], "h2", False),
+        (["imap"], None, True),  # no overlap: no ALPN, as a client without it
+    ],
+)
+@pytest.mark.parametrize("connect", [_implicit, _after_stls], ids=["implicit-tls", "stls"])
+async def test_a_handshake_choosing_http_is_closed_before_any_reply(
+    server: RunningServer,
+    connect: Callable[[RunningServer, list[str] | None], tuple[str | None, bytes]],
+    alpn: list[str] | None,
+    chosen: str | None,
+    served: bool,
+) -> None:
+    selected, first = await trio.to_thread.run_sync(connect, server, alpn)
+    assert selected == chosen
+    assert first.startswith(b"+OK") if served else first == b"", first
