@@ -195,7 +195,7 @@ class ReadAhead:
     def release(self, item: Prefetched) -> None:
         """Give back an item's reservation (its message was sent or dropped)."""
         if not item.done.is_set():
-            if item.fetcher is not None:  # being fetched: that fetcher ends (others go on)
+            if item.fetcher is not None:  # being fetched: its fetcher drops it, goes on
                 item.fetcher.cancel()
             else:  # not started: no fetcher will take it up
                 item.done.set()

@@ -214,3 +214,36 @@ async def test_plans_go_on_after_what_is_in_flight_and_start_again_after_a_jump(
         ahead.cancel()
         assert ahead.reserved == budget.used == 0
         nursery.cancel_scope.cancel()
+
+
+async def test_dropping_one_fetch_leaves_the_others_and_the_fetchers_are_reused() -> None:
+    """A message dropped while it is fetched is cancelled alone: the other fetches go on and
+    its fetcher takes later messages; a session never runs more than ``count`` fetchers."""
+    store, budget = SlowStore(), ByteBudget(10**9)
+    limits = ReadAheadLimits(count=3, max_bytes=10**6)
+    async with trio.open_nursery() as nursery:
+        ahead = ReadAhead(store, budget, nursery, limits)
+        start(ahead, 1)
+        start(ahead, 2)  # 3, 4, 5 planned
+        await trio.testing.wait_all_tasks_blocked()
+        assert store.open == 3
+        dropped = ahead.take(3, "m3", top=False)
+        assert dropped is not None
+        ahead.release(dropped)  # m3 dropped mid-fetch (e.g. a cancelled send)
+        await trio.testing.wait_all_tasks_blocked()
+        assert store.open == 2
+        assert dropped.done.is_set() and dropped.data == b"" and dropped.error is None
+        store.gate.set()
+        for number in range(4, 30):  # the session reads on: every message read ahead, whole
+            item = ahead.take(number, f"m{number}", top=False)
+            assert item is not None
+            await item.done.wait()
+            assert (item.complete, item.data) == (True, f"m{number}".encode().ljust(SIZE, b"."))
+            ahead.release(item)
+            ahead.plan(upcoming(ahead.start_after(number, top=False)), top=False)
+            assert len(nursery.child_tasks) <= limits.count + 1  # + the stall watchdog
+        ahead.cancel()
+        await trio.testing.wait_all_tasks_blocked()
+        assert store.open == 0
+        assert ahead.reserved == budget.used == 0
+        nursery.cancel_scope.cancel()
