@@ -8,7 +8,7 @@ from pathlib import Path
 from pop3srv.runtime import Bound
 from pop3srv.service import client_info
 from tests.admin.conftest import load, make_harness
-from tests.admin.test_ui import _login
+from tests.admin.test_ui import ui_login
 
 BOUND = Bound(plain=[("0.0.0.0", 2110)], tls=[("0.0.0.0", 2995)])
 
@@ -39,7 +39,7 @@ def test_without_them_the_panel_names_the_settings(tmp_path: Path) -> None:
 async def test_page_says_which_setting_to_set(tmp_path: Path) -> None:
     info = client_info(load(tmp_path), BOUND, tls=True)
     harness = make_harness(load(tmp_path), client=info)
-    response, client = await _login(harness)
+    response, client = await ui_login(harness.app)
     cookie = response.headers["Set-Cookie"].split(";")[0]
     page = await (await client.get("/", headers={"Cookie": cookie})).get_data(True)
     assert 'id="result-server-missing"' in page and "POP3_PUBLIC_HOST" in page

@@ -9,6 +9,7 @@ from http.cookies import SimpleCookie
 from typing import Any
 
 import pytest
+from quart import Quart
 from quart.typing import TestClientProtocol as QuartClient
 
 from admin.auth import CSRF_HEADER, LOGIN_COOKIE, SESSION_COOKIE
@@ -46,8 +47,9 @@ class LoggedIn:
         return {"Cookie": f"{SESSION_COOKIE}={self.cookie}"}
 
 
-async def _login(harness: Harness, token: str = ADMIN_TOKEN) -> tuple[Any, QuartClient]:
-    client = harness.app.test_client(use_cookies=False)
+async def ui_login(app: Quart, token: str = ADMIN_TOKEN) -> tuple[Any, QuartClient]:
+    """Logs in through the form as a browser does (its CSRF cookie and hidden field)."""
+    client = app.test_client(use_cookies=False)
     form = await client.get("/login", scope_base=LOOPBACK)
     login_csrf = _cookies(form)[LOGIN_COOKIE][LOGIN_COOKIE].value
     assert _hidden_csrf(await form.get_data(True)) == login_csrf
@@ -62,7 +64,7 @@ async def _login(harness: Harness, token: str = ADMIN_TOKEN) -> tuple[Any, Quart
 
 @pytest.fixture
 async def logged_in(harness: Harness) -> LoggedIn:
-    response, client = await _login(harness)
+    response, client = await ui_login(harness.app)
     assert response.status_code == 303
     cookie = _cookies(response)[SESSION_COOKIE][SESSION_COOKIE].value
     page = await client.get("/", headers={"Cookie": f"{SESSION_COOKIE}={cookie}"})
@@ -87,7 +89,7 @@ async def test_login_form_sets_a_strict_httponly_csrf_cookie(harness: Harness) -
 
 
 async def test_login_sets_session_cookie_flags(harness: Harness) -> None:
-    response, _ = await _login(harness)
+    response, _ = await ui_login(harness.app)
     assert response.status_code == 303
     assert response.headers["Location"] == "/"
     morsel = _cookies(response)[SESSION_COOKIE][SESSION_COOKIE]
@@ -106,7 +108,7 @@ async def test_cookie_not_secure_on_plain_http_off_loopback(harness: Harness) ->
 
 
 async def test_login_with_wrong_token_is_refused(harness: Harness) -> None:
-    response, _ = await _login(harness, token="wrong")
+    response, _ = await ui_login(harness.app, token="wrong")
     assert response.status_code == 401
     assert SESSION_COOKIE not in _cookies(response)
     assert "Wrong admin token" in await response.get_data(True)
@@ -212,7 +214,7 @@ async def test_static_assets_are_served(harness: Harness) -> None:
 
 async def test_wrong_tokens_slow_that_address_down(harness: Harness) -> None:
     for _ in range(3):
-        response, _ = await _login(harness, token="wrong")
+        response, _ = await ui_login(harness.app, token="wrong")
         assert response.status_code == 401
     penalty = admin_context(harness.app).deps.penalty
     address = "<local>"  # the Quart test client's remote address

@@ -15,16 +15,14 @@ behaviour, since accepting it within the delay would let guesses through at full
 from __future__ import annotations
 
 import dataclasses
-import re
 
 from quart import Quart
 
 from admin.app import create_app
-from admin.auth import LOGIN_COOKIE, SESSION_COOKIE
+from admin.auth import SESSION_COOKIE
 from admin.deps import admin_context
 from tests.admin.conftest import ADMIN_TOKEN, Harness
-
-LOOPBACK = {"server": ("127.0.0.1", 8080)}
+from tests.admin.test_ui import ui_login
 
 
 def _app(harness: Harness, *, unguessable: bool) -> Quart:
@@ -47,20 +45,11 @@ async def _right_token(app: Quart) -> int:
 
 
 async def _ui_login(app: Quart, token: str) -> int:
-    client = app.test_client(use_cookies=False)
-    form = await client.get("/login", scope_base=LOOPBACK)
-    match = re.search(r'name="csrf" value="([^"]+)"', await form.get_data(True))
-    assert match is not None
-    csrf = match.group(1)
-    response = await client.post(
-        "/login",
-        form={"token": token, "csrf": csrf},
-        headers={"Cookie": f"{LOGIN_COOKIE}={csrf}"},
-        scope_base=LOOPBACK,
-    )
-    if response.status_code == 303:
+    response, _ = await ui_login(app, token)
+    status: int = response.status_code
+    if status == 303:
         assert SESSION_COOKIE in response.headers.get("Set-Cookie", "")
-    return response.status_code
+    return status
 
 
 async def test_wrong_tokens_do_not_lock_out_an_unguessable_token(harness: Harness) -> None:
