@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 import trio
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from tests.admin.conftest import ADMIN_TOKEN, CHROMIUM
-from tests.admin.test_browser import CHROMIUM_ARGS
+from tests.admin.test_browser import chromium_context
 from tests.admin.test_live_server import start_with_admin
 from tests.conftest import RunningServer
 
@@ -22,25 +22,19 @@ pytestmark = pytest.mark.skipif(
 def two_tabs_then_logout(server: RunningServer) -> None:
     host, port = server.bound.admin[0]
     base = f"http://{host}:{port}"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context()
-            context.set_default_timeout(10_000)
-            first = context.new_page()
-            first.goto(base + "/login")
-            first.fill("#token", ADMIN_TOKEN)
-            first.click("button[type=submit]")
-            expect(first).to_have_url(base + "/")
-            expect(first.locator("#live-status")).to_have_text("live")
-            second = context.new_page()
-            second.goto(base + "/")
-            expect(second.locator("#live-status")).to_have_text("live")
-            second.click("form.logout button")
-            expect(second).to_have_url(base + "/login")
-            expect(first).to_have_url(base + "/login")  # before: stayed "live"
-        finally:
-            browser.close()
+    with chromium_context() as context:
+        first = context.new_page()
+        first.goto(base + "/login")
+        first.fill("#token", ADMIN_TOKEN)
+        first.click("button[type=submit]")
+        expect(first).to_have_url(base + "/")
+        expect(first.locator("#live-status")).to_have_text("live")
+        second = context.new_page()
+        second.goto(base + "/")
+        expect(second.locator("#live-status")).to_have_text("live")
+        second.click("form.logout button")
+        expect(second).to_have_url(base + "/login")
+        expect(first).to_have_url(base + "/login")  # before: stayed "live"
 
 
 async def test_logout_in_one_tab_ends_the_live_view_of_another(
