@@ -5,6 +5,7 @@ reused on every later start. The token itself is never logged; callers log where
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 from pathlib import Path
 
@@ -14,9 +15,9 @@ log = logging.getLogger(__name__)
 
 TOKEN_FILE = "admin-token"  # noqa: S105 - a file name
 TOKEN_BYTES = 32
-#: characters of a generated token (base64url of TOKEN_BYTES): a token this long from the file
-#: cannot be guessed
-GENERATED_TOKEN_LENGTH = 43
+#: characters of a generated token (unpadded base64url of TOKEN_BYTES): a token this long from
+#: the file cannot be guessed
+GENERATED_TOKEN_LENGTH = math.ceil(TOKEN_BYTES * 4 / 3)
 
 
 def admin_token_path(state_dir: Path) -> Path:

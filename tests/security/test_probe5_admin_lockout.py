@@ -15,13 +15,18 @@ behaviour, since accepting it within the delay would let guesses through at full
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
+import httpx
+import trio
 from quart import Quart
 
 from admin.app import create_app
 from admin.auth import SESSION_COOKIE
 from admin.deps import admin_context
+from admin.tokenfile import GENERATED_TOKEN_LENGTH, admin_token_path
 from tests.admin.conftest import ADMIN_TOKEN, Harness
+from tests.admin.test_live_server import admin_base, start_with_admin
 from tests.admin.test_ui import ui_login
 
 
@@ -68,3 +73,21 @@ async def test_a_chosen_token_keeps_the_strict_delay(harness: Harness) -> None:
     assert await _wrong_tokens(app) == [401, 401, 401, 429, 429]
     assert await _right_token(app) == 429
     assert await _ui_login(app, ADMIN_TOKEN) == 429
+
+
+async def test_a_generated_token_is_not_locked_out_on_a_running_server(
+    nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    """The wiring: a token generated into the state dir is marked unguessable."""
+    server = await start_with_admin(nursery, tmp_path, POP3_ADMIN_TOKEN="")
+    token = admin_token_path(server.runtime.settings.store.state_dir).read_text().strip()
+    assert len(token) == GENERATED_TOKEN_LENGTH
+    async with httpx.AsyncClient(base_url=admin_base(server)) as http:
+        statuses = []
+        for n in range(5):
+            wrong = await http.get("/api/sessions", headers={"Authorization": f"Bearer w{n}"})
+            statuses.append(wrong.status_code)
+        assert statuses == [401, 401, 401, 429, 429]
+        right = await http.get("/api/sessions", headers={"Authorization": f"Bearer {token}"})
+        assert right.status_code == 200
+    server.shutdown.set()
