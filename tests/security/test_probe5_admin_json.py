@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.admin.conftest import ADMIN_TOKEN, Harness
-
-BEARER = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+from tests.admin.conftest import BEARER, Harness
 
 
 @pytest.mark.parametrize("path", ["/api/tokens", "/api/app-passwords"])

@@ -25,7 +25,7 @@ from admin.app import create_app
 from admin.auth import SESSION_COOKIE
 from admin.deps import admin_context
 from admin.tokenfile import GENERATED_TOKEN_LENGTH, admin_token_path
-from tests.admin.conftest import ADMIN_TOKEN, Harness
+from tests.admin.conftest import ADMIN_TOKEN, BEARER, Harness
 from tests.admin.test_live_server import admin_base, start_with_admin
 from tests.admin.test_ui import ui_login
 
@@ -45,8 +45,7 @@ async def _wrong_tokens(app: Quart, count: int = 5) -> list[int]:
 
 
 async def _right_token(app: Quart) -> int:
-    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-    return (await app.test_client().get("/api/sessions", headers=headers)).status_code
+    return (await app.test_client().get("/api/sessions", headers=BEARER)).status_code
 
 
 async def _ui_login(app: Quart, token: str) -> int:
