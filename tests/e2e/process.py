@@ -16,6 +16,11 @@ from pathlib import Path
 from tests.conftest import server_env
 
 
+@dataclass(frozen=True)
+class Certificate:
+    self_signed_cert: str | None
+
+
 @dataclass
 class ServerProcess:
     popen: subprocess.Popen[str]
@@ -28,6 +33,19 @@ class ServerProcess:
     @property
     def pid(self) -> int:
         return self.popen.pid
+
+    # what the client helpers read (``tests.e2e.clients.Endpoint``), as on a ``RunningServer``
+    @property
+    def plain_port(self) -> int:
+        return self.plain
+
+    @property
+    def tls_port(self) -> int:
+        return self.tls
+
+    @property
+    def bound(self) -> Certificate:
+        return Certificate(self.cert)
 
     def rss_mib(self) -> float:
         for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():

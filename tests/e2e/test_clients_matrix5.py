@@ -80,32 +80,8 @@ CORPORA["gone"] = CORPORA["hard"]
 
 
 @dataclass(frozen=True)
-class _Bound:
-    self_signed_cert: str | None
-
-
-@dataclass(frozen=True)
-class Spawned:
-    """The module's server as the client helpers see it (``clients.Endpoint``)."""
-
-    process: ServerProcess
-
-    @property
-    def plain_port(self) -> int:
-        return self.process.plain
-
-    @property
-    def tls_port(self) -> int:
-        return self.process.tls
-
-    @property
-    def bound(self) -> _Bound:
-        return _Bound(self.process.cert)
-
-
-@dataclass(frozen=True)
 class Matrix:
-    server: Spawned
+    server: ServerProcess
     mail_dir: Path
     s3: S3Server
     bucket: str
@@ -154,7 +130,7 @@ def matrix(tmp_path_factory: pytest.TempPathFactory, seaweedfs: S3Server) -> Ite
         POP3_MAX_LOGINS_PER_USER="8",
     )
     try:
-        yield Matrix(Spawned(process), tmp / "mail", seaweedfs, bucket)
+        yield Matrix(process, tmp / "mail", seaweedfs, bucket)
     finally:
         process.stop()
 
@@ -199,7 +175,7 @@ def _as_getmail_stores(wire: bytes) -> bytes:
 
 @dataclass(frozen=True)
 class Client:
-    run: Callable[[Spawned, Path, str, str, bool], Awaitable[tuple[ClientRun, list[bytes]]]]
+    run: Callable[[ServerProcess, Path, str, str, bool], Awaitable[tuple[ClientRun, list[bytes]]]]
     transports: tuple[str, ...]
     stores: Callable[[str], Callable[[bytes], bytes]]  # transport -> wire -> stored
     after: Callable[[list[bytes]], list[bytes]] = lambda delivered: delivered
@@ -210,7 +186,7 @@ def _library(name: str) -> Client:
     library = libraries.LIBRARIES[name]
 
     async def run(
-        server: Spawned, base: Path, transport: str, login: str, keep: bool
+        server: ServerProcess, base: Path, transport: str, login: str, keep: bool
     ) -> tuple[ClientRun, list[bytes]]:
         return await libraries._fetch(server, library, base, transport, keep=keep, user=login)
 
