@@ -60,13 +60,6 @@ def big_lf_message() -> bytes:
     return header + body[: BIG_SIZE - len(header) - 1] + b"\n"
 
 
-def hard_messages(*, big: bool = False) -> dict[str, bytes]:
-    messages = dict(HARD)
-    if big:
-        messages[BIG_KEY] = big_lf_message()
-    return messages
-
-
 def write_folder(directory: Path, messages: dict[str, bytes]) -> None:
     """Message files with increasing mtimes (the folder store numbers by mtime, then name)."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -87,4 +80,4 @@ def top_of(wire: bytes, lines: int) -> bytes:
     return b"".join(part + b"\r\n" for part in kept)
 
 
-__all__ = ["BIG_KEY", "HARD", "expected_on_wire", "hard_messages", "top_of", "write_folder"]
+__all__ = ["BIG_KEY", "HARD", "expected_on_wire", "top_of", "write_folder"]

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import poplib
 import re
 import ssl
@@ -58,7 +57,14 @@ from tests.e2e.clients import (
     with_header_separator,
     write_private,
 )
-from tests.e2e.hardmail import BIG_KEY, HARD, big_lf_message, expected_on_wire, top_of
+from tests.e2e.hardmail import (
+    BIG_KEY,
+    HARD,
+    big_lf_message,
+    expected_on_wire,
+    top_of,
+    write_folder,
+)
 from tests.e2e.process import ServerProcess, spawn_logging_server
 from tests.e2e.test_curl import CURL
 from tests.s3.servers import S3Server
@@ -105,12 +111,7 @@ def matrix(tmp_path_factory: pytest.TempPathFactory, seaweedfs: S3Server) -> Ite
     mailboxes: dict[str, dict[str, str]] = {}
     users: dict[str, dict[str, str]] = {}
     for corpus, messages in CORPORA.items():
-        folder = tmp / "mail" / corpus
-        folder.mkdir(parents=True)
-        for index, (key, raw) in enumerate(messages.items()):
-            (folder / key).write_bytes(raw)
-            stamp = 1_700_000_000 + index
-            os.utime(folder / key, (stamp, stamp))
+        write_folder(tmp / "mail" / corpus, messages)
         seaweedfs.bulk_put(bucket, [(f"{corpus}/{key}", raw) for key, raw in messages.items()])
         mailboxes[user("folder", corpus)] = {"folder": corpus}
         mailboxes[user("s3", corpus)] = {
