@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import poplib
 import subprocess
 from pathlib import Path
 
 from pytest_httpserver import HTTPServer
 
+from pop3srv import cli
 from tests.conftest import PASSWORD, USER
 from tests.e2e.process import run_pop3srv, spawn_server
 
@@ -69,3 +71,16 @@ def test_verbose_logs_show_no_secrets(tmp_path: Path, httpserver: HTTPServer) ->
     assert "DEBUG" in err  # verbose logging was on
     for secret in ("QUERYSECRET42", "PASSWORDSECRET77", "demo mailbox: your client"):
         assert secret not in err
+
+
+def test_serve_freezes_what_start_up_loaded_and_keeps_the_gc_thresholds() -> None:
+    """``serve``'s GC tuning: start-up's objects frozen (full collections skip them); the
+    young generation's threshold left alone (raised, dropped TLS connections' garbage
+    cycles held their buffers far longer: docs/benchmarks.md, perf-5)."""
+    thresholds = gc.get_threshold()
+    try:
+        cli._tune_gc()
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold() == thresholds
+    finally:
+        gc.unfreeze()

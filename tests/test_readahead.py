@@ -247,3 +247,28 @@ async def test_dropping_one_fetch_leaves_the_others_and_the_fetchers_are_reused(
         assert store.open == 0
         assert ahead.reserved == budget.used == 0
         nursery.cancel_scope.cancel()
+
+
+async def test_a_message_dropped_before_its_fetch_started_is_never_fetched() -> None:
+    """Released while still queued (no fetcher has taken it up yet): done at once, its
+    reservation back, and no fetcher opens it later; the others are fetched whole."""
+    store, budget = SlowStore(), ByteBudget(10**9)
+    store.gate.set()
+    limits = ReadAheadLimits(count=3, max_bytes=10**6)
+    async with trio.open_nursery() as nursery:
+        ahead = ReadAhead(store, budget, nursery, limits)
+        start(ahead, 1)
+        start(ahead, 2)  # 3, 4, 5 queued; no fetcher has run yet (no checkpoint since)
+        dropped = ahead.take(3, "m3", top=False)
+        assert dropped is not None
+        ahead.release(dropped)
+        assert dropped.done.is_set() and ahead.reserved == budget.used == 2 * SIZE
+        await trio.testing.wait_all_tasks_blocked()
+        assert store.opened == 2  # m4 and m5 only
+        assert dropped.data == b"" and dropped.error is None
+        for number in (4, 5):
+            item = ahead.take(number, f"m{number}", top=False)
+            assert item is not None and item.done.is_set() and item.complete
+            ahead.release(item)
+        nursery.cancel_scope.cancel()
+    assert ahead.reserved == budget.used == 0

@@ -31,6 +31,7 @@ import trio
 
 from pop3srv import sockio
 from pop3srv.storage import http1
+from pop3srv.storage.readtimer import ReadTimer
 
 RECEIVE_SIZE = 256 * 1024
 IDLE_TIMEOUT = 50.0  # S3 closes idle connections after ~20-60 s; drop them before it does
@@ -59,58 +60,9 @@ class _Conn:
         self.timed_out = False
 
 
-class _ReadDeadlines:
-    """The read timeout of one endpoint's plaintext connections, without a cancel scope per
-        wait: entering and leaving a ``CancelScope`` with a deadline around every wait for a
-        response was ~6 % of the server's CPU per small message read from S3 (py-spy).
-
-        A wait notes its deadline here (a dict entry); one system task per endpoint sleeps until
-        the earliest deadline noted and, when one has passed with its wait still on, marks the
-        connection ``timed_out`` and wakes the waiter with ``notify_closing`` (its read then fails
-        as a ``ReadTimeoutError`` and the connection is closed). Every deadline is ``now +
-        timeout``, so a wait noted while the task sleeps never ends before the task wakes: it
-        wakes about once per ``timeout`` while requests run, never per request, and ends when it
-    finds no wait left (the next wait starts it again).
-    """
-
-    __slots__ = ("_scope", "_timeout", "_waiting")
-
-    def __init__(self, timeout: float) -> None:
-        self._timeout = timeout
-        self._waiting: dict[_Conn, float] = {}
-        self._scope: trio.CancelScope | None = None
-
-    def arm(self, conn: _Conn) -> None:
-        if self._scope is None:
-            self._scope = trio.CancelScope()
-            trio.lowlevel.spawn_system_task(self._run, self._scope, name="s3http read timeouts")
-        self._waiting[conn] = trio.current_time() + self._timeout
-
-    def disarm(self, conn: _Conn) -> None:
-        self._waiting.pop(conn, None)
-
-    def close(self) -> None:
-        if self._scope is not None:
-            self._scope.cancel()
-            self._scope = None
-
-    async def _run(self, scope: trio.CancelScope) -> None:
-        waiting = self._waiting
-        try:
-            with scope:
-                while waiting:  # (the wait that started this task is noted before it runs)
-                    await trio.sleep_until(min(waiting.values()))
-                    now = trio.current_time()
-                    for conn, deadline in list(waiting.items()):
-                        if deadline <= now:
-                            del waiting[conn]
-                            _time_out(conn)
-        finally:  # nothing left to watch, close(), or the run's end: the next wait restarts it
-            if self._scope is scope:
-                self._scope = None
-
-
 def _time_out(conn: _Conn) -> None:
+    """The read timer's verdict on a wait that ran out: mark the connection (never reused)
+    and wake its waiter, whose read then fails as a ``ReadTimeoutError``."""
     conn.timed_out = True
     sock = _socket_of(conn.stream)
     if sock is not None and sock.fileno() >= 0:
@@ -179,7 +131,7 @@ class Endpoint:
         self._idle: list[_Conn] = []
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
-        self._deadlines = _ReadDeadlines(read_timeout)
+        self._deadlines = ReadTimer(read_timeout, _time_out)
         self.connections_opened = 0
 
     @property
@@ -274,7 +226,7 @@ class Endpoint:
         """More of the response into ``conn``'s parser, within the read timeout. Bytes already
         waiting are read at once (still a schedule point); ``wait_first``: none can be. A
         plaintext socket is read through ``sockio`` with the deadline kept by
-        ``_ReadDeadlines``, a TLS stream under a cancel scope."""
+        ``ReadTimer``, a TLS stream under a cancel scope."""
         stream = conn.stream
         try:
             data = None if wait_first else sockio.read_now(stream, RECEIVE_SIZE)
@@ -306,7 +258,7 @@ class Endpoint:
                 if data is not None:  # else a spurious wake-up
                     return data
         except trio.ClosedResourceError as exc:
-            if conn.timed_out:  # _ReadDeadlines woke this wait: the read timed out
+            if conn.timed_out:  # the ReadTimer woke this wait: the read timed out
                 raise HttpError("ReadTimeoutError") from exc
             raise
         finally:

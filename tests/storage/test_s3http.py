@@ -8,6 +8,7 @@ from functools import partial
 import pytest
 import trio
 
+from pop3srv.storage import s3http
 from pop3srv.storage.s3http import Endpoint, HttpError
 
 BODY = b"x" * 1000
@@ -166,3 +167,44 @@ async def test_the_read_timeout_holds_for_each_wait_not_for_the_whole_response(
     assert await _get(endpoint) == BODY
     assert trio.current_time() - start >= 8
     assert endpoint.idle == 1
+
+
+async def test_the_read_timer_starts_again_after_it_ended(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    """The endpoint's timer task ends when no wait is left and the next wait starts it again:
+    a server that never answers times out every request, not only the first."""
+
+    async def silent(stream: trio.SocketStream) -> None:
+        await stream.receive_some(65536)
+        await trio.sleep_forever()
+
+    listeners = await nursery.start(partial(trio.serve_tcp, silent, 0, host="127.0.0.1"))
+    port = listeners[0].socket.getsockname()[1]
+    endpoint = Endpoint(
+        "http", "127.0.0.1", port, max_connections=1, connect_timeout=2, read_timeout=3
+    )
+    for _ in range(3):
+        with trio.fail_after(10), pytest.raises(HttpError) as info:
+            await _get(endpoint)
+        assert info.value.code == "ReadTimeoutError"
+        await trio.sleep(5)  # nothing to watch: the timer task has ended
+    assert endpoint.connections_opened == 3 and endpoint.idle == 0
+
+
+async def test_a_connection_the_timer_marked_as_its_answer_came_is_not_reused(
+    nursery: trio.Nursery,
+) -> None:
+    """The race of the read timer with an answer: the deadline passes just as the wait was
+    woken by its data (``_time_out`` finds no waiter to wake), so the response is read in
+    full; the connection, marked timed out, is still closed, never given to the next request."""
+    endpoint = await _endpoint(nursery, close_after=False, length=len(BODY))
+    response = await endpoint.open("GET", "/b/k", [("Host", "127.0.0.1")])
+    s3http._time_out(response._conn)  # the timer's mark, as it fires
+    try:
+        assert await response.read() == BODY
+    finally:
+        response.release()
+    assert endpoint.idle == 0
+    assert await _get(endpoint) == BODY
+    assert endpoint.connections_opened == 2
