@@ -86,6 +86,15 @@ def _table(value: object) -> object:
         refuse("is not a table (JSON or TOML)")
 
 
+INSIDE_MAIL_DIR = "must stay inside mail-dir (a relative path, no ..)"
+
+
+def inside_mail_dir(folder: str) -> bool:
+    """A sub-folder of mail-dir as written (a ``mailboxes`` folder, the folder store's prefix):
+    relative, and never up with ``..``."""
+    return not (folder.startswith("/") or ".." in folder.split("/"))
+
+
 def _network(text: str) -> bool:
     try:
         return bool(ipaddress.ip_network(text, strict=False))
@@ -159,10 +168,7 @@ class MailboxEntry:
     #: relative to mail-dir
     folder: Annotated[
         EntryText,
-        _check(
-            lambda f: f is None or not (f.startswith("/") or ".." in f.split("/")),
-            "must stay inside mail-dir (a relative path, no ..)",
-        ),
+        _check(lambda f: f is None or inside_mail_dir(f), INSIDE_MAIL_DIR),
         AfterValidator(lambda f: f if f is None else f.strip("/")),
     ] = None
     #: bump to revoke every app password of this mailbox

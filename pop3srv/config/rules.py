@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from pop3srv.config.kinds import INSIDE_MAIL_DIR, inside_mail_dir
 from pop3srv.config.schema import DEFAULT_PASSWORD
 from pop3srv.netaddr import is_loopback_host, safe_url
 
@@ -62,8 +63,8 @@ def problems(v: Mapping[str, Any], sources: Mapping[str, str]) -> Iterator[str]:
     for name, user in v["users"].items():
         if user.mailbox is not None and user.mailbox not in v["mailboxes"]:
             yield f"users.{name}.mailbox: no such entry in mailboxes {at('users')}"
-    if v["aws-s3-bucket"] is None and ".." in v["aws-s3-prefix"].split("/"):  # below mail-dir
-        yield f"aws-s3-prefix: must stay inside mail-dir {at('aws-s3-prefix')}"
+    if v["aws-s3-bucket"] is None and not inside_mail_dir(v["aws-s3-prefix"]):  # folder store
+        yield f"aws-s3-prefix: {INSIDE_MAIL_DIR} {at('aws-s3-prefix')}"
     if v["admin-token"] and len(v["admin-token"].strip()) < MIN_ADMIN_TOKEN:
         yield (
             f"admin-token: shorter than {MIN_ADMIN_TOKEN} characters {at('admin-token')}; "

@@ -394,6 +394,12 @@ def test_s3_rules(dirs: Dirs) -> None:
     keys = {"POP3_AWS_ACCESS_KEY_ID": "AKIA", "POP3_AWS_SECRET_ACCESS_KEY": "sekrit"}
     one(dirs.problems(keys), "aws-s3-bucket: not set, but aws-access-key-id is")
     one(dirs.problems({"POP3_AWS_SESSION_TOKEN": "t"}), "aws-session-token: set without")
+    for prefix in ("/srv/a", "../a", "a/../../b"):  # the folder store's sub-folder of mail-dir
+        one(dirs.problems({"POP3_AWS_S3_PREFIX": prefix}), "aws-s3-prefix: must stay inside")
+    s = dirs.load(
+        {"POP3_AWS_S3_BUCKET": "b", "POP3_AWS_S3_REGION": "r", "POP3_AWS_S3_PREFIX": "/a"}
+    )
+    assert s.s3.prefix == "/a"  # an S3 key prefix may begin with /
 
     s = dirs.load({"POP3_AWS_S3_BUCKET": "mail", "POP3_AWS_S3_REGION": "eu-west-1"} | keys)
     assert s.s3.enabled and (s.s3.region, s.s3.secret_access_key) == ("eu-west-1", "sekrit")
