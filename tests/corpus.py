@@ -56,15 +56,20 @@ def big_message() -> bytes:
 
 def write_corpus(directory: Path, *, big: bool = False) -> dict[str, bytes]:
     """Write the corpus as message files with increasing mtimes; returns name -> raw bytes."""
-    directory.mkdir(parents=True, exist_ok=True)
     messages = dict(CORPUS)
     if big:
         messages[BIG_NAME] = big_message()
+    write_folder(directory, messages)
+    return messages
+
+
+def write_folder(directory: Path, messages: dict[str, bytes]) -> None:
+    """Message files with increasing mtimes (the folder store numbers by mtime, then name)."""
+    directory.mkdir(parents=True, exist_ok=True)
     for index, (name, raw) in enumerate(messages.items()):
         path = directory / name
         path.write_bytes(raw)
         os.utime(path, (1_700_000_000 + index, 1_700_000_000 + index))
-    return messages
 
 
 def digest(data: bytes) -> str:

@@ -9,10 +9,7 @@ them, and the tests check the UIDLs a client sees are valid, distinct and stable
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
-from tests.corpus import expected_on_wire
+from tests.corpus import expected_on_wire, write_folder
 
 _HEAD = b"From: a@example.com\r\nTo: b@example.com\r\n"
 
@@ -58,15 +55,6 @@ def big_lf_message() -> bytes:
     header = b"From: a@example.com\nSubject: big lf\n\n"
     body = block * ((BIG_SIZE - len(header)) // len(block) + 1)
     return header + body[: BIG_SIZE - len(header) - 1] + b"\n"
-
-
-def write_folder(directory: Path, messages: dict[str, bytes]) -> None:
-    """Message files with increasing mtimes (the folder store numbers by mtime, then name)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    for index, (key, raw) in enumerate(messages.items()):
-        path = directory / key
-        path.write_bytes(raw)
-        os.utime(path, (1_700_000_000 + index, 1_700_000_000 + index))
 
 
 def top_of(wire: bytes, lines: int) -> bytes:
