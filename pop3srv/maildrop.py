@@ -45,6 +45,11 @@ def unique_id(key: str) -> str:
     return DIGEST_PREFIX + hashlib.sha1(key.encode("utf-8", "surrogateescape")).hexdigest()  # noqa: S324
 
 
+def totals(entries: Sequence[Entry]) -> tuple[int, int]:
+    """Number and total octets of ``entries`` (``Maildrop.stat`` of the ``live()`` in hand)."""
+    return len(entries), sum(entry.info.size for entry in entries)
+
+
 class Maildrop:
     """The numbered messages of one session and which of them are marked deleted."""
 
@@ -58,8 +63,7 @@ class Maildrop:
 
     def stat(self) -> tuple[int, int]:
         """Number and total octets of the messages not marked deleted."""
-        live = self.live()
-        return len(live), sum(entry.info.size for entry in live)
+        return totals(self.live())
 
     def live(self) -> list[Entry]:
         """Messages not marked deleted, by number."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from pop3srv.maildrop import Entry, Maildrop
+from pop3srv.maildrop import Entry, Maildrop, totals
 from pop3srv.protocol import events as ev
 
 
@@ -43,6 +43,6 @@ def answer(drop: Maildrop, event: ev.Command) -> ev.Reply:
 
 def _listing(drop: Maildrop, column: Callable[[Entry], str], what: str) -> ev.MultiLine:
     live = drop.live()
-    count, octets = drop.stat()
+    count, octets = totals(live)  # not ``drop.stat()``: a second pass building ``live()``
     lines = [f"{entry.number} {column(entry)}" for entry in live]
     return ev.MultiLine(f"{count} messages ({octets} octets) {what}", lines)

@@ -12,7 +12,7 @@ import trio
 import trio.testing
 
 from pop3srv.transport import ConnectionHandler
-from tests.test_transport import folder_handler, read_all
+from tests.test_transport import folder_handler, read_all, read_line
 
 IDLE = 600.0
 AUTOLOGOUT = b"-ERR autologout; idle for too long\r\n"
@@ -23,19 +23,12 @@ def _handler(folder: Path) -> ConnectionHandler:
     return folder_handler(folder, login_timeout=60, idle_timeout=IDLE)
 
 
-async def _line(stream: trio.abc.Stream) -> bytes:
-    data = b""
-    while not data.endswith(b"\n"):
-        data += await stream.receive_some(1)
-    return data
-
-
 async def _logged_in(client: trio.abc.Stream) -> None:
     """Greeting, login and ``DELE 1`` (marked only: QUIT would delete it)."""
-    await _line(client)
+    await read_line(client)
     await client.send_all(b"USER u\r\nPASS p\r\nDELE 1\r\n")
     for _ in range(3):
-        assert (await _line(client)).startswith(b"+OK")
+        assert (await read_line(client)).startswith(b"+OK")
 
 
 def _timeouts(handler: ConnectionHandler) -> float | None:
@@ -73,7 +66,7 @@ async def test_a_line_trickled_after_login_is_cut_at_the_idle_timeout(
         start = trio.current_time()
         await client.send_all(first)
         if len(first) > 1:
-            assert (await _line(client)).startswith(b"-ERR")  # line too long
+            assert (await read_line(client)).startswith(b"-ERR")  # line too long
         sent = bytearray()
         with trio.move_on_after(10 * IDLE):
             for byte in b"UIT\r\n":
@@ -105,16 +98,16 @@ async def test_a_slow_client_sending_whole_lines_is_not_cut(
         for _ in range(3):
             await trio.sleep(IDLE - 1)
             await client.send_all(b"NOOP\r\n")
-            assert await _line(client) == b"+OK\r\n"
+            assert await read_line(client) == b"+OK\r\n"
         await trio.sleep(IDLE - 1)
         await client.send_all(b"NO")
         for packet in (b"OP\r\nST", b"AT\r\nNO", b"OP\r\n"):  # each line ends IDLE - 1 later
             await trio.sleep(IDLE - 1)
             await client.send_all(packet)
-            assert (await _line(client)).startswith(b"+OK")
+            assert (await read_line(client)).startswith(b"+OK")
         await trio.sleep(IDLE - 1)
         await client.send_all(b"QUIT\r\n")
-        assert (await _line(client)).startswith(b"+OK pop3srv signing off")
+        assert (await read_line(client)).startswith(b"+OK pop3srv signing off")
         assert await read_all(client) == b""
     assert not (tmp_path / "m1").exists(), "QUIT deleted the message"
     assert not _timeouts(handler)

@@ -44,7 +44,8 @@ async def read_all(stream: trio.abc.Stream) -> bytes:
     return data
 
 
-async def _line(stream: trio.abc.Stream) -> bytes:
+async def read_line(stream: trio.abc.Stream) -> bytes:
+    """One line from the server, its LF included (read an octet at a time: nothing after it)."""
     data = b""
     while not data.endswith(b"\n"):
         data += await stream.receive_some(1)
@@ -56,7 +57,7 @@ async def test_login_timeout_autologout(tmp_path: Path, autojump_clock: object) 
     client, server = trio.testing.memory_stream_pair()
     async with trio.open_nursery() as nursery:
         nursery.start_soon(handler.serve_stream, server, "plain")
-        assert (await _line(client)).startswith(b"+OK")
+        assert (await read_line(client)).startswith(b"+OK")
         start = trio.current_time()
         rest = await read_all(client)
         assert trio.current_time() - start == pytest.approx(60)
@@ -68,10 +69,10 @@ async def test_idle_timeout_after_login_is_longer(tmp_path: Path, autojump_clock
     client, server = trio.testing.memory_stream_pair()
     async with trio.open_nursery() as nursery:
         nursery.start_soon(handler.serve_stream, server, "plain")
-        await _line(client)
+        await read_line(client)
         await client.send_all(b"USER u\r\nPASS p\r\nDELE 1\r\n")
         for _ in range(3):
-            assert (await _line(client)).startswith(b"+OK")
+            assert (await read_line(client)).startswith(b"+OK")
         start = trio.current_time()
         rest = await read_all(client)
         assert trio.current_time() - start == pytest.approx(600)
@@ -86,7 +87,7 @@ async def test_drain_tells_waiting_sessions_and_closes(
     client, server = trio.testing.memory_stream_pair()
     async with trio.open_nursery() as nursery:
         nursery.start_soon(handler.serve_stream, server, "plain")
-        await _line(client)
+        await read_line(client)
         handler.deps.registry.drain()
         rest = await read_all(client)
     assert rest == b"-ERR [SYS/TEMP] server shutting down, try again later\r\n"
@@ -98,10 +99,10 @@ async def test_kick_ends_the_session_without_committing(tmp_path: Path) -> None:
     registry = handler.deps.registry
     async with trio.open_nursery() as nursery:
         nursery.start_soon(handler.serve_stream, server, "plain")
-        await _line(client)
+        await read_line(client)
         await client.send_all(b"USER u\r\nPASS p\r\nDELE 1\r\n")
         for _ in range(3):
-            await _line(client)
+            await read_line(client)
         (snapshot,) = registry.snapshots()
         assert snapshot.user == "u"
         assert registry.kick(snapshot.id)
@@ -116,7 +117,7 @@ async def test_connection_cap_refuses_extra_connections(tmp_path: Path) -> None:
     second_client, second_server = trio.testing.memory_stream_pair()
     async with trio.open_nursery() as nursery:
         nursery.start_soon(handler.serve_stream, first_server, "plain")
-        await _line(first_client)
+        await read_line(first_client)
         nursery.start_soon(handler.serve_stream, second_server, "plain")
         assert (await read_all(second_client)).startswith(b"-ERR [SYS/TEMP] too many")
         await first_client.send_all(b"QUIT\r\n")
@@ -128,7 +129,7 @@ async def test_remote_plaintext_peer_gets_no_user_and_auth_is_refused(tmp_path: 
     client, server = trio.testing.memory_stream_pair()
     async with trio.open_nursery() as nursery:
         nursery.start_soon(handler.serve_stream, server, "plain", False, "192.0.2.7:40000")
-        await _line(client)
+        await read_line(client)
         await client.send_all(
             b"CAPA\r\nUSER u\r\nAUTH PLAIN AHUAcA==\r\nAUTH LOGIN\r\nUTF8\r\nQUIT\r\n"
         )
@@ -187,10 +188,10 @@ async def test_quit_commit_is_not_cut_by_cancellation(
     client, server = trio.testing.memory_stream_pair()
     async with trio.open_nursery() as nursery:
         nursery.start_soon(handler.serve_stream, server, "plain")
-        await _line(client)
+        await read_line(client)
         await client.send_all(b"USER u\r\nPASS p\r\nDELE 1\r\nQUIT\r\n")
         for _ in range(3):
-            await _line(client)
+            await read_line(client)
         await trio.sleep(1)  # the commit is under way
         nursery.cancel_scope.cancel()  # e.g. the shutdown deadline passing
     assert stores[0].deleted == ["m1"]
@@ -205,7 +206,7 @@ async def test_per_address_cap_refuses_only_that_address(tmp_path: Path) -> None
     async with trio.open_nursery() as nursery:
         for (client, server), peer in zip(pairs, peers, strict=True):
             nursery.start_soon(handler.serve_stream, server, "plain", False, peer)
-            replies.append(await _line(client))
+            replies.append(await read_line(client))
         for client, _server in (pairs[0], pairs[1], pairs[3]):
             await client.send_all(b"QUIT\r\n")
     assert [reply[:3] for reply in replies] == [b"+OK", b"+OK", b"-ER", b"+OK"]
@@ -222,7 +223,7 @@ async def test_login_deadline_is_not_extended_by_trickling(
     client, server = trio.testing.memory_stream_pair()
     async with trio.open_nursery() as nursery:
         nursery.start_soon(handler.serve_stream, server, "plain")
-        await _line(client)
+        await read_line(client)
         start = trio.current_time()
         for _ in range(5):  # a byte every 10 s: a slowloris that never finishes a line
             await trio.sleep(10)

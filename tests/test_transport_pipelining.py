@@ -128,37 +128,23 @@ class _SlowLogin:
         raise AuthFailed("invalid user name or password", reason="bad-password")
 
 
-async def test_replies_held_before_a_waiting_login_are_sent_first(tmp_path: Path) -> None:
-    handler, login = _handler(tmp_path), _SlowLogin()
-    handler.deps = replace(handler.deps, authenticator=login)
-    client, server = trio.testing.memory_stream_pair()
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(handler.serve_stream, server, "plain")
-        await _reply(client, multiline=False)
-        await client.send_all(b"CAPA\r\nUSER u\r\nPASS wrong\r\nQUIT\r\n")
-        with trio.fail_after(5):  # held until the login ends: never, as the test waits first
-            capa = await _reply(client, multiline=True)
-            user = await _reply(client, multiline=False)
-        login.done.set()
-        rest = await read_all(client)
-    assert capa.startswith(b"+OK") and capa.endswith(b"\r\n.\r\n")
-    assert user.startswith(b"+OK")
-    error, bye = rest.splitlines()
-    assert error.startswith(b"-ERR [AUTH]") and bye.startswith(b"+OK")
-
-
 _PLAIN = base64.b64encode(b"\0u\0wrong")
 
 
 @pytest.mark.parametrize(
-    ("login", "prompts"),
-    [(b"AUTH PLAIN " + _PLAIN, 0), (b"AUTH PLAIN\r\n" + _PLAIN, 1)],
-    ids=["initial-response", "response"],
+    ("login", "prompt", "prompts"),
+    [
+        (b"USER u\r\nPASS wrong", b"+OK", 1),
+        (b"AUTH PLAIN " + _PLAIN, b"+ ", 0),
+        (b"AUTH PLAIN\r\n" + _PLAIN, b"+ ", 1),
+    ],
+    ids=["pass", "initial-response", "response"],
 )
-async def test_replies_held_before_a_waiting_sasl_login_are_sent_first(
-    tmp_path: Path, login: bytes, prompts: int
+async def test_replies_held_before_a_waiting_login_are_sent_first(
+    tmp_path: Path, login: bytes, prompt: bytes, prompts: int
 ) -> None:
-    """As with PASS: AUTH with its initial response, or the response after the prompt."""
+    """PASS, AUTH with its initial response, or the response after AUTH's prompt: the replies
+    before it (CAPA's, and USER's or the prompt) are sent while the login waits."""
     handler, slow = _handler(tmp_path), _SlowLogin()
     handler.deps = replace(handler.deps, authenticator=slow)
     client, server = trio.testing.memory_stream_pair()
@@ -172,7 +158,7 @@ async def test_replies_held_before_a_waiting_sasl_login_are_sent_first(
         slow.done.set()
         rest = await read_all(client)
     assert capa.startswith(b"+OK") and capa.endswith(b"\r\n.\r\n")
-    assert all(reply.startswith(b"+ ") for reply in replies)
+    assert all(reply.startswith(prompt) for reply in replies)
     error, bye = rest.splitlines()
     assert error.startswith(b"-ERR [AUTH]") and bye.startswith(b"+OK")
 

@@ -4,6 +4,7 @@ implicit TLS and after STLS; POP3 clients, with ``pop3`` or no ALPN at all, are 
 
 from __future__ import annotations
 
+import logging
 import socket
 import ssl
 from collections.abc import Callable
@@ -11,6 +12,7 @@ from collections.abc import Callable
 import pytest
 import trio
 
+from pop3srv.logsetup import fields_of
 from tests.conftest import RunningServer
 
 
@@ -66,3 +68,24 @@ async def test_a_handshake_choosing_http_is_closed_before_any_reply(
     selected, first = await trio.to_thread.run_sync(connect, server, alpn)
     assert selected == chosen
     assert first.startswith(b"+OK") if served else first == b"", first
+
+
+def _sessions(server: RunningServer, outcome: str) -> float:
+    value = server.runtime.prometheus.get_sample_value("pop3_sessions_total", {"outcome": outcome})
+    return value or 0.0
+
+
+async def test_a_handshake_choosing_http_is_counted_and_logged_as_refused(
+    server: RunningServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The refusal is a ``refused`` session and a ``connection refused`` line naming ALPN, as
+    the PROXY protocol's refusals are (not a dropped connection)."""
+    caplog.set_level(logging.INFO, logger="pop3srv.failures")
+    refused = _sessions(server, "refused")
+    assert (await trio.to_thread.run_sync(_implicit, server, ["http/1.1"]))[1] == b""
+    with trio.fail_after(5):  # the server's side may end just after the client's
+        while _sessions(server, "refused") == refused:
+            await trio.sleep(0.01)
+    assert _sessions(server, "refused") == refused + 1
+    (record,) = [r for r in caplog.records if r.getMessage() == "connection refused"]
+    assert "ALPN chose 'http/1.1'" in str(fields_of(record)["reason"])
