@@ -14,7 +14,7 @@ from pop3srv.protocol import events as ev
 from pop3srv.storage.base import MessageInfo
 from pop3srv.transaction import answer
 
-COMMANDS = {"STAT": ev.Stat(), "LIST": ev.List(), "UIDL": ev.Uidl()}
+COMMANDS: dict[str, ev.Command] = {"STAT": ev.Stat(), "LIST": ev.List(), "UIDL": ev.Uidl()}
 
 
 def main() -> None:
