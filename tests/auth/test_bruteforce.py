@@ -21,6 +21,7 @@ from pop3srv.service import open_store
 from pop3srv.session import SessionDeps
 from pop3srv.storage.base import FolderLocation
 from pop3srv.transport import ConnectionHandler, TransportLimits
+from tests.test_transport import read_line
 
 ATTACKER = "192.0.2.66:40000"
 USER_PEER = "198.51.100.7:40000"
@@ -38,27 +39,20 @@ def _handler(tmp_path: Path) -> ConnectionHandler:
     return ConnectionHandler(deps, limits, None)
 
 
-async def _line(stream: trio.abc.Stream) -> bytes:
-    data = b""
-    while not data.endswith(b"\n"):
-        data += await stream.receive_some(1)
-    return data
-
-
 async def _attempt(handler: ConnectionHandler, peer: str, password: str) -> tuple[bytes, float]:
     """One connection, one login; returns the PASS reply and how long it took."""
     client, server = trio.testing.memory_stream_pair()
     async with trio.open_nursery() as nursery:
         nursery.start_soon(handler.serve_stream, server, "plain", False, peer)
-        await _line(client)
+        await read_line(client)
         await client.send_all(b"USER u\r\n")
-        await _line(client)
+        await read_line(client)
         start = trio.current_time()
         await client.send_all(f"PASS {password}\r\n".encode())
-        reply = await _line(client)
+        reply = await read_line(client)
         elapsed = trio.current_time() - start
         await client.send_all(b"QUIT\r\n")
-        await _line(client)
+        await read_line(client)
     return reply, elapsed
 
 
@@ -87,7 +81,7 @@ async def test_connection_closed_after_max_auth_failures(
     client, server = trio.testing.memory_stream_pair()
     async with trio.open_nursery() as nursery:
         nursery.start_soon(handler.serve_stream, server, "plain", False, ATTACKER)
-        await _line(client)
+        await read_line(client)
         await client.send_all(b"USER u\r\nPASS a\r\nUSER u\r\nPASS b\r\nUSER u\r\nPASS c\r\n")
         transcript = b""
         while chunk := await client.receive_some():
@@ -120,12 +114,12 @@ async def test_parallel_logins_for_one_user_are_capped(
         async with trio.open_nursery() as nursery:
             peer = f"192.0.2.1:{index}"  # slots count per (user, address)
             nursery.start_soon(handler.serve_stream, server, "plain", False, peer)
-            await _line(client)
+            await read_line(client)
             await client.send_all(b"USER victim\r\nPASS guess\r\n")
-            await _line(client)
-            replies.append(await _line(client))
+            await read_line(client)
+            replies.append(await read_line(client))
             await client.send_all(b"QUIT\r\n")
-            await _line(client)
+            await read_line(client)
 
     async with trio.open_nursery() as nursery:
         for index in range(5):
