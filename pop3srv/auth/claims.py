@@ -14,6 +14,7 @@ check-config refuses that for the ``mailboxes`` table; claims arrive at login.""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,9 @@ BUCKET_CLAIMS = (
     "prefix",
 )
 TEXT_CLAIMS = (*BUCKET_CLAIMS, "provider", "mailbox")
+#: the characters of S3 bucket names (older us-east-1 buckets: capitals, ``_``, up to 255);
+#: a space, ``?``, ``#`` or ``/`` would change the store client's request line
+BUCKET_NAME = re.compile(r"[A-Za-z0-9._-]{1,255}")
 
 
 class MalformedClaims(AuthFailed):
@@ -99,6 +103,8 @@ class MailboxResolver:
             raise MalformedClaims("unknown mailbox provider")
         if not text.get("bucket"):
             raise MalformedClaims("no bucket in the mailbox claims")
+        if not BUCKET_NAME.fullmatch(text["bucket"]):
+            raise MalformedClaims("the mailbox claims' bucket is not an S3 bucket name")
         if _inside(text.get("prefix", ""), self.reserved):
             raise MalformedClaims("the mailbox claims name the server's lock or trash prefix")
         credentials = self.default_credentials
