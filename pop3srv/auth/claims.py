@@ -43,6 +43,10 @@ TEXT_CLAIMS = (*BUCKET_CLAIMS, "provider", "mailbox")
 #: the characters of S3 bucket names (older us-east-1 buckets: capitals, ``_``, up to 255);
 #: a space, ``?``, ``#`` or ``/`` would change the store client's request line
 BUCKET_NAME = re.compile(r"[A-Za-z0-9._-]{1,255}")
+#: botocore's rule for region names
+REGION_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+#: AWS keys and session tokens: printable ASCII without spaces (they go into HTTP headers)
+KEY_TEXT = re.compile(r"[!-~]*")
 
 
 class MalformedClaims(AuthFailed):
@@ -101,12 +105,7 @@ class MailboxResolver:
             return DemoLocation()
         if provider not in ("", "s3"):
             raise MalformedClaims("unknown mailbox provider")
-        if not text.get("bucket"):
-            raise MalformedClaims("no bucket in the mailbox claims")
-        if not BUCKET_NAME.fullmatch(text["bucket"]):
-            raise MalformedClaims("the mailbox claims' bucket is not an S3 bucket name")
-        if _inside(text.get("prefix", ""), self.reserved):
-            raise MalformedClaims("the mailbox claims name the server's lock or trash prefix")
+        _check_bucket_claims(text, self.reserved)
         credentials = self.default_credentials
         if text.get("awsAccessKeyID") and text.get("awsSecretAccessKey"):
             credentials = S3Credentials(
@@ -120,6 +119,23 @@ class MailboxResolver:
             credentials=credentials,
             kms_endpoint_url=self.default_kms_endpoint,
         )
+
+
+def _check_bucket_claims(text: Mapping[str, str], reserved: tuple[str, ...]) -> None:
+    """``MalformedClaims`` unless the bucket claims can be used as they are: a bucket name,
+    a region name, keys without whitespace or control characters (they go into request lines
+    and headers of the store's S3 client), a prefix outside the ``reserved`` ones."""
+    if not text.get("bucket"):
+        raise MalformedClaims("no bucket in the mailbox claims")
+    if not BUCKET_NAME.fullmatch(text["bucket"]):
+        raise MalformedClaims("the mailbox claims' bucket is not an S3 bucket name")
+    if text.get("region") and not REGION_NAME.fullmatch(text["region"]):
+        raise MalformedClaims("the mailbox claims' region is not an AWS region name")
+    for name in ("awsAccessKeyID", "awsSecretAccessKey", "awsSessionToken"):
+        if not KEY_TEXT.fullmatch(text.get(name, "")):
+            raise MalformedClaims(f"the mailbox claims' {name} has spaces or control characters")
+    if _inside(text.get("prefix", ""), reserved):
+        raise MalformedClaims("the mailbox claims name the server's lock or trash prefix")
 
 
 def _inside(prefix: str, reserved: tuple[str, ...]) -> bool:
