@@ -36,14 +36,18 @@ def ensure_private_dir(path: Path) -> Path:
 
 
 def check_trusted(path: Path) -> None:
-    """Refuse ``path`` unless it belongs to this process's user (or root) and no other user
-    may write it (a missing path is fine: it will be created)."""
+    """Refuse the directory ``path`` unless it is one, belongs to this process's user (or
+    root) and no other user may write it (a missing path is fine: it will be created)."""
     try:
         st = os.lstat(path)
+        if stat.S_ISLNK(st.st_mode):
+            st = os.stat(path)  # a symlinked state-dir is allowed if its target is trusted
     except FileNotFoundError:
         return
-    if stat.S_ISLNK(st.st_mode):
-        st = os.stat(path)  # a symlinked state-dir is allowed if its target is trusted
+    except OSError as exc:  # a file where a folder of the path belongs, no permission, ...
+        raise StateDirError(f"state-dir: cannot use {path}: {exc.strerror}") from exc
+    if not stat.S_ISDIR(st.st_mode):
+        raise StateDirError(f"state-dir: {path} is not a directory; choose another state-dir")
     _check(path, st)
 
 
