@@ -111,14 +111,14 @@ class FailureLog:
             code=",".join(result.codes) or None,
         )
 
-    def connection_refused(self, peer: str, reason: str) -> None:
+    def connection_refused(self, peer: str, reason: str, hint: str | None = None) -> None:
         """A connection ended before its session (PROXY protocol: untrusted, bad header); the
         same refusal from the same address (IPv6: network) is counted, not repeated, within a
         window; the first line names the exact peer."""
         address = client_group(host_of(peer), self.ipv6_prefix_length)
         fields: dict[str, FieldValue] = {"address": address, "reason": reason}
         if self._admit(("refused", *fields.values()), "connection refused", fields):
-            event(log, logging.INFO, "connection refused", peer=peer, reason=reason)
+            event(log, logging.INFO, "connection refused", peer=peer, reason=reason, hint=hint)
 
     def login_failed(self, who: Who, user: str, method: str, reason: str) -> None:
         login_line(log, "login failed", who, user, method, reason=reason)

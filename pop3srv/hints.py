@@ -1,7 +1,8 @@
-"""What an operator should do about a store failure, by its error code: the ``hint`` of a
-``store failure`` log line (``failures.FailureLog``), so the line says what failed *and*
-which key or policy to look at, as ``check-config --probe`` does. The table follows
-docs/troubleshooting.md; codes not in it get no hint (the code and status are in the line).
+"""What an operator should do about a store failure, by its error code, or about a
+connection refused by a cap: the ``hint`` of a ``store failure`` or ``connection refused`` log
+line (``failures.FailureLog``), so the line says what failed *and* which key or policy to look
+at, as ``check-config --probe`` does. The tables follow docs/troubleshooting.md; codes not in
+them get no hint (the code and status are in the line).
 
 Stdlib only: the codes are the S3/botocore names ``storage.s3errors`` puts on the error
 (a service error code, or a botocore exception's class name).
@@ -63,3 +64,18 @@ def store_hint(code: str | None, status: int | None = None) -> str | None:
     if status is not None and status >= 500:
         return _BUSY
     return None
+
+
+#: ``connections_refused_total`` reasons (``admission.Admission.refusal``) -> what to do
+REFUSAL_HINTS: dict[str, str] = {
+    "max_connections_per_ip": (
+        "raise max-connections-per-ip; behind a load balancer every client has its address: "
+        "use the PROXY protocol (proxy-protocol, proxy-trusted)"
+    ),
+    "max_connections": "the server is full: raise max-connections (and the open-files limit)",
+}
+
+
+def refusal_hint(reason: str) -> str | None:
+    """What to do about connections refused for ``reason``."""
+    return REFUSAL_HINTS.get(reason)

@@ -16,6 +16,7 @@ import trio
 
 from pop3srv.admission import Admission, TransportLimits
 from pop3srv.auth.base import LoginContext
+from pop3srv.hints import refusal_hint
 from pop3srv.inbox import CLOSE_TIMEOUT, Inbox
 from pop3srv.netaddr import host_of, hostport
 from pop3srv.netaddr import is_loopback_peer as is_loopback
@@ -110,7 +111,8 @@ class ConnectionHandler:
                         self.deps.failures.connection_refused(peer, str(exc))
                     return
             refusal = self.admission.refusal(host_of(peer))
-            if refusal is not None:
+            if refusal is not None:  # one line per address and minute (failures.py)
+                self.deps.failures.connection_refused(peer, refusal, refusal_hint(refusal))
                 outcome = await self._refuse(stream, refusal, is_tls=is_tls)
                 return
             with self.admission.admitted(host_of(peer)):
