@@ -167,7 +167,7 @@ class ConnectionHandler:
                 raise
             finally:
                 await session.release()
-                session_ended(record, outcome)
+                session_ended(record, outcome, registry.shutting_down.is_set())
 
     async def _loop(
         self, conn: Connection, session: Session, outbox: SocketOutbox, record: SessionRecord

@@ -66,3 +66,17 @@ def test_each_logged_in_session_ends_with_one_logout_line(tmp_path: Path) -> Non
     assert lines[2]["ended_by"].startswith("taken over by a new login from 127.0.0.1")
     assert len({line["session"] for line in lines}) == 4
     assert PASSWORD not in stderr
+
+
+def test_a_session_ended_by_shutdown_says_so(tmp_path: Path) -> None:
+    server = spawn_server(tmp_path, "--seed-welcome", POP3_LOG_FORMAT="json")
+    try:
+        waiting = log_in(server.plain)  # waiting for its next command at SIGTERM
+        stderr = server.stop()
+        waiting.sock.close()
+        waiting.file.close()
+    finally:
+        if server.alive():
+            server.kill()
+    (line,) = logouts(stderr)
+    assert (line["outcome"], line["ended_by"]) == ("timeout", "server shutting down")
