@@ -16,7 +16,7 @@ from pop3srv.failures import describe_location
 from pop3srv.logsetup import event
 from pop3srv.netaddr import hostport
 from pop3srv.runtime import Bound, default_location
-from pop3srv.storage.base import Location
+from pop3srv.storage.base import FolderLocation, Location
 from pop3srv.tls import describe_certificate
 
 log = logging.getLogger("pop3srv")
@@ -63,9 +63,11 @@ def announce(settings: Settings, bound: Bound, generated_secret: Path | None = N
     if "static" in providers:
         users = [settings.auth.user, *(u.name for u in settings.auth.users.values())]
         log.info("static logins: %s", ", ".join(repr(u) for u in users))
+    static = "static" in providers
     _mailbox(
-        "default mailbox" if "static" in providers else "default mailbox (static logins only)",
+        "default mailbox" if static else "default mailbox (static logins only)",
         default_location(settings),
+        check=static,  # no static logins: nobody reads it, a missing folder is no matter
     )
     resolver = mailbox_resolver(settings)
     for name, entry in settings.auth.mailboxes.items():
@@ -73,10 +75,30 @@ def announce(settings: Settings, bound: Bound, generated_secret: Path | None = N
     _listeners(settings, bound)
 
 
-def _mailbox(what: str, location: Location) -> None:
+def _mailbox(what: str, location: Location, *, check: bool = True) -> None:
     where = describe_location(location)
     kind = "S3" if "bucket" in where else "local folder"
     event(log, logging.INFO, f"{what}: {kind}", **where)
+    if check and isinstance(location, FolderLocation):
+        folder_warning(what, location.root / location.prefix.strip("/"))
+
+
+def folder_warning(what: str, folder: Path) -> None:
+    """A local mail folder that is missing (a typo in ``mail-dir`` serves an empty mailbox
+    without a word) or not a directory (every login fails): one WARNING each."""
+    if not folder.exists():
+        log.warning(
+            "%s: %s does not exist: logins see an empty mailbox until it is created; "
+            "check mail-dir",
+            what,
+            folder,
+        )
+    elif not folder.is_dir():
+        log.warning(
+            "%s: %s is not a directory: logins fail with -ERR [SYS/PERM]; check mail-dir",
+            what,
+            folder,
+        )
 
 
 def _listeners(settings: Settings, bound: Bound) -> None:

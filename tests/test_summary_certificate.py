@@ -1,6 +1,6 @@
-"""The start-up line naming a configured certificate, and the warning when it has expired
-or is about to (ops-6: before, only a reload said which certificate was served, and an
-expired one was served without a word)."""
+"""Start-up lines an operator needs (ops-6): the configured certificate, and a warning when it
+has expired or is about to (before, only a reload said which certificate was served, and an
+expired one was served without a word); a warning for a missing or non-directory mail folder."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 import trustme
 
 from pop3srv.config import Settings, load_settings
-from pop3srv.summary import configured_certificate
+from pop3srv.summary import configured_certificate, folder_warning
 from tests.conftest import server_env
 
 NOW = dt.datetime(2030, 6, 1, tzinfo=dt.UTC)
@@ -62,3 +62,23 @@ def test_an_expiring_or_expired_certificate_is_a_warning_saying_what_to_do(
     assert says in warning[1]
     assert "renew it, then reload" in warning[1]
     assert "PRIVATE KEY" not in caplog.text
+
+
+def test_a_missing_or_non_directory_mail_folder_is_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A typo in mail-dir served an empty mailbox without a word (ops-6)."""
+    caplog.set_level(logging.INFO)
+    folder_warning("default mailbox", tmp_path / "mial")
+    (tmp_path / "file").write_text("")
+    folder_warning("mailbox 'work'", tmp_path / "file")
+    (tmp_path / "mail").mkdir()
+    folder_warning("default mailbox", tmp_path / "mail")
+    missing, not_dir = lines(caplog)
+    assert missing == (
+        logging.WARNING,
+        f"default mailbox: {tmp_path / 'mial'} does not exist: logins see an empty mailbox "
+        "until it is created; check mail-dir",
+    )
+    assert not_dir[0] == logging.WARNING
+    assert "is not a directory: logins fail with -ERR [SYS/PERM]" in not_dir[1]
