@@ -75,6 +75,17 @@ class MaildropLocks:
             return None
         return Held(mailbox, lease)
 
+    async def confirm(self, held: Held) -> bool:
+        """Whether ``held`` is still this session's lock, checked with S3 for a lease (a
+        replica frozen past its lease may have lost it to another replica); the local lock
+        cannot be lost while the session lives."""
+        if held.remote is None or self.remote is None:
+            return True
+        if await self.remote.confirm(held.remote):
+            return True
+        log.warning("maildrop lock no longer held at QUIT; the session's deletions are dropped")
+        return False
+
     async def release(self, held: Held, record: SessionRecord) -> None:
         # The S3 lease first: a login waiting for the local lock then finds it free too.
         if held.remote is not None and self.remote is not None:
