@@ -11,6 +11,7 @@ replaced a listed message under the same name is never deleted unseen."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 
 import trio
@@ -19,6 +20,7 @@ from pop3srv.metrics import Metrics
 from pop3srv.protocol import events as ev
 from pop3srv.storage.base import MessageStore, StoreError
 
+log = logging.getLogger(__name__)
 COMMIT_TIMEOUT = 120.0
 #: deletions between two checks that the session still holds its maildrop lock
 COMMIT_BATCH = 1000
@@ -48,6 +50,12 @@ async def commit(
             except StoreError:
                 return ev.Err(NOT_REMOVED, "SYS/TEMP")
             metrics.messages_deleted_total.inc(len(result.deleted))
+            if result.changed:
+                log.warning(
+                    "%d messages marked for deletion were replaced since login (same name, "
+                    "new content) and are kept",
+                    len(result.changed),
+                )
             if result.failed:
                 return ev.Err(NOT_REMOVED, "SYS/TEMP")
         return ev.Ok(f"pop3srv signing off ({total - len(keys)} messages left)")
