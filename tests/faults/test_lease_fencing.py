@@ -51,3 +51,38 @@ async def test_confirm_renews_a_held_lease_and_refuses_a_released_one(
     await locks.release(lease)
     assert not await locks.confirm(lease)
     assert await locks.acquire(location, "s2", _never) is not None
+
+
+async def test_a_lease_yielded_to_a_takeover_request_is_not_confirmed(
+    s3_server: S3Server, bucket: str, pool: S3Pool
+) -> None:
+    """The idle session was ended for a login on another replica while its QUIT came in: the
+    QUIT must not commit (the other login is about to get the mailbox)."""
+    holder = S3Locks(pool, lease=60)
+    other = S3Locks(pool, lease=60)
+    location = s3_server.location(bucket, "inbox/")
+    asked: list[str] = []
+
+    def idle(peer: str) -> bool:
+        asked.append(peer)
+        return True
+
+    lease = await holder.acquire(location, "s1", _never, on_wanted=idle)
+    assert lease is not None
+    got: list[object] = []
+    async with trio.open_nursery() as nursery:
+        await nursery.start(holder.run)
+
+        async def take() -> None:
+            got.append(await other.acquire(location, "s9", _never, requester="192.0.2.1:5"))
+
+        nursery.start_soon(take)
+        while not lease.yielded:
+            await trio.sleep(0.05)
+        assert asked == ["192.0.2.1:5"]
+        assert not await holder.confirm(lease)
+        await holder.release(lease)  # the ended session lets go
+        while not got:
+            await trio.sleep(0.05)
+        nursery.cancel_scope.cancel()
+    assert got[0] is not None
