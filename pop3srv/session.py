@@ -50,7 +50,12 @@ class Session:
         self._login: Opened | None = None
         self._locks = deps.locks or MaildropLocks(deps.registry, metrics=deps.metrics)
         self._gate = Gate(
-            deps.authenticator, deps.penalty, deps.logins, deps.metrics, deps.failures
+            deps.authenticator,
+            deps.penalty,
+            deps.logins,
+            deps.metrics,
+            deps.failures,
+            deps.mailbox_name,
         )
         self._bad_commands = 0
         self._auth_failures = 0
