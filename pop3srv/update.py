@@ -40,6 +40,7 @@ async def commit(
     ``confirm`` says the maildrop is still locked; the QUIT reply."""
     if not keys:
         return ev.Ok("pop3srv signing off")
+    removed = 0
     with trio.move_on_after(COMMIT_TIMEOUT):
         for start in range(0, len(keys), COMMIT_BATCH):
             if confirm is not None and not await confirm():
@@ -50,6 +51,7 @@ async def commit(
             except StoreError:
                 return ev.Err(NOT_REMOVED, "SYS/TEMP")
             metrics.messages_deleted_total.inc(len(result.deleted))
+            removed += len(result.deleted)
             if result.changed:
                 log.warning(
                     "%d messages marked for deletion were replaced since login (same name, "
@@ -59,4 +61,11 @@ async def commit(
             if result.failed:
                 return ev.Err(NOT_REMOVED, "SYS/TEMP")
         return ev.Ok(f"pop3srv signing off ({total - len(keys)} messages left)")
+    log.warning(
+        "QUIT commit stopped after %g seconds: %d of %d marked messages removed, the rest "
+        "stay (the store is too slow or not answering)",
+        COMMIT_TIMEOUT,
+        removed,
+        len(keys),
+    )
     return ev.Err(NOT_REMOVED, "SYS/TEMP")
