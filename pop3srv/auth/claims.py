@@ -14,7 +14,6 @@ check-config refuses that for the ``mailboxes`` table; claims arrive at login.""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +21,9 @@ from pathlib import Path
 from pop3srv.auth.base import AuthFailed
 from pop3srv.config import MailboxEntry
 from pop3srv.storage.base import (
+    BUCKET_NAME,
+    KEY_TEXT,
+    REGION_NAME,
     DemoLocation,
     EmptyLocation,
     FolderLocation,
@@ -40,13 +42,6 @@ BUCKET_CLAIMS = (
     "prefix",
 )
 TEXT_CLAIMS = (*BUCKET_CLAIMS, "provider", "mailbox")
-#: the characters of S3 bucket names (older us-east-1 buckets: capitals, ``_``, up to 255);
-#: a space, ``?``, ``#`` or ``/`` would change the store client's request line
-BUCKET_NAME = re.compile(r"[A-Za-z0-9._-]{1,255}")
-#: botocore's rule for region names
-REGION_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
-#: AWS keys and session tokens: printable ASCII without spaces (they go into HTTP headers)
-KEY_TEXT = re.compile(r"[!-~]*")
 
 
 class MalformedClaims(AuthFailed):

@@ -7,6 +7,7 @@ Every store-specific failure is translated into one of the errors below before i
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,6 +128,15 @@ class S3Credentials:
     access_key_id: str
     secret_access_key: str = field(repr=False)
     session_token: str | None = field(default=None, repr=False)
+
+
+#: the characters of S3 bucket names (older us-east-1 buckets: capitals, ``_``, up to 255);
+#: a space, ``?``, ``#`` or ``/`` would change the store client's request line
+BUCKET_NAME = re.compile(r"[A-Za-z0-9._-]{1,255}")
+#: botocore's rule for region names
+REGION_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+#: AWS keys and session tokens: printable ASCII without spaces (they go into HTTP headers)
+KEY_TEXT = re.compile(r"[!-~]*")
 
 
 @dataclass(frozen=True)
