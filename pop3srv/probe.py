@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 
 from pop3srv.auth.factory import mailbox_resolver
 from pop3srv.config import Settings
@@ -21,8 +19,8 @@ from pop3srv.netaddr import safe_url
 from pop3srv.runtime import default_location
 from pop3srv.storage.base import S3Location
 from pop3srv.storage.pool import PoolSettings, client_config
+from pop3srv.tls import check_pem_pair
 
-EXPIRY_WARNING = datetime.timedelta(days=14)
 PROBE_POOL = PoolSettings(threads=1, max_connections=1, connect_timeout=3, read_timeout=5)
 HTTP_TIMEOUT = 5.0
 _DENIED = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken",
@@ -66,32 +64,7 @@ def probe_tls(settings: Settings, now: datetime.datetime) -> list[ProbeResult]:
         except OSError as e:
             problem = f"cannot read {e.filename}: {e.strerror}"
             return [ProbeResult("tls", "certificate", "error", problem)]
-    return [ProbeResult("tls", what, *_pem_check(cert_pem, key_pem, now))]
-
-
-def _pem_check(cert_pem: bytes, key_pem: bytes, now: datetime.datetime) -> tuple[str, str]:
-    """(level, message) for a certificate and key pair."""
-    try:
-        cert = x509.load_pem_x509_certificate(cert_pem)
-    except ValueError:
-        swapped = b"PRIVATE KEY-----" in cert_pem
-        hint = " (it holds a private key: are certificate and key swapped?)" if swapped else ""
-        return "error", "no PEM certificate" + hint
-    try:
-        key = serialization.load_pem_private_key(key_pem, password=None)
-    except (ValueError, TypeError):
-        return "error", "no unencrypted PEM private key"
-    der = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    if cert.public_key().public_bytes(*der) != key.public_key().public_bytes(*der):
-        return "error", "the private key does not match the certificate"
-    start, until = cert.not_valid_before_utc, cert.not_valid_after_utc
-    subject = cert.subject.rfc4514_string() or "(no subject)"
-    if now > until:
-        return "error", f"{subject} expired on {until:%Y-%m-%d}"
-    if now < start:
-        return "error", f"{subject} is not valid before {start:%Y-%m-%d}"
-    level = "warning" if until - now < EXPIRY_WARNING else "ok"
-    return level, f"{subject} valid until {until:%Y-%m-%d}"
+    return [ProbeResult("tls", what, *check_pem_pair(cert_pem, key_pem, now))]
 
 
 # --- S3 ----------------------------------------------------------------------------------------

@@ -17,12 +17,11 @@ from pop3srv.logsetup import event
 from pop3srv.netaddr import hostport
 from pop3srv.runtime import Bound, default_location
 from pop3srv.storage.base import FolderLocation, Location
-from pop3srv.tls import describe_certificate
+from pop3srv.tls import EXPIRY_WARNING, describe_certificate
 
 log = logging.getLogger("pop3srv")
 
 #: a configured certificate this close to its end is a warning at start-up
-EXPIRY_WARNING = dt.timedelta(days=14)
 
 #: the keys each login method reads (a key read by any active method is in use)
 METHOD_KEYS = {

@@ -3,6 +3,7 @@ or from a self-signed one generated once into ``state-dir/tls/``."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import ipaddress
 import os
@@ -35,6 +36,8 @@ TLS12_CIPHERS = ":".join(
     ]
 )
 RENEW_BEFORE = dt.timedelta(days=30)
+#: a configured certificate this close to its end is warned about (check-config, start-up)
+EXPIRY_WARNING = dt.timedelta(days=14)
 
 
 class TlsSetupError(Exception):
@@ -72,8 +75,40 @@ def server_context(cert: Path, key: Path) -> ssl.SSLContext:
     try:
         context.load_cert_chain(cert, key)
     except (OSError, ssl.SSLError) as exc:
-        raise TlsSetupError(f"cannot load certificate {cert} with key {key}: {exc}") from exc
+        why = str(exc)
+        if isinstance(exc, ssl.SSLError):  # OpenSSL says "PEM lib": say what is wrong instead
+            with contextlib.suppress(OSError):
+                pem = cert.read_bytes(), key.read_bytes()
+                level, message = check_pem_pair(*pem, dt.datetime.now(dt.UTC))
+                why = message if level == "error" else why
+        raise TlsSetupError(f"cannot load certificate {cert} with key {key}: {why}") from exc
     return context
+
+
+def check_pem_pair(cert_pem: bytes, key_pem: bytes, now: dt.datetime) -> tuple[str, str]:
+    """(level: ok, warning or error; message) for a certificate and key pair: unusable,
+    swapped, mismatched, expired or not yet valid (error), expiring within ``EXPIRY_WARNING``."""
+    try:
+        cert = x509.load_pem_x509_certificate(cert_pem)
+    except ValueError:
+        swapped = b"PRIVATE KEY-----" in cert_pem
+        hint = " (it holds a private key: are certificate and key swapped?)" if swapped else ""
+        return "error", "no PEM certificate" + hint
+    try:
+        key = serialization.load_pem_private_key(key_pem, password=None)
+    except (ValueError, TypeError):
+        return "error", "no unencrypted PEM private key"
+    der = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    if cert.public_key().public_bytes(*der) != key.public_key().public_bytes(*der):
+        return "error", "the private key does not match the certificate"
+    start, until = cert.not_valid_before_utc, cert.not_valid_after_utc
+    subject = cert.subject.rfc4514_string() or "(no subject)"
+    if now > until:
+        return "error", f"{subject} expired on {until:%Y-%m-%d}"
+    if now < start:
+        return "error", f"{subject} is not valid before {start:%Y-%m-%d}"
+    level = "warning" if until - now < EXPIRY_WARNING else "ok"
+    return level, f"{subject} valid until {until:%Y-%m-%d}"
 
 
 def describe_certificate(pem: bytes | None) -> str:

@@ -38,3 +38,31 @@ def test_mismatched_pair_is_a_clear_setup_error(tmp_path: Path) -> None:
     two.private_key_pem.write_to_path(str(tmp_path / "b.key"))
     with pytest.raises(TlsSetupError, match="cannot load certificate"):
         server_context(tmp_path / "a.crt", tmp_path / "b.key")
+
+
+@pytest.mark.parametrize(
+    ("cert_is", "key_is", "said"),
+    [
+        ("cert", "junk", "no unencrypted PEM private key"),
+        ("key", "cert", "no PEM certificate (it holds a private key: are certificate and key"),
+        ("cert", "other key", "the private key does not match the certificate"),
+    ],
+)
+def test_an_unusable_pair_says_what_is_wrong_not_pem_lib(
+    tmp_path: Path, cert_is: str, key_is: str, said: str
+) -> None:
+    """ops-6: a reload with a key file that was not PEM logged OpenSSL's "[SSL] PEM lib"."""
+    ca = trustme.CA()
+    one, two = ca.issue_cert("a.example"), ca.issue_cert("b.example")
+    pems = {
+        "cert": one.cert_chain_pems[0].bytes(),
+        "key": one.private_key_pem.bytes(),
+        "other key": two.private_key_pem.bytes(),
+        "junk": b"not a key\n",
+    }
+    (tmp_path / "c.pem").write_bytes(pems[cert_is])
+    (tmp_path / "k.pem").write_bytes(pems[key_is])
+    with pytest.raises(TlsSetupError) as raised:
+        server_context(tmp_path / "c.pem", tmp_path / "k.pem")
+    assert said in str(raised.value)
+    assert "PEM lib" not in str(raised.value)
