@@ -102,7 +102,10 @@ def register(app: Quart, ctx: AdminContext) -> None:
             lambda record: mailbox in (record.mailbox, visible(record.mailbox))
         )
         deps.metrics.admin_sessions_ended_total.inc(len(ended))
-        deps.audit.record("kick", admin_address(), f"mailbox {mailbox}", detail=" ".join(ended))
+        outcome, detail = ("ok", " ".join(ended)) if ended else ("none", "no live session")
+        deps.audit.record(
+            "kick", admin_address(), f"mailbox {mailbox}", outcome=outcome, detail=detail
+        )
         return jsonify({"mailbox": mailbox, "ended": ended})
 
     @app.post("/api/tokens")

@@ -124,7 +124,10 @@ def register_host_check(app: Quart, ctx: AdminContext) -> None:
 
 def host_allowed(host: str, allowed: frozenset[str]) -> bool:
     """Whether a Host header value (``name``, ``name:port``, ``[v6]:port``) is allowed."""
-    name = urlsplit(f"//{host}").hostname if host.count(":") <= 1 or "]" in host else host
+    try:  # "[x" and "a]b" are not URLs (ValueError): a 500 and a traceback per request before
+        name = urlsplit(f"//{host}").hostname if host.count(":") <= 1 or "]" in host else host
+    except ValueError:
+        return False
     if not name:
         return False
     name = name.strip("[]").lower().rstrip(".")

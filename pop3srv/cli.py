@@ -31,6 +31,7 @@ from pop3srv.welcome import seed_if_empty
 
 log = logging.getLogger("pop3srv")
 EXIT_FAILED = 1
+EXIT_INVALID = 2  # as `check-config` and an invalid key: systemd does not restart on it
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -106,7 +107,10 @@ def _serve_command(args: argparse.Namespace) -> int:
         runtime = build_runtime(settings)
     except (TlsSetupError, ProxyConfigError) as exc:
         return _fail(str(exc), settings)
-    except StateDirError as exc:
+    except StateDirError as exc:  # exit 2 like any invalid key: restarting cannot mend it
+        if settings.log_format == "json":
+            _fail(f"config error: {exc}", settings)
+            return EXIT_INVALID
         return config.report_problems([str(exc)])
     _warn_about_defaults(settings, seed=args.seed_welcome)
     _tune_gc()

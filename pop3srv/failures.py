@@ -1,7 +1,8 @@
 """Why a login or a store operation failed, told to the operator in one line each.
 
 * a store failure: one WARNING with the session, peer, user, mailbox (bucket, prefix, region,
-  endpoint or folder), the store operation and the S3 error code and HTTP status; identical
+  endpoint or folder), the store operation, the S3 error code and HTTP status and, for the
+  codes an operator can act on, a ``hint`` naming the key or policy to check (``hints``); identical
   failures (same mailbox, operation, error) within ``window`` seconds are counted and reported
   in one ``repeated`` line instead;
 * a failed login: one INFO with the peer, user, POP3 method and the reason class;
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 
 import trio
 
+from pop3srv.hints import store_hint
 from pop3srv.logsetup import FieldValue, event
 from pop3srv.netaddr import client_group, host_of
 from pop3srv.storage.base import (
@@ -90,6 +92,7 @@ class FailureLog:
             peer=who.peer,
             user=safe_user(who.user),
             **fields,
+            hint=store_hint(detail["code"], detail["status"]),  # what to do (hints.py)
         )
 
     def delete_incomplete(self, result: DeleteResult, who: Who, location: Location) -> None:
@@ -108,14 +111,14 @@ class FailureLog:
             code=",".join(result.codes) or None,
         )
 
-    def connection_refused(self, peer: str, reason: str) -> None:
+    def connection_refused(self, peer: str, reason: str, hint: str | None = None) -> None:
         """A connection ended before its session (PROXY protocol: untrusted, bad header); the
         same refusal from the same address (IPv6: network) is counted, not repeated, within a
         window; the first line names the exact peer."""
         address = client_group(host_of(peer), self.ipv6_prefix_length)
         fields: dict[str, FieldValue] = {"address": address, "reason": reason}
         if self._admit(("refused", *fields.values()), "connection refused", fields):
-            event(log, logging.INFO, "connection refused", peer=peer, reason=reason)
+            event(log, logging.INFO, "connection refused", peer=peer, reason=reason, hint=hint)
 
     def login_failed(self, who: Who, user: str, method: str, reason: str) -> None:
         login_line(log, "login failed", who, user, method, reason=reason)

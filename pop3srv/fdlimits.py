@@ -22,8 +22,9 @@ log = logging.getLogger(__name__)
 
 #: descriptors kept free for message files, S3/HTTP connections, logs and the listeners
 RESERVE = 64
-#: descriptors one POP3 connection may hold (its socket, and a message file or S3 connection)
-PER_POP3_CONNECTION = 2
+#: descriptors one POP3 connection may hold: its socket and, on the folder store, the mailbox
+#: directory, its ``flock``-ed handle (pop3srv.locks) and a message file (S3: one connection)
+PER_POP3_CONNECTION = 4
 ADMIN_MIN, ADMIN_MAX = 16, 256
 CAPACITY_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 BACKOFF_FIRST, BACKOFF_MAX = 0.1, 5.0

@@ -1,5 +1,7 @@
-"""Maildrop locks: one session per mailbox. Always in this process (the registry); with
-``lock: s3`` also across replicas for S3 mailboxes (``storage.s3lock``).
+"""Maildrop locks: one session per mailbox. Always in this process (the registry); for a
+mail folder also across processes on the host (``flock`` on the mailbox directory, so two
+servers started on one mail-dir never serve a folder twice at once); with ``lock: s3`` also
+across replicas for S3 mailboxes (``storage.s3lock``).
 
 Takeover (``lock-takeover``, on by default): a login that finds its mailbox held by a session
 that is idle between commands ends that session (nothing committed: its DELE marks are dropped,
@@ -12,14 +14,16 @@ releases the lock (``S3Locks.watch``).
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 from dataclasses import dataclass
 
 import trio
 
 from pop3srv.metrics import Metrics
 from pop3srv.registry import SessionRecord, SessionRegistry
-from pop3srv.storage.base import Location, S3Location
+from pop3srv.storage.base import FolderLocation, Location, S3Location
 from pop3srv.storage.s3lease import S3Lease
 from pop3srv.storage.s3lock import S3Locks
 
@@ -35,6 +39,8 @@ class Held:
 
     mailbox: str
     remote: S3Lease | None = None
+    #: the mail folder's directory, ``flock``-ed while held (closing it lets go)
+    folder_fd: int | None = None
 
 
 class MaildropLocks:
@@ -57,6 +63,12 @@ class MaildropLocks:
         mailbox = location.lock_key
         if not await self._acquire_local(mailbox, record):
             return None
+        if isinstance(location, FolderLocation):
+            fd = await _lock_folder(location)
+            if fd == _BUSY:
+                self.registry.release_mailbox(mailbox, record)
+                return None
+            return Held(mailbox, folder_fd=fd)
         if self.remote is None or not isinstance(location, S3Location):
             return Held(mailbox)
         try:
@@ -75,11 +87,25 @@ class MaildropLocks:
             return None
         return Held(mailbox, lease)
 
+    async def confirm(self, held: Held) -> bool:
+        """Whether ``held`` is still this session's lock, checked with S3 for a lease (a
+        replica frozen past its lease may have lost it to another replica); the local lock
+        cannot be lost while the session lives."""
+        if held.remote is None or self.remote is None:
+            return True
+        if await self.remote.confirm(held.remote):
+            return True
+        log.warning("maildrop lock no longer held at QUIT; the session's deletions are dropped")
+        return False
+
     async def release(self, held: Held, record: SessionRecord) -> None:
         # The S3 lease first: a login waiting for the local lock then finds it free too.
         if held.remote is not None and self.remote is not None:
             with trio.CancelScope(shield=True), trio.move_on_after(RELEASE_TIMEOUT):
                 await self.remote.release(held.remote)
+        if held.folder_fd is not None:
+            fd, held.folder_fd = held.folder_fd, None
+            os.close(fd)  # the flock goes with it
         self.registry.release_mailbox(held.mailbox, record)
 
     async def _acquire_local(self, mailbox: str, record: SessionRecord) -> bool:
@@ -108,3 +134,34 @@ class MaildropLocks:
             self.metrics.lock_takeovers_total.labels(lock).inc()
         self.registry.end(holder, reason)
         return True
+
+
+_BUSY = -1  # _lock_folder: another process holds the folder
+
+
+async def _lock_folder(location: FolderLocation) -> int | None:
+    """The folder's directory, ``flock``-ed (waiting up to ``TAKEOVER_WAIT`` for a session of
+    another process to end); ``_BUSY`` if it does not; None when there is no folder to lock
+    (nothing delivered yet; a folder that cannot be opened fails at the store's own check)."""
+    path = location.root.joinpath(*(p for p in location.prefix.split("/") if p not in ("", ".")))
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        with trio.move_on_after(TAKEOVER_WAIT):
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    await trio.sleep(POLL)
+                    continue
+                except OSError:  # a file system without flock: this process's lock only
+                    pass
+                return fd
+    except BaseException:  # cancelled while waiting (a kick): nothing held
+        os.close(fd)
+        raise
+    os.close(fd)
+    log.info("mail folder %s is held by a session of another process", path)
+    return _BUSY

@@ -4,7 +4,7 @@ message stream it hands out. The session opens its store through it (``opening.p
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from typing import Any
 
 from pop3srv.failures import FailureLog, Who
@@ -44,9 +44,11 @@ class LoggedStore:
     def stream(self, key: str, *, first_chunk: int | None = None) -> AsyncGenerator[bytes, None]:
         return _LoggedStream(self._store.stream(key, first_chunk=first_chunk), self._failed)
 
-    async def delete(self, keys: Sequence[str]) -> DeleteResult:
+    async def delete(
+        self, keys: Sequence[str], *, expected: Mapping[str, str] | None = None
+    ) -> DeleteResult:
         try:
-            result = await self._store.delete(keys)
+            result = await self._store.delete(keys, expected=expected)
         except StoreError as exc:
             self._failed(exc, "delete")
             raise

@@ -6,6 +6,7 @@ failure log records refusals."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import trio
@@ -17,6 +18,7 @@ from pop3srv.failures import FailureLog, Who, login_line
 from pop3srv.metrics import Metrics
 from pop3srv.netaddr import host_of
 from pop3srv.protocol import events as ev
+from pop3srv.storage.base import Location
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,8 @@ class Gate:
     slots: LoginSlots
     metrics: Metrics
     failures: FailureLog = field(default_factory=FailureLog)
+    #: what the log calls a mailbox: as ``pop3srv sessions`` and ``kick --mailbox`` name it
+    mailbox_name: Callable[[Location], str] = field(default=lambda location: location.lock_key)
 
     async def log_in(
         self, user: str, password: str, method: str, context: LoginContext, who: Who | None = None
@@ -69,7 +73,7 @@ class Gate:
             user,
             method,
             provider=principal.method,
-            mailbox=principal.mailbox,
+            mailbox=self.mailbox_name(principal.location),
             token=principal.token_id,
         )
         return principal

@@ -92,3 +92,9 @@ class Maildrop:
     def marked_keys(self) -> list[str]:
         """Store keys of the marked messages: what QUIT deletes."""
         return [self._entries[n - 1].info.key for n in sorted(self._deleted)]
+
+    def marked_etags(self) -> dict[str, str]:
+        """The listed identity (``MessageInfo.etag``) of each marked message that has one:
+        QUIT deletes a message only while it is still that one."""
+        marked = (self._entries[n - 1].info for n in sorted(self._deleted))
+        return {info.key: info.etag for info in marked if info.etag}

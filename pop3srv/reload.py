@@ -13,21 +13,21 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable
-from dataclasses import fields, replace
+from dataclasses import replace
 
 from pop3srv.auth.factory import build_authenticator
 from pop3srv.auth.generated import keep_generated_secret
-from pop3srv.config import ConfigError, Settings
+from pop3srv.config import ConfigError, Settings, flat
+from pop3srv.config.schema import KEYS
 from pop3srv.logsetup import event
 from pop3srv.runtime import Runtime, default_location, tls_context
 from pop3srv.tls import TlsSetupError, describe_certificate
 
 log = logging.getLogger("pop3srv.reload")
 
-#: the ``auth`` fields a reload applies
+#: the ``auth`` fields a reload applies, and their keys
 TABLES = ("users", "mailboxes", "jwt_secrets")
-#: settings fields whose key has another name
-KEY_NAMES = {"providers": "auth-providers", "penalty": "login-penalty", "log_format": "log-format"}
+APPLIED_KEYS = frozenset({"users", "mailboxes", "jwt-secrets"})
 
 
 def reload(runtime: Runtime, load: Callable[[], Settings]) -> bool:
@@ -84,18 +84,11 @@ def _reload_tls(runtime: Runtime, new: Settings) -> None:
 
 
 def restart_only_changes(old: Settings, new: Settings) -> list[str]:
-    """The settings sections (``auth`` fields) that differ and a reload does not apply."""
-    changed = []
-    for section in fields(old):
-        name = section.name
-        if name in ("sources", "warnings", "tls"):
-            continue
-        before, after = getattr(old, name), getattr(new, name)
-        if name == "auth":
-            before = replace(before, **{t: getattr(after, t) for t in TABLES})
-            changed += [
-                f.name for f in fields(before) if getattr(before, f.name) != getattr(after, f.name)
-            ]
-        elif before != after:
-            changed.append(name)
-    return [KEY_NAMES.get(name, name.replace("_", "-")) for name in changed]
+    """The keys whose value differs and that a reload does not apply (in the schema's order;
+    the ``tls`` keys and the tables are applied)."""
+    before, after = flat(old), flat(new)
+    return [
+        name
+        for name, value in before.items()
+        if name not in APPLIED_KEYS and KEYS[name].path[0] != "tls" and after[name] != value
+    ]

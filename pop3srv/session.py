@@ -50,7 +50,12 @@ class Session:
         self._login: Opened | None = None
         self._locks = deps.locks or MaildropLocks(deps.registry, metrics=deps.metrics)
         self._gate = Gate(
-            deps.authenticator, deps.penalty, deps.logins, deps.metrics, deps.failures
+            deps.authenticator,
+            deps.penalty,
+            deps.logins,
+            deps.metrics,
+            deps.failures,
+            deps.mailbox_name,
         )
         self._bad_commands = 0
         self._auth_failures = 0
@@ -249,10 +254,16 @@ class Session:
         self._deps.registry.update(self._record, state="UPDATE")
         if self._readahead is not None:
             self._readahead.cancel()
-        login = self._login
-        keys = login.maildrop.marked_keys()
+        login, drop = self._login, self._login.maildrop
         with trio.CancelScope(shield=True):  # a commit in progress is never cut in half
-            reply = await commit(login.store, len(login.maildrop), keys, self._deps.metrics)
+            reply = await commit(
+                login.store,
+                len(drop),
+                drop.marked_keys(),
+                self._deps.metrics,
+                confirm=lambda: self._locks.confirm(login.held),
+                expected=drop.marked_etags(),
+            )
             await self.release()  # before the reply: a client reconnecting at once gets in
         await out.send(reply)
         return Action.CLOSE

@@ -11,6 +11,7 @@ renamed into place, never by rewriting an existing file.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
 import stat
@@ -30,21 +31,36 @@ def ensure_private_dir(path: Path) -> Path:
     except FileExistsError:
         pass
     except OSError as exc:
-        raise StateDirError(f"state-dir: cannot create {path}: {exc.strerror}") from exc
+        raise cannot("create", path, exc) from exc
     check_trusted(path)
     return path
 
 
 def check_trusted(path: Path) -> None:
-    """Refuse ``path`` unless it belongs to this process's user (or root) and no other user
-    may write it (a missing path is fine: it will be created)."""
+    """Refuse the directory ``path`` unless it is one, belongs to this process's user (or
+    root) and no other user may write it (a missing path is fine: it will be created)."""
     try:
         st = os.lstat(path)
+        if stat.S_ISLNK(st.st_mode):
+            st = os.stat(path)  # a symlinked state-dir is allowed if its target is trusted
     except FileNotFoundError:
         return
-    if stat.S_ISLNK(st.st_mode):
-        st = os.stat(path)  # a symlinked state-dir is allowed if its target is trusted
+    except OSError as exc:  # a file where a folder of the path belongs, no permission, ...
+        raise cannot("use", path, exc) from exc
+    if not stat.S_ISDIR(st.st_mode):
+        raise StateDirError(f"state-dir: {path} is not a directory; choose another state-dir")
     _check(path, st)
+
+
+def cannot(verb: str, path: Path, exc: OSError) -> StateDirError:
+    """The one line for a state-dir the system refuses: what, why, and what to do (for a
+    permission problem, as which user: a container's volume is often root's)."""
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        advice = (f"this server runs as uid {os.geteuid()}: make it (or its parent) writable "
+                  "by that user, or choose another state-dir")  # fmt: skip
+    else:
+        advice = "choose another state-dir"
+    return StateDirError(f"state-dir: cannot {verb} {path}: {exc.strerror}; {advice}")
 
 
 def read_private(path: Path) -> str | None:

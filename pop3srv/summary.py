@@ -3,8 +3,12 @@ unused (one warning), where each mailbox is stored, the listeners and the admin 
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import logging
 from pathlib import Path
+
+from cryptography import x509
 
 from pop3srv.auth.factory import mailbox_resolver
 from pop3srv.config import Settings
@@ -12,9 +16,13 @@ from pop3srv.failures import describe_location
 from pop3srv.logsetup import event
 from pop3srv.netaddr import hostport
 from pop3srv.runtime import Bound, default_location
-from pop3srv.storage.base import Location
+from pop3srv.storage.base import FolderLocation, Location
+from pop3srv.tls import describe_certificate
 
 log = logging.getLogger("pop3srv")
+
+#: a configured certificate this close to its end is a warning at start-up
+EXPIRY_WARNING = dt.timedelta(days=14)
 
 #: the keys each login method reads (a key read by any active method is in use)
 METHOD_KEYS = {
@@ -55,9 +63,11 @@ def announce(settings: Settings, bound: Bound, generated_secret: Path | None = N
     if "static" in providers:
         users = [settings.auth.user, *(u.name for u in settings.auth.users.values())]
         log.info("static logins: %s", ", ".join(repr(u) for u in users))
+    static = "static" in providers
     _mailbox(
-        "default mailbox" if "static" in providers else "default mailbox (static logins only)",
+        "default mailbox" if static else "default mailbox (static logins only)",
         default_location(settings),
+        check=static,  # no static logins: nobody reads it, a missing folder is no matter
     )
     resolver = mailbox_resolver(settings)
     for name, entry in settings.auth.mailboxes.items():
@@ -65,10 +75,30 @@ def announce(settings: Settings, bound: Bound, generated_secret: Path | None = N
     _listeners(settings, bound)
 
 
-def _mailbox(what: str, location: Location) -> None:
+def _mailbox(what: str, location: Location, *, check: bool = True) -> None:
     where = describe_location(location)
     kind = "S3" if "bucket" in where else "local folder"
     event(log, logging.INFO, f"{what}: {kind}", **where)
+    if check and isinstance(location, FolderLocation):
+        folder_warning(what, location.root / location.prefix.strip("/"))
+
+
+def folder_warning(what: str, folder: Path) -> None:
+    """A local mail folder that is missing (a typo in ``mail-dir`` serves an empty mailbox
+    without a word) or not a directory (every login fails): one WARNING each."""
+    if not folder.exists():
+        log.warning(
+            "%s: %s does not exist: logins see an empty mailbox until it is created; "
+            "check mail-dir",
+            what,
+            folder,
+        )
+    elif not folder.is_dir():
+        log.warning(
+            "%s: %s is not a directory: logins fail with -ERR [SYS/PERM]; check mail-dir",
+            what,
+            folder,
+        )
 
 
 def _listeners(settings: Settings, bound: Bound) -> None:
@@ -88,3 +118,31 @@ def _listeners(settings: Settings, bound: Bound) -> None:
         log.info("admin app off (admin-port 0)")
     if bound.self_signed_cert:
         log.info("TLS certificate (self-signed): %s", bound.self_signed_cert)
+    elif settings.tls.configured and (bound.tls or bound.plain):
+        configured_certificate(settings)
+
+
+def configured_certificate(settings: Settings, now: dt.datetime | None = None) -> None:
+    """Which configured certificate is served (as a reload says it), and a warning when it
+    has expired or expires within ``EXPIRY_WARNING``: clients refuse it then."""
+    tls = settings.tls
+    where = "tls-cert" if tls.cert_pem is not None else str(tls.cert_path)
+    pem = tls.cert_pem.encode() if tls.cert_pem is not None else None
+    if pem is None and tls.cert_path is not None:
+        with contextlib.suppress(OSError):
+            pem = tls.cert_path.read_bytes()
+    log.info("TLS certificate: %s from %s", describe_certificate(pem), where)
+    try:
+        until = x509.load_pem_x509_certificate(pem or b"").not_valid_after_utc
+    except ValueError:
+        return
+    left = until - (now or dt.datetime.now(dt.UTC))
+    if left < EXPIRY_WARNING:
+        when = f"expired on {until:%Y-%m-%d}" if left.total_seconds() <= 0 else (
+            f"expires on {until:%Y-%m-%d} (in {left.days} days)")  # fmt: skip
+        log.warning(
+            "TLS certificate %s %s: mail clients refuse it; renew it, then reload "
+            "(systemctl reload pop3srv, or SIGHUP)",
+            where,
+            when,
+        )

@@ -16,6 +16,7 @@ import trio
 
 from pop3srv.admission import Admission, TransportLimits
 from pop3srv.auth.base import LoginContext
+from pop3srv.hints import refusal_hint
 from pop3srv.inbox import CLOSE_TIMEOUT, Inbox
 from pop3srv.netaddr import host_of, hostport
 from pop3srv.netaddr import is_loopback_peer as is_loopback
@@ -26,6 +27,7 @@ from pop3srv.proxied import ProxyGate, ProxyRefused
 from pop3srv.registry import SessionRecord
 from pop3srv.retrieval import StreamAborted
 from pop3srv.session import Action, Session, SessionDeps, SessionPolicy
+from pop3srv.sessionlog import session_ended
 from pop3srv.tls import foreign_protocol
 
 __all__ = ["ConnectionHandler", "TransportLimits", "is_loopback"]
@@ -41,6 +43,8 @@ UNCHECKED_COMMANDS = 16
 #: commands that may wait long (login delays, the HTTP callback, QUIT's deletions): the
 #: replies held for the pipelined commands before them are sent first
 WAITING_COMMANDS = (ev.Pass, ev.Auth, ev.AuthResponse, ev.Quit)
+#: a connection ending under the session: the ``dropped`` outcome
+DROPPED = (Closed, trio.BrokenResourceError, trio.ClosedResourceError, trio.TooSlowError)
 
 
 class ForeignProtocol(Exception):
@@ -107,7 +111,8 @@ class ConnectionHandler:
                         self.deps.failures.connection_refused(peer, str(exc))
                     return
             refusal = self.admission.refusal(host_of(peer))
-            if refusal is not None:
+            if refusal is not None:  # one line per address and minute (failures.py)
+                self.deps.failures.connection_refused(peer, refusal, refusal_hint(refusal))
                 outcome = await self._refuse(stream, refusal, is_tls=is_tls)
                 return
             with self.admission.admitted(host_of(peer)):
@@ -121,7 +126,7 @@ class ConnectionHandler:
         except ForeignProtocol as exc:  # closed before any greeting (or reply to STLS's +OK)
             outcome = "refused"
             self.deps.failures.connection_refused(peer, str(exc))
-        except (Closed, trio.BrokenResourceError, trio.ClosedResourceError, trio.TooSlowError):
+        except DROPPED:
             outcome = "dropped"
         except Exception:
             log.exception("connection from %s failed", peer)
@@ -149,13 +154,20 @@ class ConnectionHandler:
         with registry.session(peer, listener) as record:
             outbox = SocketOutbox(self, conn, record, stream)
             session = Session(conn, self.deps, self._policy(peer, is_tls), record)
+            outcome = "dropped"
             try:
                 with record.cancel_scope:
                     async with session.background():
-                        return await self._loop(conn, session, outbox, record)
-                return "taken_over" if record.ended_by else "kicked"
+                        outcome = await self._loop(conn, session, outbox, record)
+                        return outcome
+                outcome = "taken_over" if record.ended_by else "kicked"
+                return outcome
+            except Exception as exc:
+                outcome = "dropped" if isinstance(exc, DROPPED) else "error"
+                raise
             finally:
                 await session.release()
+                session_ended(record, outcome, registry.shutting_down.is_set())
 
     async def _loop(
         self, conn: Connection, session: Session, outbox: SocketOutbox, record: SessionRecord

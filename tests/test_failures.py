@@ -62,6 +62,7 @@ def test_a_store_failure_is_one_warning_with_every_field(caplog: pytest.LogCaptu
         "operation": "list_objects_v2",
         "code": "AccessDenied",
         "status": 403,
+        "hint": "the IAM or bucket policy refuses it: see docs/iam.md for the permissions needed",
     }
     assert SECRET not in caplog.text
     assert "AKIAEXAMPLE" not in caplog.text

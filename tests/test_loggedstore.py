@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from contextlib import aclosing
 
 import pytest
@@ -36,7 +36,9 @@ class Failing:
         yield b"first"
         raise StoreUnavailable("cut")
 
-    async def delete(self, keys: Sequence[str]) -> DeleteResult:
+    async def delete(
+        self, keys: Sequence[str], *, expected: Mapping[str, str] | None = None
+    ) -> DeleteResult:
         return DeleteResult(deleted=(), failed=tuple(keys), codes=("AccessDenied",))
 
 

@@ -55,5 +55,5 @@ def test_a_reload_names_what_needs_a_restart(tmp_path: Path) -> None:
         "jwt-secret",
         "password",
         "auth-providers",
-        "limits",
+        "max-connections",  # the key, not its group (ops-6; was "limits")
     ]

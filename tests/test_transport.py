@@ -167,9 +167,9 @@ class _SlowDeleteStore:
     def __getattr__(self, name: str) -> object:
         return getattr(self.inner, name)
 
-    async def delete(self, keys: list[str]) -> object:
+    async def delete(self, keys: list[str], **conditions: object) -> object:
         await trio.sleep(30)
-        result = await self.inner.delete(keys)  # type: ignore[attr-defined]
+        result = await self.inner.delete(keys, **conditions)  # type: ignore[attr-defined]
         self.deleted.extend(keys)
         return result
 

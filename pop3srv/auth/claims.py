@@ -5,7 +5,12 @@ the server's ``mailboxes`` table (so the password carries no AWS secret).
 
 S3 keys fall back in one order: the entry's (or the claims') own keys, else the server's
 configured ``aws-access-key-id``/``aws-secret-access-key``/``aws-session-token``
-(``default_credentials``), else None: the AWS default credential chain."""
+(``default_credentials``), else None: the AWS default credential chain.
+
+Claims never name a prefix the server keeps for itself in every bucket (``reserved``: the
+``lock-prefix`` of the S3 locks and the token registry, the ``trash-prefix`` in trash mode):
+its users would read the registry and other mailboxes' locks or deleted mail, and DELE them.
+check-config refuses that for the ``mailboxes`` table; claims arrive at login."""
 
 from __future__ import annotations
 
@@ -16,6 +21,9 @@ from pathlib import Path
 from pop3srv.auth.base import AuthFailed
 from pop3srv.config import MailboxEntry
 from pop3srv.storage.base import (
+    BUCKET_NAME,
+    KEY_TEXT,
+    REGION_NAME,
     DemoLocation,
     EmptyLocation,
     FolderLocation,
@@ -53,6 +61,8 @@ class MailboxResolver:
     default_endpoint: str | None = None
     default_credentials: S3Credentials | None = None
     default_kms_endpoint: str | None = None
+    #: prefixes claims may not name, nor any prefix inside them (``lock-prefix``, trash)
+    reserved: tuple[str, ...] = ()
 
     def named(self, name: str) -> Location:
         entry = self.mailboxes.get(name)
@@ -90,8 +100,7 @@ class MailboxResolver:
             return DemoLocation()
         if provider not in ("", "s3"):
             raise MalformedClaims("unknown mailbox provider")
-        if not text.get("bucket"):
-            raise MalformedClaims("no bucket in the mailbox claims")
+        _check_bucket_claims(text, self.reserved)
         credentials = self.default_credentials
         if text.get("awsAccessKeyID") and text.get("awsSecretAccessKey"):
             credentials = S3Credentials(
@@ -105,6 +114,30 @@ class MailboxResolver:
             credentials=credentials,
             kms_endpoint_url=self.default_kms_endpoint,
         )
+
+
+def _check_bucket_claims(text: Mapping[str, str], reserved: tuple[str, ...]) -> None:
+    """``MalformedClaims`` unless the bucket claims can be used as they are: a bucket name,
+    a region name, keys without whitespace or control characters (they go into request lines
+    and headers of the store's S3 client), a prefix outside the ``reserved`` ones."""
+    if not text.get("bucket"):
+        raise MalformedClaims("no bucket in the mailbox claims")
+    if not BUCKET_NAME.fullmatch(text["bucket"]):
+        raise MalformedClaims("the mailbox claims' bucket is not an S3 bucket name")
+    if text.get("region") and not REGION_NAME.fullmatch(text["region"]):
+        raise MalformedClaims("the mailbox claims' region is not an AWS region name")
+    for name in ("awsAccessKeyID", "awsSecretAccessKey", "awsSessionToken"):
+        if not KEY_TEXT.fullmatch(text.get(name, "")):
+            raise MalformedClaims(f"the mailbox claims' {name} has spaces or control characters")
+    if _inside(text.get("prefix", ""), reserved):
+        raise MalformedClaims("the mailbox claims name the server's lock or trash prefix")
+
+
+def _inside(prefix: str, reserved: tuple[str, ...]) -> bool:
+    """Whether ``prefix`` is one of the ``reserved`` folders or inside one (``x``, ``x/`` and
+    ``/x/`` count as the same folder, as check-config has them)."""
+    folder = prefix.strip("/") + "/"
+    return any(held.strip("/") and folder.startswith(held.strip("/") + "/") for held in reserved)
 
 
 def _text_claims(claims: Mapping[str, object]) -> dict[str, str]:

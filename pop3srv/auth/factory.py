@@ -18,6 +18,8 @@ from pop3srv.storage.base import Location, S3Credentials
 
 
 def mailbox_resolver(settings: Settings) -> MailboxResolver:
+    s3 = settings.s3
+    reserved = (s3.lock_prefix, *((s3.trash_prefix,) if s3.delete_mode == "trash" else ()))
     return MailboxResolver(
         mailboxes=settings.auth.mailboxes,
         mail_dir=settings.store.mail_dir,
@@ -25,6 +27,7 @@ def mailbox_resolver(settings: Settings) -> MailboxResolver:
         default_endpoint=settings.s3.endpoint_url,
         default_credentials=server_credentials(settings),
         default_kms_endpoint=settings.s3.kms_endpoint_url,
+        reserved=reserved,
     )
 
 

@@ -50,6 +50,24 @@ class TokenRecord:
         return asdict(self)
 
 
+_TEXT_FIELDS = ("jti", "mailbox", "label", "minted_by")
+_TIME_FIELDS = ("created_at", "expires_at", "revoked_at")
+
+
+def _check_types(record: TokenRecord) -> None:
+    """``TypeError`` naming the first field of the wrong type: an ``expires_at`` of "x" made
+    every later mint fail in ``prune`` (a 500 with a traceback) instead of "malformed"."""
+    for name in _TEXT_FIELDS:
+        if not isinstance(getattr(record, name), str):
+            raise TypeError(name)
+    for name in _TIME_FIELDS:
+        value = getattr(record, name)
+        if not (value is None and name != "created_at") and (
+            isinstance(value, bool) or not isinstance(value, int | float)
+        ):
+            raise TypeError(name)
+
+
 @dataclass
 class LedgerState:
     tokens: dict[str, TokenRecord] = field(default_factory=dict)
@@ -81,15 +99,17 @@ class LedgerState:
     @classmethod
     def from_bytes(cls, data: bytes) -> LedgerState:
         """The state in ``data``; ``ValueError`` if it is not a registry document."""
-        document = json.loads(data)
+        try:
+            document = json.loads(data)
+        except RecursionError:  # nested too deeply: not ours (a 500 per mint before)
+            raise ValueError("not a pop3srv token registry (nested too deeply)") from None
         if not isinstance(document, dict) or document.get("format") != FORMAT:
             raise ValueError("not a pop3srv token registry (format 1)")
         try:
             tokens = {}
             for item in document.get("tokens", []):
                 record = TokenRecord(**{k: item[k] for k in TokenRecord.__dataclass_fields__})
-                if not isinstance(record.jti, str):
-                    raise TypeError("jti")
+                _check_types(record)
                 tokens[record.jti] = record
             versions = document.get("app_password_versions", {})
             return cls(tokens, {str(k): int(v) for k, v in versions.items()})

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import field
 from pathlib import Path
@@ -22,6 +23,8 @@ from pydantic import (
 )
 from pydantic.dataclasses import dataclass
 from pydantic_core import PydanticCustomError
+
+from pop3srv.storage.base import BUCKET_NAME, KEY_TEXT, REGION_NAME
 
 #: marks the text and path kinds: an environment value is taken as typed, never parsed
 VERBATIM = "verbatim"
@@ -149,6 +152,20 @@ Networks = Annotated[
 ]
 
 
+def _named(pattern: re.Pattern[str], what: str, *, secret: bool = False) -> AfterValidator:
+    """Unset, or text of the shape ``pattern`` (a secret's value is never shown)."""
+    message = ("is not " if secret else "{item!r} is not ") + what
+    return _check(lambda text: text is None or pattern.fullmatch(text) is not None, message)
+
+
+_BUCKET = _named(BUCKET_NAME, "an S3 bucket name (letters, digits, '.', '-', '_')")
+_REGION = _named(REGION_NAME, "an AWS region name (e.g. eu-west-1)")
+_KEY = _named(KEY_TEXT, "an AWS key (printable ASCII, no spaces)", secret=True)
+Bucket = Annotated[OptText, _BUCKET]
+Region = Annotated[OptText, _REGION]
+AwsKey = Annotated[OptText, _KEY]
+
+
 EntryText = Annotated[_STRICT_TEXT | None, complaint("is not text")]
 
 
@@ -157,14 +174,14 @@ class MailboxEntry:
     """A mailbox defined in the ``mailboxes`` table: a bucket prefix or a local folder."""
 
     name: str
-    bucket: EntryText = None
+    bucket: Annotated[EntryText, _BUCKET] = None
     prefix: Annotated[_STRICT_TEXT, complaint("is not text")] = ""
-    region: EntryText = None
+    region: Annotated[EntryText, _REGION] = None
     endpoint_url: EntryText = None
     kms_endpoint_url: EntryText = None
-    access_key_id: EntryText = None
-    secret_access_key: EntryText = field(default=None, repr=False)
-    session_token: EntryText = field(default=None, repr=False)
+    access_key_id: Annotated[EntryText, _KEY] = None
+    secret_access_key: Annotated[EntryText, _KEY] = field(default=None, repr=False)
+    session_token: Annotated[EntryText, _KEY] = field(default=None, repr=False)
     #: relative to mail-dir
     folder: Annotated[
         EntryText,

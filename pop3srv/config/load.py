@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -56,11 +57,9 @@ def load_settings(
     if not values.get("aws-s3-region") and values.get("aws-s3-endpoint-url"):
         values["aws-s3-region"] = "us-east-1"
         sources["aws-s3-region"] = "default (aws-s3-endpoint-url is set)"
-    settings = _validate(values, layers, {"cwd": cwd, "home": home}, problems)
+    settings, bad = _validate(values, layers, {"cwd": cwd, "home": home}, problems)
     typed = flat(settings)
-    cross = list(rules.problems(typed, sources))
-    if any(p.startswith("mailboxes") for p in problems):  # unread entries: no follow-on lines
-        cross = [p for p in cross if ".mailbox: no such entry in mailboxes" not in p]
+    cross = [p for p in rules.problems(typed, sources) if not _follow_on(p, bad)]
     if problems + cross:
         raise ConfigError(problems + cross)
     notes += rules.warnings(typed, sources)
@@ -78,16 +77,28 @@ def _validate(
     layers: Mapping[str, Layer],
     context: dict[str, Path],  # where relative paths point: cwd and home
     problems: list[str],
-) -> Settings:
+) -> tuple[Settings, set[str]]:
     """A key whose value is bad is reported, then validated again with its default, so that the
-    checks across keys still run and every problem is reported at once."""
+    checks across keys still run and every problem is reported at once; returns the settings
+    and the bad keys."""
     try:
-        return _adapter().validate_python(nested(values), context=context)
+        return _adapter().validate_python(nested(values), context=context), set()
     except ValidationError as e:
         bad = {_problem(error, layers, problems) for error in e.errors()}
     defaults = {name: KEYS[name].default for name in bad if KEYS[name].default is not None}
     values = {k: v for k, v in values.items() if k not in bad} | defaults
-    return _adapter().validate_python(nested(values), context=context)
+    return _adapter().validate_python(nested(values), context=context), bad
+
+
+def _follow_on(problem: str, bad: set[str]) -> bool:
+    """Whether a check across keys involves a bad key, which holds its default: the problem
+    would be about that default. A dashed key counts wherever it is named; one-word keys
+    (``host``, ``users``) only as the subject, or ``mailboxes`` as a user's mailbox table."""
+    subject = re.match(r"[a-z0-9-]+", problem)
+    named = set(re.findall(r"(?<![\w.])[a-z0-9]+(?:-[a-z0-9]+)+(?![\w-])", problem))
+    if "mailboxes" in bad and "no such entry in mailboxes" in problem:
+        return True
+    return bool(bad & named) or (subject is not None and subject[0] in bad)
 
 
 def show(value: object, *, secret: bool = False, limit: int = 60) -> str:

@@ -123,17 +123,17 @@ class AuthSettings:
 
 @dataclass(frozen=True, config=_DOCS)
 class S3Settings:
-    access_key_id: k.OptText = key("aws-access-key-id", original=True)
+    access_key_id: k.AwsKey = key("aws-access-key-id", original=True)
     """S3 access key of the default mailbox, and of `mailboxes` entries and tokens without
     keys; unset = the AWS default credential chain (instance role, `AWS_*` variables, ...)"""
-    secret_access_key: k.OptText = key("aws-secret-access-key", secret=True, original=True)
+    secret_access_key: k.AwsKey = key("aws-secret-access-key", secret=True, original=True)
     """S3 secret key (with `aws-access-key-id`)"""
-    session_token: k.OptText = key("aws-session-token", secret=True, original=True)
+    session_token: k.AwsKey = key("aws-session-token", secret=True, original=True)
     """S3 session token of temporary credentials"""
-    region: k.OptText = key("aws-s3-region", original=True)
+    region: k.Region = key("aws-s3-region", original=True)
     """bucket region; required with `aws-s3-bucket` unless `aws-s3-endpoint-url` is set (then
     `us-east-1`)"""
-    bucket: k.OptText = key("aws-s3-bucket", original=True)
+    bucket: k.Bucket = key("aws-s3-bucket", original=True)
     """the bucket SES writes to; unset = serve `mail-dir` instead"""
     prefix: k.AnyText = key("aws-s3-prefix", "", original=True)
     """the receipt rule's object key prefix (`inbox` = `inbox/`); also the sub-folder of

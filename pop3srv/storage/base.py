@@ -7,7 +7,8 @@ Every store-specific failure is translated into one of the errors below before i
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Sequence
+import re
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -27,7 +28,8 @@ class MessageInfo:
     key: str
     #: octets RETR sends (RFC 1939 section 11); S3 stores list the stored size (see sizes.py)
     size: int
-    #: what identifies the content (an S3 ETag), "" if the store has none
+    #: what identifies the content (an S3 ETag; a file's inode, size and mtime), "" if the
+    #: store has none; a QUIT deletes a message only while it is still this (``delete``)
     etag: str = field(default="", compare=False)
 
 
@@ -46,6 +48,9 @@ class DeleteResult:
     failed: tuple[str, ...] = ()
     #: why they failed, as the store's error codes (e.g. ``AccessDenied``), for the log
     codes: tuple[str, ...] = ()
+    #: left in place: not the message listed any more (replaced under the same name); the
+    #: listed message is gone, so these are not failures either
+    changed: tuple[str, ...] = ()
 
 
 class StoreError(Exception):
@@ -96,8 +101,12 @@ class MessageStore(Protocol):
         pay per request fetch that many bytes first and widen only when asked for more.
         """
 
-    async def delete(self, keys: Sequence[str]) -> DeleteResult:
-        """Remove these messages; a key already gone counts as deleted."""
+    async def delete(
+        self, keys: Sequence[str], *, expected: Mapping[str, str] | None = None
+    ) -> DeleteResult:
+        """Remove these messages; a key already gone counts as deleted. With ``expected``
+        (key -> its listed ``MessageInfo.etag``), a message whose content is no longer that
+        one is left in place (``changed``), so new mail under a reused name is never lost."""
 
 
 @dataclass(frozen=True)
@@ -119,6 +128,15 @@ class S3Credentials:
     access_key_id: str
     secret_access_key: str = field(repr=False)
     session_token: str | None = field(default=None, repr=False)
+
+
+#: the characters of S3 bucket names (older us-east-1 buckets: capitals, ``_``, up to 255);
+#: a space, ``?``, ``#`` or ``/`` would change the store client's request line
+BUCKET_NAME = re.compile(r"[A-Za-z0-9._-]{1,255}")
+#: botocore's rule for region names
+REGION_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+#: AWS keys and session tokens: printable ASCII without spaces (they go into HTTP headers)
+KEY_TEXT = re.compile(r"[!-~]*")
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 
 from pop3srv.storage.base import DeleteResult, MessageGone, MessageInfo
 
@@ -22,5 +22,7 @@ class EmptyStore:
         raise MessageGone(key)
         yield b""  # pragma: no cover - makes this an async generator
 
-    async def delete(self, keys: Sequence[str]) -> DeleteResult:
+    async def delete(
+        self, keys: Sequence[str], *, expected: Mapping[str, str] | None = None
+    ) -> DeleteResult:
         return DeleteResult(deleted=tuple(keys))

@@ -21,7 +21,9 @@ chunks out, authenticated before the first one is released.
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 import tempfile
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import aclosing
@@ -54,6 +56,12 @@ log = logging.getLogger(__name__)
 
 #: Ciphertext kept in memory at most per message; larger objects are spooled to disk.
 SPOOL_THRESHOLD = 1024 * 1024
+#: Free space spooling always leaves on its file system (state-dir also holds tokens.json,
+#: audit.log and the size caches): this many octets, or ``SPOOL_RESERVE_SHARE`` of the file
+#: system if more. Planted huge objects fetched in parallel get ``-ERR [SYS/TEMP]`` instead of
+#: filling the disk (probe 6, finding 6); the check is made before every write.
+SPOOL_RESERVE = 256 * 1024 * 1024
+SPOOL_RESERVE_SHARE = 0.05
 
 
 def encrypted(metadata: Mapping[str, str] | None) -> bool:
@@ -166,7 +174,7 @@ class Decryptor:
             ensure_private_dir(folder)  # 0700, ours; refused if another user could write it
         spool = tempfile.TemporaryFile(dir=folder)  # noqa: SIM115 - closed by the caller
         try:
-            spool.writelines(held)
+            _write(spool, held)
         except BaseException:
             spool.close()
             raise
@@ -199,9 +207,19 @@ class Decryptor:
             yield last
 
 
+def _write(spool: IO[bytes], chunks: list[bytes]) -> None:
+    """Append ``chunks`` if the file system keeps its reserve afterwards, else ``ENOSPC``."""
+    fs = os.fstatvfs(spool.fileno())
+    keep = max(SPOOL_RESERVE, int(fs.f_blocks * fs.f_frsize * SPOOL_RESERVE_SHARE))
+    if fs.f_bavail * fs.f_frsize - sum(map(len, chunks)) < keep:
+        reserve = f"{keep // 2**20} MiB"
+        raise OSError(errno.ENOSPC, f"spooling would leave less than {reserve} free")
+    spool.writelines(chunks)
+
+
 def _absorb(spool: IO[bytes], cipher: ContentCipher, chunks: list[bytes]) -> None:
     """Spool ciphertext chunks and run them through the verifying pass (plaintext dropped)."""
-    spool.writelines(chunks)
+    _write(spool, chunks)
     for chunk in chunks:
         cipher.update(chunk)
 

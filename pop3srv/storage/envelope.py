@@ -38,6 +38,10 @@ WRAP_KMS_CONTEXT = "kms+context"
 CEK_ALG_CONTEXT_KEY = "aws:x-amz-cek-alg"
 #: Octets of the GCM tag at the end of the object (``x-amz-tag-len`` 128).
 TAG_BYTES = 16
+#: The longest ciphertext KMS ``Decrypt`` takes (its ``CiphertextBlob`` bound).
+MAX_WRAPPED_KEY = 6144
+#: Digits of the longest plaintext length read (S3 objects stop at 5 TiB: 13 digits).
+MAX_LENGTH_DIGITS = 18
 
 KEY_V2 = "x-amz-key-v2"
 KEY_V1 = "x-amz-key"
@@ -103,6 +107,8 @@ def parse_envelope(metadata: Mapping[str, str]) -> Envelope:
     if cek_alg not in _IV_BYTES:
         raise EnvelopeError("x-amz-cek-alg is not AES/GCM/NoPadding or AES/CBC/PKCS5Padding")
     wrapped_key = _base64(metadata, KEY_V2)
+    if len(wrapped_key) > MAX_WRAPPED_KEY:
+        raise EnvelopeError(f"x-amz-key-v2 is longer than KMS takes ({MAX_WRAPPED_KEY} octets)")
     iv = _base64(metadata, IV)
     if len(iv) != _IV_BYTES[cek_alg]:
         raise EnvelopeError("x-amz-iv has the wrong length for x-amz-cek-alg")
@@ -134,7 +140,7 @@ def _base64(metadata: Mapping[str, str], name: str) -> bytes:
 def _context(matdesc: str) -> dict[str, str]:
     try:
         context = json.loads(matdesc)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
         raise EnvelopeError("x-amz-matdesc is not JSON") from exc
     if not isinstance(context, dict) or not all(
         isinstance(key, str) and isinstance(value, str) for key, value in context.items()
@@ -147,8 +153,9 @@ def _length(metadata: Mapping[str, str]) -> int | None:
     raw = metadata.get(PLAIN_LENGTH)
     if raw is None:
         return None
-    if not raw.isdigit():
-        raise EnvelopeError(f"{PLAIN_LENGTH} is not a number")
+    # isdigit() alone takes "²" (int() does not) and any number of digits (int() stops at 4,300)
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= MAX_LENGTH_DIGITS):
+        raise EnvelopeError(f"{PLAIN_LENGTH} is not a number of at most {MAX_LENGTH_DIGITS} digits")
     return int(raw)
 
 

@@ -14,7 +14,7 @@ import threading
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from pathlib import Path
 
 import trio
@@ -156,7 +156,9 @@ class FolderStore:
             except FileNotFoundError:
                 continue  # deleted while listing
             size = folder_size(self._sizes, entry.name, st, dir_fd=fd)
-            messages.append(MessageInfo(arrived=st.st_mtime, key=entry.name, size=size))
+            messages.append(
+                MessageInfo(arrived=st.st_mtime, key=entry.name, size=size, etag=file_identity(st))
+            )
         messages.sort(key=listing_order)
         return messages
 
@@ -167,29 +169,48 @@ class FolderStore:
         safe = _is_message_name(key)
         return MessageFile(key, self._directory_fd, self._chunk_size, safe=safe)
 
-    async def delete(self, keys: Sequence[str]) -> DeleteResult:
-        return await trio.to_thread.run_sync(self._delete_sync, list(keys))
+    async def delete(
+        self, keys: Sequence[str], *, expected: Mapping[str, str] | None = None
+    ) -> DeleteResult:
+        """Unlink the files; one whose identity is no longer the ``expected`` one (a file
+        renamed over it, rewritten in place) is left (``changed``)."""
+        return await trio.to_thread.run_sync(self._delete_sync, list(keys), dict(expected or {}))
 
-    def _delete_sync(self, keys: list[str]) -> DeleteResult:
+    def _delete_sync(self, keys: list[str], expected: dict[str, str]) -> DeleteResult:
         deleted: list[str] = []
         failed: list[str] = []
+        changed: list[str] = []
         fd = self._directory_fd()
         for key in keys:
             try:
                 if fd is not None:
-                    os.unlink(self._name(key), dir_fd=fd)
+                    name = self._name(key)
+                    want = expected.get(key)
+                    if (
+                        want
+                        and file_identity(os.stat(name, dir_fd=fd, follow_symlinks=False)) != want
+                    ):
+                        changed.append(key)
+                        continue
+                    os.unlink(name, dir_fd=fd)
             except FileNotFoundError:
                 pass
             except OSError:
                 failed.append(key)
                 continue
             deleted.append(key)
-        return DeleteResult(deleted=tuple(deleted), failed=tuple(failed))
+        return DeleteResult(deleted=tuple(deleted), failed=tuple(failed), changed=tuple(changed))
 
     def _name(self, key: str) -> str:
         if not _is_message_name(key):
             raise MessageGone(key)
         return key
+
+
+def file_identity(st: os.stat_result) -> str:
+    """What tells a message file from another under the same name: a file renamed over it
+    has another inode, one rewritten in place another size or mtime."""
+    return f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
 
 
 def _open_directory(root: Path, parts: list[str]) -> int | None:

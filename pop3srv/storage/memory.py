@@ -43,7 +43,9 @@ class MemoryStore:
         for start in range(0, len(body), CHUNK_SIZE):
             yield body[start : start + CHUNK_SIZE]
 
-    async def delete(self, keys: Sequence[str]) -> DeleteResult:
+    async def delete(
+        self, keys: Sequence[str], *, expected: Mapping[str, str] | None = None
+    ) -> DeleteResult:
         for key in keys:
             self._messages.pop(key, None)
         return DeleteResult(deleted=tuple(keys))

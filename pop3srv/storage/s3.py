@@ -28,7 +28,7 @@ ones are deleted (a message that cannot be copied is reported as not removed).
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from contextlib import aclosing
 from pathlib import Path
 
@@ -204,9 +204,12 @@ class S3Store:
 
     # --- deleting ---------------------------------------------------------------------
 
-    async def delete(self, keys: Sequence[str]) -> DeleteResult:
-        """Delete (or move to the trash) these messages (``s3delete``)."""
-        return await self._deleter.delete(keys)
+    async def delete(
+        self, keys: Sequence[str], *, expected: Mapping[str, str] | None = None
+    ) -> DeleteResult:
+        """Delete (or move to the trash) these messages (``s3delete``), each only while its
+        ETag is still the one ``expected``."""
+        return await self._deleter.delete(keys, expected=expected)
 
 
 def _is_message_name(name: str) -> bool:

@@ -4,13 +4,19 @@ a trash prefix each message is first copied to ``<trash_prefix><full key>`` (``T
 at a time) and only the copied ones are deleted; a message that cannot be copied is reported
 as not removed. A key already gone counts as deleted. A key the XML body of DeleteObjects cannot
 carry (control characters; CR, which XML reads as LF) is deleted by its own DeleteObject, so
-that it never fails the batch of every other message."""
+that it never fails the batch of every other message.
+
+Every request is conditional on the ETag the message was listed with (``expected``): the trash
+copy (``CopySourceIfMatch``), DeleteObjects (each object's ``ETag``) and DeleteObject
+(``If-Match``). An object replaced since (same key, new content: another writer's new mail) is
+left in place and reported ``changed``, never deleted without having been seen; a trash copy
+that found the listed object gone or replaced is followed by no delete at all. S3 servers
+that ignore these conditions (moto, at the time of writing) delete as before."""
 
 from __future__ import annotations
 
-import contextlib
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 import trio
@@ -25,6 +31,13 @@ DELETE_BATCH = 1000
 TRASH_COPIES = 8
 #: what XML 1.0 cannot carry or would change (CR is read as LF): such keys go one by one
 NOT_XML = re.compile("[\x00-\x08\x0b-\x1f\ud800-\udfff\ufffe\uffff]")
+#: the error code of a conditional request whose object is not the one listed any more
+CHANGED_CODES = frozenset({"PreconditionFailed"})
+
+
+def _replaced(exc: StoreError) -> bool:
+    """Whether a ``MessageGone`` is a failed condition (412: replaced), not a missing key."""
+    return exc.status == 412 or exc.code in CHANGED_CODES
 
 
 class MailboxKeys(Protocol):
@@ -50,15 +63,22 @@ class S3Deleter:
         self._trash = trash
         self._batch = batch
 
-    async def delete(self, keys: Sequence[str]) -> DeleteResult:
-        """Delete (or move to the trash) these messages.
+    async def delete(
+        self, keys: Sequence[str], *, expected: Mapping[str, str] | None = None
+    ) -> DeleteResult:
+        """Delete (or move to the trash) these messages, each only while its ETag is the
+        one ``expected`` (when given).
 
-        Keys S3 reports as failed are in ``failed``; a key already gone counts as deleted.
-        A ``StoreError`` is raised only when a request failed as a whole and nothing at all
-        was removed; after a partial success the rest is reported in ``failed`` instead.
+        Keys S3 reports as failed are in ``failed``; a key already gone counts as deleted; a
+        key whose object was replaced is in ``changed`` and stays. A ``StoreError`` is raised
+        only when a request failed as a whole and nothing at all was removed; after a partial
+        success the rest is reported in ``failed`` instead.
         """
         wanted = list(dict.fromkeys(keys))
+        etags = dict(expected or {})
         failed: set[str] = set()
+        changed: set[str] = set()
+        removed: set[str] = set()
         first_error: StoreError | None = None
         for key in wanted:
             try:
@@ -67,27 +87,29 @@ class S3Deleter:
                 failed.add(key)
         to_remove = [key for key in wanted if key not in failed]
         if self._trash and to_remove:
-            to_remove, not_copied, first_error = await self._copy_to_trash(to_remove)
-            failed.update(not_copied)
-        removed: set[str] = set()
+            copied, first_error = await self._copy_to_trash(to_remove, etags, changed, removed)
+            settled = copied | changed | removed  # removed: found gone, nothing to delete
+            failed.update(key for key in to_remove if key not in settled)
+            to_remove = [key for key in to_remove if key in copied]
         codes: set[str] = set()
         batches = self._batches(to_remove)
         client = await self._pool.client(self._location) if batches else None
         for n, batch in enumerate(batches):
             try:
-                refused = await self._delete_request(client, batch, codes)
+                refused = await self._delete_request(client, batch, etags, codes, changed)
             except StoreError as exc:
                 first_error = first_error or exc
                 failed.update(key for rest in batches[n:] for key in rest)
                 break
             failed.update(refused)
-            removed.update(key for key in batch if key not in refused)
-        if not removed and first_error is not None:
+            removed.update(key for key in batch if key not in refused and key not in changed)
+        if not removed and not changed and first_error is not None:
             raise first_error
         return DeleteResult(
             deleted=tuple(key for key in wanted if key in removed),
             failed=tuple(key for key in wanted if key in failed),
             codes=tuple(sorted(codes)),
+            changed=tuple(key for key in wanted if key in changed),
         )
 
     def _batches(self, keys: list[str]) -> list[list[str]]:
@@ -97,34 +119,58 @@ class S3Deleter:
         batches = [plain[i : i + self._batch] for i in range(0, len(plain), self._batch)]
         return batches + [[key] for key in keys if key in odd]
 
-    async def _delete_request(self, client: Any, batch: list[str], codes: set[str]) -> set[str]:
-        """Delete ``batch`` in one request; returns the keys S3 refused (codes into ``codes``)."""
+    async def _delete_request(
+        self,
+        client: Any,
+        batch: list[str],
+        etags: Mapping[str, str],
+        codes: set[str],
+        changed: set[str],
+    ) -> set[str]:
+        """Delete ``batch`` in one request, each key only at its ``etags`` ETag; returns the
+        keys S3 refused (codes into ``codes``); replaced ones go into ``changed``."""
         if len(batch) == 1 and NOT_XML.search(self._keys.prefix + batch[0]):
             bucket, key = self._location.bucket, self._keys.prefix + batch[0]
-            with contextlib.suppress(MessageGone):
-                await self._pool.call(client, "delete_object", Bucket=bucket, Key=key)
+            condition = {"IfMatch": etags[batch[0]]} if etags.get(batch[0]) else {}
+            try:
+                await self._pool.call(client, "delete_object", Bucket=bucket, Key=key, **condition)
+            except MessageGone as exc:
+                if _replaced(exc):
+                    changed.add(batch[0])
             return set()
+        objects = []
+        for key in batch:
+            identifier = {"Key": self._keys.prefix + key}
+            if etags.get(key):
+                identifier["ETag"] = etags[key]
+            objects.append(identifier)
         response = await self._pool.call(
             client,
             "delete_objects",
             Bucket=self._location.bucket,
-            Delete={"Objects": [{"Key": self._keys.prefix + key} for key in batch], "Quiet": True},
+            Delete={"Objects": objects, "Quiet": True},
         )
         refused = set()
         for error in response.get("Errors", ()):
-            full_key = str(error.get("Key", ""))
-            if error.get("Code") in GONE_CODES or not full_key.startswith(self._keys.prefix):
+            full_key, code = str(error.get("Key", "")), str(error.get("Code", ""))
+            if code in GONE_CODES or not full_key.startswith(self._keys.prefix):
+                continue
+            if code in CHANGED_CODES:
+                changed.add(full_key[len(self._keys.prefix) :])
                 continue
             refused.add(full_key[len(self._keys.prefix) :])
-            codes.add(str(error.get("Code", "")))
+            codes.add(code)
         return refused
 
     async def _copy_to_trash(
-        self, keys: list[str]
-    ) -> tuple[list[str], list[str], StoreError | None]:
-        """Copy each message to the trash; returns (copied or already gone, not copied, error)."""
+        self, keys: list[str], etags: Mapping[str, str], changed: set[str], gone: set[str]
+    ) -> tuple[set[str], StoreError | None]:
+        """Copy each message (at its listed ETag) to the trash; returns the keys copied, to
+        be deleted, and the first error. A message already gone goes into ``gone`` (nothing
+        to keep, nothing to delete); one replaced since its listing into ``changed`` (kept);
+        every other key not returned was not copied and must stay."""
         client = await self._pool.client(self._location)
-        done: set[str] = set()
+        copied: set[str] = set()
         errors: list[StoreError] = []
         limiter = trio.CapacityLimiter(TRASH_COPIES)
 
@@ -132,6 +178,7 @@ class S3Deleter:
             async with limiter:
                 if errors:
                     return  # S3 is failing: stop copying, keep the rest
+                condition = {"CopySourceIfMatch": etags[key]} if etags.get(key) else {}
                 try:
                     await self._pool.call(
                         client,
@@ -142,19 +189,17 @@ class S3Deleter:
                             "Bucket": self._location.bucket,
                             "Key": self._keys.object_key(key),
                         },
+                        **condition,
                     )
-                except MessageGone:
-                    pass  # already gone: nothing to keep, nothing to delete
+                except MessageGone as exc:
+                    (changed if _replaced(exc) else gone).add(key)
+                    return
                 except StoreError as exc:
                     errors.append(exc)
                     return
-                done.add(key)
+                copied.add(key)
 
         async with trio.open_nursery() as nursery:
             for key in keys:
                 nursery.start_soon(copy, key)
-        return (
-            [key for key in keys if key in done],
-            [key for key in keys if key not in done],
-            errors[0] if errors else None,
-        )
+        return copied, errors[0] if errors else None

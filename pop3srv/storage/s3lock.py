@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
@@ -68,7 +69,7 @@ class S3Locks:
         ``requester`` (the login's address) a live holder is asked to let go first."""
         client = await self.pool.client(location)
         key = self.lock_key(location)
-        body = json.dumps({"owner": owner, "lease": self.lease}).encode()
+        body = self._body(owner)
         etag = await self._put(client, location, key, body, IfNoneMatch="*")
         if etag is None:
             etag = await self._take_over_if_stale(client, location, key, body)
@@ -79,6 +80,13 @@ class S3Locks:
         lease = S3Lease(location, key, etag, on_lost, on_wanted, trio.current_time())
         self._held.append(lease)
         return lease
+
+    def _body(self, owner: str) -> bytes:
+        """A lock object's content, unique to this write: S3's ETag is the MD5 of the content,
+        so equal bodies (a renewal here, a renewal on the replica that took the lock over)
+        would share an ETag and an ``If-Match`` of the old holder would pass."""
+        nonce = secrets.token_hex(16)
+        return json.dumps({"owner": owner, "lease": self.lease, "nonce": nonce}).encode()
 
     async def release(self, lease: S3Lease) -> None:
         async with lease.busy:
@@ -133,7 +141,7 @@ class S3Locks:
         """What the renewal met, and the new ETag once renewed. ``conflict``: 412, the lock
         was taken over or marked; ``unavailable``: S3 failed for now (the lease may still
         hold); ``failed``: denied credentials or a bug, the lease cannot be trusted any more."""
-        body = json.dumps({"owner": "renewed", "lease": self.lease}).encode()
+        body = self._body("renewed")
         try:
             client = await self.pool.client(lease.location)
             etag = await self._put(client, lease.location, lease.key, body, IfMatch=lease.etag)
@@ -144,6 +152,25 @@ class S3Locks:
             log.exception("maildrop lock renewal failed")
             return "failed", None
         return ("conflict", None) if etag is None else ("renewed", etag)
+
+    async def confirm(self, lease: S3Lease) -> bool:
+        """Whether ``lease`` is still this session's, proved by renewing it now (a QUIT
+        deletes only then): a lease released, lost, yielded to a takeover or taken over while
+        this replica was frozen is not, and neither is one S3 cannot vouch for now."""
+        async with lease.busy:
+            for _attempt in range(CONFLICT_RETRIES):
+                if lease.released or lease.lost or lease.yielded:
+                    return False
+                started = trio.current_time()
+                outcome, etag = await self._try_renew(lease)
+                if etag is not None:
+                    lease.etag, lease.renewed_at = etag, started
+                    return True
+                if outcome != "conflict" or not await self._answer_mark(lease):
+                    if outcome == "conflict":
+                        self._lose(lease)
+                    return False
+        return False
 
     def _may_have_expired(self, lease: S3Lease) -> bool:
         """Another replica may take over ``lease`` seconds after the last renewal; give up
@@ -209,7 +236,7 @@ class S3Locks:
         if not mark_given_up(metadata, head) and lease.on_wanted(wanted_by):
             lease.etag, lease.yielded = etag, True  # release deletes the marked version
             return True
-        body = json.dumps({"owner": "reasserted", "lease": self.lease}).encode()
+        body = self._body("reasserted")
         new = await self._put(client, lease.location, lease.key, body, IfMatch=etag)
         if new is not None:  # else marked again meanwhile: answered at the next look
             lease.etag, lease.renewed_at = new, trio.current_time()
@@ -258,7 +285,8 @@ class S3Locks:
         mark["wanted-by"] = requester
         if until is not None:
             mark["wanted-until"] = str(int(until))
-        await self._put(client, location, key, b"{}", IfMatch=str(head["ETag"]), Metadata=mark)
+        body = self._body(f"wanted by {requester}")
+        await self._put(client, location, key, body, IfMatch=str(head["ETag"]), Metadata=mark)
 
     async def _take_over_if_stale(
         self, client: Any, location: S3Location, key: str, body: bytes, head: Any = None

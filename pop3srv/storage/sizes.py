@@ -24,7 +24,7 @@ import logging
 import os
 import stat
 import threading
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import replace
 from pathlib import Path
@@ -216,8 +216,10 @@ class SizedStore:
         self._cache.put(_object_key(info), counter.total)
         await trio.to_thread.run_sync(self._cache.save)  # once per such object, ever
 
-    async def delete(self, keys: Sequence[str]) -> DeleteResult:
-        return await self.inner.delete(keys)
+    async def delete(
+        self, keys: Sequence[str], *, expected: Mapping[str, str] | None = None
+    ) -> DeleteResult:
+        return await self.inner.delete(keys, expected=expected)
 
 
 def _object_key(info: MessageInfo) -> str:

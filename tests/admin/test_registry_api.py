@@ -197,7 +197,15 @@ async def test_end_every_session_of_a_mailbox(harness: Harness) -> None:
         assert not b.cancel_scope.cancel_called
     assert harness.metrics.admin_sessions_ended_total._value.get() == 2
     entry = harness.audit.entries()[0]
-    assert (entry.action, entry.target) == ("kick", "mailbox work")
+    assert (entry.action, entry.target, entry.outcome) == ("kick", "mailbox work", "ok")
+
+
+async def test_a_mailbox_kick_that_ends_nothing_is_audited_as_such(harness: Harness) -> None:
+    """ops-6: it was audited ``kick ok`` with an empty detail, as if it had ended something."""
+    status, body = await _call(harness, "DELETE", "/api/sessions?mailbox=nobody")
+    assert status == 200 and body["ended"] == []
+    entry = harness.audit.entries()[0]
+    assert (entry.outcome, entry.detail) == ("none", "no live session")
 
 
 @pytest.mark.parametrize("query", ["", "?mailbox=", "?mailbox=%20"])

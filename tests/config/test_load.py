@@ -403,6 +403,12 @@ def test_s3_rules(dirs: Dirs) -> None:
 
     s = dirs.load({"POP3_AWS_S3_BUCKET": "mail", "POP3_AWS_S3_REGION": "eu-west-1"} | keys)
     assert s.s3.enabled and (s.s3.region, s.s3.secret_access_key) == ("eu-west-1", "sekrit")
+    names = {"POP3_AWS_S3_BUCKET": "Old_Bucket.example-1", "POP3_AWS_S3_REGION": "us-gov-west-1"}
+    s = dirs.load(names | keys | {"POP3_AWS_SECRET_ACCESS_KEY": "wJal/K7+MDENG=bPx!~"})
+    assert (s.s3.bucket, s.s3.secret_access_key) == ("Old_Bucket.example-1", "wJal/K7+MDENG=bPx!~")
+    # a bad bucket holds its default (unset): no follow-on "not set, but aws-access-key-id is"
+    bad = dirs.problems({"POP3_AWS_S3_BUCKET": "my bucket", "POP3_AWS_S3_REGION": "r"} | keys)
+    assert [line.split(":")[0] for line in bad] == ["aws-s3-bucket"]
     s = dirs.load({"POP3_AWS_S3_BUCKET": "mail", "POP3_AWS_S3_ENDPOINT_URL": "http://h:9000"})
     assert s.s3.region == "us-east-1" and s.s3.endpoint_url == "http://h:9000"
     assert s.sources["aws-s3-region"].startswith("default")

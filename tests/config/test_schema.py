@@ -116,6 +116,22 @@ CASES = [
     case("proxy-trusted", "[nowhere]", "nowhere", "'nowhere' is not an address or CIDR network"),
     case("jwt-algorithms", "[HS512]", "HS512", ("HS512",)),
     case("jwt-algorithms", "[]", "[]", "must name at least one algorithm"),
+    # S3 names: they go into the store client's request lines and headers (good ones: test_load)
+    case(
+        "aws-s3-bucket",
+        "'my bucket'",
+        "a/b",
+        "'my bucket' is not an S3 bucket name",
+        "'a/b' is not an S3",
+    ),
+    case(
+        "aws-s3-region",
+        "'eu west'",
+        "eu_west",
+        "'eu west' is not an AWS region",
+        "'eu_west' is not an",
+    ),
+    case("aws-secret-access-key", "'a b'", "a\tb", "is not an AWS key (printable ASCII"),
     # tables
     case(
         "jwt-secrets",

@@ -52,6 +52,12 @@ def test_tables_from_env_as_json(dirs: Dirs) -> None:
         ({"POP3_MAILBOXES": '{"a": {"folder": "../x"}}'}, ("inside mail-dir",)),
         ({"POP3_MAILBOXES": '{"a": {"folder": "/srv/a"}}'}, ("a.folder", "inside mail-dir")),
         ({"POP3_MAILBOXES": '{"a": {"bukket": "b"}}'}, ("mailboxes.a.bukket", "unknown field")),
+        ({"POP3_MAILBOXES": '{"a": {"bucket": "b c"}}'}, ("a.bucket: 'b c' is not an S3 bucket",)),
+        ({"POP3_MAILBOXES": '{"a": {"bucket": "b", "region": "r?"}}'}, ("a.region: 'r?' is not",)),
+        (
+            {"POP3_MAILBOXES": json.dumps({"a": {"bucket": "b", "access-key-id": "k\r"}})},
+            ("a.access-key-id: is not an AWS key",),
+        ),
         ({"POP3_MAILBOXES": '{"a": {"folder": "f", "app-password-version": 0}}'}, (">= 1",)),
         ({"POP3_MAILBOXES": "not json"}, ("mailboxes:", "not a table")),
         ({"POP3_USERS": '{"u": {"mailbox": "none"}}'}, ("users.u.password",)),

@@ -133,7 +133,7 @@ async def test_i01_accept_out_of_descriptors_backs_off(
 
 @pytest.mark.parametrize(
     ("limit", "admin", "pop3"),
-    [(512, 64, 192), (1024, 128, 416), (20_000, 256, 1000), (64, 16, 1)],
+    [(512, 64, 96), (1024, 128, 208), (20_000, 256, 1000), (64, 16, 1)],
 )
 def test_i01_caps_sized_from_the_descriptor_limit(limit: int, admin: int, pop3: int) -> None:
     """Item 1: admin and POP3 caps leave a reserve inside the descriptor limit."""

@@ -14,6 +14,7 @@ import pytest
 import trio
 from pytest_httpserver import HTTPServer
 
+from pop3srv.storage import encrypted
 from pop3srv.storage.base import (
     MessageUndecryptable,
     S3Credentials,
@@ -342,6 +343,26 @@ async def test_a_spool_folder_that_cannot_be_made_is_a_temporary_failure(
     with caplog.at_level(logging.ERROR, logger="pop3srv.storage"):
         await _refused(store, "big", StoreUnavailable)
     assert "cannot spool under" in caplog.text
+    assert await _read(store, "small") == MESSAGE  # small ones never touch the disk
+
+
+async def test_spooling_leaves_the_file_systems_reserve_free(
+    store: S3Store,
+    ses: SesWriter,
+    bucket: str,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Probe 6, finding 6: planted huge objects read in parallel filled state-dir's disk."""
+    fs = os.statvfs(tmp_path)
+    monkeypatch.setattr(encrypted, "SPOOL_RESERVE", fs.f_bavail * fs.f_frsize)  # no room left
+    ses.put(bucket, PREFIX + "big", MESSAGE + b"b" * (2 * SPOOL_THRESHOLD) + b"\r\n")
+    ses.put(bucket, PREFIX + "small", MESSAGE)
+    with caplog.at_level(logging.ERROR, logger="pop3srv.storage"):
+        await _refused(store, "big", StoreUnavailable)
+    assert "cannot spool under" in caplog.text and "would leave less than" in caplog.text
+    assert _spool_fds(tmp_path / "spool") == []
     assert await _read(store, "small") == MESSAGE  # small ones never touch the disk
 
 

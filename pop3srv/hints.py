@@ -1,0 +1,81 @@
+"""What an operator should do about a store failure, by its error code, or about a
+connection refused by a cap: the ``hint`` of a ``store failure`` or ``connection refused`` log
+line (``failures.FailureLog``), so the line says what failed *and* which key or policy to look
+at, as ``check-config --probe`` does. The tables follow docs/troubleshooting.md; codes not in
+them get no hint (the code and status are in the line).
+
+Stdlib only: the codes are the S3/botocore names ``storage.s3errors`` puts on the error
+(a service error code, or a botocore exception's class name).
+"""
+
+from __future__ import annotations
+
+_BUCKET = "the bucket does not exist: check aws-s3-bucket (or the mailbox's bucket)"
+_REGION = "the bucket is in another region: set aws-s3-region to the bucket's region"
+_KEYS = "the AWS keys are wrong: check aws-access-key-id and aws-secret-access-key"
+_EXPIRED = (
+    "the AWS credentials expired: renew aws-session-token, or leave the keys unset to use "
+    "the instance/task role"
+)
+_POLICY = "the IAM or bucket policy refuses it: see docs/iam.md for the permissions needed"
+_NO_CREDENTIALS = (
+    "no AWS credentials: set aws-access-key-id and aws-secret-access-key, or give the host a role"
+)
+_UNREACHABLE = (
+    "S3 is unreachable: check aws-s3-endpoint-url (if set) and the network path to S3; "
+    "clients retry"
+)
+_BUSY = "S3 throttled or failed the request: clients retry; persistent, check S3's status"
+
+STORE_HINTS: dict[str, str] = {
+    "NoSuchBucket": _BUCKET,
+    "InvalidBucketName": _BUCKET,
+    "PermanentRedirect": _REGION,
+    "AuthorizationHeaderMalformed": _REGION,
+    "IllegalLocationConstraintException": _REGION,
+    "InvalidAccessKeyId": _KEYS,
+    "SignatureDoesNotMatch": _KEYS,
+    "ExpiredToken": _EXPIRED,
+    "InvalidToken": _EXPIRED,
+    "TokenRefreshRequired": _EXPIRED,
+    "AccessDenied": _POLICY,
+    "AllAccessDisabled": _POLICY,
+    "AccountProblem": _POLICY,
+    "NoCredentialsError": _NO_CREDENTIALS,
+    "PartialCredentialsError": _NO_CREDENTIALS,
+    "CredentialRetrievalError": _NO_CREDENTIALS,
+    "EndpointConnectionError": _UNREACHABLE,
+    "ConnectTimeoutError": _UNREACHABLE,
+    "ConnectionClosedError": _UNREACHABLE,
+    "ReadTimeoutError": _BUSY,
+    "SlowDown": _BUSY,
+    "Throttling": _BUSY,
+    "ThrottlingException": _BUSY,
+    "RequestTimeout": _BUSY,
+    "InternalError": _BUSY,
+    "ServiceUnavailable": _BUSY,
+}
+
+
+def store_hint(code: str | None, status: int | None = None) -> str | None:
+    """What to do about a store failure with this error ``code`` (and HTTP ``status``)."""
+    if code is not None and (hint := STORE_HINTS.get(code)) is not None:
+        return hint
+    if status is not None and status >= 500:
+        return _BUSY
+    return None
+
+
+#: ``connections_refused_total`` reasons (``admission.Admission.refusal``) -> what to do
+REFUSAL_HINTS: dict[str, str] = {
+    "max_connections_per_ip": (
+        "raise max-connections-per-ip; behind a load balancer every client has its address: "
+        "use the PROXY protocol (proxy-protocol, proxy-trusted)"
+    ),
+    "max_connections": "the server is full: raise max-connections (and the open-files limit)",
+}
+
+
+def refusal_hint(reason: str) -> str | None:
+    """What to do about connections refused for ``reason``."""
+    return REFUSAL_HINTS.get(reason)

@@ -1,0 +1,60 @@
+"""The UPDATE state's commit (pop3srv.update): what QUIT deletes and what it answers, with a
+memory store; a store that stops answering is given up after COMMIT_TIMEOUT, with a log line
+saying how far the commit got (before, the reply was the only trace)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+
+import pytest
+import trio
+from prometheus_client import CollectorRegistry
+
+from pop3srv.metrics import create_metrics
+from pop3srv.protocol import events as ev
+from pop3srv.storage.base import DeleteResult
+from pop3srv.storage.memory import MemoryStore
+from pop3srv.update import COMMIT_BATCH, COMMIT_TIMEOUT, commit
+
+MESSAGES = {f"m{n:05}": b"x\r\n" for n in range(COMMIT_BATCH + 5)}
+
+
+class _StallsAfterFirstBatch(MemoryStore):
+    """Deletes the first batch, then never answers."""
+
+    def __init__(self) -> None:
+        super().__init__(MESSAGES)
+        self.calls = 0
+
+    async def delete(
+        self, keys: Sequence[str], *, expected: Mapping[str, str] | None = None
+    ) -> DeleteResult:
+        self.calls += 1
+        if self.calls > 1:
+            await trio.sleep_forever()
+        return await super().delete(keys, expected=expected)
+
+
+async def test_all_marked_deleted_gives_ok_with_what_is_left() -> None:
+    store = MemoryStore(MESSAGES)
+    metrics = create_metrics(CollectorRegistry())
+    reply = await commit(store, len(MESSAGES), ["m00000", "m00001"], metrics)
+    assert reply == ev.Ok(f"pop3srv signing off ({len(MESSAGES) - 2} messages left)")
+    assert len(await store.list_messages()) == len(MESSAGES) - 2
+
+
+async def test_a_store_that_stops_answering_is_given_up_and_logged(
+    autojump_clock: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = _StallsAfterFirstBatch()
+    metrics = create_metrics(CollectorRegistry())
+    start = trio.current_time()
+    with caplog.at_level(logging.WARNING, logger="pop3srv.update"):
+        reply = await commit(store, len(MESSAGES), sorted(MESSAGES), metrics)
+    assert trio.current_time() - start == pytest.approx(COMMIT_TIMEOUT)
+    assert isinstance(reply, ev.Err) and reply.code == "SYS/TEMP"
+    [record] = caplog.records
+    text = record.getMessage()
+    assert f"{COMMIT_BATCH} of {len(MESSAGES)} marked messages removed" in text
+    assert len(await store.list_messages()) == len(MESSAGES) - COMMIT_BATCH
