@@ -24,7 +24,10 @@ import re
 MAX_HEAD = 64 * 1024
 MAX_CHUNK_LINE = 4 * 1024
 _STATUS = re.compile(r"HTTP/1\.([0-9]) ([0-9]{3})(?: [^\r\n]*)?")
-_HEADER_LINES = re.compile(r"(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\r\n]*\r\n)*")
+_HEAD = re.compile(
+    r"HTTP/1\.([0-9]) ([0-9]{3})(?: [^\r\n]*)?\r\n"
+    r"((?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\r\n]*\r\n)*)"
+)
 _HEX = re.compile(rb"[0-9A-Fa-f]{1,16}")
 
 # body framing
@@ -115,8 +118,12 @@ class ResponseParser:
 
     def _start_body(self, head: Head, version: int) -> None:
         headers = head.headers
-        tokens = {t.strip() for t in headers.get("connection", "").lower().split(",")}
-        self._keep_alive = version == 1 and "close" not in tokens
+        connection = headers.get("connection")
+        if connection is None:
+            self._keep_alive = version == 1
+        else:
+            tokens = {t.strip() for t in connection.lower().split(",")}
+            self._keep_alive = version == 1 and "close" not in tokens
         coding = headers.get("transfer-encoding")
         length = headers.get("content-length")
         if self._head_request or head.status in (204, 304):
@@ -127,8 +134,11 @@ class ResponseParser:
             else:
                 self._framing, self._keep_alive = _TO_CLOSE, False
         elif length is not None:
-            values = {v.strip() for v in length.split(",")}
-            value = values.pop() if len(values) == 1 else ""
+            if "," in length:
+                values = {v.strip() for v in length.split(",")}
+                value = values.pop() if len(values) == 1 else ""
+            else:
+                value = length.strip()
             if not value.isdigit() or not value.isascii() or len(value) > 18:
                 raise ProtocolError("bad Content-Length")
             self._framing, self._remaining = _LENGTH, int(value)
@@ -212,22 +222,22 @@ class ResponseParser:
 
 
 def _parse_head(block: bytes) -> tuple[Head, int]:
-    # one regular expression checks every header line at once (token name, no CR or LF in a
-    # value): a check per line was most of this function's cost
-    text = block.decode("latin-1")
-    status_line, _, rest = text.partition("\r\n")
-    status = _STATUS.fullmatch(status_line)
-    if status is None:
-        raise ProtocolError("malformed status line")
-    headers: dict[str, str] = {}
-    if not rest:
-        return Head(int(status.group(2)), headers), int(status.group(1))
-    rest += "\r\n"
-    if _HEADER_LINES.fullmatch(rest) is None:
+    # one regular expression checks the status line and every header line at once (token
+    # name, no CR or LF in a value): a check per line was most of this function's cost
+    text = block.decode("latin-1") + "\r\n"
+    head = _HEAD.fullmatch(text)
+    if head is None:
+        if _STATUS.fullmatch(text.partition("\r\n")[0]) is None:
+            raise ProtocolError("malformed status line")
         raise ProtocolError("malformed header line")
-    for line in rest.split("\r\n")[:-1]:
-        name, _, value = line.partition(":")
-        key, value = name.lower(), value.strip(" \t")
-        known = headers.get(key)
-        headers[key] = value if known is None else f"{known}, {value}"
-    return Head(int(status.group(2)), headers), int(status.group(1))
+    version, status, rest = head.groups()
+    headers: dict[str, str] = {}
+    if rest:
+        for line in rest[:-2].split("\r\n"):
+            name, _, value = line.partition(":")
+            key, value = name.lower(), value.strip(" \t")
+            if key in headers:
+                headers[key] = f"{headers[key]}, {value}"
+            else:
+                headers[key] = value
+    return Head(int(status), headers), int(version)
