@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import trio
@@ -17,7 +18,11 @@ from pop3srv.registry import SessionRegistry
 from pop3srv.service import open_store
 from pop3srv.session import SessionDeps
 from pop3srv.storage.base import FolderLocation
+from pop3srv.storage.pool import S3Pool
+from pop3srv.storage.s3 import S3Store
 from pop3srv.transport import ConnectionHandler, TransportLimits
+from tests.s3.servers import S3Server
+from tests.s3.ses import SesWriter
 
 
 def static_users(tmp_path: Path, **passwords: str) -> StaticAuthenticator:
@@ -87,3 +92,17 @@ async def guesses_between_successes(
         reply, _ = await login(pop3, peer, *success)
         assert reply.startswith(b"+OK")
     return waited
+
+
+def encrypted_mailbox(server: S3Server, spool: Path, prefix: str) -> tuple[SesWriter, str, S3Store]:
+    """A new bucket SES writes KMS-encrypted mail into, and a store reading ``prefix`` of it
+    (spooling under ``spool``)."""
+    ses = SesWriter.create(server)
+    bucket = server.create_bucket()
+    location = dataclasses.replace(
+        server.location(bucket, prefix), kms_endpoint_url=ses.kms_endpoint_url
+    )
+    from tests.s3.plugin import TEST_POOL  # noqa: PLC0415 - a pytest plugin: imported late
+
+    pool = S3Pool(create_metrics(CollectorRegistry()), TEST_POOL)
+    return ses, bucket, S3Store(location, pool, spool_dir=spool)

@@ -7,21 +7,17 @@ terminal. The other store lines go through ``logsetup.event`` fields, which esca
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 from pathlib import Path
 
 import pytest
-from prometheus_client import CollectorRegistry
 
-from pop3srv.metrics import create_metrics
 from pop3srv.storage.base import MessageUndecryptable, StoreError
-from pop3srv.storage.pool import S3Pool
 from pop3srv.storage.s3 import S3Store
-from tests.s3.plugin import TEST_POOL
 from tests.s3.servers import S3Server
 from tests.s3.ses import SesWriter
+from tests.security.support import encrypted_mailbox
 
 pytest_plugins = ("tests.s3.plugin",)
 
@@ -33,13 +29,7 @@ MESSAGE = b"Subject: hi\r\n\r\nhello\r\n"
 
 @pytest.fixture
 def setup(moto_s3: S3Server, tmp_path: Path) -> tuple[SesWriter, str, S3Store]:
-    ses = SesWriter.create(moto_s3)
-    bucket = moto_s3.create_bucket()
-    location = dataclasses.replace(
-        moto_s3.location(bucket, PREFIX), kms_endpoint_url=ses.kms_endpoint_url
-    )
-    pool = S3Pool(create_metrics(CollectorRegistry()), TEST_POOL)
-    return ses, bucket, S3Store(location, pool, spool_dir=tmp_path / "spool")
+    return encrypted_mailbox(moto_s3, tmp_path / "spool", PREFIX)
 
 
 async def _refused(store: S3Store, key: str, error: type[StoreError] = StoreError) -> None:

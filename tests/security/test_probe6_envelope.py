@@ -11,21 +11,17 @@ unreachable?" with ``[SYS/TEMP]``."""
 from __future__ import annotations
 
 import base64
-import dataclasses
 import logging
 from pathlib import Path
 
 import pytest
-from prometheus_client import CollectorRegistry
 
-from pop3srv.metrics import create_metrics
 from pop3srv.storage.base import MessageUndecryptable
 from pop3srv.storage.envelope import EnvelopeError, parse_envelope
-from pop3srv.storage.pool import S3Pool
 from pop3srv.storage.s3 import S3Store
-from tests.s3.plugin import TEST_POOL
 from tests.s3.servers import S3Server
 from tests.s3.ses import SesWriter
+from tests.security.support import encrypted_mailbox
 
 pytest_plugins = ("tests.s3.plugin",)
 
@@ -80,13 +76,7 @@ def test_parse_refuses_with_envelope_error(case: str) -> None:
 
 @pytest.fixture
 def setup(moto_s3: S3Server, tmp_path: Path) -> tuple[SesWriter, str, S3Store]:
-    ses = SesWriter.create(moto_s3)
-    bucket = moto_s3.create_bucket()
-    location = dataclasses.replace(
-        moto_s3.location(bucket, PREFIX), kms_endpoint_url=ses.kms_endpoint_url
-    )
-    pool = S3Pool(create_metrics(CollectorRegistry()), TEST_POOL)
-    return ses, bucket, S3Store(location, pool, spool_dir=tmp_path / "spool")
+    return encrypted_mailbox(moto_s3, tmp_path / "spool", PREFIX)
 
 
 # moto stores metadata as HTTP headers: latin-1 text only, so the superscript is left to the
