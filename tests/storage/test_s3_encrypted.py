@@ -355,8 +355,8 @@ async def test_spooling_leaves_the_file_systems_reserve_free(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Probe 6, finding 6: planted huge objects read in parallel filled state-dir's disk."""
-    fs = os.statvfs(tmp_path)
-    monkeypatch.setattr(encrypted, "SPOOL_RESERVE", fs.f_bavail * fs.f_frsize)  # no room left
+    fs = os.statvfs(tmp_path)  # a reserve as large as the file system: no room, ever
+    monkeypatch.setattr(encrypted, "SPOOL_RESERVE", fs.f_blocks * fs.f_frsize)
     ses.put(bucket, PREFIX + "big", MESSAGE + b"b" * (2 * SPOOL_THRESHOLD) + b"\r\n")
     ses.put(bucket, PREFIX + "small", MESSAGE)
     with caplog.at_level(logging.ERROR, logger="pop3srv.storage"):
