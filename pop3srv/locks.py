@@ -23,7 +23,8 @@ import trio
 
 from pop3srv.metrics import Metrics
 from pop3srv.registry import SessionRecord, SessionRegistry
-from pop3srv.storage.base import FolderLocation, Location, S3Location
+from pop3srv.storage.base import FolderLocation, Location, S3Location, StoreError
+from pop3srv.storage.folder import open_mail_folder
 from pop3srv.storage.s3lease import S3Lease
 from pop3srv.storage.s3lock import S3Locks
 
@@ -143,10 +144,11 @@ async def _lock_folder(location: FolderLocation) -> int | None:
     """The folder's directory, ``flock``-ed (waiting up to ``TAKEOVER_WAIT`` for a session of
     another process to end); ``_BUSY`` if it does not; None when there is no folder to lock
     (nothing delivered yet; a folder that cannot be opened fails at the store's own check)."""
-    path = location.root.joinpath(*(p for p in location.prefix.split("/") if p not in ("", ".")))
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    except OSError:
+    try:  # opened as the store opens it (no symlink followed, never above mail-dir)
+        fd = open_mail_folder(location)
+    except StoreError:
+        return None
+    if fd is None:
         return None
     try:
         with trio.move_on_after(TAKEOVER_WAIT):
@@ -163,5 +165,5 @@ async def _lock_folder(location: FolderLocation) -> int | None:
         os.close(fd)
         raise
     os.close(fd)
-    log.info("mail folder %s is held by a session of another process", path)
+    log.info("mail folder %s is held by a session of another process", location.directory)
     return _BUSY

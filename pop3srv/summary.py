@@ -21,8 +21,6 @@ from pop3srv.tls import EXPIRY_WARNING, describe_certificate
 
 log = logging.getLogger("pop3srv")
 
-#: a configured certificate this close to its end is a warning at start-up
-
 #: the keys each login method reads (a key read by any active method is in use)
 METHOD_KEYS = {
     "static": ("user", "password", "users"),
@@ -79,7 +77,7 @@ def _mailbox(what: str, location: Location, *, check: bool = True) -> None:
     kind = "S3" if "bucket" in where else "local folder"
     event(log, logging.INFO, f"{what}: {kind}", **where)
     if check and isinstance(location, FolderLocation):
-        folder_warning(what, location.root / location.prefix.strip("/"))
+        folder_warning(what, location.directory)
 
 
 def folder_warning(what: str, folder: Path) -> None:

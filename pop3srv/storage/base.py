@@ -120,6 +120,15 @@ class FolderLocation:
     def lock_key(self) -> str:
         return f"folder:{self.root / self.prefix}"
 
+    @property
+    def parts(self) -> list[str]:
+        """The prefix's folders below ``root`` (empty and ``.`` parts dropped)."""
+        return [part for part in self.prefix.split("/") if part not in ("", ".")]
+
+    @property
+    def directory(self) -> Path:
+        return self.root.joinpath(*self.parts)
+
 
 @dataclass(frozen=True)
 class S3Credentials:

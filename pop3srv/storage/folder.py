@@ -86,9 +86,8 @@ class FolderStore:
         listings: ListingCache | None = None,
         sizes: SizeCache | None = None,
     ) -> None:
-        self._root = location.root
-        self._parts = [part for part in location.prefix.split("/") if part not in ("", ".")]
-        self._dir = location.root.joinpath(*self._parts)
+        self._location = location
+        self._dir = location.directory
         self._chunk_size = chunk_size
         self._listings = listings
         self._fd: int | None = None
@@ -104,7 +103,7 @@ class FolderStore:
         access is relative to it, so a directory swapped for a symlink is never followed."""
         with self._fd_lock:
             if self._fd is None:
-                self._fd = _open_directory(self._root, self._parts)
+                self._fd = open_mail_folder(self._location)
                 if self._fd is not None:
                     weakref.finalize(self, os.close, self._fd)
             return self._fd
@@ -213,9 +212,10 @@ def file_identity(st: os.stat_result) -> str:
     return f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
 
 
-def _open_directory(root: Path, parts: list[str]) -> int | None:
-    """``root`` (as configured) then each part of the prefix below it, none of them followed
-    if it is a symlink, none ``..``; None if one does not exist."""
+def open_mail_folder(location: FolderLocation) -> int | None:
+    """The mailbox directory: ``root`` (as configured) then each part of the prefix below it,
+    none of them followed if it is a symlink, none ``..``; None if one does not exist."""
+    root, parts = location.root, location.parts
     if ".." in parts:
         raise StoreDenied("mail folder must stay inside mail-dir")
     flags = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
