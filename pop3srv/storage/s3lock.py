@@ -127,31 +127,35 @@ class S3Locks:
         async with lease.busy:
             if lease.released or lease.lost or lease.yielded:
                 return
-            outcome, etag = await self._try_renew(lease)
-            if outcome == "conflict" and await self._answer_mark(lease):  # a mark: still ours
-                return
-            if etag is not None:
-                lease.etag, lease.renewed_at = etag, trio.current_time()
-            elif outcome != "unavailable" or self._may_have_expired(lease):
+            outcome = await self._renew_once(lease)
+            if outcome in ("conflict", "failed") or (
+                outcome == "unavailable" and self._may_have_expired(lease)
+            ):
                 self._lose(lease)
 
-    async def _try_renew(
+    async def _renew_once(
         self, lease: S3Lease
-    ) -> tuple[Literal["renewed", "conflict", "unavailable", "failed"], str | None]:
-        """What the renewal met, and the new ETag once renewed. ``conflict``: 412, the lock
-        was taken over or marked; ``unavailable``: S3 failed for now (the lease may still
-        hold); ``failed``: denied credentials or a bug, the lease cannot be trusted any more."""
-        body = self._body("renewed")
+    ) -> Literal["renewed", "marked", "conflict", "unavailable", "failed"]:
+        """One renewal of ``lease`` (its ``busy`` held). ``renewed``: ETag and time noted;
+        ``marked``: a takeover mark was answered (the lock is still this lease's, or was
+        yielded: ``lease.yielded``); ``conflict``: 412, taken over; ``unavailable``: S3 failed
+        for now (the lease may still hold); ``failed``: denied credentials or a bug, the lease
+        cannot be trusted any more."""
+        started = trio.current_time()
         try:
             client = await self.pool.client(lease.location)
+            body = self._body("renewed")
             etag = await self._put(client, lease.location, lease.key, body, IfMatch=lease.etag)
         except StoreUnavailable as exc:
             log.warning("maildrop lock renewal failed: %s", exc)
-            return "unavailable", None
+            return "unavailable"
         except Exception:  # denied credentials, a bug: this lease only
             log.exception("maildrop lock renewal failed")
-            return "failed", None
-        return ("conflict", None) if etag is None else ("renewed", etag)
+            return "failed"
+        if etag is not None:
+            lease.etag, lease.renewed_at = etag, started
+            return "renewed"
+        return "marked" if await self._answer_mark(lease) else "conflict"
 
     async def confirm(self, lease: S3Lease) -> bool:
         """Whether ``lease`` is still this session's, proved by renewing it now (a QUIT
@@ -161,15 +165,11 @@ class S3Locks:
             for _attempt in range(CONFLICT_RETRIES):
                 if lease.released or lease.lost or lease.yielded:
                     return False
-                started = trio.current_time()
-                outcome, etag = await self._try_renew(lease)
-                if etag is not None:
-                    lease.etag, lease.renewed_at = etag, started
-                    return True
-                if outcome != "conflict" or not await self._answer_mark(lease):
+                outcome = await self._renew_once(lease)
+                if outcome != "marked":  # a mark answered: renew again to prove it
                     if outcome == "conflict":
                         self._lose(lease)
-                    return False
+                    return outcome == "renewed"
         return False
 
     def _may_have_expired(self, lease: S3Lease) -> bool:
