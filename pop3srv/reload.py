@@ -27,7 +27,7 @@ log = logging.getLogger("pop3srv.reload")
 
 #: the ``auth`` fields a reload applies, and their keys
 TABLES = ("users", "mailboxes", "jwt_secrets")
-APPLIED_KEYS = frozenset({"users", "mailboxes", "jwt-secrets"})
+APPLIED_KEYS = frozenset(name.replace("_", "-") for name in TABLES)
 
 
 def reload(runtime: Runtime, load: Callable[[], Settings]) -> bool:

@@ -30,6 +30,7 @@ from pop3srv.storage.base import (
     Location,
     S3Credentials,
     S3Location,
+    within_folder,
 )
 
 #: claims that describe a bucket; they make no sense with ``mailbox`` or provider none/demo
@@ -129,15 +130,8 @@ def _check_bucket_claims(text: Mapping[str, str], reserved: tuple[str, ...]) -> 
     for name in ("awsAccessKeyID", "awsSecretAccessKey", "awsSessionToken"):
         if not KEY_TEXT.fullmatch(text.get(name, "")):
             raise MalformedClaims(f"the mailbox claims' {name} has spaces or control characters")
-    if _inside(text.get("prefix", ""), reserved):
+    if any(within_folder(text.get("prefix", ""), held) for held in reserved):
         raise MalformedClaims("the mailbox claims name the server's lock or trash prefix")
-
-
-def _inside(prefix: str, reserved: tuple[str, ...]) -> bool:
-    """Whether ``prefix`` is one of the ``reserved`` folders or inside one (``x``, ``x/`` and
-    ``/x/`` count as the same folder, as check-config has them)."""
-    folder = prefix.strip("/") + "/"
-    return any(held.strip("/") and folder.startswith(held.strip("/") + "/") for held in reserved)
 
 
 def _text_claims(claims: Mapping[str, object]) -> dict[str, str]:

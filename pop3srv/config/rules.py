@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from pop3srv.config.kinds import INSIDE_MAIL_DIR, inside_mail_dir
 from pop3srv.config.schema import DEFAULT_PASSWORD
 from pop3srv.netaddr import is_loopback_host, safe_url
+from pop3srv.storage.base import within_folder
 
 MIN_ADMIN_TOKEN = 20  # a generated one has 43 characters
 MIN_HMAC_KEY = 32
@@ -133,19 +134,13 @@ def _served_s3_objects(v: Mapping[str, Any], at: Callable[..., str]) -> Iterator
     }
     used = {"lock-prefix": v["lock"] == "s3", "trash-prefix": v["delete-mode"] == "trash"}
     for key, what in ("lock-prefix", "S3 locks and token registry"), ("trash-prefix", "trash"):
-        held = _folder(v[key])
         for whose, (prefix, source) in prefixes.items() if used[key] else ():
-            if _folder(prefix) == held or (held and _folder(prefix).startswith(held)):
+            if within_folder(prefix, v[key]):
                 yield (
                     f'{key}: "{v[key]}" holds the {what}, and {whose} (prefix "{prefix}") '
                     f"serves it to its POP3 users {at(key, source)}; give that mailbox a "
                     f"prefix outside {key}"
                 )
-
-
-def _folder(prefix: str) -> str:
-    """An S3 prefix as the folder it names: ``inbox`` and ``inbox/`` are ``inbox/``."""
-    return prefix.strip("/") + "/" if prefix.strip("/") else ""
 
 
 def _unreadable(path: Path) -> str:

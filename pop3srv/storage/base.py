@@ -148,6 +148,13 @@ REGION_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 KEY_TEXT = re.compile(r"[!-~]*")
 
 
+def within_folder(prefix: str, folder: str) -> bool:
+    """Whether the S3 key ``prefix`` is ``folder`` or inside it; ``x``, ``x/`` and ``/x/``
+    count as one folder, so a near-miss spelling never slips through."""
+    inner, outer = (p.strip("/") + "/" if p.strip("/") else "" for p in (prefix, folder))
+    return inner == outer or (bool(outer) and inner.startswith(outer))
+
+
 @dataclass(frozen=True)
 class S3Location:
     """A mailbox in a bucket: every object directly under ``prefix``."""
