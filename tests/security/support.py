@@ -21,6 +21,7 @@ from pop3srv.storage.base import FolderLocation
 from pop3srv.storage.pool import S3Pool
 from pop3srv.storage.s3 import S3Store
 from pop3srv.transport import ConnectionHandler, TransportLimits
+from tests.conftest import RunningServer, start_server
 from tests.s3.servers import S3Server
 from tests.s3.ses import SesWriter
 
@@ -106,3 +107,21 @@ def encrypted_mailbox(server: S3Server, spool: Path, prefix: str) -> tuple[SesWr
 
     pool = S3Pool(create_metrics(CollectorRegistry()), TEST_POOL)
     return ses, bucket, S3Store(location, pool, spool_dir=spool)
+
+
+async def jwt_mailbox_server(
+    nursery: trio.Nursery, tmp_path: Path, s3: S3Server, name: str, secret: str, **env: str
+) -> tuple[RunningServer, str]:
+    """A pop3srv with JWT logins (``secret``) whose default mailbox is ``inbox/`` of a new
+    bucket of ``s3`` (named after ``name``) holding one 20-octet message, and that bucket."""
+    bucket = s3.create_bucket(name)
+    s3.put(bucket, "inbox/m1", b"Subject: 1\r\n\r\nmine\r\n")
+    server = await start_server(
+        nursery,
+        tmp_path,
+        **s3.env(bucket, "inbox/"),
+        POP3_AUTH_PROVIDERS="jwt",
+        POP3_JWT_SECRET=secret,
+        **env,
+    )
+    return server, bucket

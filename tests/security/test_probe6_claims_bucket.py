@@ -22,8 +22,9 @@ import trio
 
 from pop3srv.auth.claims import MailboxResolver, MalformedClaims
 from pop3srv.logsetup import fields_of
-from tests.conftest import RunningServer, start_server
+from tests.conftest import RunningServer
 from tests.s3.servers import S3Server
+from tests.security.support import jwt_mailbox_server
 
 pytest_plugins = ("tests.s3.plugin",)
 
@@ -35,15 +36,7 @@ BAD = ["a b", "a\r\nX-Injected: 1", "b?list-type=2", "b#x", "b/../other", "", "b
 async def s3_server(
     nursery: trio.Nursery, tmp_path: Path, moto_s3: S3Server
 ) -> AsyncIterator[tuple[RunningServer, str]]:
-    bucket = moto_s3.create_bucket("claims")
-    moto_s3.put(bucket, "inbox/m1", b"Subject: 1\r\n\r\nmine\r\n")
-    server = await start_server(
-        nursery,
-        tmp_path,
-        **moto_s3.env(bucket, "inbox/"),
-        POP3_AUTH_PROVIDERS="jwt",
-        POP3_JWT_SECRET=SECRET,
-    )
+    server, bucket = await jwt_mailbox_server(nursery, tmp_path, moto_s3, "claims", SECRET)
     yield server, bucket
     server.shutdown.set()
 

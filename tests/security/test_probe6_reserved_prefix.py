@@ -26,8 +26,9 @@ from pop3srv.auth.factory import mailbox_resolver
 from pop3srv.logsetup import fields_of
 from pop3srv.storage.base import S3Location
 from tests.admin.conftest import load
-from tests.conftest import RunningServer, start_server
+from tests.conftest import RunningServer
 from tests.s3.servers import S3Server
+from tests.security.support import jwt_mailbox_server
 
 pytest_plugins = ("tests.s3.plugin",)
 
@@ -42,18 +43,10 @@ def _token(**claims: str) -> str:
 async def s3_server(
     nursery: trio.Nursery, tmp_path: Path, moto_s3: S3Server
 ) -> AsyncIterator[tuple[RunningServer, str]]:
-    bucket = moto_s3.create_bucket("reserved")
-    moto_s3.put(bucket, "inbox/m1", b"Subject: 1\r\n\r\nmine\r\n")
-    moto_s3.put(bucket, "trash/other/m9", b"Subject: 9\r\n\r\nsomeone's deleted\r\n")
-    server = await start_server(
-        nursery,
-        tmp_path,
-        **moto_s3.env(bucket, "inbox/"),
-        POP3_AUTH_PROVIDERS="jwt",
-        POP3_JWT_SECRET=SECRET,
-        POP3_LOCK="s3",
-        POP3_DELETE_MODE="trash",
+    server, bucket = await jwt_mailbox_server(
+        nursery, tmp_path, moto_s3, "reserved", SECRET, POP3_LOCK="s3", POP3_DELETE_MODE="trash"
     )
+    moto_s3.put(bucket, "trash/other/m9", b"Subject: 9\r\n\r\nsomeone's deleted\r\n")
     yield server, bucket
     server.shutdown.set()
 
