@@ -27,33 +27,41 @@ _UNREACHABLE = (
 )
 _BUSY = "S3 throttled or failed the request: clients retry; persistent, check S3's status"
 
+#: S3 error codes by what they mean (``check-config --probe`` words its results by them too)
+BUCKET_CODES = frozenset({"NoSuchBucket", "InvalidBucketName"})
+REGION_CODES = frozenset(
+    {"PermanentRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException"}
+)
+KEY_CODES = frozenset({"InvalidAccessKeyId", "SignatureDoesNotMatch"})
+EXPIRED_CODES = frozenset({"ExpiredToken", "InvalidToken", "TokenRefreshRequired"})
+POLICY_CODES = frozenset({"AccessDenied", "AllAccessDisabled", "AccountProblem"})
+DENIED_CODES = KEY_CODES | EXPIRED_CODES | POLICY_CODES
+
 STORE_HINTS: dict[str, str] = {
-    "NoSuchBucket": _BUCKET,
-    "InvalidBucketName": _BUCKET,
-    "PermanentRedirect": _REGION,
-    "AuthorizationHeaderMalformed": _REGION,
-    "IllegalLocationConstraintException": _REGION,
-    "InvalidAccessKeyId": _KEYS,
-    "SignatureDoesNotMatch": _KEYS,
-    "ExpiredToken": _EXPIRED,
-    "InvalidToken": _EXPIRED,
-    "TokenRefreshRequired": _EXPIRED,
-    "AccessDenied": _POLICY,
-    "AllAccessDisabled": _POLICY,
-    "AccountProblem": _POLICY,
-    "NoCredentialsError": _NO_CREDENTIALS,
-    "PartialCredentialsError": _NO_CREDENTIALS,
-    "CredentialRetrievalError": _NO_CREDENTIALS,
-    "EndpointConnectionError": _UNREACHABLE,
-    "ConnectTimeoutError": _UNREACHABLE,
-    "ConnectionClosedError": _UNREACHABLE,
-    "ReadTimeoutError": _BUSY,
-    "SlowDown": _BUSY,
-    "Throttling": _BUSY,
-    "ThrottlingException": _BUSY,
-    "RequestTimeout": _BUSY,
-    "InternalError": _BUSY,
-    "ServiceUnavailable": _BUSY,
+    **dict.fromkeys(BUCKET_CODES, _BUCKET),
+    **dict.fromkeys(REGION_CODES, _REGION),
+    **dict.fromkeys(KEY_CODES, _KEYS),
+    **dict.fromkeys(EXPIRED_CODES, _EXPIRED),
+    **dict.fromkeys(POLICY_CODES, _POLICY),
+    **dict.fromkeys(
+        ("NoCredentialsError", "PartialCredentialsError", "CredentialRetrievalError"),
+        _NO_CREDENTIALS,
+    ),
+    **dict.fromkeys(
+        ("EndpointConnectionError", "ConnectTimeoutError", "ConnectionClosedError"), _UNREACHABLE
+    ),
+    **dict.fromkeys(
+        (
+            "ReadTimeoutError",
+            "SlowDown",
+            "Throttling",
+            "ThrottlingException",
+            "RequestTimeout",
+            "InternalError",
+            "ServiceUnavailable",
+        ),
+        _BUSY,
+    ),
 }
 
 

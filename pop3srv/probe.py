@@ -15,6 +15,7 @@ import httpx
 
 from pop3srv.auth.factory import mailbox_resolver
 from pop3srv.config import Settings
+from pop3srv.hints import DENIED_CODES, REGION_CODES
 from pop3srv.netaddr import safe_url
 from pop3srv.runtime import default_location
 from pop3srv.storage.base import S3Location
@@ -23,10 +24,8 @@ from pop3srv.tls import check_pem_pair
 
 PROBE_POOL = PoolSettings(threads=1, max_connections=1, connect_timeout=3, read_timeout=5)
 HTTP_TIMEOUT = 5.0
-_DENIED = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken",
-           "ExpiredToken", "AllAccessDisabled", "403"}  # fmt: skip
-_REGION = {"PermanentRedirect", "AuthorizationHeaderMalformed", "301",
-           "IllegalLocationConstraintException"}  # fmt: skip
+_DENIED = DENIED_CODES | {"403"}
+_REGION = REGION_CODES | {"301"}
 
 
 @dataclass(frozen=True)
