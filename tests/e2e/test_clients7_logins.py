@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import trio
 
 from pop3srv.auth.tokens import mint_jwt
 from tests.e2e import test_clients_fdm as fdm
@@ -38,6 +39,7 @@ from tests.e2e.clients import (
     write_private,
 )
 from tests.e2e.process import ServerProcess, spawn_logging_server
+from tests.e2e.test_curl import CURL
 from tests.s3.servers import S3Server
 
 pytest_plugins = ("tests.s3.plugin",)
@@ -175,3 +177,19 @@ async def test_client_logs_in_with_a_minted_mailbox_jwt(
     for raw in MESSAGES.values():
         subject = raw.split(b"\r\n", 1)[0]
         assert sum(subject in body for body in delivered) == 1, (subject, run)
+
+
+@pytest.mark.parametrize("length", [400, 1000])
+async def test_curl_logs_in_with_a_minted_mailbox_jwt(logins: Logins, length: int) -> None:
+    """curl over implicit TLS, verifying the server with its certificate, lists the mailbox."""
+    assert CURL is not None
+    server = logins.server
+    argv = [
+        CURL, "-sS", "--cacert", trust_file(server), "-u", f"{LOGIN}:{logins.tokens[length]}",
+        f"pop3s://localhost:{server.tls_port}/",
+    ]  # fmt: skip
+    done = await trio.run_process(argv, capture_stdout=True, capture_stderr=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split(b"\r\n")[:2] == [
+        f"{n} {len(raw)}".encode() for n, raw in enumerate(MESSAGES.values(), 1)
+    ]
