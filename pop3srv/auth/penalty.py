@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 import trio
 
 from pop3srv.config import PenaltySettings
-from pop3srv.netaddr import client_group
+from pop3srv.netaddr import NETWORK_SHARE, client_group, client_network
 from pop3srv.tally import counted
 
 #: longer user names are counted by their digest
@@ -45,10 +45,6 @@ MAX_NAMES_PER_ADDRESS = 32
 USER_FREE_FAILURES = 5
 #: the longest a login is delayed for its user name's sake (a victim is never locked out)
 USER_MAXIMUM = 4.0
-#: an IPv6 address is also counted in this network (when ``ipv6_prefix_length`` is longer)
-NETWORK_PREFIX = 48
-#: a network's free failures and parallel attempts, in multiples of one address's
-NETWORK_SHARE = 8
 
 
 @dataclass
@@ -97,9 +93,7 @@ class LoginPenalty:
 
     def network(self, address: str) -> str | None:
         """The wider network ``address`` is also counted in (IPv6 only), or None."""
-        if self._prefix <= NETWORK_PREFIX or ":" not in (group := self.key(address)):
-            return None
-        return client_group(group.split("/")[0], NETWORK_PREFIX)
+        return client_network(address, self._prefix)
 
     def delay(self, address: str) -> float:
         """Seconds to wait before checking a login from ``address`` (a failed one also waits

@@ -11,13 +11,17 @@ parallel attempts, kept in a table of its own."""
 
 from __future__ import annotations
 
+from contextlib import ExitStack
+
 import trio
 import trio.testing
 
+from pop3srv.admission import Admission
 from pop3srv.auth.base import AuthFailed, LoginContext, Principal
-from pop3srv.auth.penalty import NETWORK_SHARE, LoginPenalty
+from pop3srv.auth.penalty import LoginPenalty
 from pop3srv.config import PenaltySettings
 from pop3srv.login import MAX_PARALLEL_PER_ADDRESS
+from pop3srv.netaddr import NETWORK_SHARE
 from tests.security.support import handler, line
 
 SETTINGS = PenaltySettings(free_failures=2, start=1, maximum=15)
@@ -113,3 +117,20 @@ async def test_a_parallel_burst_from_one_network_is_bounded(autojump_clock: obje
     bound = MAX_PARALLEL_PER_ADDRESS * NETWORK_SHARE
     assert checks.checked <= bound
     assert sum(r.startswith(b"-ERR [SYS/TEMP] too many logins") for r in replies) >= 200 - bound
+
+
+def test_one_network_cannot_take_every_connection_slot() -> None:
+    """``max-connections-per-ip`` held per /64 only: one /48's /64s took all of
+    ``max-connections`` (the slots before login, TLS handshakes included)."""
+    admission = Admission(max_total=1000, max_per_address=10)
+    with ExitStack() as held:
+        admitted = 0
+        for subnet in range(200):
+            address = _address(subnet)
+            if admission.refusal(address) is None:
+                held.enter_context(admission.admitted(address))
+                admitted += 1
+        assert admitted == 10 * NETWORK_SHARE  # before: 200 (all, up to max-connections)
+        assert admission.refusal("2001:db8:78::1") is None  # another /48
+        assert admission.refusal("192.0.2.1") is None
+    assert admission.refusal(_address(0)) is None and admission.total == 0
