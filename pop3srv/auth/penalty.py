@@ -214,12 +214,12 @@ class LoginPenalty:
         return sorted(result, key=lambda entry: entry.last_failure, reverse=True)
 
     def forgive(self, address: str) -> bool:
-        """Drop an address's failures (an address, or a key from ``delayed()``); whether it
-        had any."""
+        """Drop an address's failures (an address, or a key from ``delayed()``), and its
+        network's, so it is not delayed after; whether it had any."""
         if address in self._networks:
             return self._networks.pop(address) is not None
         key = address if address in self._addresses else self.key(address)
-        network = self.network(address) if key not in self._addresses else None
+        network = self.network(address)
         known = self._addresses.pop(key, None) is not None
         return (network is not None and self._networks.pop(network, None) is not None) or known
 
