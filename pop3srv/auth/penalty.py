@@ -35,7 +35,7 @@ import trio
 
 from pop3srv.config import PenaltySettings
 from pop3srv.netaddr import NETWORK_SHARE, client_group, client_network
-from pop3srv.tally import counted
+from pop3srv.tally import counted_each
 
 #: longer user names are counted by their digest
 MAX_NAME_KEY = 64
@@ -142,12 +142,8 @@ class LoginPenalty:
         if busy and (exclusive or self.delay(address) > 0):
             yield False
             return
-        with counted(self._in_flight, key):
-            if network is None:
-                yield True
-                return
-            with counted(self._in_flight, network):
-                yield True
+        with counted_each(self._in_flight, (key, network)):
+            yield True
 
     def in_flight(self, address: str) -> int:
         """Login attempts of ``address`` (its network) in progress now; for an IPv6 address
