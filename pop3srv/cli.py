@@ -152,6 +152,9 @@ async def _run(runtime: Runtime, any_free_port: bool, ports_file: Path | None) -
                 partial(serve, runtime, shutdown, any_free_port=any_free_port)
             )
             announce(runtime.settings, bound, runtime.generated_jwt_secret)
+            from pop3srv.startcheck import check_s3  # noqa: PLC0415 - loads the probe's imports
+
+            nursery.start_soon(check_s3, runtime.settings, shutdown)  # listeners are up
             if ports_file is not None:
                 ports = {"plain": bound.plain, "tls": bound.tls, "admin": bound.admin}
                 ports_file.write_text(json.dumps(ports))
