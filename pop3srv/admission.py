@@ -1,6 +1,8 @@
 """The limits every POP3 connection runs under (``TransportLimits``), and admission control:
 a global cap and a cap per client address counted from accept (so TLS handshakes in progress
-count too), and a cap on login attempts in progress per user name."""
+count too; an IPv6 /64 also within its /48, which may hold ``NETWORK_SHARE`` times an address's
+share: one site's 65,536 /64s took every slot before), and a cap on login attempts in progress
+per user name."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 
 from pop3srv.config import Settings
-from pop3srv.netaddr import client_group
+from pop3srv.netaddr import NETWORK_SHARE, client_group, client_network
 from pop3srv.tally import counted
 
 
@@ -65,20 +67,35 @@ class Admission:
             return "max_connections"
         if self._by_address[self._key(address)] >= self.max_per_address:
             return "max_connections_per_ip"
+        network = self._network(address)
+        if network is not None and self._by_address[network] >= self._network_cap:
+            return "max_connections_per_ip"
         return None
 
     @contextmanager
     def admitted(self, address: str) -> Iterator[None]:
         """Count a connection for the duration of the block."""
         self._total += 1
+        network = self._network(address)
         try:
             with counted(self._by_address, self._key(address)):
-                yield
+                if network is None:
+                    yield
+                    return
+                with counted(self._by_address, network):
+                    yield
         finally:
             self._total -= 1
 
+    @property
+    def _network_cap(self) -> int:
+        return self.max_per_address * NETWORK_SHARE
+
     def _key(self, address: str) -> str:
         return client_group(address, self.ipv6_prefix_length)
+
+    def _network(self, address: str) -> str | None:
+        return client_network(address, self.ipv6_prefix_length)
 
 
 class LoginSlots:

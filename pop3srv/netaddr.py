@@ -61,6 +61,23 @@ def client_group(host: str, ipv6_prefix_length: int = 64) -> str:
     return str(address)
 
 
+#: an IPv6 client is also counted in this network (a site's allocation: 65,536 /64s, free from
+#: tunnel brokers) when ``ipv6-prefix-length`` is longer
+NETWORK_PREFIX = 48
+#: a network's free failures, parallel attempts and connections, in multiples of an address's
+NETWORK_SHARE = 8
+
+
+def client_network(host: str, ipv6_prefix_length: int = 64) -> str | None:
+    """The wider network an IPv6 client (``client_group``) is also counted in: its
+    ``/NETWORK_PREFIX``; None for IPv4 (also mapped or translated), non-addresses, and when
+    ``ipv6_prefix_length`` is not longer than ``NETWORK_PREFIX``."""
+    group = client_group(host, ipv6_prefix_length)
+    if ipv6_prefix_length <= NETWORK_PREFIX or ":" not in group:
+        return None
+    return client_group(group.split("/")[0], NETWORK_PREFIX)
+
+
 def safe_url(url: str) -> str:
     """The URL for logs and messages: a password is replaced by ``***`` (user-info without a
     password entirely) and the query and fragment (where API keys tend to live) by ``?***``."""

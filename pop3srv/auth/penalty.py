@@ -11,6 +11,13 @@ JWT user) cannot slow the real users' logins. Counts decay by one per ``decay`` 
 are forgotten after ``forget_after`` seconds without failures; memory is bounded (oldest
 first).
 
+An IPv6 ``/64`` is also counted within its ``/48`` (``NETWORK_PREFIX``, a site's allocation,
+free from tunnel brokers): the network gets ``NETWORK_SHARE`` times an address's free failures
+and parallel attempts, then its addresses are delayed together. Without it one /48 was 65,536
+fresh addresses: each with its own free failures, all checked in parallel, and enough of them
+to evict every other record of the bounded table (forgiving those addresses). Networks live
+in a table of their own, so a flood of addresses cannot evict them.
+
 While an address is delayed, at most one of its attempts is in progress (``attempt``): the
 others are refused at once instead of each waiting out its own delay in parallel.
 Time comes from trio's clock, so tests run on ``autojump_clock``.
@@ -27,7 +34,7 @@ from dataclasses import dataclass, field
 import trio
 
 from pop3srv.config import PenaltySettings
-from pop3srv.netaddr import client_group
+from pop3srv.netaddr import NETWORK_SHARE, client_group, client_network
 from pop3srv.tally import counted
 
 #: longer user names are counted by their digest
@@ -76,6 +83,7 @@ class LoginPenalty:
         self._prefix = ipv6_prefix_length
         self._addresses: OrderedDict[str, _Record] = OrderedDict()
         self._users: OrderedDict[str, _Record] = OrderedDict()
+        self._networks: OrderedDict[str, _Record] = OrderedDict()
         #: login attempts in progress per address key
         self._in_flight: Counter[str] = Counter()
 
@@ -83,11 +91,25 @@ class LoginPenalty:
         """What ``address`` is counted under (its IPv6 network, or itself)."""
         return client_group(address, self._prefix)
 
+    def network(self, address: str) -> str | None:
+        """The wider network ``address`` is also counted in (IPv6 only), or None."""
+        return client_network(address, self._prefix)
+
     def delay(self, address: str) -> float:
         """Seconds to wait before checking a login from ``address`` (a failed one also waits
-        out ``user_delay``)."""
+        out ``user_delay``): its own, or its network's if longer."""
         record = self._current(self._addresses, self.key(address))
-        return self._delay_for(record.failures if record else 0, self._settings.free_failures)
+        own = self._delay_for(record.failures if record else 0, self._settings.free_failures)
+        return max(own, self._network_delay(address)[0])
+
+    def _network_delay(self, address: str) -> tuple[float, float]:
+        """The delay ``address``'s network earned, and when its last failure was."""
+        network = self.network(address)
+        record = self._current(self._networks, network) if network else None
+        if record is None:
+            return 0.0, 0.0
+        free = self._settings.free_failures * NETWORK_SHARE
+        return self._delay_for(record.failures, free), record.last
 
     def user_delay(self, user: str) -> float:
         """Seconds a failed login for ``user`` waits before it is answered, for the failures
@@ -102,68 +124,104 @@ class LoginPenalty:
     def retry_after(self, address: str) -> float:
         """Seconds left of the delay the address's last failure earned (0: not delayed now)."""
         record = self._current(self._addresses, self.key(address))
+        network_wait, network_last = self._network_delay(address)
+        left = max(0.0, network_last + network_wait - trio.current_time())
         if record is None:
-            return 0.0
+            return left
         wait = self._delay_for(record.failures, self._settings.free_failures)
-        return max(0.0, record.last + wait - trio.current_time())
+        return max(left, record.last + wait - trio.current_time())
 
     @contextmanager
     def attempt(self, address: str, *, exclusive: bool = False) -> Iterator[bool]:
         """Whether a login attempt from ``address`` may go ahead now: not while another of the
         same address is in progress and the address is delayed (``exclusive``: ever)."""
-        key = self.key(address)
+        key, network = self.key(address), self.network(address)
         busy = self._in_flight[key] > 0
+        if network is not None:
+            busy |= self._in_flight[network] > 0 and self._network_delay(address)[0] > 0
         if busy and (exclusive or self.delay(address) > 0):
             yield False
             return
         with counted(self._in_flight, key):
-            yield True
+            if network is None:
+                yield True
+                return
+            with counted(self._in_flight, network):
+                yield True
 
     def in_flight(self, address: str) -> int:
-        """Login attempts of ``address`` (its network) in progress now."""
-        return self._in_flight[self.key(address)]
+        """Login attempts of ``address`` (its network) in progress now; for an IPv6 address
+        at least its wider network's count in units of one address (``NETWORK_SHARE``)."""
+        own = self._in_flight[self.key(address)]
+        network = self.network(address)
+        return own if network is None else max(own, self._in_flight[network] // NETWORK_SHARE)
 
     def failed(self, address: str, user: str | None = None) -> None:
         now = trio.current_time()
-        record = self._bump(self._addresses, self.key(address), now)
+        records = [self._bump(self._addresses, self.key(address), now)]
+        if (network := self.network(address)) is not None:
+            records.append(self._bump(self._networks, network, now))
         if user is not None:
             name = _name_key(user)
-            record.by_user[name] += 1
-            while len(record.by_user) > MAX_NAMES_PER_ADDRESS:
-                del record.by_user[next(iter(record.by_user))]
+            for record in records:
+                record.by_user[name] += 1
+                while len(record.by_user) > MAX_NAMES_PER_ADDRESS:
+                    del record.by_user[next(iter(record.by_user))]
             self._bump(self._users, name, now)
 
     def succeeded(self, address: str, user: str | None = None) -> None:
-        """Forgive the address's failures for ``user`` (None: all of them)."""
-        key = self.key(address)
-        record = self._current(self._addresses, key)
+        """Forgive the address's failures for ``user`` (None: all of them), in its own count
+        and its network's."""
+        network = self.network(address)
+        forgiven = self._forgive_user(self._addresses, self.key(address), user)
+        if network is not None:
+            self._forgive_user(self._networks, network, user, forgiven)
+
+    def _forgive_user(
+        self, records: OrderedDict[str, _Record], key: str, user: str | None, most: int = -1
+    ) -> int:
+        """Drop up to ``most`` (-1: all) of ``key``'s failures for ``user`` (None: any)."""
+        record = self._current(records, key)
         if record is None:
-            return
-        if user is None:
-            del self._addresses[key]
-            return
-        record.failures = max(0, record.failures - record.by_user.pop(_name_key(user), 0))
+            return 0
+        name = None if user is None else _name_key(user)
+        count = record.failures if name is None else record.by_user[name]
+        count = count if most < 0 else min(count, most)
+        record.failures = max(0, record.failures - count)
+        if name is None:
+            record.by_user.clear()
+        else:
+            record.by_user[name] -= count
+            if record.by_user[name] <= 0:
+                del record.by_user[name]
         if not record.failures:
-            del self._addresses[key]
+            del records[key]
+        return count
 
     def delayed(self) -> list[DelayedAddress]:
         """The addresses whose next login is delayed, most recent failure first."""
         result = []
-        for key in list(self._addresses):
-            record = self._current(self._addresses, key)
-            if record is None:
-                continue
-            wait = self._delay_for(record.failures, self._settings.free_failures)
-            if wait > 0:
-                left = max(0.0, record.last + wait - trio.current_time())
-                result.append(DelayedAddress(key, record.failures, wait, left, record.last))
+        free = self._settings.free_failures
+        for records, allowed in ((self._addresses, free), (self._networks, free * NETWORK_SHARE)):
+            for key in list(records):
+                record = self._current(records, key)
+                if record is None:
+                    continue
+                wait = self._delay_for(record.failures, allowed)
+                if wait > 0:
+                    left = max(0.0, record.last + wait - trio.current_time())
+                    result.append(DelayedAddress(key, record.failures, wait, left, record.last))
         return sorted(result, key=lambda entry: entry.last_failure, reverse=True)
 
     def forgive(self, address: str) -> bool:
         """Drop an address's failures (an address, or a key from ``delayed()``); whether it
         had any."""
+        if address in self._networks:
+            return self._networks.pop(address) is not None
         key = address if address in self._addresses else self.key(address)
-        return self._addresses.pop(key, None) is not None
+        network = self.network(address) if key not in self._addresses else None
+        known = self._addresses.pop(key, None) is not None
+        return (network is not None and self._networks.pop(network, None) is not None) or known
 
     def _delay_for(self, failures: int, free: int) -> float:
         extra = failures - free
