@@ -35,9 +35,11 @@ async def commit(
     *,
     confirm: Callable[[], Awaitable[bool]] | None = None,
     expected: Mapping[str, str] | None = None,
+    removed_now: Callable[[int], None] | None = None,
 ) -> ev.Reply:
     """Delete ``keys`` (of a maildrop of ``total`` messages, listed as ``expected``) while
-    ``confirm`` says the maildrop is still locked; the QUIT reply."""
+    ``confirm`` says the maildrop is still locked; the QUIT reply. ``removed_now`` is told
+    how many each batch removed (the session's ``logout`` line counts them)."""
     if not keys:
         return ev.Ok("pop3srv signing off")
     removed = 0
@@ -52,6 +54,8 @@ async def commit(
                 return ev.Err(NOT_REMOVED, "SYS/TEMP")
             metrics.messages_deleted_total.inc(len(result.deleted))
             removed += len(result.deleted)
+            if removed_now is not None:
+                removed_now(len(result.deleted))
             if result.changed:
                 log.warning(
                     "%d messages marked for deletion were replaced since login (same name, "

@@ -58,3 +58,20 @@ async def test_a_store_that_stops_answering_is_given_up_and_logged(
     text = record.getMessage()
     assert f"{COMMIT_BATCH} of {len(MESSAGES)} marked messages removed" in text
     assert len(await store.list_messages()) == len(MESSAGES) - COMMIT_BATCH
+
+
+async def test_removed_now_counts_only_what_a_stalled_commit_removed(
+    autojump_clock: object,
+) -> None:
+    """The ``logout`` line's ``deleted``/``kept`` (ops-7): a commit that stops after its
+    first batch reports exactly that batch; the rest stays marked (``kept``)."""
+    removed: list[int] = []
+    reply = await commit(
+        _StallsAfterFirstBatch(),
+        len(MESSAGES),
+        sorted(MESSAGES),
+        create_metrics(CollectorRegistry()),
+        removed_now=removed.append,
+    )
+    assert isinstance(reply, ev.Err)
+    assert removed == [COMMIT_BATCH]
