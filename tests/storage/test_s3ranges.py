@@ -1,0 +1,91 @@
+"""Listing in key ranges (pop3srv.storage.s3ranges), offline against an in-memory pager that
+behaves as ListObjectsV2 (sorted by UTF-8 bytes, start-after, pages of PAGE keys): every key
+after the first page is listed exactly once whatever the names look like, also by a server
+that ignores ``start-after``; a failing range fails the listing with its own error."""
+
+from __future__ import annotations
+
+import random
+import string
+
+import pytest
+
+from pop3srv.storage.base import StoreUnavailable
+from pop3srv.storage.s3list import Listed, Page
+from pop3srv.storage.s3ranges import BOUNDARIES, list_rest, ranges, utf8_key
+
+PAGE = 7
+
+
+class Pager:
+    """ListObjectsV2 over ``keys``; ``honour_start_after=False`` is a server that ignores it."""
+
+    def __init__(self, keys: list[str], *, honour_start_after: bool = True) -> None:
+        self.keys = sorted(keys, key=utf8_key)
+        self.honour = honour_start_after
+        self.requests = 0
+
+    async def __call__(self, start_after: str, token: str | None) -> Page:
+        self.requests += 1
+        if token is not None:
+            start = int(token)
+        elif self.honour:
+            start = sum(1 for key in self.keys if utf8_key(key) <= utf8_key(start_after))
+        else:
+            start = 0
+        chunk = self.keys[start : start + PAGE]
+        more = start + PAGE < len(self.keys)
+        return Page([Listed(key, 0.0, 1) for key in chunk], str(start + PAGE) if more else None)
+
+
+def _ses_names(count: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    alphabet = string.digits + string.ascii_lowercase
+    return ["in/" + "".join(rng.choices(alphabet, k=40)) for _ in range(count)]
+
+
+ODD = ["in/" + name for name in ("A", "Z~", "~x", "ü", "4", "8", "c", "s", "sz", "zzz", "0")]
+
+
+@pytest.mark.parametrize("honour", [True, False])
+@pytest.mark.parametrize(
+    "keys",
+    [_ses_names(200, 1), ODD, [f"in/m{n:05d}" for n in range(60)], _ses_names(3, 2)],
+    ids=["ses", "odd", "one-letter", "few"],
+)
+async def test_every_key_after_the_first_page_is_listed_once(keys: list[str], honour: bool) -> None:
+    pager = Pager(keys, honour_start_after=honour)
+    first = await pager("", None)
+    after = first.objects[-1].key
+    rest = await list_rest(pager, "in/", after)
+    expected = [key for key in pager.keys if utf8_key(key) > utf8_key(after)]
+    assert sorted((item.key for item in rest), key=utf8_key) == expected
+    assert len(rest) == len({item.key for item in rest})
+
+
+def test_the_ranges_tile_the_key_space_after_the_first_page() -> None:
+    spans = ranges("in/", "in/9zz")
+    assert spans[0] == ("in/9zz", "in/c")
+    assert spans[-1] == ("in/s", None)
+    assert [lo for lo, _ in spans[1:]] == [hi for _, hi in spans[:-1]]
+    assert len(ranges("in/", "in/")) == len(BOUNDARIES) + 1
+
+
+async def test_ses_names_are_listed_in_parallel_ranges() -> None:
+    """200 SES-like names: 8 ranges of ~3-4 pages each instead of 29 pages in a row."""
+    pager = Pager(_ses_names(200, 3))
+    first = await pager("", None)
+    await list_rest(pager, "in/", first.objects[-1].key)
+    assert pager.requests - 1 <= 200 // PAGE + 2 * len(BOUNDARIES)
+
+
+async def test_a_failing_range_fails_the_listing_with_its_error() -> None:
+    pager = Pager(_ses_names(100, 4))
+
+    async def failing(start_after: str, token: str | None) -> Page:
+        if start_after == "in/k":
+            raise StoreUnavailable("S3 list_objects_v2 failed: 503")
+        return await pager(start_after, token)
+
+    with pytest.raises(StoreUnavailable):
+        await list_rest(failing, "in/", "in/0")
