@@ -21,6 +21,8 @@ one ``pop3srv serve`` subprocess reaches it either directly or through a
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
 import json
 import statistics
 import tempfile
@@ -154,9 +156,15 @@ def write_config(root: Path, s3: S3Server, bucket: str, endpoints: dict[str, str
     return config
 
 
+def ses_key(prefix: str, index: int) -> str:
+    """An object name as SES writes it: 40 characters of base32hex, lower case, random."""
+    digest = hashlib.sha256(f"{prefix}/{index}".encode()).digest()[:25]
+    return base64.b32hexencode(digest).decode().lower()
+
+
 def fill(s3: S3Server, bucket: str, prefix: str, count: int) -> float:
     start = time.perf_counter()
-    s3.bulk_put(bucket, ((f"{prefix}/{n:06d}", ses_mail(n)) for n in range(count)))
+    s3.bulk_put(bucket, ((f"{prefix}/{ses_key(prefix, n)}", ses_mail(n)) for n in range(count)))
     return time.perf_counter() - start
 
 

@@ -4,8 +4,9 @@ ListObjectsV2 hands out 1,000 keys a page and each continuation token comes with
 before it: a 50,000-message mailbox is 50 round trips in a row at login (4 s at 20 ms per
 request, ``bench.scale_s3``). Keys come back in UTF-8 byte order, and ``start-after`` lets a
 listing begin anywhere, so once the first page says there is more, the rest of the key space
-is cut at fixed ``BOUNDARIES`` (SES names its objects with ``[0-9a-z]``) into ranges listed
-side by side, each page by page, each stopping at its upper bound.
+is cut at fixed ``BOUNDARIES`` into ranges listed side by side, each page by page, each
+stopping at its upper bound. SES names its objects with 40 random base32hex characters
+(``[0-9a-v]``): the boundaries cut that alphabet into 8 equal ranges.
 
 Correct whatever the keys look like: range *i* keeps exactly the keys ``k`` with
 ``lo_i < k <= hi_i`` (the last range has no upper bound), and the ranges tile everything after
@@ -22,7 +23,7 @@ import trio
 
 from pop3srv.storage.s3list import Listed, Page
 
-#: where the key space after the mailbox prefix is cut (8 ranges for SES's [0-9a-z] names)
+#: where the key space after the mailbox prefix is cut: 8 equal ranges of SES's [0-9a-v]
 BOUNDARIES = ("4", "8", "c", "g", "k", "o", "s")
 
 #: fetch(start_after, continuation token) -> the next page
