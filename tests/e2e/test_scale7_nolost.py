@@ -104,16 +104,13 @@ def test_uidl_client_cut_mid_download_with_new_mail(tmp_path: Path, seaweedfs: S
         client = _login(server)
         uidls = _uidls(client)
         assert len(uidls) == SIZE
-        print("T", "uidls = _uidls(clien", round(time.monotonic() % 1000, 3))
         for uidl, number in list(uidls.items())[:1100]:
             seen[uidl] = _subject(b"\r\n".join(client.retr(number)[1]))
             fetched.append(uidl)
             client.dele(number)
         _fill(seaweedfs, bucket, [f"n{n:03d}" for n in range(20)])  # arrives mid-session
         _cut(client)
-        print("T", "_cut(client)", round(time.monotonic() % 1000, 3))
         assert _left(seaweedfs, bucket) == set(names) | {f"n{n:03d}" for n in range(20)}
-        print("T", "assert _left(seaweed", round(time.monotonic() % 1000, 3))
         deadline = time.monotonic() + 15
         while True:  # the cut session's lease is given back once the server sees the reset
             try:
@@ -124,7 +121,6 @@ def test_uidl_client_cut_mid_download_with_new_mail(tmp_path: Path, seaweedfs: S
                 time.sleep(0.1)
         uidls = _uidls(client)
         assert len(uidls) == SIZE + 20
-        print("T", "uidls = _uidls(clien", round(time.monotonic() % 1000, 3))
         for uidl, number in uidls.items():
             if uidl not in seen:  # the client's UIDL file: what it has is not fetched again
                 seen[uidl] = _subject(b"\r\n".join(client.retr(number)[1]))
@@ -157,14 +153,12 @@ def test_connection_cut_during_quit_commit(
             assert client.line().startswith(b"+OK")
         proxy.inject("delete", "503", times=1, after=1)
         client.send(b"QUIT\r\n")
-        print("T", 'client.send(b"QUIT\\r', round(time.monotonic() % 1000, 3))
         deadline = time.monotonic() + 15
         while proxy.faulted["delete"] == 0:
             assert time.monotonic() < deadline, "the commit never reached its second batch"
             time.sleep(0.005)
         client.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         client.close()
-        print("T", "client.close()", round(time.monotonic() % 1000, 3))
         _fill(seaweedfs, bucket, ["new"])
         deadline = time.monotonic() + 15
         while True:
@@ -176,7 +170,6 @@ def test_connection_cut_during_quit_commit(
                 assert time.monotonic() < deadline
                 time.sleep(0.05)
         rest = _uidls(again)
-        print("T", "rest = _uidls(again)", round(time.monotonic() % 1000, 3))
         again.quit()
     left = _left(seaweedfs, bucket)
     kept = set(names) - marked
@@ -287,15 +280,6 @@ async def test_mpop_with_delete_cut_mid_download(tmp_path: Path, seaweedfs: S3Se
                     for path in (maildir / folder).iterdir():
                         path.unlink()
                 delivered += got
-                uf = tmp_path / "uidls"
-                print(
-                    "T",
-                    run_number,
-                    len(got),
-                    run.returncode,
-                    uf.exists() and len(uf.read_text().splitlines()),
-                    run,
-                )
                 if run_number == 0:
                     assert run.returncode != 0, run  # the cut is an error for mpop
                     assert 0 < len(got) < SIZE
