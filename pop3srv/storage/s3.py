@@ -130,7 +130,9 @@ class S3Store:
         messages = self._messages(page.objects)
         while page.next_token is not None:
             if page.objects:  # the rest of the keys in ranges at once (s3ranges)
-                rest = await list_rest(self._page, self._prefix, page.objects[-1].key)
+                after = page.objects[-1].key
+                limiter = self._pool.listing_ranges
+                rest = await list_rest(self._page, self._prefix, after, limiter)
                 messages.extend(self._messages(rest))
                 break
             page = await self._page(None, page.next_token)  # a page of sub-folders only

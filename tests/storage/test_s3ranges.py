@@ -9,6 +9,7 @@ import random
 import string
 
 import pytest
+import trio
 
 from pop3srv.storage.base import StoreUnavailable
 from pop3srv.storage.s3list import Listed, Page
@@ -89,3 +90,23 @@ async def test_a_failing_range_fails_the_listing_with_its_error() -> None:
 
     with pytest.raises(StoreUnavailable):
         await list_rest(failing, "in/", "in/0")
+
+
+async def test_requests_in_flight_stay_within_the_shared_limiter(autojump_clock: object) -> None:
+    """Two big logins at once share the pool's limiter: never more requests in flight."""
+    pager = Pager(_ses_names(300, 5))
+    in_flight = peak = 0
+
+    async def slow(start_after: str, token: str | None) -> Page:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        await trio.sleep(0.02)
+        in_flight -= 1
+        return await pager(start_after, token)
+
+    limiter = trio.CapacityLimiter(3)
+    async with trio.open_nursery() as nursery:
+        for _ in range(2):
+            nursery.start_soon(list_rest, slow, "in/", "in/0", limiter)
+    assert peak == 3
