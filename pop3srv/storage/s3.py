@@ -132,7 +132,8 @@ class S3Store:
             if page.objects:  # the rest of the keys in ranges at once (s3ranges)
                 after = page.objects[-1].key
                 limiter = self._pool.listing_ranges
-                rest = await list_rest(self._page, self._prefix, after, limiter)
+                listed = len(page.objects)
+                rest = await list_rest(self._page, self._prefix, after, listed, limiter=limiter)
                 messages.extend(self._messages(rest))
                 break
             page = await self._page(None, page.next_token)  # a page of sub-folders only

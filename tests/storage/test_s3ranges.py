@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import random
 import string
+from functools import partial
 
 import pytest
 import trio
 
 from pop3srv.storage.base import StoreUnavailable
 from pop3srv.storage.s3list import Listed, Page
-from pop3srv.storage.s3ranges import BOUNDARIES, list_rest, ranges, utf8_key
+from pop3srv.storage.s3ranges import MAX_RANGES, list_rest, name_at, position, ranges, utf8_key
 
 PAGE = 7
 
@@ -58,38 +59,46 @@ async def test_every_key_after_the_first_page_is_listed_once(keys: list[str], ho
     pager = Pager(keys, honour_start_after=honour)
     first = await pager("", None)
     after = first.objects[-1].key
-    rest = await list_rest(pager, "in/", after)
+    rest = await list_rest(pager, "in/", after, len(first.objects), per_range=2 * PAGE)
     expected = [key for key in pager.keys if utf8_key(key) > utf8_key(after)]
     assert sorted((item.key for item in rest), key=utf8_key) == expected
     assert len(rest) == len({item.key for item in rest})
 
 
 def test_the_ranges_tile_the_key_space_after_the_first_page() -> None:
-    spans = ranges("in/", "in/9zz")
-    assert spans[0] == ("in/9zz", "in/c")
-    assert spans[-1] == ("in/s", None)
+    spans = ranges("in/", "in/80zz", 1000, per_range=1000)  # ~3,000 keys expected after
+    assert spans[0][0] == "in/80zz" and spans[-1][1] is None
     assert [lo for lo, _ in spans[1:]] == [hi for _, hi in spans[:-1]]
-    assert len(ranges("in/", "in/")) == len(BOUNDARIES) + 1
+    assert len(spans) == 3
+    assert [hi for _, hi in spans[:-1]] == ["in/g0", "in/o0"]
+
+
+def test_as_many_ranges_as_expected_keys_call_for() -> None:
+    assert len(ranges("in/", "in/8", 1000)) == 1  # ~3,000 after: one page after another
+    assert len(ranges("in/", "in/10", 1000)) == 7  # 1/32 listed: ~31,000 after
+    assert len(ranges("in/", "in/00", 1000)) == MAX_RANGES
+    assert ranges("in/", "in/Zz", 1000) == [("in/Zz", None)]  # not base32hex: as before
+    assert position("80") == 0.25 and name_at(0.25) == "80"
 
 
 async def test_ses_names_are_listed_in_parallel_ranges() -> None:
-    """200 SES-like names: 8 ranges of ~3-4 pages each instead of 29 pages in a row."""
+    """200 SES-like names: ~4 ranges listed side by side, few requests more."""
     pager = Pager(_ses_names(200, 3))
     first = await pager("", None)
-    await list_rest(pager, "in/", first.objects[-1].key)
-    assert pager.requests - 1 <= 200 // PAGE + 2 * len(BOUNDARIES)
+    await list_rest(pager, "in/", first.objects[-1].key, PAGE, per_range=5 * PAGE)
+    assert pager.requests - 1 <= 200 // PAGE + MAX_RANGES
 
 
 async def test_a_failing_range_fails_the_listing_with_its_error() -> None:
     pager = Pager(_ses_names(100, 4))
 
     async def failing(start_after: str, token: str | None) -> Page:
-        if start_after == "in/k":
+        if start_after != "in/00":  # every range but the first
             raise StoreUnavailable("S3 list_objects_v2 failed: 503")
         return await pager(start_after, token)
 
     with pytest.raises(StoreUnavailable):
-        await list_rest(failing, "in/", "in/0")
+        await list_rest(failing, "in/", "in/00", PAGE, per_range=PAGE)
 
 
 async def test_requests_in_flight_stay_within_the_shared_limiter(autojump_clock: object) -> None:
@@ -108,5 +117,7 @@ async def test_requests_in_flight_stay_within_the_shared_limiter(autojump_clock:
     limiter = trio.CapacityLimiter(3)
     async with trio.open_nursery() as nursery:
         for _ in range(2):
-            nursery.start_soon(list_rest, slow, "in/", "in/0", limiter)
+            nursery.start_soon(
+                partial(list_rest, limiter=limiter, per_range=PAGE), slow, "in/", "in/00", PAGE
+            )
     assert peak == 3
