@@ -9,7 +9,7 @@ SES names its objects with 40 random base32hex characters (``[0-9a-v]``), so whe
 page's last key sits in that alphabet tells how many keys follow (1,000 keys up to ``"8"``:
 about 3,000 after). Each range ends in a part-filled page, so there is one range per
 ``KEYS_PER_RANGE`` expected keys (at most ``MAX_RANGES``): a 10k mailbox is 2 ranges (11
-requests instead of 10, half the time), 50k is 8 (of ~7 pages each). With 8
+requests instead of 10, 0.57-0.76x the time), 50k is 8 (of ~7 pages each). With 8
 ranges for 10k (16 part-filled pages instead of 10), four logins at once took 1.3x as long as
 one page after another on this machine, where SeaweedFS shares the two cores.
 
