@@ -4,6 +4,10 @@ Labels stay low-cardinality: listener kind, command keyword, outcome, operation;
 a key or an address. Every label value known in advance is listed here (``LABEL_VALUES``) and
 its series created at 0 when the metrics are, so a fresh server already exports them: dashboards
 show 0 rather than "no data", and ``rate()`` and absence alerts work from the first scrape.
+
+The metrics changed per command, per message or per S3 GET are ``LoopCounter`` /
+``LoopHistogram`` (``loopmetrics``: no lock per change): change them on the trio thread only,
+never inside ``trio.to_thread``.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import Any, get_args
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from pop3srv.loopmetrics import LoopCounter, LoopHistogram
 from pop3srv.protocol import events
 
 #: The ``command`` label: each command event's name, as the transport counts it.
@@ -135,7 +140,7 @@ def _pop3_metrics(registry: CollectorRegistry) -> dict[str, Any]:
             buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 600, 1800),
             registry=registry,
         ),
-        "commands_total": Counter(
+        "commands_total": LoopCounter(
             "pop3_commands",
             "POP3 commands by keyword and outcome (ok/err).",
             ["command", "outcome"],
@@ -153,10 +158,10 @@ def _pop3_metrics(registry: CollectorRegistry) -> dict[str, Any]:
             buckets=(0.5, 1, 2, 4, 8, 15, 30, 60),
             registry=registry,
         ),
-        "bytes_sent_total": Counter(
+        "bytes_sent_total": LoopCounter(
             "pop3_bytes_sent", "Octets sent to POP3 clients.", registry=registry
         ),
-        "messages_retrieved_total": Counter(
+        "messages_retrieved_total": LoopCounter(
             "pop3_messages_retrieved", "Messages sent by RETR.", registry=registry
         ),
         "messages_deleted_total": Counter(
@@ -175,19 +180,19 @@ def _pop3_metrics(registry: CollectorRegistry) -> dict[str, Any]:
 def _s3_metrics(registry: CollectorRegistry) -> dict[str, Any]:
     """S3 requests, their latency, and the shared client pool."""
     return {
-        "s3_requests_total": Counter(
+        "s3_requests_total": LoopCounter(
             "s3_requests",
             "S3 requests by operation and outcome.",
             ["operation", "outcome"],
             registry=registry,
         ),
-        "s3_request_duration_seconds": Histogram(
+        "s3_request_duration_seconds": LoopHistogram(
             "s3_request_duration_seconds",
             "S3 request latency by operation.",
             ["operation"],
             registry=registry,
         ),
-        "s3_received_bytes_total": Counter(
+        "s3_received_bytes_total": LoopCounter(
             "s3_received_bytes",
             "Object body octets read from S3 (GET responses).",
             registry=registry,
@@ -200,7 +205,7 @@ def _s3_metrics(registry: CollectorRegistry) -> dict[str, Any]:
             "S3 clients created (cache misses of the pool).",
             registry=registry,
         ),
-        "s3_pool_client_hits_total": Counter(
+        "s3_pool_client_hits_total": LoopCounter(
             "s3_pool_client_hits", "S3 client look-ups served from the pool.", registry=registry
         ),
         "s3_pool_clients_evicted_total": Counter(

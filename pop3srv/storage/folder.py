@@ -100,7 +100,11 @@ class FolderStore:
 
     def _directory_fd(self) -> int | None:
         """The mailbox directory, opened once (None while it does not exist): every later
-        access is relative to it, so a directory swapped for a symlink is never followed."""
+        access is relative to it, so a directory swapped for a symlink is never followed.
+        Once opened it is never replaced: read without the lock (once per message)."""
+        fd = self._fd
+        if fd is not None:
+            return fd
         with self._fd_lock:
             if self._fd is None:
                 self._fd = open_mail_folder(self._location)
