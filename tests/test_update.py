@@ -75,3 +75,29 @@ async def test_removed_now_counts_only_what_a_stalled_commit_removed(
     )
     assert isinstance(reply, ev.Err)
     assert removed == [COMMIT_BATCH]
+
+
+class _SlowButSteady(MemoryStore):
+    """Takes most of COMMIT_TIMEOUT for every batch, and deletes it (a remote S3, a trash
+    copy per message): a big QUIT that makes progress all along."""
+
+    def __init__(self) -> None:
+        super().__init__({f"m{n:05}": b"x\r\n" for n in range(3 * COMMIT_BATCH)})
+
+    async def delete(
+        self, keys: Sequence[str], *, expected: Mapping[str, str] | None = None
+    ) -> DeleteResult:
+        await trio.sleep(COMMIT_TIMEOUT * 0.6)
+        return await super().delete(keys, expected=expected)
+
+
+async def test_a_long_commit_that_makes_progress_is_not_cut(autojump_clock: object) -> None:
+    """The timeout bounds each batch, not the whole QUIT: 3,000 deletions taking 1.8x
+    COMMIT_TIMEOUT in all finish with +OK (before, the third batch was cut and the client
+    told -ERR with two thirds of its mail gone)."""
+    store = _SlowButSteady()
+    keys = sorted(m.key for m in await store.list_messages())
+    metrics = create_metrics(CollectorRegistry())
+    reply = await commit(store, len(keys), keys, metrics)
+    assert reply == ev.Ok("pop3srv signing off (0 messages left)")
+    assert await store.list_messages() == []
