@@ -101,7 +101,7 @@ def probe_s3(settings: Settings) -> list[ProbeResult]:
 
 
 def _client(session: Any, location: S3Location) -> Any:
-    """A client of its own for one probe request (no retries of the pool's to wait for)."""
+    """A client of its own for one probe request, with the probe's short timeouts."""
     credentials = location.credentials
     return session.client(
         "s3", region_name=location.region, endpoint_url=location.endpoint_url,
