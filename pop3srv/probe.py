@@ -112,7 +112,7 @@ def _client(session: Any, location: S3Location) -> Any:
     )  # fmt: skip
 
 
-def endpoint_name(location: S3Location) -> str:
+def _endpoint_name(location: S3Location) -> str:
     """The S3 endpoint as the operator set it (no password), or ``AWS``."""
     return safe_url(location.endpoint_url) if location.endpoint_url else "AWS"
 
@@ -124,7 +124,7 @@ def list_one(name: str, location: S3Location, client: Callable[[], Any]) -> Prob
     from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
 
     target = (f"mailbox {name} (bucket {location.bucket}, prefix {location.prefix!r}, "
-              f"endpoint {endpoint_name(location)})")  # fmt: skip
+              f"endpoint {_endpoint_name(location)})")  # fmt: skip
     try:
         answer = client().list_objects_v2(Bucket=location.bucket, Prefix=location.prefix, MaxKeys=1)
     except ClientError as e:

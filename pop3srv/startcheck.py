@@ -22,9 +22,10 @@ from typing import Any
 
 import trio
 
+from pop3srv.failures import describe_location
 from pop3srv.hints import store_hint
 from pop3srv.logsetup import event
-from pop3srv.probe import endpoint_name, list_one, s3_mailboxes
+from pop3srv.probe import list_one, s3_mailboxes
 from pop3srv.runtime import Runtime
 from pop3srv.storage.base import S3Location, StoreError
 
@@ -82,13 +83,8 @@ def _given(client: Any) -> Any:
 def _log_result(
     name: str, location: S3Location, level: str, message: str, code: str | None
 ) -> None:
-    fields: dict[str, str | None] = {
-        "mailbox": name,
-        "bucket": location.bucket,
-        "prefix": location.prefix,
-        "endpoint": endpoint_name(location),
-        "region": location.region,
-    }
+    """The mailbox's fields as the start-up summary and store failure lines write them."""
+    fields = {"mailbox": name, **describe_location(location)}
     if level == "ok":
         event(log, logging.INFO, "S3 mailbox reachable", **fields, found=message)
         return
