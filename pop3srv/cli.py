@@ -166,7 +166,7 @@ async def _run(runtime: Runtime, any_free_port: bool, ports_file: Path | None) -
             announce(runtime.settings, bound, runtime.generated_jwt_secret)
             from pop3srv.startcheck import check_s3  # noqa: PLC0415 - loads the probe's imports
 
-            nursery.start_soon(check_s3, runtime.settings, shutdown)  # listeners are up
+            nursery.start_soon(check_s3, runtime, shutdown)  # listeners are up
             if ports_file is not None:
                 ports = {"plain": bound.plain, "tls": bound.tls, "admin": bound.admin}
                 ports_file.write_text(json.dumps(ports))

@@ -27,7 +27,7 @@ import trio
 
 from pop3srv.hints import store_hint, tls_hint
 from pop3srv.logsetup import FieldValue, event
-from pop3srv.netaddr import client_group, host_of
+from pop3srv.netaddr import client_group, host_of, safe_url
 from pop3srv.storage.base import (
     DeleteResult,
     FolderLocation,
@@ -234,7 +234,7 @@ def describe_location(location: Location) -> dict[str, FieldValue]:
                 "bucket": location.bucket,
                 "prefix": location.prefix,
                 "region": location.region,
-                "endpoint": location.endpoint_url or "aws",
+                "endpoint": safe_url(location.endpoint_url) if location.endpoint_url else "aws",
             }
         case FolderLocation():
             return {"folder": str(location.root / location.prefix)}

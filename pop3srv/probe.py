@@ -8,7 +8,9 @@ and reaches the HTTP login callback. It imports the storage and auth layers, so 
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import httpx
@@ -92,33 +94,39 @@ def probe_s3(settings: Settings) -> list[ProbeResult]:
     import boto3  # noqa: PLC0415 - ~120 ms, only when there is something to list
 
     session = boto3.session.Session()
-    return [list_one(session, name, location) for name, location in mailboxes.items()]
+    return [
+        list_one(name, location, partial(_client, session, location))
+        for name, location in mailboxes.items()
+    ]
 
 
-def endpoint_name(location: S3Location) -> str:
+def _client(session: Any, location: S3Location) -> Any:
+    """A client of its own for one probe request, with the probe's short timeouts."""
+    credentials = location.credentials
+    return session.client(
+        "s3", region_name=location.region, endpoint_url=location.endpoint_url,
+        aws_access_key_id=credentials.access_key_id if credentials else None,
+        aws_secret_access_key=credentials.secret_access_key if credentials else None,
+        aws_session_token=credentials.session_token if credentials else None,
+        config=client_config(PROBE_POOL, path_style=location.endpoint_url is not None),
+    )  # fmt: skip
+
+
+def _endpoint_name(location: S3Location) -> str:
     """The S3 endpoint as the operator set it (no password), or ``AWS``."""
     return safe_url(location.endpoint_url) if location.endpoint_url else "AWS"
 
 
-def list_one(
-    session: Any, name: str, location: S3Location, pool: PoolSettings = PROBE_POOL
-) -> ProbeResult:
-    """One ``ListObjectsV2`` (one key) of mailbox ``name`` with the keys logins would use
-    (also the start-up check's, ``startcheck``)."""
+def list_one(name: str, location: S3Location, client: Callable[[], Any]) -> ProbeResult:
+    """One ``ListObjectsV2`` (one key) of mailbox ``name`` with the S3 client ``client()``
+    gives, made with the keys logins would use (blocking: the start-up check, ``startcheck``,
+    runs it in a worker thread with the shared pool's client)."""
     from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
 
     target = (f"mailbox {name} (bucket {location.bucket}, prefix {location.prefix!r}, "
-              f"endpoint {endpoint_name(location)})")  # fmt: skip
-    credentials = location.credentials
+              f"endpoint {_endpoint_name(location)})")  # fmt: skip
     try:
-        client = session.client(
-            "s3", region_name=location.region, endpoint_url=location.endpoint_url,
-            aws_access_key_id=credentials.access_key_id if credentials else None,
-            aws_secret_access_key=credentials.secret_access_key if credentials else None,
-            aws_session_token=credentials.session_token if credentials else None,
-            config=client_config(pool, path_style=location.endpoint_url is not None),
-        )  # fmt: skip
-        answer = client.list_objects_v2(Bucket=location.bucket, Prefix=location.prefix, MaxKeys=1)
+        answer = client().list_objects_v2(Bucket=location.bucket, Prefix=location.prefix, MaxKeys=1)
     except ClientError as e:
         return ProbeResult("s3", target, "error", _client_error(e), _error_code(e))
     except BotoCoreError as e:

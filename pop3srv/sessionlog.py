@@ -7,10 +7,11 @@ One INFO line per session that opened a maildrop: its id, peer, user name, mailb
 ``pop3_sessions_total``: completed, closed, timeout, dropped, kicked, taken_over, error), why
 the server ended it when it did (taken over, shutting down), commands, bytes sent and
 seconds, and what it did to mail as Dovecot's ``top=/retr=/del=`` do: ``retr`` messages sent
-whole, ``top`` sent in part (TOP), ``mail_bytes`` their octets (before dot-stuffing),
-``deleted`` removed at QUIT and ``kept`` marked deleted but still there (the session ended
-without QUIT, or the commit failed or stopped: the next login sees them again). Sessions that
-never logged in have their ``login failed`` or ``connection refused`` lines instead.
+whole, ``top`` sent in part (TOP), ``mail_bytes`` the message octets RETR and TOP sent
+(before dot-stuffing; a message cut off counts what went out), ``deleted`` removed at QUIT
+and ``kept`` marked deleted but still there (the session ended without QUIT, or the commit
+failed or stopped: the next login sees them again). Sessions that never logged in have their
+``login failed`` or ``connection refused`` lines instead.
 """
 
 from __future__ import annotations
@@ -69,11 +70,11 @@ class MailTally:
         self._complete = False
 
     async def send(self, reply: ev.Reply) -> None:
+        await self._out.send(reply)  # counted once handed on (a send that failed is not)
         if type(reply) is ev.Data:
             self._record.mail_bytes += len(reply.chunk)
         elif type(reply) is ev.EndData:
             self._complete = True
-        await self._out.send(reply)
 
     def count(self, top: bool) -> None:
         if not self._complete:

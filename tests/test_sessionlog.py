@@ -11,7 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import trio
 
+from pop3srv.protocol import events as ev
+from pop3srv.registry import SessionRecord
+from pop3srv.sessionlog import MailTally
 from tests.conftest import PASSWORD, USER
 from tests.e2e.process import spawn_server
 
@@ -141,3 +145,31 @@ def test_logout_text_line_reads_like_dovecots(tmp_path: Path) -> None:
     counts = [fields[name] for name in ("retr", "top", "deleted", "kept")]
     assert counts == ["1", "0", "1", "0"]
     assert int(fields["mail_bytes"]) > 0
+
+
+class _CutAfter:
+    """An outbox whose connection breaks at the ``limit``-th reply."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.sent: list[ev.Reply] = []
+
+    async def send(self, reply: ev.Reply) -> None:
+        if len(self.sent) + 1 >= self.limit:
+            raise trio.BrokenResourceError("peer gone")
+        self.sent.append(reply)
+
+
+async def test_a_retr_cut_mid_message_counts_what_went_out_not_the_message() -> None:
+    record = SessionRecord("s1", "127.0.0.1:1", "plain")
+    chunks: list[ev.Reply] = [ev.BeginData(), ev.Data(b"abcd"), ev.Data(b"efghij"), ev.EndData()]
+    tally = MailTally(_CutAfter(3), record)  # the second chunk's send breaks
+    with pytest.raises(trio.BrokenResourceError):
+        for reply in chunks:
+            await tally.send(reply)
+    assert (record.retr, record.mail_bytes) == (0, 4)
+    whole = MailTally(_CutAfter(99), record)
+    for reply in chunks:
+        await whole.send(reply)
+    whole.count(top=False)
+    assert (record.retr, record.top, record.mail_bytes) == (1, 0, 14)

@@ -5,12 +5,19 @@ hint per problem (missing bucket, wrong keys, endpoint down); start-up never fai
 from __future__ import annotations
 
 import json
+import logging
 import poplib
 import time
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import PASSWORD, USER, free_port
+import pytest
+import trio
+
+from pop3srv.runtime import default_location
+from pop3srv.startcheck import check_s3
+from pop3srv.storage.base import S3Location
+from tests.conftest import PASSWORD, USER, free_port, start_server
 from tests.e2e.process import ServerProcess, spawn_logging_server
 from tests.s3.servers import S3Server
 
@@ -98,3 +105,27 @@ def test_an_endpoint_down_is_a_warning_and_start_up_goes_on(
     assert line["endpoint"] == closed
     assert line["code"] == "EndpointConnectionError"
     assert "unreachable" in line["hint"]
+
+
+async def test_the_check_uses_the_shared_pool_and_ends_at_shutdown(
+    tmp_path: Path, seaweedfs: S3Server, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The check lists with the runtime's pooled client (the one logins then reuse, closed
+    with the pool), not a client of its own; set at shutdown, it returns at once."""
+    bucket = seaweedfs.create_bucket()
+    caplog.set_level(logging.INFO, "pop3srv.startcheck")
+    async with trio.open_nursery() as nursery:
+        server = await start_server(nursery, tmp_path, **seaweedfs.env(bucket, "inbox/"))
+        pool = server.runtime.pool
+        await check_s3(server.runtime, server.shutdown)
+        location = default_location(server.runtime.settings)
+        assert isinstance(location, S3Location)
+        assert pool.cache_keys() == [pool.key(location)]
+        assert pool.clients_created == 1
+        stopped = trio.Event()
+        stopped.set()
+        with trio.fail_after(1):  # shutting down: the check ends at once, with no line
+            await check_s3(server.runtime, stopped)
+        server.shutdown.set()
+    messages = [r.getMessage() for r in caplog.records if r.name == "pop3srv.startcheck"]
+    assert [m.split(" ", 3)[:3] for m in messages] == [["S3", "mailbox", "reachable"]]
