@@ -115,6 +115,11 @@ class _PrivateRotatingFile(RotatingFileHandler):
         fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         return io.TextIOWrapper(io.FileIO(fd, "a"), encoding=self.encoding or "utf-8")
 
+    def handleError(self, record: logging.LogRecord) -> None:
+        """Re-raise (called inside ``emit``'s except): ``AuditLog._append`` logs one line for
+        a failed write (a full disk) instead of logging's traceback on stderr."""
+        raise  # noqa: PLE0704 - the exception being handled
+
 
 def _open(path: Path, max_bytes: int, backups: int) -> RotatingFileHandler:
     path.parent.mkdir(parents=True, exist_ok=True)

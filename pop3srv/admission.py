@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from pop3srv.config import Settings
 from pop3srv.netaddr import NETWORK_SHARE, client_group, client_network
-from pop3srv.tally import counted
+from pop3srv.tally import counted, counted_each
 
 
 @dataclass(frozen=True)
@@ -76,14 +76,9 @@ class Admission:
     def admitted(self, address: str) -> Iterator[None]:
         """Count a connection for the duration of the block."""
         self._total += 1
-        network = self._network(address)
         try:
-            with counted(self._by_address, self._key(address)):
-                if network is None:
-                    yield
-                    return
-                with counted(self._by_address, network):
-                    yield
+            with counted_each(self._by_address, (self._key(address), self._network(address))):
+                yield
         finally:
             self._total -= 1
 

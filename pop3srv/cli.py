@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import gc
 import json
 import logging
@@ -112,6 +113,8 @@ def _serve_command(args: argparse.Namespace) -> int:
             _fail(f"config error: {exc}", settings)
             return EXIT_INVALID
         return config.report_problems([str(exc)])
+    except OSError as exc:  # a full disk or quota while writing state: exit 1, it may pass
+        return _fail(_cannot_write(exc, settings), settings)
     _warn_about_defaults(settings, seed=args.seed_welcome)
     _tune_gc()
     try:
@@ -122,6 +125,15 @@ def _serve_command(args: argparse.Namespace) -> int:
             raise
         return _fail(str(error), settings)
     return 0
+
+
+def _cannot_write(exc: OSError, settings: Settings) -> str:
+    """One line for a write that failed at start-up (Dovecot's "write(PATH) failed")."""
+    where = exc.filename or settings.store.state_dir
+    text = f"cannot write {where} (state-dir): {exc.strerror or exc}"
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        text += "; free space on its disk (or raise the quota/file size limit), or set state-dir"
+    return text
 
 
 def _tune_gc() -> None:
@@ -152,6 +164,9 @@ async def _run(runtime: Runtime, any_free_port: bool, ports_file: Path | None) -
                 partial(serve, runtime, shutdown, any_free_port=any_free_port)
             )
             announce(runtime.settings, bound, runtime.generated_jwt_secret)
+            from pop3srv.startcheck import check_s3  # noqa: PLC0415 - loads the probe's imports
+
+            nursery.start_soon(check_s3, runtime, shutdown)  # listeners are up
             if ports_file is not None:
                 ports = {"plain": bound.plain, "tls": bound.tls, "admin": bound.admin}
                 ports_file.write_text(json.dumps(ports))

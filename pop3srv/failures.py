@@ -17,6 +17,7 @@ The details come from the store errors, not from a store, so any store implement
 from __future__ import annotations
 
 import logging
+import ssl
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -24,9 +25,9 @@ from dataclasses import dataclass
 
 import trio
 
-from pop3srv.hints import store_hint
+from pop3srv.hints import store_hint, tls_hint
 from pop3srv.logsetup import FieldValue, event
-from pop3srv.netaddr import client_group, host_of
+from pop3srv.netaddr import client_group, host_of, safe_url
 from pop3srv.storage.base import (
     DeleteResult,
     FolderLocation,
@@ -120,6 +121,27 @@ class FailureLog:
         if self._admit(("refused", *fields.values()), "connection refused", fields):
             event(log, logging.INFO, "connection refused", peer=peer, reason=reason, hint=hint)
 
+    def tls_failed(self, peer: str, listener: str, exc: BaseException) -> None:
+        """A TLS handshake failed (Dovecot's "TLS handshaking: SSL_accept() failed"): the
+        client refused the certificate, spoke plaintext, offered only old versions. One line
+        per address, reason and window, with what to do; a client that closed or went quiet
+        before saying anything (a TCP health check, a scanner) gets none."""
+        reason = tls_reason(exc)
+        if reason is None:
+            return
+        address = client_group(host_of(peer), self.ipv6_prefix_length)
+        fields: dict[str, FieldValue] = {"address": address, "reason": reason}
+        if self._admit(("tls", *fields.values()), "TLS handshake failed", fields):
+            event(
+                log,
+                logging.INFO,
+                "TLS handshake failed",
+                peer=peer,
+                listener=listener,
+                reason=reason,
+                hint=tls_hint(reason),
+            )
+
     def login_failed(self, who: Who, user: str, method: str, reason: str) -> None:
         login_line(log, "login failed", who, user, method, reason=reason)
 
@@ -191,6 +213,19 @@ class _Window:
     fields: dict[str, FieldValue]
 
 
+def tls_reason(exc: BaseException) -> str | None:
+    """OpenSSL's reason for the handshake failure behind ``exc`` (``TLSV1_ALERT_UNKNOWN_CA``,
+    ``HTTP_REQUEST``...), None when the client just closed or timed out."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLError) and not isinstance(
+            seen, ssl.SSLEOFError | ssl.SSLZeroReturnError
+        ):
+            return str(seen.reason or type(seen).__name__)
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 def describe_location(location: Location) -> dict[str, FieldValue]:
     """Where a mailbox is, for a log line: never its credentials."""
     match location:
@@ -199,7 +234,7 @@ def describe_location(location: Location) -> dict[str, FieldValue]:
                 "bucket": location.bucket,
                 "prefix": location.prefix,
                 "region": location.region,
-                "endpoint": location.endpoint_url or "aws",
+                "endpoint": safe_url(location.endpoint_url) if location.endpoint_url else "aws",
             }
         case FolderLocation():
             return {"folder": str(location.root / location.prefix)}

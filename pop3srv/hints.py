@@ -87,3 +87,52 @@ REFUSAL_HINTS: dict[str, str] = {
 def refusal_hint(reason: str) -> str | None:
     """What to do about connections refused for ``reason``."""
     return REFUSAL_HINTS.get(reason)
+
+
+_UNTRUSTED = (
+    "the client does not accept the certificate: serve the full chain (leaf, then "
+    "intermediates) of a CA the client trusts, for the host name it connects to"
+)
+_CLIENT_SAYS_EXPIRED = "the client says the certificate expired: renew it, then reload (SIGHUP)"
+_NOT_TLS = (
+    "not TLS: a plaintext client on the implicit-TLS port (tls-port); plaintext and STLS "
+    "clients belong on plain-port"
+)
+_TOO_OLD = (
+    "the client offers no TLS 1.2+ AEAD cipher suite pop3srv accepts: update the client "
+    "(or its TLS settings)"
+)
+
+#: OpenSSL's reason for a failed server-side handshake (``ssl.SSLError.reason``) -> what to do
+TLS_HINTS: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            "TLSV1_ALERT_UNKNOWN_CA",
+            "SSLV3_ALERT_BAD_CERTIFICATE",
+            "SSLV3_ALERT_CERTIFICATE_UNKNOWN",
+            "TLSV1_ALERT_ACCESS_DENIED",
+        ),
+        _UNTRUSTED,
+    ),
+    "SSLV3_ALERT_CERTIFICATE_EXPIRED": _CLIENT_SAYS_EXPIRED,
+    **dict.fromkeys(
+        ("HTTP_REQUEST", "HTTPS_PROXY_REQUEST", "WRONG_VERSION_NUMBER", "UNEXPECTED_RECORD"),
+        _NOT_TLS,
+    ),
+    **dict.fromkeys(
+        (
+            "UNSUPPORTED_PROTOCOL",
+            "VERSION_TOO_LOW",
+            "TLSV1_ALERT_PROTOCOL_VERSION",
+            "NO_SHARED_CIPHER",
+            "NO_CIPHERS_AVAILABLE",
+            "NO_PROTOCOLS_AVAILABLE",
+        ),
+        _TOO_OLD,
+    ),
+}
+
+
+def tls_hint(reason: str) -> str | None:
+    """What to do about TLS handshakes failing for OpenSSL's ``reason``."""
+    return TLS_HINTS.get(reason)

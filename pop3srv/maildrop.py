@@ -20,7 +20,7 @@ class NoSuchMessage(Exception):
     """The number names no message, or one already marked deleted; ``str()`` is the -ERR text."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Entry:
     """A numbered message of the snapshot."""
 

@@ -72,10 +72,13 @@ def client_network(host: str, ipv6_prefix_length: int = 64) -> str | None:
     """The wider network an IPv6 client (``client_group``) is also counted in: its
     ``/NETWORK_PREFIX``; None for IPv4 (also mapped or translated), non-addresses, and when
     ``ipv6_prefix_length`` is not longer than ``NETWORK_PREFIX``."""
-    group = client_group(host, ipv6_prefix_length)
-    if ipv6_prefix_length <= NETWORK_PREFIX or ":" not in group:
+    if ipv6_prefix_length <= NETWORK_PREFIX:
         return None
-    return client_group(group.split("/")[0], NETWORK_PREFIX)
+    try:  # a non-address keeps its own text as its group: it has no network (not itself)
+        group = ipaddress.IPv6Network(client_group(host, ipv6_prefix_length), strict=False)
+    except ValueError:
+        return None
+    return str(group.supernet(new_prefix=NETWORK_PREFIX))
 
 
 def safe_url(url: str) -> str:

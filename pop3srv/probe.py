@@ -8,7 +8,9 @@ and reaches the HTTP login callback. It imports the storage and auth layers, so 
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import httpx
@@ -34,6 +36,8 @@ class ProbeResult:
     target: str  # what was probed, named for the operator
     level: str  # "ok", "warning" or "error"
     message: str
+    #: the S3 error code or botocore exception name of a failed S3 listing (``hints``' keys)
+    code: str | None = None
 
     @property
     def failed(self) -> bool:
@@ -90,42 +94,62 @@ def probe_s3(settings: Settings) -> list[ProbeResult]:
     import boto3  # noqa: PLC0415 - ~120 ms, only when there is something to list
 
     session = boto3.session.Session()
-    return [_list_one(session, name, location) for name, location in mailboxes.items()]
+    return [
+        list_one(name, location, partial(_client, session, location))
+        for name, location in mailboxes.items()
+    ]
 
 
-def _list_one(session: Any, name: str, location: S3Location) -> ProbeResult:
+def _client(session: Any, location: S3Location) -> Any:
+    """A client of its own for one probe request, with the probe's short timeouts."""
+    credentials = location.credentials
+    return session.client(
+        "s3", region_name=location.region, endpoint_url=location.endpoint_url,
+        aws_access_key_id=credentials.access_key_id if credentials else None,
+        aws_secret_access_key=credentials.secret_access_key if credentials else None,
+        aws_session_token=credentials.session_token if credentials else None,
+        config=client_config(PROBE_POOL, path_style=location.endpoint_url is not None),
+    )  # fmt: skip
+
+
+def _endpoint_name(location: S3Location) -> str:
+    """The S3 endpoint as the operator set it (no password), or ``AWS``."""
+    return safe_url(location.endpoint_url) if location.endpoint_url else "AWS"
+
+
+def list_one(name: str, location: S3Location, client: Callable[[], Any]) -> ProbeResult:
+    """One ``ListObjectsV2`` (one key) of mailbox ``name`` with the S3 client ``client()``
+    gives, made with the keys logins would use (blocking: the start-up check, ``startcheck``,
+    runs it in a worker thread with the shared pool's client)."""
     from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
 
-    endpoint = safe_url(location.endpoint_url) if location.endpoint_url else "AWS"
     target = (f"mailbox {name} (bucket {location.bucket}, prefix {location.prefix!r}, "
-              f"endpoint {endpoint})")  # fmt: skip
-    credentials = location.credentials
+              f"endpoint {_endpoint_name(location)})")  # fmt: skip
     try:
-        client = session.client(
-            "s3", region_name=location.region, endpoint_url=location.endpoint_url,
-            aws_access_key_id=credentials.access_key_id if credentials else None,
-            aws_secret_access_key=credentials.secret_access_key if credentials else None,
-            aws_session_token=credentials.session_token if credentials else None,
-            config=client_config(PROBE_POOL, path_style=location.endpoint_url is not None),
-        )  # fmt: skip
-        answer = client.list_objects_v2(Bucket=location.bucket, Prefix=location.prefix, MaxKeys=1)
+        answer = client().list_objects_v2(Bucket=location.bucket, Prefix=location.prefix, MaxKeys=1)
     except ClientError as e:
-        return ProbeResult("s3", target, "error", _client_error(e))
+        return ProbeResult("s3", target, "error", _client_error(e), _error_code(e))
     except BotoCoreError as e:
-        return ProbeResult("s3", target, "error", _transport_error(e))
+        return ProbeResult("s3", target, "error", _transport_error(e), type(e).__name__)
     count = "objects" if answer.get("KeyCount", 0) else "no objects yet"
     headers = answer.get("ResponseMetadata", {}).get("HTTPHeaders", {})
     actual = headers.get("x-amz-bucket-region")
     if actual and location.region and actual != location.region:  # botocore followed a redirect
         return ProbeResult("s3", target, "warning", f"listed ({count}), but the bucket is in "
-                           f"{actual}, not {location.region}: set the region")  # fmt: skip
+                           f"{actual}, not {location.region}: set the region",
+                           "PermanentRedirect")  # fmt: skip
     return ProbeResult("s3", target, "ok", f"listed ({count})")
+
+
+def _error_code(e: Any) -> str:
+    error = e.response.get("Error", {})
+    return str(error.get("Code", "")) or str(e.response.get("ResponseMetadata", {}).get(
+        "HTTPStatusCode", ""))  # fmt: skip
 
 
 def _client_error(e: Any) -> str:
     error = e.response.get("Error", {})
-    code = str(error.get("Code", "")) or str(e.response.get("ResponseMetadata", {}).get(
-        "HTTPStatusCode", ""))  # fmt: skip
+    code = _error_code(e)
     if code == "NoSuchBucket":
         return "NoSuchBucket: the bucket does not exist; check aws-s3-bucket"
     if code in _DENIED:

@@ -55,6 +55,14 @@ class SessionRecord:
     #: the minted password the login used (``Principal.token_id``): revoking it ends the session
     token_id: str | None = None
     ended_by: str | None = None
+    #: what the session did to mail, for its ``logout`` line (``sessionlog``): messages sent
+    #: whole (RETR) and in part (TOP), their octets, and at its end the messages marked
+    #: deleted and those of them removed at QUIT
+    retr: int = 0
+    top: int = 0
+    mail_bytes: int = 0
+    marked: int = 0
+    deleted: int = 0
 
     @property
     def idle(self) -> bool:

@@ -31,6 +31,7 @@ from pop3srv.readahead import ReadAhead
 from pop3srv.registry import SessionRecord
 from pop3srv.retrieval import Outbox, send_numbered
 from pop3srv.sessiondeps import Action, SessionDeps, SessionPolicy
+from pop3srv.sessionlog import MailTally
 from pop3srv.transaction import answer
 from pop3srv.update import commit
 
@@ -118,6 +119,7 @@ class Session:
         nothing is committed)."""
         if self._login is not None:
             login, self._login = self._login, None
+            self._record.marked = login.maildrop.marked_count
             await self._locks.release(login.held, self._record)
 
     # --- AUTHORIZATION ------------------------------------------------------------------
@@ -232,16 +234,18 @@ class Session:
     ) -> None:
         assert self._login is not None
         login = self._login
+        tally = MailTally(out, self._record)
         await send_numbered(
             login.store,
             login.maildrop,
             self._readahead,
             number,
             key=key,
-            out=out,
+            out=tally,
             size=size,
             top=top,
         )
+        tally.count(top is not None)
         if top is None:
             self._deps.metrics.messages_retrieved_total.inc()
 
@@ -263,10 +267,14 @@ class Session:
                 self._deps.metrics,
                 confirm=lambda: self._locks.confirm(login.held),
                 expected=drop.marked_etags(),
+                removed_now=self._removed,
             )
             await self.release()  # before the reply: a client reconnecting at once gets in
         await out.send(reply)
         return Action.CLOSE
+
+    def _removed(self, count: int) -> None:
+        self._record.deleted += count
 
     # --- helpers ------------------------------------------------------------------------
 

@@ -6,8 +6,12 @@ One INFO line per session that opened a maildrop: its id, peer, user name, mailb
 ``pop3srv sessions`` and ``kick --mailbox`` name it), the outcome (the ``outcome`` label of
 ``pop3_sessions_total``: completed, closed, timeout, dropped, kicked, taken_over, error), why
 the server ended it when it did (taken over, shutting down), commands, bytes sent and
-seconds. Sessions that never logged in have their ``login failed`` or ``connection refused``
-lines instead.
+seconds, and what it did to mail as Dovecot's ``top=/retr=/del=`` do: ``retr`` messages sent
+whole, ``top`` sent in part (TOP), ``mail_bytes`` the message octets RETR and TOP sent
+(before dot-stuffing; a message cut off counts what went out), ``deleted`` removed at QUIT
+and ``kept`` marked deleted but still there (the session ended without QUIT, or the commit
+failed or stopped: the next login sees them again). Sessions that never logged in have their
+``login failed`` or ``connection refused`` lines instead.
 """
 
 from __future__ import annotations
@@ -17,7 +21,9 @@ import time
 
 from pop3srv.failures import safe_user
 from pop3srv.logsetup import event
+from pop3srv.protocol import events as ev
 from pop3srv.registry import SessionRecord
+from pop3srv.retrieval import Outbox
 
 log = logging.getLogger("pop3srv.session")
 
@@ -43,4 +49,37 @@ def session_ended(record: SessionRecord, outcome: str, shutting_down: bool = Fal
         commands=record.commands,
         bytes=record.bytes_sent,
         seconds=round(time.time() - record.since, 1),
+        retr=record.retr,
+        top=record.top,
+        mail_bytes=record.mail_bytes,
+        deleted=record.deleted,
+        kept=record.marked - record.deleted,
     )
+
+
+class MailTally:
+    """The outbox of one RETR or TOP, counting the message octets it passes on into the
+    session's record; :meth:`count` then counts the command if the message went out whole
+    (not an ``-ERR``, not cut off)."""
+
+    __slots__ = ("_complete", "_out", "_record")
+
+    def __init__(self, out: Outbox, record: SessionRecord) -> None:
+        self._out = out
+        self._record = record
+        self._complete = False
+
+    async def send(self, reply: ev.Reply) -> None:
+        await self._out.send(reply)  # counted once handed on (a send that failed is not)
+        if type(reply) is ev.Data:
+            self._record.mail_bytes += len(reply.chunk)
+        elif type(reply) is ev.EndData:
+            self._complete = True
+
+    def count(self, top: bool) -> None:
+        if not self._complete:
+            return
+        if top:
+            self._record.top += 1
+        else:
+            self._record.retr += 1

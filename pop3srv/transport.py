@@ -117,7 +117,7 @@ class ConnectionHandler:
                 return
             with self.admission.admitted(host_of(peer)):
                 if is_tls:  # with the context of now (a reload swaps it for later connections)
-                    stream = await self._start_tls(stream, deadline)
+                    stream = await self._start_tls(stream, peer, listener, deadline)
                 metrics.connections_active.labels(listener).inc()
                 try:
                     outcome = await self._session(stream, listener, peer, is_tls=is_tls)
@@ -228,7 +228,7 @@ class ConnectionHandler:
             if action is Action.CLOSE:
                 return "completed" if isinstance(event, ev.Quit) else "closed"
             if action is Action.START_TLS:
-                outbox.stream = await self._start_tls(outbox.stream)
+                outbox.stream = await self._start_tls(outbox.stream, record.peer, "stls")
                 session.tls_started()
                 self.deps.registry.update(record, listener="stls")
 
@@ -259,12 +259,16 @@ class ConnectionHandler:
         return counter
 
     async def _start_tls(
-        self, stream: trio.abc.Stream, deadline: float | None = None
+        self, stream: trio.abc.Stream, peer: str, listener: str, deadline: float | None = None
     ) -> trio.SSLStream[trio.abc.Stream]:
         assert self.tls_context is not None
         tls = trio.SSLStream(stream, self.tls_context, server_side=True, https_compatible=True)
-        with trio.fail_at(deadline or trio.current_time() + self._handshake_timeout):
-            await tls.do_handshake()
+        try:
+            with trio.fail_at(deadline or trio.current_time() + self._handshake_timeout):
+                await tls.do_handshake()
+        except DROPPED as exc:  # why, with a hint (failures.py: one line per address/minute)
+            self.deps.failures.tls_failed(peer, listener, exc)
+            raise
         if foreign_protocol(alpn := tls.selected_alpn_protocol()):
             raise ForeignProtocol(f"TLS ALPN chose {alpn!r}: a client of another protocol")
         return tls

@@ -6,12 +6,14 @@ from __future__ import annotations
 import errno
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from pop3srv.statedir import cannot
-from tests.e2e.process import run_pop3srv
+from tests.e2e.process import child_env, run_pop3srv
 
 
 @pytest.mark.parametrize("log_format", ["text", "json"])
@@ -55,3 +57,32 @@ def test_a_state_dir_the_system_refuses_says_as_which_user(code: int) -> None:
     assert message.startswith("state-dir: cannot create /var/lib/pop3srv/tls: ")
     assert f"runs as uid {os.geteuid()}: make it (or its parent) writable" in message
     assert message.endswith("or choose another state-dir")
+
+
+def _no_file_writes() -> None:
+    """In the child: every write to a file fails (EFBIG, as a full disk fails with ENOSPC;
+    Python ignores SIGXFSZ)."""
+    import resource  # noqa: PLC0415 - in the child only
+
+    resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
+
+
+def test_a_state_dir_that_cannot_be_written_is_one_line(tmp_path: Path) -> None:
+    """ops-7: a full disk under state-dir at start-up (the generated jwt-secret cannot be
+    written) was a traceback; now one line naming state-dir and what to do, exit 1."""
+    state = tmp_path / "state"
+    result = subprocess.run(
+        [sys.executable, "-m", "pop3srv", "serve", "--any-free-port"],
+        cwd=tmp_path,
+        env=child_env(tmp_path, POP3_STATE_DIR=str(state)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        preexec_fn=_no_file_writes,
+    )
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith("pop3srv: ")]
+    assert "(state-dir)" in line and str(state) in line
+    assert "File too large" in line and "free space on its disk" in line

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -167,6 +168,8 @@ def test_locations_are_described_without_credentials() -> None:
     }
     assert "credentials" not in str(describe_location(LOCATION))
     assert SECRET not in str(describe_location(LOCATION))
+    with_password = replace(LOCATION, endpoint_url="https://minio:pw-in-url@s3.test:9000")
+    assert describe_location(with_password)["endpoint"] == "https://minio:***@s3.test:9000"
 
 
 def test_refusals_from_one_ipv6_network_share_a_window(caplog: pytest.LogCaptureFixture) -> None:

@@ -11,7 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import trio
 
+from pop3srv.protocol import events as ev
+from pop3srv.registry import SessionRecord
+from pop3srv.sessionlog import MailTally
 from tests.conftest import PASSWORD, USER
 from tests.e2e.process import spawn_server
 
@@ -80,3 +84,92 @@ def test_a_session_ended_by_shutdown_says_so(tmp_path: Path) -> None:
             server.kill()
     (line,) = logouts(stderr)
     assert (line["outcome"], line["ended_by"]) == ("timeout", "server shutting down")
+
+
+def add_mail(tmp_path: Path, *bodies: bytes) -> None:
+    """Messages in the static login's mail folder (``POP3_MAIL_DIR``), next to the welcome."""
+    folder = tmp_path / "mail"
+    folder.mkdir(exist_ok=True)
+    for n, body in enumerate(bodies):
+        (folder / f"extra-{n}").write_bytes(b"Subject: extra\r\n\r\n" + body)
+
+
+def test_logout_counts_what_the_session_did_to_mail(tmp_path: Path) -> None:
+    """Dovecot's ``top=/retr=/del=``: messages retrieved, headers read, mail octets sent,
+    marks removed at QUIT, and marks kept by a session that never reached UPDATE."""
+    server = spawn_server(tmp_path, "--seed-welcome", POP3_LOG_FORMAT="json")
+    add_mail(tmp_path, b"one\r\n", b"two two\r\n")
+    try:
+        quitting = log_in(server.plain)
+        assert quitting.stat()[0] == 3
+        sizes = [int(item.split()[1]) for item in quitting.list()[1]]
+        quitting.retr(1)
+        quitting.retr(2)
+        quitting.top(3, 0)
+        quitting.dele(1)
+        quitting.dele(2)
+        quitting.quit()
+        dropping = log_in(server.plain)
+        assert dropping.stat()[0] == 1
+        dropping.dele(1)
+        dropping.sock.close()  # no QUIT: the mark is kept
+        dropping.file.close()
+        time.sleep(0.5)
+        stderr = server.stop()
+    finally:
+        if server.alive():
+            server.kill()
+    quit_line, drop_line = logouts(stderr)
+    assert (quit_line["retr"], quit_line["top"]) == (2, 1)
+    assert quit_line["mail_bytes"] >= sizes[0] + sizes[1]  # whole messages plus a header
+    assert (quit_line["deleted"], quit_line["kept"]) == (2, 0)
+    assert (drop_line["retr"], drop_line["top"], drop_line["mail_bytes"]) == (0, 0, 0)
+    assert (drop_line["deleted"], drop_line["kept"]) == (0, 1)
+    assert len(list((tmp_path / "mail").iterdir())) == 1
+
+
+def test_logout_text_line_reads_like_dovecots(tmp_path: Path) -> None:
+    server = spawn_server(tmp_path, "--seed-welcome")
+    try:
+        client = log_in(server.plain)
+        client.retr(1)
+        client.dele(1)
+        client.quit()
+        time.sleep(0.3)
+        stderr = server.stop()
+    finally:
+        if server.alive():
+            server.kill()
+    (line,) = [line for line in stderr.splitlines() if "pop3srv.session: logout " in line]
+    fields = dict(pair.split("=", 1) for pair in line.split(" logout ")[1].split())
+    counts = [fields[name] for name in ("retr", "top", "deleted", "kept")]
+    assert counts == ["1", "0", "1", "0"]
+    assert int(fields["mail_bytes"]) > 0
+
+
+class _CutAfter:
+    """An outbox whose connection breaks at the ``limit``-th reply."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.sent: list[ev.Reply] = []
+
+    async def send(self, reply: ev.Reply) -> None:
+        if len(self.sent) + 1 >= self.limit:
+            raise trio.BrokenResourceError("peer gone")
+        self.sent.append(reply)
+
+
+async def test_a_retr_cut_mid_message_counts_what_went_out_not_the_message() -> None:
+    record = SessionRecord("s1", "127.0.0.1:1", "plain")
+    chunks: list[ev.Reply] = [ev.BeginData(), ev.Data(b"abcd"), ev.Data(b"efghij"), ev.EndData()]
+    tally = MailTally(_CutAfter(3), record)  # the second chunk's send breaks
+    with pytest.raises(trio.BrokenResourceError):
+        for reply in chunks:
+            await tally.send(reply)
+    assert (record.retr, record.mail_bytes) == (0, 4)
+    whole = MailTally(_CutAfter(99), record)
+    for reply in chunks:
+        await whole.send(reply)
+    whole.count(top=False)
+    assert (record.retr, record.top, record.mail_bytes) == (1, 0, 14)

@@ -58,3 +58,46 @@ async def test_a_store_that_stops_answering_is_given_up_and_logged(
     text = record.getMessage()
     assert f"{COMMIT_BATCH} of {len(MESSAGES)} marked messages removed" in text
     assert len(await store.list_messages()) == len(MESSAGES) - COMMIT_BATCH
+
+
+async def test_removed_now_counts_only_what_a_stalled_commit_removed(
+    autojump_clock: object,
+) -> None:
+    """The ``logout`` line's ``deleted``/``kept`` (ops-7): a commit that stops after its
+    first batch reports exactly that batch; the rest stays marked (``kept``)."""
+    removed: list[int] = []
+    reply = await commit(
+        _StallsAfterFirstBatch(),
+        len(MESSAGES),
+        sorted(MESSAGES),
+        create_metrics(CollectorRegistry()),
+        removed_now=removed.append,
+    )
+    assert isinstance(reply, ev.Err)
+    assert removed == [COMMIT_BATCH]
+
+
+class _SlowButSteady(MemoryStore):
+    """Takes most of COMMIT_TIMEOUT for every batch, and deletes it (a remote S3, a trash
+    copy per message): a big QUIT that makes progress all along."""
+
+    def __init__(self) -> None:
+        super().__init__({f"m{n:05}": b"x\r\n" for n in range(3 * COMMIT_BATCH)})
+
+    async def delete(
+        self, keys: Sequence[str], *, expected: Mapping[str, str] | None = None
+    ) -> DeleteResult:
+        await trio.sleep(COMMIT_TIMEOUT * 0.6)
+        return await super().delete(keys, expected=expected)
+
+
+async def test_a_long_commit_that_makes_progress_is_not_cut(autojump_clock: object) -> None:
+    """The timeout bounds each batch, not the whole QUIT: 3,000 deletions taking 1.8x
+    COMMIT_TIMEOUT in all finish with +OK (before, the third batch was cut and the client
+    told -ERR with two thirds of its mail gone)."""
+    store = _SlowButSteady()
+    keys = sorted(m.key for m in await store.list_messages())
+    metrics = create_metrics(CollectorRegistry())
+    reply = await commit(store, len(keys), keys, metrics)
+    assert reply == ev.Ok("pop3srv signing off (0 messages left)")
+    assert await store.list_messages() == []

@@ -35,7 +35,7 @@ import trio
 
 from pop3srv.config import PenaltySettings
 from pop3srv.netaddr import NETWORK_SHARE, client_group, client_network
-from pop3srv.tally import counted
+from pop3srv.tally import counted_each
 
 #: longer user names are counted by their digest
 MAX_NAME_KEY = 64
@@ -142,12 +142,8 @@ class LoginPenalty:
         if busy and (exclusive or self.delay(address) > 0):
             yield False
             return
-        with counted(self._in_flight, key):
-            if network is None:
-                yield True
-                return
-            with counted(self._in_flight, network):
-                yield True
+        with counted_each(self._in_flight, (key, network)):
+            yield True
 
     def in_flight(self, address: str) -> int:
         """Login attempts of ``address`` (its network) in progress now; for an IPv6 address
@@ -214,12 +210,12 @@ class LoginPenalty:
         return sorted(result, key=lambda entry: entry.last_failure, reverse=True)
 
     def forgive(self, address: str) -> bool:
-        """Drop an address's failures (an address, or a key from ``delayed()``); whether it
-        had any."""
+        """Drop an address's failures (an address, or a key from ``delayed()``), and its
+        network's, so it is not delayed after; whether it had any."""
         if address in self._networks:
             return self._networks.pop(address) is not None
         key = address if address in self._addresses else self.key(address)
-        network = self.network(address) if key not in self._addresses else None
+        network = self.network(address)
         known = self._addresses.pop(key, None) is not None
         return (network is not None and self._networks.pop(network, None) is not None) or known
 

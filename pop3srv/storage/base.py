@@ -20,7 +20,7 @@ SES_SETUP_NOTIFICATION = "AMAZON_SES_SETUP_NOTIFICATION"
 CHUNK_SIZE = 256 * 1024
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)  # slots: less memory per listed message
 class MessageInfo:
     """One message as listed: ordered by arrival, then key (the POP3 numbering)."""
 

@@ -69,6 +69,10 @@ class _Entry:
     last_used: float
 
 
+#: see ``S3Pool.listing_ranges``
+LISTING_RANGES = 8
+
+
 class S3Pool:
     """Shared S3 clients, worker threads and request metrics for every S3 store."""
 
@@ -94,6 +98,9 @@ class S3Pool:
         self.hits = 0
         self.evicted = 0
         self._bodies = BodyCounter(metrics)
+        #: requests of big listings' key ranges in flight at once (``s3ranges``), shared by
+        #: every login: many big logins at once do not multiply the load on the endpoint
+        self.listing_ranges = trio.CapacityLimiter(LISTING_RANGES)
         metrics.s3_pool_threads_busy.set_function(lambda: self._limiter.borrowed_tokens)
 
     @property

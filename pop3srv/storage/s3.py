@@ -10,8 +10,9 @@ The mailbox is every object *directly* under the store's prefix:
   zero-byte ``inbox/``) and anything in a sub-folder (``inbox/sub/...``, listed with
   ``Delimiter="/"`` so sub-folder keys come back as common prefixes and are never fetched).
 * Numbering follows ``LastModified`` (the arrival time), then the key; the listing follows
-  ListObjectsV2's continuation tokens page by page (``s3list``, on the lean GET path), so
-  mailboxes of any size are served whole; the first page doubles as the access check.
+  ListObjectsV2's continuation tokens page by page (``s3list``, on the lean GET path), after
+  the first page in key ranges side by side (``s3ranges``), so mailboxes of any size are
+  served whole; the first page doubles as the access check.
 
 Reading never holds a whole message: RETR is one GetObject (``s3get``'s lean path, in the event
 loop) whose body is handed on as it arrives; TOP (``first_chunk``) asks for a byte range first and
@@ -45,8 +46,9 @@ from pop3srv.storage.kms import DataKeys
 from pop3srv.storage.pool import S3Pool
 from pop3srv.storage.s3delete import DELETE_BATCH, S3Deleter
 from pop3srv.storage.s3errors import RangeNotSatisfiable
-from pop3srv.storage.s3list import Page, list_page
+from pop3srv.storage.s3list import Listed, Page, list_page
 from pop3srv.storage.s3object import S3Object
+from pop3srv.storage.s3ranges import list_rest
 
 #: Largest byte range one TOP request widens to.
 MAX_RANGE = 8 * 1024 * 1024
@@ -125,20 +127,27 @@ class S3Store:
     async def list_messages(self) -> list[MessageInfo]:
         page = self._first_page or await self._page(None)
         self._first_page = None
-        messages = self._messages(page)
+        messages = self._messages(page.objects)
         while page.next_token is not None:
-            page = await self._page(page.next_token)
-            messages.extend(self._messages(page))
+            if page.objects:  # the rest of the keys in ranges at once (s3ranges)
+                after = page.objects[-1].key
+                limiter = self._pool.listing_ranges
+                listed = len(page.objects)
+                rest = await list_rest(self._page, self._prefix, after, listed, limiter=limiter)
+                messages.extend(self._messages(rest))
+                break
+            page = await self._page(None, page.next_token)  # a page of sub-folders only
+            messages.extend(self._messages(page.objects))
         messages.sort(key=listing_order)
         return messages
 
-    async def _page(self, token: str | None) -> Page:
+    async def _page(self, start_after: str | None, token: str | None = None) -> Page:
         getter = await self._pool.getter(self._location, self._pool_key)
-        return await list_page(getter, self._bucket, self._prefix, token)
+        return await list_page(getter, self._bucket, self._prefix, token, start_after)
 
-    def _messages(self, page: Page) -> list[MessageInfo]:
+    def _messages(self, objects: list[Listed]) -> list[MessageInfo]:
         found = []
-        for item in page.objects:
+        for item in objects:
             if not item.key.startswith(self._prefix):
                 continue
             name = item.key[len(self._prefix) :]

@@ -37,11 +37,20 @@ class Page:
     next_token: str | None  # None: this was the last page
 
 
-async def list_page(getter: ObjectGetter, bucket: str, prefix: str, token: str | None) -> Page:
-    """The page of objects directly under ``prefix`` (``Delimiter=/``) after ``token``."""
+async def list_page(
+    getter: ObjectGetter,
+    bucket: str,
+    prefix: str,
+    token: str | None,
+    start_after: str | None = None,
+) -> Page:
+    """The page of objects directly under ``prefix`` (``Delimiter=/``) after ``token`` (or,
+    for a listing's first page, after the key ``start_after``: ``s3ranges``)."""
     params = {"list-type": "2", "prefix": prefix, "delimiter": "/", "encoding-type": "url"}
     if token is not None:
         params["continuation-token"] = token
+    if start_after is not None:
+        params["start-after"] = start_after
     document = await getter.fetch(bucket, params, "list_objects_v2")
     try:
         return parse_page(document)

@@ -61,3 +61,19 @@ def test_unwritable_file_is_logged_not_raised(
     entry = audit.record("kick", "127.0.0.1", "s1")
     assert audit.entries() == [entry]
     assert "not written" in caplog.text
+
+
+def test_a_full_disk_is_one_warning_line_not_a_traceback(
+    caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """ops-7: with state-dir's disk full (``/dev/full`` answers every write with ENOSPC) the
+    entry is still logged and kept in memory; the file's failure is one WARNING line, not
+    logging's "--- Logging error ---" traceback of ~70 lines on stderr."""
+    audit = AuditLog(Path("/dev/full"))
+    with caplog.at_level(logging.INFO, logger="pop3srv.audit"):
+        audit.record("mint", "127.0.0.1", "demo", outcome="failed")
+    audit.close()
+    assert "Logging error" not in capsys.readouterr().err
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("audit entry not written" in m and "No space left" in m for m in warnings)
+    assert audit.entries()[0].action == "mint"

@@ -74,6 +74,18 @@ async def test_the_network_is_forgiven_by_the_admin(autojump_clock: object) -> N
     assert penalty.delay(_address(0xFFFF)) == 0
 
 
+async def test_a_forgiven_address_is_not_delayed_by_its_network(autojump_clock: object) -> None:
+    """Before: forgiving an address with failures of its own kept its network's, so it was
+    still delayed after the admin forgave it (one without any lost its network's)."""
+    penalty = LoginPenalty(SETTINGS)
+    for forgiven in (_address(1, 5), "2001:db8:77:2::/64"):  # an address, a delayed() key
+        for subnet in range(40):
+            penalty.failed(_address(subnet % 4), "victim")
+        assert penalty.delay(forgiven) > 0
+        assert penalty.forgive(forgiven)
+        assert penalty.delay(forgiven) == 0
+
+
 async def test_a_longer_configured_group_has_no_network_tier(autojump_clock: object) -> None:
     penalty = LoginPenalty(SETTINGS, ipv6_prefix_length=48)
     for subnet in range(40):

@@ -1,0 +1,123 @@
+"""Listing in key ranges (pop3srv.storage.s3ranges), offline against an in-memory pager that
+behaves as ListObjectsV2 (sorted by UTF-8 bytes, start-after, pages of PAGE keys): every key
+after the first page is listed exactly once whatever the names look like, also by a server
+that ignores ``start-after``; a failing range fails the listing with its own error."""
+
+from __future__ import annotations
+
+import random
+import string
+from functools import partial
+
+import pytest
+import trio
+
+from pop3srv.storage.base import StoreUnavailable
+from pop3srv.storage.s3list import Listed, Page
+from pop3srv.storage.s3ranges import MAX_RANGES, list_rest, name_at, position, ranges, utf8_key
+
+PAGE = 7
+
+
+class Pager:
+    """ListObjectsV2 over ``keys``; ``honour_start_after=False`` is a server that ignores it."""
+
+    def __init__(self, keys: list[str], *, honour_start_after: bool = True) -> None:
+        self.keys = sorted(keys, key=utf8_key)
+        self.honour = honour_start_after
+        self.requests = 0
+
+    async def __call__(self, start_after: str, token: str | None) -> Page:
+        self.requests += 1
+        if token is not None:
+            start = int(token)
+        elif self.honour:
+            start = sum(1 for key in self.keys if utf8_key(key) <= utf8_key(start_after))
+        else:
+            start = 0
+        chunk = self.keys[start : start + PAGE]
+        more = start + PAGE < len(self.keys)
+        return Page([Listed(key, 0.0, 1) for key in chunk], str(start + PAGE) if more else None)
+
+
+def _ses_names(count: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    alphabet = string.digits + string.ascii_lowercase
+    return ["in/" + "".join(rng.choices(alphabet, k=40)) for _ in range(count)]
+
+
+ODD = ["in/" + name for name in ("A", "Z~", "~x", "ü", "4", "8", "c", "s", "sz", "zzz", "0")]
+
+
+@pytest.mark.parametrize("honour", [True, False])
+@pytest.mark.parametrize(
+    "keys",
+    [_ses_names(200, 1), ODD, [f"in/m{n:05d}" for n in range(60)], _ses_names(3, 2)],
+    ids=["ses", "odd", "one-letter", "few"],
+)
+async def test_every_key_after_the_first_page_is_listed_once(keys: list[str], honour: bool) -> None:
+    pager = Pager(keys, honour_start_after=honour)
+    first = await pager("", None)
+    after = first.objects[-1].key
+    rest = await list_rest(pager, "in/", after, len(first.objects), per_range=2 * PAGE)
+    expected = [key for key in pager.keys if utf8_key(key) > utf8_key(after)]
+    assert sorted((item.key for item in rest), key=utf8_key) == expected
+    assert len(rest) == len({item.key for item in rest})
+
+
+def test_the_ranges_tile_the_key_space_after_the_first_page() -> None:
+    spans = ranges("in/", "in/80zz", 1000, per_range=1000)  # ~3,000 keys expected after
+    assert spans[0][0] == "in/80zz" and spans[-1][1] is None
+    assert [lo for lo, _ in spans[1:]] == [hi for _, hi in spans[:-1]]
+    assert len(spans) == 3
+    assert [hi for _, hi in spans[:-1]] == ["in/g0", "in/o0"]
+
+
+def test_as_many_ranges_as_expected_keys_call_for() -> None:
+    assert len(ranges("in/", "in/8", 1000)) == 1  # ~3,000 after: one page after another
+    assert len(ranges("in/", "in/10", 1000)) == 7  # 1/32 listed: ~31,000 after
+    assert len(ranges("in/", "in/00", 1000)) == MAX_RANGES
+    assert ranges("in/", "in/Zz", 1000) == [("in/Zz", None)]  # not base32hex: as before
+    assert position("80") == 0.25 and name_at(0.25) == "80"
+
+
+async def test_ses_names_are_listed_in_parallel_ranges() -> None:
+    """200 SES-like names: ~4 ranges listed side by side, few requests more."""
+    pager = Pager(_ses_names(200, 3))
+    first = await pager("", None)
+    await list_rest(pager, "in/", first.objects[-1].key, PAGE, per_range=5 * PAGE)
+    assert pager.requests - 1 <= 200 // PAGE + MAX_RANGES
+
+
+async def test_a_failing_range_fails_the_listing_with_its_error() -> None:
+    pager = Pager(_ses_names(100, 4))
+
+    async def failing(start_after: str, token: str | None) -> Page:
+        if start_after != "in/00":  # every range but the first
+            raise StoreUnavailable("S3 list_objects_v2 failed: 503")
+        return await pager(start_after, token)
+
+    with pytest.raises(StoreUnavailable):
+        await list_rest(failing, "in/", "in/00", PAGE, per_range=PAGE)
+
+
+async def test_requests_in_flight_stay_within_the_shared_limiter(autojump_clock: object) -> None:
+    """Two big logins at once share the pool's limiter: never more requests in flight."""
+    pager = Pager(_ses_names(300, 5))
+    in_flight = peak = 0
+
+    async def slow(start_after: str, token: str | None) -> Page:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        await trio.sleep(0.02)
+        in_flight -= 1
+        return await pager(start_after, token)
+
+    limiter = trio.CapacityLimiter(3)
+    async with trio.open_nursery() as nursery:
+        for _ in range(2):
+            nursery.start_soon(
+                partial(list_rest, limiter=limiter, per_range=PAGE), slow, "in/", "in/00", PAGE
+            )
+    assert peak == 3
