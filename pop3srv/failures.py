@@ -19,15 +19,15 @@ from __future__ import annotations
 import logging
 import ssl
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import trio
 
 from pop3srv.hints import store_hint, tls_hint
 from pop3srv.logsetup import FieldValue, event
-from pop3srv.netaddr import client_group, host_of, safe_url
+from pop3srv.netaddr import NETWORK_SHARE, client_group, client_network, host_of, safe_url
 from pop3srv.storage.base import (
     DeleteResult,
     FolderLocation,
@@ -68,6 +68,8 @@ class FailureLog:
         self._clock = clock
         #: key -> (start of its window, failures suppressed in it, what, fields of the last one)
         self._seen: OrderedDict[tuple[object, ...], _Window] = OrderedDict()
+        #: (kind, IPv6 /48, reason) -> windows of its /64s open now (``_address``)
+        self._networks: Counter[tuple[object, ...]] = Counter()
 
     def store_failed(
         self, exc: StoreError, action: str, who: Who, location: Location | None
@@ -116,9 +118,9 @@ class FailureLog:
         """A connection ended before its session (PROXY protocol: untrusted, bad header); the
         same refusal from the same address (IPv6: network) is counted, not repeated, within a
         window; the first line names the exact peer."""
-        address = client_group(host_of(peer), self.ipv6_prefix_length)
+        address, network = self._address("refused", host_of(peer), reason)
         fields: dict[str, FieldValue] = {"address": address, "reason": reason}
-        if self._admit(("refused", *fields.values()), "connection refused", fields):
+        if self._admit(("refused", *fields.values()), "connection refused", fields, network):
             event(log, logging.INFO, "connection refused", peer=peer, reason=reason, hint=hint)
 
     def tls_failed(self, peer: str, listener: str, exc: BaseException) -> None:
@@ -129,9 +131,9 @@ class FailureLog:
         reason = tls_reason(exc)
         if reason is None:
             return
-        address = client_group(host_of(peer), self.ipv6_prefix_length)
+        address, network = self._address("tls", host_of(peer), reason)
         fields: dict[str, FieldValue] = {"address": address, "reason": reason}
-        if self._admit(("tls", *fields.values()), "TLS handshake failed", fields):
+        if self._admit(("tls", *fields.values()), "TLS handshake failed", fields, network):
             event(
                 log,
                 logging.INFO,
@@ -172,15 +174,39 @@ class FailureLog:
         finally:
             self.flush_all()
 
-    def _admit(self, key: tuple[object, ...], what: str, fields: dict[str, FieldValue]) -> bool:
-        """Whether to log this one now (the first in its window); else it is counted."""
+    def _address(self, kind: str, host: str, reason: str) -> tuple[str, tuple[object, ...] | None]:
+        """The address a refusal of ``kind`` is counted under, and the network key its window
+        is counted in: an IPv6 client's group (/64) while its /48 has fewer than
+        ``NETWORK_SHARE`` windows of its own for this reason, then the /48 itself (one site
+        rotating through its 65,536 /64s wrote a line for each, every minute)."""
+        self._expire(self._clock(), everything=False)
+        address = client_group(host, self.ipv6_prefix_length)
+        network = client_network(host, self.ipv6_prefix_length)
+        if network is None:
+            return address, None
+        counted = (kind, network, reason)
+        if (kind, address, reason) in self._seen or self._networks[counted] < NETWORK_SHARE:
+            return address, counted
+        return network, None
+
+    def _admit(
+        self,
+        key: tuple[object, ...],
+        what: str,
+        fields: dict[str, FieldValue],
+        network: tuple[object, ...] | None = None,
+    ) -> bool:
+        """Whether to log this one now (the first in its window); else it is counted.
+        ``network``: the key a new window is counted under in ``_networks``."""
         now = self._clock()
         self._expire(now, everything=False)
         seen = self._seen.get(key)
         if seen is not None:
-            self._seen[key] = _Window(seen.start, seen.count + 1, what, fields)
+            self._seen[key] = replace(seen, count=seen.count + 1, fields=fields)
             return False
-        self._seen[key] = _Window(now, 0, what, fields)
+        self._seen[key] = _Window(now, 0, what, fields, network)
+        if network is not None:
+            self._networks[network] += 1
         while len(self._seen) > self._max_keys:
             self._report(self._seen.popitem(last=False)[1])
         return True
@@ -198,6 +224,10 @@ class FailureLog:
             self._report(window)
 
     def _report(self, window: _Window) -> None:
+        if window.network is not None:
+            self._networks[window.network] -= 1
+            if self._networks[window.network] <= 0:
+                del self._networks[window.network]
         if window.count:
             seconds = round(self._clock() - window.start)
             message = f"{window.what} repeated {window.count} more times in {seconds} s"
@@ -211,6 +241,7 @@ class _Window:
     count: int
     what: str
     fields: dict[str, FieldValue]
+    network: tuple[object, ...] | None = None  # counted in ``FailureLog._networks``
 
 
 def tls_reason(exc: BaseException) -> str | None:
