@@ -256,11 +256,13 @@ class LoginPenalty:
 
 
 def name_key(user: str) -> str:
-    """A user name as counted (here and by ``admission.LoginSlots``): NFKC-normalised and
-    case-folded (``José`` composed or decomposed, full-width or upper-case is one name, as
-    an identity provider behind the HTTP callback would take it), and a long one (a client
-    may send 16 KiB) by its digest, so memory stays bounded by the number of names."""
-    name = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", user).casefold())
+    """A user name as counted (here and by ``admission.LoginSlots``): NFKC-normalised,
+    case-folded and without spaces around it (``José`` composed or decomposed, full-width or
+    upper-case is one name, as an identity provider behind the HTTP callback would take it),
+    and a long one (a client may send 16 KiB) by its digest, so memory stays bounded by the
+    number of names."""
+    folded = unicodedata.normalize("NFKC", user).casefold()
+    name = unicodedata.normalize("NFKC", folded).strip()  # AUTH PLAIN keeps " bob " whole
     if len(name) <= MAX_NAME_KEY:
         return name
     return "sha256:" + hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()

@@ -15,7 +15,13 @@ from pop3srv.config import PenaltySettings
 
 NFC = "jos\u00e9@example.com"
 NFD = "jose\u0301@example.com"
-SPELLINGS = [NFC, NFD, "JOSE\u0301@EXAMPLE.COM", "\uff4a\uff4f\uff53\u00e9@example.com"]
+SPELLINGS = [
+    NFC,
+    NFD,
+    "JOSE\u0301@EXAMPLE.COM",
+    "\uff4a\uff4f\uff53\u00e9@example.com",
+    f" {NFC}\u3000",  # AUTH PLAIN's authcid keeps spaces around the name
+]
 
 
 @pytest.mark.parametrize("other", SPELLINGS[1:])
