@@ -99,9 +99,12 @@ class LoginPenalty:
     def delay(self, address: str) -> float:
         """Seconds to wait before checking a login from ``address`` (a failed one also waits
         out ``user_delay``): its own, or its network's if longer."""
+        return max(self.own_delay(address), self._network_delay(address)[0])
+
+    def own_delay(self, address: str) -> float:
+        """The delay ``address`` earned by its own failures (not its network's)."""
         record = self._current(self._addresses, self.key(address))
-        own = self._delay_for(record.failures if record else 0, self._settings.free_failures)
-        return max(own, self._network_delay(address)[0])
+        return self._delay_for(record.failures if record else 0, self._settings.free_failures)
 
     def _network_delay(self, address: str) -> tuple[float, float]:
         """The delay ``address``'s network earned, and when its last failure was."""
