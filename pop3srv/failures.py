@@ -40,6 +40,9 @@ from pop3srv.storage.base import (
 log = logging.getLogger("pop3srv.failures")
 WINDOW = 60.0
 MAX_USER_LENGTH = 100
+#: reasons with a window of their own per address (a client picks its TLS alert code: 31 of
+#: them); further reasons of that address share one window, reason ``various``
+MAX_REASONS = 4
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,7 @@ class FailureLog:
         self._clock = clock
         #: key -> (start of its window, failures suppressed in it, what, fields of the last one)
         self._seen: OrderedDict[tuple[object, ...], _Window] = OrderedDict()
-        #: (kind, IPv6 /48, reason) -> windows of its /64s open now (``_address``)
+        #: windows open now per (kind, IPv6 /48, reason) and per (kind, address): ``_address``
         self._networks: Counter[tuple[object, ...]] = Counter()
 
     def store_failed(
@@ -118,9 +121,9 @@ class FailureLog:
         """A connection ended before its session (PROXY protocol: untrusted, bad header); the
         same refusal from the same address (IPv6: network) is counted, not repeated, within a
         window; the first line names the exact peer."""
-        address, network = self._address("refused", host_of(peer), reason)
-        fields: dict[str, FieldValue] = {"address": address, "reason": reason}
-        if self._admit(("refused", *fields.values()), "connection refused", fields, network):
+        address, counted_as, counted = self._address("refused", host_of(peer), reason)
+        fields: dict[str, FieldValue] = {"address": address, "reason": counted_as}
+        if self._admit(("refused", *fields.values()), "connection refused", fields, counted):
             event(log, logging.INFO, "connection refused", peer=peer, reason=reason, hint=hint)
 
     def tls_failed(self, peer: str, listener: str, exc: BaseException) -> None:
@@ -131,9 +134,9 @@ class FailureLog:
         reason = tls_reason(exc)
         if reason is None:
             return
-        address, network = self._address("tls", host_of(peer), reason)
-        fields: dict[str, FieldValue] = {"address": address, "reason": reason}
-        if self._admit(("tls", *fields.values()), "TLS handshake failed", fields, network):
+        address, counted_as, counted = self._address("tls", host_of(peer), reason)
+        fields: dict[str, FieldValue] = {"address": address, "reason": counted_as}
+        if self._admit(("tls", *fields.values()), "TLS handshake failed", fields, counted):
             event(
                 log,
                 logging.INFO,
@@ -174,39 +177,46 @@ class FailureLog:
         finally:
             self.flush_all()
 
-    def _address(self, kind: str, host: str, reason: str) -> tuple[str, tuple[object, ...] | None]:
-        """The address a refusal of ``kind`` is counted under, and the network key its window
-        is counted in: an IPv6 client's group (/64) while its /48 has fewer than
-        ``NETWORK_SHARE`` windows of its own for this reason, then the /48 itself (one site
-        rotating through its 65,536 /64s wrote a line for each, every minute)."""
+    def _address(
+        self, kind: str, host: str, reason: str
+    ) -> tuple[str, str, tuple[tuple[object, ...], ...]]:
+        """The address and reason a refusal of ``kind`` is counted under, and the keys of
+        ``_networks`` a new window of it counts in. An IPv6 client's group (/64) while its
+        /48 has fewer than ``NETWORK_SHARE`` windows for this reason, then the /48 itself (one
+        site rotating through its 65,536 /64s wrote a line for each, every minute); the
+        reason while the address has fewer than ``MAX_REASONS`` windows, then ``various``."""
         self._expire(self._clock(), everything=False)
         address = client_group(host, self.ipv6_prefix_length)
         network = client_network(host, self.ipv6_prefix_length)
-        if network is None:
-            return address, None
-        counted = (kind, network, reason)
-        if (kind, address, reason) in self._seen or self._networks[counted] < NETWORK_SHARE:
-            return address, counted
-        return network, None
+        counted: list[tuple[object, ...]] = []
+        if network is not None:
+            per_network = (kind, network, reason)
+            if (kind, address, reason) in self._seen or self._networks[per_network] < NETWORK_SHARE:
+                counted.append(per_network)
+            else:
+                address = network
+        per_address = (kind, address)
+        if (kind, address, reason) in self._seen or self._networks[per_address] < MAX_REASONS:
+            return address, reason, (*counted, per_address)
+        return address, "various", (*counted, per_address)
 
     def _admit(
         self,
         key: tuple[object, ...],
         what: str,
         fields: dict[str, FieldValue],
-        network: tuple[object, ...] | None = None,
+        counted: tuple[tuple[object, ...], ...] = (),
     ) -> bool:
         """Whether to log this one now (the first in its window); else it is counted.
-        ``network``: the key a new window is counted under in ``_networks``."""
+        ``counted``: the keys of ``_networks`` a new window counts in."""
         now = self._clock()
         self._expire(now, everything=False)
         seen = self._seen.get(key)
         if seen is not None:
             self._seen[key] = replace(seen, count=seen.count + 1, fields=fields)
             return False
-        self._seen[key] = _Window(now, 0, what, fields, network)
-        if network is not None:
-            self._networks[network] += 1
+        self._seen[key] = _Window(now, 0, what, fields, counted)
+        self._networks.update(counted)
         while len(self._seen) > self._max_keys:
             self._report(self._seen.popitem(last=False)[1])
         return True
@@ -224,10 +234,10 @@ class FailureLog:
             self._report(window)
 
     def _report(self, window: _Window) -> None:
-        if window.network is not None:
-            self._networks[window.network] -= 1
-            if self._networks[window.network] <= 0:
-                del self._networks[window.network]
+        for counted in window.counted:
+            self._networks[counted] -= 1
+            if self._networks[counted] <= 0:
+                del self._networks[counted]
         if window.count:
             seconds = round(self._clock() - window.start)
             message = f"{window.what} repeated {window.count} more times in {seconds} s"
@@ -241,7 +251,7 @@ class _Window:
     count: int
     what: str
     fields: dict[str, FieldValue]
-    network: tuple[object, ...] | None = None  # counted in ``FailureLog._networks``
+    counted: tuple[tuple[object, ...], ...] = ()  # its keys in ``FailureLog._networks``
 
 
 def tls_reason(exc: BaseException) -> str | None:

@@ -12,7 +12,7 @@ import ssl
 
 import pytest
 
-from pop3srv.failures import FailureLog
+from pop3srv.failures import MAX_REASONS, FailureLog
 from pop3srv.logsetup import fields_of
 from pop3srv.netaddr import NETWORK_SHARE
 
@@ -93,4 +93,25 @@ def test_the_table_stays_bounded_under_rotation() -> None:
     for n in range(5000):
         failures.tls_failed(f"[2001:db8:{n:x}:{n:x}::1]:40000", "tls", handshake_error())
     assert len(failures._seen) <= 64
-    assert len(failures._networks) <= 64
+    assert len(failures._networks) <= 2 * 64  # per network and reason, per address
+
+
+def test_one_address_cycling_reasons_writes_a_bounded_number_of_lines(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A client can pick its failure's reason: each TLS alert code it sends is one (31 of
+    them from one address against ``serve``, each a line of its own before)."""
+    caplog.set_level(logging.INFO, "pop3srv.failures")
+    clock = Clock()
+    failures = FailureLog(window=60, clock=clock)
+    for n in range(31):
+        failures.tls_failed("192.0.2.7:40000", "tls", handshake_error(f"TLSV1_ALERT_{n}"))
+    failures.tls_failed("192.0.2.7:40000", "tls", handshake_error("TLSV1_ALERT_0"))
+    assert len(messages(caplog, "TLS handshake failed")) == MAX_REASONS + 1
+    clock.now += 61
+    failures.flush()
+    repeated = {
+        fields_of(r)["reason"]: fields_of(r)["repeats"]
+        for r in messages(caplog, "TLS handshake failed repeated")
+    }
+    assert repeated == {"various": 31 - MAX_REASONS - 1, "TLSV1_ALERT_0": 1}
