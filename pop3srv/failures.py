@@ -129,7 +129,8 @@ class FailureLog:
     def tls_failed(self, peer: str, listener: str, exc: BaseException) -> None:
         """A TLS handshake failed (Dovecot's "TLS handshaking: SSL_accept() failed"): the
         client refused the certificate, spoke plaintext, offered only old versions. One line
-        per address, reason and window, with what to do; a client that closed or went quiet
+        per address, reason and window, with what to do (an address's reasons and a /48's
+        /64s are bounded: ``_address``); a client that closed or went quiet
         before saying anything (a TCP health check, a scanner) gets none."""
         reason = tls_reason(exc)
         if reason is None:
