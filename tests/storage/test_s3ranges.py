@@ -6,7 +6,6 @@ that ignores ``start-after``; a failing range fails the listing with its own err
 from __future__ import annotations
 
 import random
-import string
 from functools import partial
 
 import pytest
@@ -16,7 +15,15 @@ from hypothesis import strategies as st
 
 from pop3srv.storage.base import StoreUnavailable
 from pop3srv.storage.s3list import Listed, Page
-from pop3srv.storage.s3ranges import MAX_RANGES, list_rest, name_at, position, ranges, utf8_key
+from pop3srv.storage.s3ranges import (
+    ALPHABET,
+    MAX_RANGES,
+    list_rest,
+    name_at,
+    position,
+    ranges,
+    utf8_key,
+)
 
 PAGE = 7
 
@@ -44,8 +51,7 @@ class Pager:
 
 def _ses_names(count: int, seed: int) -> list[str]:
     rng = random.Random(seed)
-    alphabet = string.digits + string.ascii_lowercase
-    return ["in/" + "".join(rng.choices(alphabet, k=40)) for _ in range(count)]
+    return ["in/" + "".join(rng.choices(ALPHABET, k=40)) for _ in range(count)]
 
 
 ODD = ["in/" + name for name in ("A", "Z~", "~x", "ü", "4", "8", "c", "s", "sz", "zzz", "0")]
