@@ -127,6 +127,8 @@ def full_parse(
         return _bad("already using TLS" if is_tls else "STLS not available")
     if not _PRINTABLE.fullmatch(rest):
         return _bad("command must be printable ASCII")
+    if keyword == "USER":
+        return _user(rest.decode("ascii"))
     return _ARGUMENT_PARSERS[keyword](keyword, _split(rest.decode("ascii")))
 
 
@@ -165,12 +167,14 @@ def _no_arguments(keyword: str, args: Sequence[str]) -> Command:
     return _SIMPLE[keyword]()
 
 
-def _user(keyword: str, args: Sequence[str]) -> Command:
-    if not args:
+def _user(rest: str) -> Command:
+    """USER takes the rest of the line as the name, spaces inside it included (a user name
+    may be an address with a space in its local part; PASS takes its line the same way, and
+    Dovecot does so for USER); spaces around it are dropped."""
+    name = rest.strip(" ")
+    if not name:
         return _bad("USER needs a user name")
-    if len(args) > 1:
-        return _bad("USER: too many arguments")
-    return User(args[0])
+    return User(name)
 
 
 def _pass(rest: bytes, *, have_user: bool) -> Command:
@@ -190,7 +194,7 @@ def _utf8_user(rest: bytes) -> Command:
         return _bad("USER: the name is not UTF-8")
     if NAME_CONTROL.search(text):
         return _bad("USER: control characters in the name")
-    return _user("USER", _split(text))
+    return _user(text)
 
 
 def _one_message(keyword: str, args: Sequence[str]) -> Command:
@@ -249,7 +253,6 @@ _SIMPLE: dict[str, Callable[[], Command]] = {
 
 _ARGUMENT_PARSERS: dict[str, Callable[[str, Sequence[str]], Command]] = {
     **dict.fromkeys(_SIMPLE, _no_arguments),
-    "USER": _user,
     "RETR": _one_message,
     "DELE": _one_message,
     "LIST": _optional_message,

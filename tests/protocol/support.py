@@ -39,6 +39,7 @@ from pop3srv.protocol import (
     TopFilter,
     Uidl,
     User,
+    Utf8,
     capabilities,
     decode_plain,
 )
@@ -122,7 +123,7 @@ def canned_replies(event: Command, conn: Connection) -> list[Reply]:
         case Top(msg=n, lines=lines):
             body = TopFilter(lines).feed(MESSAGES[n])
             return [BeginData("top of message follows"), Data(body), EndData()]
-        case Dele() | Noop() | Rset():
+        case Dele() | Noop() | Rset() | Utf8():
             return [Ok()]
         case Quit():
             return [Ok("bye")]

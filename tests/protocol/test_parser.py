@@ -141,7 +141,11 @@ AUTHORIZATION_CASES = [
     ("user_keeps_case_of_name", b"USER Alice@Example.COM", User("Alice@Example.COM")),
     ("user_trailing_spaces", b"USER alice  ", User("alice")),
     ("user_missing", b"USER", bad("USER needs a user name")),
-    ("user_two_words", b"USER alice smith", bad("USER: too many arguments")),
+    # USER: the rest of the line, spaces inside kept (an address with a space in its local
+    # part; every USER/PASS client sends it so), spaces around it dropped
+    ("user_with_a_space", b"USER jane doe@example.com", User("jane doe@example.com")),
+    ("user_inner_spaces_kept", b"USER  a  b ", User("a  b")),
+    ("user_only_spaces", b"USER   ", bad("USER needs a user name")),
     ("user_utf8_refused", "USER jos\u00e9".encode(), bad("command must be printable ASCII")),
     ("user_control_char", b"USER a\x01b", bad("command must be printable ASCII")),
     # PASS: the rest of the line after one space, verbatim

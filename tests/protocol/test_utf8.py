@@ -39,7 +39,12 @@ CASES = [
         BadCommand(Err("USER: control characters in the name")),
     ),
     ("user_tab", b"USER a\tb", True, BadCommand(Err("USER: control characters in the name"))),
-    ("user_two_words", "USER \u00e4 b".encode(), True, BadCommand(Err("USER: too many arguments"))),
+    (
+        "user_with_a_space",
+        "USER j\u00fcrgen m\u00fcller".encode(),
+        True,
+        User("j\u00fcrgen m\u00fcller"),
+    ),
     ("user_empty", b"USER ", True, BadCommand(Err("USER needs a user name"))),
     ("utf8_password", "PASS p\u00e4ss w\u00f6rd".encode(), True, Pass("p\u00e4ss w\u00f6rd")),
     ("utf8_password_before", "PASS p\u00e4ss".encode(), False, Pass("p\u00e4ss")),
