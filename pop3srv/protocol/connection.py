@@ -70,7 +70,7 @@ class Connection:
         self._pending: Command | None = None
         self._body: BodyEncoder | None = None
         self._in_sasl = False  # a Continue was sent: the next line is a SASL response
-        self._utf8 = False  # UTF8 was accepted (RFC 6856): USER may carry UTF-8
+        self._utf8 = False  # UTF8 was accepted (RFC 6856; USER takes UTF-8 either way)
         self._eof = False
         self._spoken = False  # anything was sent (the greeting must come first)
 
@@ -222,7 +222,6 @@ class Connection:
             stls_available=self._stls_available,
             is_tls=self._is_tls,
             max_line=self._max_line,
-            utf8=self._utf8,
         )
 
     def _send_body(self, reply: Data | EndData) -> bytes:

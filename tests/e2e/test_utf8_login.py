@@ -58,19 +58,22 @@ async def test_poplib_utf8_then_user_pass(utf8_server: RunningServer) -> None:
     assert stat == (1, len(MESSAGE))
 
 
-async def test_utf8_user_without_utf8_command_is_refused(utf8_server: RunningServer) -> None:
-    def run() -> bytes:
+async def test_utf8_user_without_utf8_command_logs_in(utf8_server: RunningServer) -> None:
+    """Most clients send a UTF-8 name without asking for UTF8 first (clients-7 F2)."""
+
+    def run() -> tuple[bytes, tuple[int, int]]:
         client: Any = poplib.POP3("127.0.0.1", utf8_server.plain_port, timeout=30)
         client.encoding = "utf-8"  # sends the UTF-8 name without asking for UTF8 first
         try:
-            client.user(UTF8_USER)
-        except poplib.error_proto as exc:
-            return bytes(exc.args[0])
+            answer = client.user(UTF8_USER)
+            client.pass_(UTF8_PASSWORD)
+            return answer, client.stat()
         finally:
             client.close()
-        return b"accepted"
 
-    assert await trio.to_thread.run_sync(run) == b"-ERR command must be printable ASCII"
+    answer, stat = await trio.to_thread.run_sync(run)
+    assert answer.startswith(b"+OK")
+    assert stat == (1, len(MESSAGE))
 
 
 async def test_poplib_auth_login_with_utf8_credentials(utf8_server: RunningServer) -> None:

@@ -32,9 +32,9 @@ ARGUMENTS = [
     b"\t1",
 ]
 OPTIONS = [
-    {"have_user": False, "stls_available": False, "is_tls": False, "utf8": False},
-    {"have_user": True, "stls_available": True, "is_tls": False, "utf8": True},
-    {"have_user": True, "stls_available": True, "is_tls": True, "utf8": False},
+    {"have_user": False, "stls_available": False, "is_tls": False},
+    {"have_user": True, "stls_available": True, "is_tls": False},
+    {"have_user": True, "stls_available": True, "is_tls": True},
 ]
 
 
@@ -69,7 +69,6 @@ def test_short_path_equals_full_path_on_random_lines() -> None:
                 stls_available=False,
                 is_tls=False,
                 max_line=255,
-                utf8=False,
             ), line
 
 
