@@ -11,7 +11,7 @@ Rules:
   keep no client: they ask the pool for one per operation, which keeps the LRU order and idle
   times true. The cache is bounded (least recently used dropped first) and idle clients are
   dropped on the next look-up.
-* Every blocking boto3 call (delete, copy, lock objects) runs in a worker thread under one
+* Every blocking boto3 call (delete, lock objects) runs in a worker thread under one
   shared ``CapacityLimiter`` (``blocking``); the clients' connection pools are at least as
   large as the limiter. How clients are configured is ``botoconfig``'s; the KMS clients
   (SES-encrypted mail) are cached by ``kmsclients``, created from the same session.
@@ -101,6 +101,9 @@ class S3Pool:
         #: requests of big listings' key ranges in flight at once (``s3ranges``), shared by
         #: every login: many big logins at once do not multiply the load on the endpoint
         self.listing_ranges = trio.CapacityLimiter(LISTING_RANGES)
+        #: trash moves' CopyObject requests in flight at once (``s3delete``), every commit
+        #: together: half the connections of an endpoint, the rest stay for RETRs
+        self.trash_copies = trio.CapacityLimiter(max(1, self._settings.max_connections // 2))
         metrics.s3_pool_threads_busy.set_function(lambda: self._limiter.borrowed_tokens)
 
     @property
