@@ -101,3 +101,25 @@ async def test_a_long_commit_that_makes_progress_is_not_cut(autojump_clock: obje
     reply = await commit(store, len(keys), keys, metrics)
     assert reply == ev.Ok("pop3srv signing off (0 messages left)")
     assert await store.list_messages() == []
+
+
+async def test_a_slow_commit_stops_at_the_first_batch_after_the_lease_is_lost(
+    autojump_clock: object,
+) -> None:
+    """A store that answers each batch just under COMMIT_TIMEOUT cannot keep a QUIT going
+    once the maildrop's lease is lost: the lease proof before the next batch stops it, the
+    client is told -ERR and the rest of the mail stays."""
+    store = _SlowButSteady()
+    keys = sorted(m.key for m in await store.list_messages())
+    proofs: list[bool] = []
+
+    async def confirm() -> bool:  # the lease is lost while the first batch runs
+        proofs.append(not proofs)
+        return proofs[-1]
+
+    reply = await commit(
+        store, len(keys), keys, create_metrics(CollectorRegistry()), confirm=confirm
+    )
+    assert reply == ev.Err("some deleted messages not removed", "SYS/TEMP")
+    assert proofs == [True, False]
+    assert len(await store.list_messages()) == len(keys) - COMMIT_BATCH

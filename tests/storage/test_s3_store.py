@@ -352,3 +352,20 @@ async def test_keys_with_spaces_plus_signs_and_non_ascii_list_and_read_back(
     for name in names:
         body = b"".join([chunk async for chunk in store.stream(name)])
         assert body == f"Subject: {name}\r\n\r\nx\r\n".encode()
+
+
+async def test_non_ses_names_past_the_first_page_are_listed_once_in_ranges(
+    s3_server: S3Server, bucket: str, pool: S3Pool
+) -> None:
+    """A first page of 1,000 names starting "00" calls for all MAX_RANGES ranges; the names
+    after it are not SES's (non-ASCII, upper case, a name equal to a cut point, a sub-folder):
+    the real server's listing in ranges is the whole mailbox, each message once."""
+    first = [f"00{n:04d}" for n in range(1000)]
+    odd = ["0", "8g", "g0", "Zed", "~tilde", "ü-mail", "€uro", "vvvv", "m-1", "m-2"]
+    s3_server.bulk_put(bucket, ((f"box/{name}", b"x") for name in [*first, *odd]))
+    s3_server.put(bucket, "box/sub/nested", b"not a message")
+    listed = await S3Store(s3_server.location(bucket, "box"), pool).list_messages()
+    keys = [m.key for m in listed]
+    assert len(keys) == len(set(keys))
+    assert set(keys) == {*first, *odd}
+    assert requests(pool, "list_objects_v2") >= 1 + MAX_RANGES  # the ranges were used

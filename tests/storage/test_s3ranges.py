@@ -6,15 +6,24 @@ that ignores ``start-after``; a failing range fails the listing with its own err
 from __future__ import annotations
 
 import random
-import string
 from functools import partial
 
 import pytest
 import trio
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pop3srv.storage.base import StoreUnavailable
 from pop3srv.storage.s3list import Listed, Page
-from pop3srv.storage.s3ranges import MAX_RANGES, list_rest, name_at, position, ranges, utf8_key
+from pop3srv.storage.s3ranges import (
+    ALPHABET,
+    MAX_RANGES,
+    list_rest,
+    name_at,
+    position,
+    ranges,
+    utf8_key,
+)
 
 PAGE = 7
 
@@ -42,8 +51,7 @@ class Pager:
 
 def _ses_names(count: int, seed: int) -> list[str]:
     rng = random.Random(seed)
-    alphabet = string.digits + string.ascii_lowercase
-    return ["in/" + "".join(rng.choices(alphabet, k=40)) for _ in range(count)]
+    return ["in/" + "".join(rng.choices(ALPHABET, k=40)) for _ in range(count)]
 
 
 ODD = ["in/" + name for name in ("A", "Z~", "~x", "ü", "4", "8", "c", "s", "sz", "zzz", "0")]
@@ -121,3 +129,96 @@ async def test_requests_in_flight_stay_within_the_shared_limiter(autojump_clock:
                 partial(list_rest, limiter=limiter, per_range=PAGE), slow, "in/", "in/00", PAGE
             )
     assert peak == 3
+
+
+class FolderPager(Pager):
+    """``Pager`` with ``Delimiter="/"``: a sub-folder's keys come back once as a common
+    prefix that takes a place on the page (as ListObjectsV2 counts it) but is no object."""
+
+    def __init__(self, keys: list[str], *, honour_start_after: bool = True) -> None:
+        entries = {"in/" + key[3:].split("/")[0] + "/" if "/" in key[3:] else key for key in keys}
+        super().__init__(sorted(entries, key=utf8_key), honour_start_after=honour_start_after)
+
+    async def __call__(self, start_after: str, token: str | None) -> Page:
+        page = await super().__call__(start_after, token)
+        objects = [item for item in page.objects if not item.key.endswith("/")]
+        return Page(objects, page.next_token)
+
+
+_CHARS = st.sampled_from([*"0123456789abcdefghijklmnopqrstuvwxyzAZ~/-", "ü", "€", "\U0001f600"])
+_NAMES = st.one_of(
+    st.text(_CHARS, min_size=1, max_size=4),
+    st.sampled_from(["0", "8", "8g", "g0", "o0", "v", "vv", "vvv", "00", "10"]),  # cut points
+    st.text(st.characters(min_codepoint=0xDC80, max_codepoint=0xDCFF), min_size=1, max_size=2),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    names=st.sets(_NAMES, min_size=1, max_size=60),
+    honour=st.booleans(),
+    per_range=st.sampled_from([1, PAGE, 4 * PAGE]),
+)
+def test_any_key_set_is_listed_once_as_one_listing_would(
+    names: set[str], honour: bool, per_range: int
+) -> None:
+    """Property: for any names (sub-folders, non-ASCII, surrogates, names equal to a cut
+    point, first pages ending in common prefixes, empty ranges), the first page plus
+    ``list_rest`` is the listing page by page, each object once."""
+    pager = FolderPager(["in/" + name for name in names], honour_start_after=honour)
+    reference = [key for key in pager.keys if not key.endswith("/")]
+
+    async def listing() -> list[str]:
+        first = await pager("", None)
+        keys = [item.key for item in first.objects]
+        page = first
+        while page.next_token is not None and not page.objects:  # as S3Store.list_messages
+            page = await pager("", page.next_token)
+            keys += [item.key for item in page.objects]
+        if page.next_token is not None:
+            after = page.objects[-1].key
+            rest = await list_rest(pager, "in/", after, len(keys), per_range=per_range)
+            keys += [item.key for item in rest]
+        return keys
+
+    keys = trio.run(listing)
+    assert sorted(keys, key=utf8_key) == reference
+    assert len(keys) == len(set(keys))
+
+
+async def test_a_key_equal_to_a_cut_point_is_listed_once() -> None:
+    """A cut point is the upper bound of one range and the start-after of the next: a key
+    equal to it belongs to the first only (cut points alone are not hit by random names)."""
+    cuts = [hi for _, hi in ranges("in/", "in/00", PAGE, PAGE) if hi is not None]
+    assert len(cuts) == MAX_RANGES - 1
+    pager = Pager([*cuts, *_ses_names(50, 7)])
+    rest = await list_rest(pager, "in/", "in/00", PAGE, per_range=PAGE)
+    keys = sorted((item.key for item in rest), key=utf8_key)
+    assert keys == [key for key in pager.keys if utf8_key(key) > utf8_key("in/00")]
+
+
+async def test_a_failing_range_cancels_the_others_and_returns_every_token(
+    autojump_clock: object,
+) -> None:
+    """The first failure is raised, the ranges still waiting are cancelled (not left running
+    to the end) and the shared limiter gets every token back."""
+    pager = Pager(_ses_names(100, 6))
+    limiter = trio.CapacityLimiter(MAX_RANGES)
+    cancelled = 0
+
+    async def fetch(start_after: str, token: str | None) -> Page:
+        nonlocal cancelled
+        if start_after == "in/00":
+            await trio.sleep(0)
+            raise StoreUnavailable("S3 list_objects_v2 failed: 503")
+        try:
+            await trio.sleep_forever()
+        except trio.Cancelled:
+            cancelled += 1
+            raise
+        return await pager(start_after, token)
+
+    with trio.fail_after(60), pytest.raises(StoreUnavailable, match="503"):
+        await list_rest(fetch, "in/", "in/00", PAGE, limiter=limiter, per_range=PAGE)
+    assert cancelled == MAX_RANGES - 1
+    assert limiter.borrowed_tokens == 0
