@@ -102,8 +102,9 @@ class S3Pool:
         #: every login: many big logins at once do not multiply the load on the endpoint
         self.listing_ranges = trio.CapacityLimiter(LISTING_RANGES)
         #: trash moves' CopyObject requests in flight at once (``s3delete``), every commit
-        #: together: half the connections of an endpoint, the rest stay for RETRs
-        self.trash_copies = trio.CapacityLimiter(max(1, self._settings.max_connections // 2))
+        #: together: as many as an endpoint's copy connections (``ObjectGetter.copy``: their
+        #: own, apart from the ones RETRs use)
+        self.trash_copies = trio.CapacityLimiter(self._settings.max_connections)
         metrics.s3_pool_threads_busy.set_function(lambda: self._limiter.borrowed_tokens)
 
     @property

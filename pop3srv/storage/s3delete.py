@@ -2,12 +2,13 @@
 ``DELETE_BATCH`` keys per request, blocking boto3 calls run by the pool's worker threads. With
 a trash prefix each message is first copied to ``<trash_prefix><full key>`` and only the copied
 ones are deleted. The copies are bodiless PUTs on the lean path (``s3get``: signed in the event
-loop, no worker thread), ``TRASH_COPIES`` at a time per commit and ``S3Pool.trash_copies`` in
-the whole process, so a big trash QUIT neither waits on nor starves the worker threads other
-sessions' lock renewals need, nor takes every connection RETRs use; a message that cannot be
-copied is reported as not removed. A key already gone counts as deleted. A key the XML body of
-DeleteObjects cannot carry (control characters; CR, which XML reads as LF) is deleted by its
-own DeleteObject, so that it never fails the batch of every other message.
+loop, no worker thread, on connections of their own), ``TRASH_COPIES`` at a time per commit
+and ``S3Pool.trash_copies`` in the whole process, so a big trash QUIT neither waits on nor
+starves the worker threads other sessions' lock renewals need, nor the connections RETRs
+use; a message that cannot be copied is reported as not removed. A key already gone counts as
+deleted. A key the XML body of DeleteObjects cannot carry (control characters; CR, which XML
+reads as LF) is deleted by its own DeleteObject, so that it never fails the batch of every
+other message.
 
 Every request is conditional on the ETag the message was listed with (``expected``): the trash
 copy (``CopySourceIfMatch``), DeleteObjects (each object's ``ETag``) and DeleteObject
@@ -32,7 +33,7 @@ from pop3srv.storage.s3errors import GONE_CODES
 DELETE_BATCH = 1000
 #: CopyObject requests one commit keeps in flight while moving messages to the trash (the
 #: process-wide bound is ``S3Pool.trash_copies``)
-TRASH_COPIES = 16
+TRASH_COPIES = 32
 #: what XML 1.0 cannot carry or would change (CR is read as LF): such keys go one by one
 NOT_XML = re.compile("[\x00-\x08\x0b-\x1f\ud800-\udfff\ufffe\uffff]")
 #: the error code of a conditional request whose object is not the one listed any more

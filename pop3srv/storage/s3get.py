@@ -116,6 +116,9 @@ class ObjectGetter:
         self._max_attempts = max_attempts
         self._endpoint_factory = endpoint_factory
         self._endpoints: dict[str, Endpoint] = {}
+        #: trash copies' own connections (``copy``): a big trash QUIT never takes the ones
+        #: RETRs wait for
+        self._copy_endpoints: dict[str, Endpoint] = {}
         self._bodies = bodies
         self._signing = sigv4.SigningKeys(region)
         #: metric children bound once (``labels()`` takes a lock and builds a key per call)
@@ -124,7 +127,7 @@ class ObjectGetter:
         self._durations: dict[str, Callable[[float], None]] = {}
 
     def close(self) -> None:
-        for endpoint in self._endpoints.values():
+        for endpoint in (*self._endpoints.values(), *self._copy_endpoints.values()):
             endpoint.close()
 
     def get(
@@ -221,7 +224,7 @@ class ObjectGetter:
         if if_match is not None:
             headers["x-amz-copy-source-if-match"] = if_match
         host, path = self._address(bucket, key)
-        endpoint = self._endpoint(host)
+        endpoint = self._endpoint(host, self._copy_endpoints)
         operation = "copy_object"
         response = await self._send(
             endpoint, host, path, headers, operation=operation, method="PUT"
@@ -267,12 +270,11 @@ class ObjectGetter:
             return self._host, f"{self._base_path}/{bucket}/{quoted}"
         return f"{bucket}.{self._host}", f"{self._base_path}/{quoted}"
 
-    def _endpoint(self, host: str) -> Endpoint:
-        endpoint = self._endpoints.get(host)
+    def _endpoint(self, host: str, endpoints: dict[str, Endpoint] | None = None) -> Endpoint:
+        endpoints = self._endpoints if endpoints is None else endpoints
+        endpoint = endpoints.get(host)
         if endpoint is None:
-            endpoint = self._endpoints[host] = self._endpoint_factory(
-                self._scheme, host, self._port
-            )
+            endpoint = endpoints[host] = self._endpoint_factory(self._scheme, host, self._port)
         return endpoint
 
 

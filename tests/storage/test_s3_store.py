@@ -299,6 +299,21 @@ async def test_trash_copies_take_no_worker_thread(
     assert s3_server.keys(bucket, "inbox/") == ["inbox/c"]
 
 
+async def test_trash_copies_use_connections_of_their_own(
+    s3_server: S3Server, bucket: str, pool: S3Pool
+) -> None:
+    """A big trash QUIT's copies never take the connections other sessions' RETRs wait for."""
+    for key in ("a", "b", "c", "d"):
+        s3_server.put(bucket, f"inbox/{key}", f"message {key}".encode())
+    store = S3Store(s3_server.location(bucket, "inbox"), pool, trash_prefix="trash")
+    await store.list_messages()
+    getter = await pool.getter(store.location)
+    before = {host: e.connections_opened for host, e in getter._endpoints.items()}
+    assert (await store.delete(["a", "b", "c"])).deleted == ("a", "b", "c")
+    assert {host: e.connections_opened for host, e in getter._endpoints.items()} == before
+    assert sum(e.connections_opened for e in getter._copy_endpoints.values()) >= 1
+
+
 async def test_missing_bucket_is_denied_at_check_access(s3_server: S3Server, pool: S3Pool) -> None:
     store = S3Store(s3_server.location("no-such-bucket-here"), pool)
     with pytest.raises(StoreDenied, match="NoSuchBucket"):
