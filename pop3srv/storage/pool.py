@@ -15,10 +15,11 @@ Rules:
   shared ``CapacityLimiter`` (``blocking``); the clients' connection pools are at least as
   large as the limiter. How clients are configured is ``botoconfig``'s; the KMS clients
   (SES-encrypted mail) are cached by ``kmsclients``, created from the same session.
-* GetObject (RETR, TOP) and ListObjectsV2 do not use the client: each entry has an
-  ``s3get.ObjectGetter`` with the client's endpoint, region and credentials, which signs its
-  requests itself and sends them on keep-alive connections in the event loop (no thread, no
-  botocore per-call machinery); a body being read closes its connection on any early exit.
+* GetObject (RETR, TOP), ListObjectsV2 and trash CopyObjects do not use the client: each
+  entry has an ``s3get.ObjectGetter`` with the client's endpoint, region and credentials,
+  which signs its requests itself and sends them on keep-alive connections in the event loop
+  (no thread, no botocore per-call machinery); a body being read closes its connection on
+  any early exit.
 * Errors are mapped by ``s3errors`` before they leave the pool; every request is counted in
   ``s3_requests_total{operation,outcome}`` and timed in ``s3_request_duration_seconds``.
 """
