@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 
+from pop3srv.auth.penalty import name_key
 from pop3srv.config import Settings
 from pop3srv.netaddr import NETWORK_SHARE, client_group, client_network
 from pop3srv.tally import counted, counted_each
@@ -103,9 +104,9 @@ class LoginSlots:
         self._in_progress: Counter[tuple[str, str]] = Counter()
 
     def in_progress(self, user: str, address: str) -> int:
-        return self._in_progress[(user.casefold(), address)]
+        return self._in_progress[(name_key(user), address)]
 
     def slot(self, user: str, address: str) -> AbstractContextManager[bool]:
         """Yields whether this attempt may proceed; counted for the block when it may.
         ``address`` is the client's key (``LoginPenalty.key``: IPv6 grouped by network)."""
-        return counted(self._in_progress, (user.casefold(), address), self.max_per_user)
+        return counted(self._in_progress, (name_key(user), address), self.max_per_user)

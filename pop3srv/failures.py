@@ -19,15 +19,15 @@ from __future__ import annotations
 import logging
 import ssl
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import trio
 
 from pop3srv.hints import store_hint, tls_hint
 from pop3srv.logsetup import FieldValue, event
-from pop3srv.netaddr import client_group, host_of, safe_url
+from pop3srv.netaddr import NETWORK_SHARE, client_group, client_network, host_of, safe_url
 from pop3srv.storage.base import (
     DeleteResult,
     FolderLocation,
@@ -40,6 +40,9 @@ from pop3srv.storage.base import (
 log = logging.getLogger("pop3srv.failures")
 WINDOW = 60.0
 MAX_USER_LENGTH = 100
+#: reasons with a window of their own per address (a client picks its TLS alert code: 31 of
+#: them); further reasons of that address share one window, reason ``various``
+MAX_REASONS = 4
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,8 @@ class FailureLog:
         self._clock = clock
         #: key -> (start of its window, failures suppressed in it, what, fields of the last one)
         self._seen: OrderedDict[tuple[object, ...], _Window] = OrderedDict()
+        #: windows open now per (kind, IPv6 /48, reason) and per (kind, address): ``_address``
+        self._networks: Counter[tuple[object, ...]] = Counter()
 
     def store_failed(
         self, exc: StoreError, action: str, who: Who, location: Location | None
@@ -116,22 +121,23 @@ class FailureLog:
         """A connection ended before its session (PROXY protocol: untrusted, bad header); the
         same refusal from the same address (IPv6: network) is counted, not repeated, within a
         window; the first line names the exact peer."""
-        address = client_group(host_of(peer), self.ipv6_prefix_length)
-        fields: dict[str, FieldValue] = {"address": address, "reason": reason}
-        if self._admit(("refused", *fields.values()), "connection refused", fields):
+        address, counted_as, counted = self._address("refused", host_of(peer), reason)
+        fields: dict[str, FieldValue] = {"address": address, "reason": counted_as}
+        if self._admit(("refused", *fields.values()), "connection refused", fields, counted):
             event(log, logging.INFO, "connection refused", peer=peer, reason=reason, hint=hint)
 
     def tls_failed(self, peer: str, listener: str, exc: BaseException) -> None:
         """A TLS handshake failed (Dovecot's "TLS handshaking: SSL_accept() failed"): the
         client refused the certificate, spoke plaintext, offered only old versions. One line
-        per address, reason and window, with what to do; a client that closed or went quiet
+        per address, reason and window, with what to do (an address's reasons and a /48's
+        /64s are bounded: ``_address``); a client that closed or went quiet
         before saying anything (a TCP health check, a scanner) gets none."""
         reason = tls_reason(exc)
         if reason is None:
             return
-        address = client_group(host_of(peer), self.ipv6_prefix_length)
-        fields: dict[str, FieldValue] = {"address": address, "reason": reason}
-        if self._admit(("tls", *fields.values()), "TLS handshake failed", fields):
+        address, counted_as, counted = self._address("tls", host_of(peer), reason)
+        fields: dict[str, FieldValue] = {"address": address, "reason": counted_as}
+        if self._admit(("tls", *fields.values()), "TLS handshake failed", fields, counted):
             event(
                 log,
                 logging.INFO,
@@ -172,15 +178,46 @@ class FailureLog:
         finally:
             self.flush_all()
 
-    def _admit(self, key: tuple[object, ...], what: str, fields: dict[str, FieldValue]) -> bool:
-        """Whether to log this one now (the first in its window); else it is counted."""
+    def _address(
+        self, kind: str, host: str, reason: str
+    ) -> tuple[str, str, tuple[tuple[object, ...], ...]]:
+        """The address and reason a refusal of ``kind`` is counted under, and the keys of
+        ``_networks`` a new window of it counts in. An IPv6 client's group (/64) while its
+        /48 has fewer than ``NETWORK_SHARE`` windows for this reason, then the /48 itself (one
+        site rotating through its 65,536 /64s wrote a line for each, every minute); the
+        reason while the address has fewer than ``MAX_REASONS`` windows, then ``various``."""
+        self._expire(self._clock(), everything=False)
+        address = client_group(host, self.ipv6_prefix_length)
+        network = client_network(host, self.ipv6_prefix_length)
+        counted: list[tuple[object, ...]] = []
+        if network is not None:
+            per_network = (kind, network, reason)
+            if (kind, address, reason) in self._seen or self._networks[per_network] < NETWORK_SHARE:
+                counted.append(per_network)
+            else:
+                address = network
+        per_address = (kind, address)
+        if (kind, address, reason) in self._seen or self._networks[per_address] < MAX_REASONS:
+            return address, reason, (*counted, per_address)
+        return address, "various", (*counted, per_address)
+
+    def _admit(
+        self,
+        key: tuple[object, ...],
+        what: str,
+        fields: dict[str, FieldValue],
+        counted: tuple[tuple[object, ...], ...] = (),
+    ) -> bool:
+        """Whether to log this one now (the first in its window); else it is counted.
+        ``counted``: the keys of ``_networks`` a new window counts in."""
         now = self._clock()
         self._expire(now, everything=False)
         seen = self._seen.get(key)
         if seen is not None:
-            self._seen[key] = _Window(seen.start, seen.count + 1, what, fields)
+            self._seen[key] = replace(seen, count=seen.count + 1, fields=fields)
             return False
-        self._seen[key] = _Window(now, 0, what, fields)
+        self._seen[key] = _Window(now, 0, what, fields, counted)
+        self._networks.update(counted)
         while len(self._seen) > self._max_keys:
             self._report(self._seen.popitem(last=False)[1])
         return True
@@ -198,6 +235,10 @@ class FailureLog:
             self._report(window)
 
     def _report(self, window: _Window) -> None:
+        for counted in window.counted:
+            self._networks[counted] -= 1
+            if self._networks[counted] <= 0:
+                del self._networks[counted]
         if window.count:
             seconds = round(self._clock() - window.start)
             message = f"{window.what} repeated {window.count} more times in {seconds} s"
@@ -211,6 +252,7 @@ class _Window:
     count: int
     what: str
     fields: dict[str, FieldValue]
+    counted: tuple[tuple[object, ...], ...] = ()  # its keys in ``FailureLog._networks``
 
 
 def tls_reason(exc: BaseException) -> str | None:

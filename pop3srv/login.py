@@ -92,10 +92,7 @@ class Gate:
         with self.penalty.attempt(address) as allowed:
             if not allowed:  # a delayed address runs one attempt at a time
                 attempts.labels(method, "limited").inc()
-                text = "too many login attempts from your address, try again later"
-                # counts against the connection's budget: a flood on one connection ends
-                reply = ev.Err(text, "AUTH")
-                raise LoginRefused(reply, bad_credentials=True, reason="delayed-in-flight")
+                raise self._one_at_a_time(address)
             if waited := self.penalty.delay(address):
                 self.metrics.login_delay_seconds.observe(waited)
                 await trio.sleep(waited)
@@ -111,6 +108,20 @@ class Gate:
         if principal.method not in UNVERIFIED_NAMES:
             self.penalty.succeeded(address, user)
         return principal
+
+    def _one_at_a_time(self, address: str) -> LoginRefused:
+        """The refusal of an attempt while another of its delayed address (or network) runs.
+        It counts against the connection's budget either way (a flood on one connection
+        ends). For the address's own failures it is ``[AUTH]``; when only its network is
+        delayed (another host of the site failed) ``[SYS/TEMP]``: the client keeps its
+        password and retries, instead of asking the user for a new one."""
+        if self.penalty.own_delay(address) > 0:
+            text = "too many login attempts from your address, try again later"
+            reply = ev.Err(text, "AUTH")
+        else:
+            text = "too many login attempts from your network, try again later"
+            reply = ev.Err(text, "SYS/TEMP")
+        return LoginRefused(reply, bad_credentials=True, reason="delayed-in-flight")
 
     async def _check(
         self,

@@ -4,6 +4,7 @@ listeners, the admin app and the configuration checks), and URLs as logs may sho
 from __future__ import annotations
 
 import ipaddress
+import re
 from urllib.parse import SplitResult, urlsplit
 
 
@@ -100,3 +101,13 @@ def safe_url(url: str) -> str:
         netloc = parts.netloc
     hidden = "***" if parts.query or parts.fragment else ""
     return SplitResult(parts.scheme, netloc, parts.path, hidden, "").geturl()
+
+
+#: a URL's user-info in free text: scheme, "//", then up to the "@" before the host
+_USER_INFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^\s/?#\"']*@")
+
+
+def redact_urls(text: str) -> str:
+    """``text`` (a library's error message) with the user-info of every URL in it replaced by
+    ``***``: botocore and httpx quote a request's URL whole, password included."""
+    return _USER_INFO.sub(r"\g<scheme>***@", text)

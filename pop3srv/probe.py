@@ -18,7 +18,7 @@ import httpx
 from pop3srv.auth.factory import mailbox_resolver
 from pop3srv.config import Settings
 from pop3srv.hints import DENIED_CODES, REGION_CODES
-from pop3srv.netaddr import safe_url
+from pop3srv.netaddr import redact_urls, safe_url
 from pop3srv.runtime import default_location
 from pop3srv.storage.base import S3Location
 from pop3srv.storage.pool import PoolSettings, client_config
@@ -168,7 +168,7 @@ def _transport_error(e: Exception) -> str:
         return "no credentials: the AWS default chain found none; set aws-access-key-id"
     if isinstance(e, EndpointConnectionError):
         return "endpoint unreachable; check aws-s3-endpoint-url (or the network)"
-    return f"{type(e).__name__}: {e}"
+    return f"{type(e).__name__}: {redact_urls(str(e))}"  # botocore quotes the request's URL
 
 
 # --- HTTP login callback -----------------------------------------------------------------------

@@ -25,6 +25,7 @@ import trio
 from pop3srv.failures import describe_location
 from pop3srv.hints import store_hint
 from pop3srv.logsetup import event
+from pop3srv.netaddr import redact_urls
 from pop3srv.probe import list_one, s3_mailboxes
 from pop3srv.runtime import Runtime
 from pop3srv.storage.base import S3Location, StoreError
@@ -42,7 +43,8 @@ async def check_s3(runtime: Runtime, shutdown: trio.Event) -> None:
         try:
             await _check_all(runtime)
         except Exception as exc:  # never a reason to stop serving
-            log.warning("S3 check at start-up could not run: %s: %s", type(exc).__name__, exc)
+            problem = redact_urls(str(exc))  # a library's message may quote a URL whole
+            log.warning("S3 check at start-up could not run: %s: %s", type(exc).__name__, problem)
         nursery.cancel_scope.cancel()
 
 
@@ -93,7 +95,7 @@ def _log_result(
         logging.WARNING,
         "S3 mailbox check at start-up failed",
         **fields,
-        problem=message,
+        problem=redact_urls(message),  # the probe's, but a URL's password never gets out
         code=code,
         hint=store_hint(code),
     )

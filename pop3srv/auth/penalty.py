@@ -26,6 +26,7 @@ Time comes from trio's clock, so tests run on ``autojump_clock``.
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 from collections import Counter, OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -98,9 +99,12 @@ class LoginPenalty:
     def delay(self, address: str) -> float:
         """Seconds to wait before checking a login from ``address`` (a failed one also waits
         out ``user_delay``): its own, or its network's if longer."""
+        return max(self.own_delay(address), self._network_delay(address)[0])
+
+    def own_delay(self, address: str) -> float:
+        """The delay ``address`` earned by its own failures (not its network's)."""
         record = self._current(self._addresses, self.key(address))
-        own = self._delay_for(record.failures if record else 0, self._settings.free_failures)
-        return max(own, self._network_delay(address)[0])
+        return self._delay_for(record.failures if record else 0, self._settings.free_failures)
 
     def _network_delay(self, address: str) -> tuple[float, float]:
         """The delay ``address``'s network earned, and when its last failure was."""
@@ -116,7 +120,7 @@ class LoginPenalty:
         other addresses had with that name (capped at ``USER_MAXIMUM``). The login gate
         applies it to failures only: a right password is never slowed by strangers (many
         users share one name, e.g. ``jwt``), while a guess still costs the guesser the wait."""
-        named = self._current(self._users, _name_key(user))
+        named = self._current(self._users, name_key(user))
         if named is None:
             return 0.0
         return min(self._delay_for(named.failures, USER_FREE_FAILURES), USER_MAXIMUM)
@@ -158,7 +162,7 @@ class LoginPenalty:
         if (network := self.network(address)) is not None:
             records.append(self._bump(self._networks, network, now))
         if user is not None:
-            name = _name_key(user)
+            name = name_key(user)
             for record in records:
                 record.by_user[name] += 1
                 while len(record.by_user) > MAX_NAMES_PER_ADDRESS:
@@ -180,7 +184,7 @@ class LoginPenalty:
         record = self._current(records, key)
         if record is None:
             return 0
-        name = None if user is None else _name_key(user)
+        name = None if user is None else name_key(user)
         count = record.failures if name is None else record.by_user[name]
         count = count if most < 0 else min(count, most)
         record.failures = max(0, record.failures - count)
@@ -254,10 +258,14 @@ class LoginPenalty:
         return record
 
 
-def _name_key(user: str) -> str:
-    """A user name as counted: case-folded, and a long one (a client may send 16 KiB) by its
-    digest, so memory stays bounded by the number of names."""
-    name = user.casefold()
+def name_key(user: str) -> str:
+    """A user name as counted (here and by ``admission.LoginSlots``): NFKC-normalised,
+    case-folded and without spaces around it (``José`` composed or decomposed, full-width or
+    upper-case is one name, as an identity provider behind the HTTP callback would take it),
+    and a long one (a client may send 16 KiB) by its digest, so memory stays bounded by the
+    number of names."""
+    folded = unicodedata.normalize("NFKC", user).casefold()
+    name = unicodedata.normalize("NFKC", folded).strip()  # AUTH PLAIN keeps " bob " whole
     if len(name) <= MAX_NAME_KEY:
         return name
     return "sha256:" + hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()
