@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
-from pop3srv.maildrop import Maildrop, NoSuchMessage, unique_id
+from pop3srv.maildrop import Maildrop, NoSuchMessage, in_order, unique_id
 from pop3srv.storage.base import MessageInfo
 
 
@@ -61,6 +63,33 @@ def test_marked_keys_is_the_commit_list_in_number_order() -> None:
     drop.mark_deleted(1)
     assert drop.marked_keys() == ["a", "c"]
     assert drop.marked_count == 2
+
+
+def test_a_listing_in_order_is_numbered_as_it_is_any_other_sorted() -> None:
+    """Stores list in arrival order (one sort at login, not two); anything else is sorted."""
+    rng = random.Random(3)
+    infos = [
+        MessageInfo(float(rng.choice([1, 2, 3])), rng.choice("abcdef") * rng.randint(1, 3), 10)
+        for _ in range(300)
+    ]
+    ordered = sorted(infos)
+    assert in_order(ordered) is ordered
+    assert list(in_order(infos)) == ordered
+    assert [e.info for e in Maildrop(infos).live()] == ordered
+    assert [e.info for e in Maildrop(list(reversed(ordered))).live()] == ordered
+    assert list(in_order([])) == []
+
+
+def test_unique_id_keeps_exactly_the_keys_rfc_1939_allows() -> None:
+    """Every character class at every length edge: kept iff 1-70 chars of 0x21-0x7E and not
+    the digest's prefix."""
+    chars = ["a", "~", "!", " ", "\x7f", "\x20", "\t", "\n", "\u00e9", "\udcff", "\x00"]
+    for char in chars:
+        for length in (1, 69, 70, 71):
+            key = "k" * (length - 1) + char
+            allowed = length <= 70 and all(0x21 <= ord(c) <= 0x7E for c in key)
+            assert (unique_id(key) == key) is allowed, (char, length)
+    assert unique_id("sha1-" + "0" * 40) != "sha1-" + "0" * 40
 
 
 @pytest.mark.parametrize(

@@ -7,8 +7,9 @@ Every store-specific failure is translated into one of the errors below before i
 
 from __future__ import annotations
 
+import operator
 import re
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -33,11 +34,13 @@ class MessageInfo:
     etag: str = field(default="", compare=False)
 
 
-def listing_order(info: MessageInfo) -> tuple[float, str, int]:
-    """``MessageInfo``'s own order as a sort key: sorting by it compares tuples in C, where
-    the dataclass's generated ``__lt__`` costs ~1 µs a comparison (a 10,000-message listing
-    is sorted at every login)."""
-    return (info.arrived, info.key, info.size)
+#: ``MessageInfo``'s own order as a sort key, ``(arrived, key, size)``: sorting by it compares
+#: tuples in C, where the dataclass's generated ``__lt__`` costs ~1 µs a comparison (a
+#: 10,000-message listing is sorted at every login); an ``attrgetter``, so no Python call per
+#: message either (a function here was ~1/3 of numbering 50,000 messages)
+listing_order: Callable[[MessageInfo], tuple[float, str, int]] = operator.attrgetter(
+    "arrived", "key", "size"
+)
 
 
 @dataclass(frozen=True)

@@ -11,14 +11,15 @@ Rules:
   keep no client: they ask the pool for one per operation, which keeps the LRU order and idle
   times true. The cache is bounded (least recently used dropped first) and idle clients are
   dropped on the next look-up.
-* Every blocking boto3 call (delete, copy, lock objects) runs in a worker thread under one
+* Every blocking boto3 call (delete, lock objects) runs in a worker thread under one
   shared ``CapacityLimiter`` (``blocking``); the clients' connection pools are at least as
   large as the limiter. How clients are configured is ``botoconfig``'s; the KMS clients
   (SES-encrypted mail) are cached by ``kmsclients``, created from the same session.
-* GetObject (RETR, TOP) and ListObjectsV2 do not use the client: each entry has an
-  ``s3get.ObjectGetter`` with the client's endpoint, region and credentials, which signs its
-  requests itself and sends them on keep-alive connections in the event loop (no thread, no
-  botocore per-call machinery); a body being read closes its connection on any early exit.
+* GetObject (RETR, TOP), ListObjectsV2 and trash CopyObjects do not use the client: each
+  entry has an ``s3get.ObjectGetter`` with the client's endpoint, region and credentials,
+  which signs its requests itself and sends them on keep-alive connections in the event loop
+  (no thread, no botocore per-call machinery); a body being read closes its connection on
+  any early exit.
 * Errors are mapped by ``s3errors`` before they leave the pool; every request is counted in
   ``s3_requests_total{operation,outcome}`` and timed in ``s3_request_duration_seconds``.
 """
@@ -101,6 +102,10 @@ class S3Pool:
         #: requests of big listings' key ranges in flight at once (``s3ranges``), shared by
         #: every login: many big logins at once do not multiply the load on the endpoint
         self.listing_ranges = trio.CapacityLimiter(LISTING_RANGES)
+        #: trash moves' CopyObject requests in flight at once (``s3delete``), every commit
+        #: together: as many as an endpoint's copy connections (``ObjectGetter.copy``: their
+        #: own, apart from the ones RETRs use)
+        self.trash_copies = trio.CapacityLimiter(self._settings.max_connections)
         metrics.s3_pool_threads_busy.set_function(lambda: self._limiter.borrowed_tokens)
 
     @property

@@ -153,9 +153,7 @@ class S3Store:
             name = item.key[len(self._prefix) :]
             if not _is_message_name(name):
                 continue
-            found.append(
-                MessageInfo(arrived=item.last_modified, key=name, size=item.size, etag=item.etag)
-            )
+            found.append(MessageInfo(item.last_modified, name, item.size, item.etag))
         return found
 
     # --- reading ------------------------------------------------------------------------

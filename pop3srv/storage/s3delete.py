@@ -1,10 +1,14 @@
 """Deleting messages from an S3 mailbox (UPDATE state): DeleteObjects in quiet mode, at most
 ``DELETE_BATCH`` keys per request, blocking boto3 calls run by the pool's worker threads. With
-a trash prefix each message is first copied to ``<trash_prefix><full key>`` (``TRASH_COPIES``
-at a time) and only the copied ones are deleted; a message that cannot be copied is reported
-as not removed. A key already gone counts as deleted. A key the XML body of DeleteObjects cannot
-carry (control characters; CR, which XML reads as LF) is deleted by its own DeleteObject, so
-that it never fails the batch of every other message.
+a trash prefix each message is first copied to ``<trash_prefix><full key>`` and only the copied
+ones are deleted. The copies are bodiless PUTs on the lean path (``s3get``: signed in the event
+loop, no worker thread, on connections of their own), ``TRASH_COPIES`` at a time per commit
+and ``S3Pool.trash_copies`` in the whole process, so a big trash QUIT neither waits on nor
+starves the worker threads other sessions' lock renewals need, nor the connections RETRs
+use; a message that cannot be copied is reported as not removed. A key already gone counts as
+deleted. A key the XML body of DeleteObjects cannot carry (control characters; CR, which XML
+reads as LF) is deleted by its own DeleteObject, so that it never fails the batch of every
+other message.
 
 Every request is conditional on the ETag the message was listed with (``expected``): the trash
 copy (``CopySourceIfMatch``), DeleteObjects (each object's ``ETag``) and DeleteObject
@@ -27,8 +31,9 @@ from pop3srv.storage.s3errors import GONE_CODES
 
 #: DeleteObjects accepts at most this many keys per request.
 DELETE_BATCH = 1000
-#: CopyObject requests in flight at once while moving messages to the trash.
-TRASH_COPIES = 8
+#: CopyObject requests one commit keeps in flight while moving messages to the trash (the
+#: process-wide bound is ``S3Pool.trash_copies``)
+TRASH_COPIES = 32
 #: what XML 1.0 cannot carry or would change (CR is read as LF): such keys go one by one
 NOT_XML = re.compile("[\x00-\x08\x0b-\x1f\ud800-\udfff\ufffe\uffff]")
 #: the error code of a conditional request whose object is not the one listed any more
@@ -169,28 +174,20 @@ class S3Deleter:
         be deleted, and the first error. A message already gone goes into ``gone`` (nothing
         to keep, nothing to delete); one replaced since its listing into ``changed`` (kept);
         every other key not returned was not copied and must stay."""
-        client = await self._pool.client(self._location)
+        getter = await self._pool.getter(self._location)
+        bucket = self._location.bucket
         copied: set[str] = set()
         errors: list[StoreError] = []
         limiter = trio.CapacityLimiter(TRASH_COPIES)
+        shared = self._pool.trash_copies
 
         async def copy(key: str) -> None:
-            async with limiter:
+            async with limiter, shared:
                 if errors:
                     return  # S3 is failing: stop copying, keep the rest
-                condition = {"CopySourceIfMatch": etags[key]} if etags.get(key) else {}
+                source, target = self._keys.object_key(key), self._keys.trash_key(key)
                 try:
-                    await self._pool.call(
-                        client,
-                        "copy_object",
-                        Bucket=self._location.bucket,
-                        Key=self._keys.trash_key(key),
-                        CopySource={
-                            "Bucket": self._location.bucket,
-                            "Key": self._keys.object_key(key),
-                        },
-                        **condition,
-                    )
+                    await getter.copy(bucket, target, source, if_match=etags.get(key) or None)
                 except MessageGone as exc:
                     (changed if _replaced(exc) else gone).add(key)
                     return

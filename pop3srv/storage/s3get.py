@@ -4,7 +4,8 @@ RETR of a small SES mail used to cost ~2 ms of CPU, most of it botocore's per-ca
 (hooks, endpoint rules, response parsing) and two worker-thread hops. Here a GET is signed by
 ``sigv4`` (botocore's S3 signature, session tokens included, the day's signing key kept) and
 sent over ``s3http``'s keep-alive connections, in the event loop; ListObjectsV2 pages take the
-same path (``s3list``). boto3 still does the rest (deleting, copying, locks).
+same path (``s3list``), and so do the trash moves' CopyObject PUTs (``copy``). boto3 still
+does the rest (deleting, locks).
 
 What it keeps from the botocore client it stands beside:
 
@@ -115,6 +116,9 @@ class ObjectGetter:
         self._max_attempts = max_attempts
         self._endpoint_factory = endpoint_factory
         self._endpoints: dict[str, Endpoint] = {}
+        #: trash copies' own connections (``copy``): a big trash QUIT never takes the ones
+        #: RETRs wait for
+        self._copy_endpoints: dict[str, Endpoint] = {}
         self._bodies = bodies
         self._signing = sigv4.SigningKeys(region)
         #: metric children bound once (``labels()`` takes a lock and builds a key per call)
@@ -123,7 +127,7 @@ class ObjectGetter:
         self._durations: dict[str, Callable[[float], None]] = {}
 
     def close(self) -> None:
-        for endpoint in self._endpoints.values():
+        for endpoint in (*self._endpoints.values(), *self._copy_endpoints.values()):
             endpoint.close()
 
     def get(
@@ -146,18 +150,19 @@ class ObjectGetter:
         *,
         operation: str,
         query: str = "",
+        method: str = "GET",
     ) -> Response:
-        """One counted, timed GET call: attempts until a 200/206 (returned unreleased: the
-        caller releases it) or a final error."""
+        """One counted, timed bodiless request: attempts until a 200/206 (returned unreleased:
+        the caller releases it) or a final error."""
         start = time.perf_counter()
         error: StoreError | None = None
         target = f"{path}?{query}" if query else path
         try:
             for attempt in range(self._max_attempts):
-                signed = await self._sign(host, path, headers, query)
+                signed = await self._sign(method, host, path, headers, query)
                 response: Response | None = None
                 try:
-                    response = await endpoint.open("GET", target, signed)
+                    response = await endpoint.open(method, target, signed)
                     if response.status in (200, 206):
                         return response
                     failure: Exception = client_error(response.status, await response.read())
@@ -209,8 +214,33 @@ class ObjectGetter:
         finally:
             response.release()
 
+    async def copy(self, bucket: str, key: str, source: str, *, if_match: str | None) -> None:
+        """CopyObject of ``source`` (a key of ``bucket``) to ``key``, only while the source's
+        ETag is ``if_match`` (when given): a bodiless PUT (``s3copy``'s trash moves). A 200
+        whose body is an error document (S3 may fail a copy after its status went out) is a
+        failure, as botocore treats it."""
+        quoted = urllib.parse.quote(f"{bucket}/{source}", safe="/~")
+        headers = {"content-length": "0", "x-amz-copy-source": quoted}
+        if if_match is not None:
+            headers["x-amz-copy-source-if-match"] = if_match
+        host, path = self._address(bucket, key)
+        endpoint = self._endpoint(host, self._copy_endpoints)
+        operation = "copy_object"
+        response = await self._send(
+            endpoint, host, path, headers, operation=operation, method="PUT"
+        )
+        try:
+            document = await response.read()
+        except HttpError as exc:
+            raise unavailable(operation, exc) from exc
+        finally:
+            response.release()
+        if response.status != 200 or b"<CopyObjectResult" not in document:
+            failure = client_error(500, document)
+            raise map_error(failure, operation) from failure
+
     async def _sign(
-        self, host: str, path: str, headers: dict[str, str], query: str
+        self, method: str, host: str, path: str, headers: dict[str, str], query: str
     ) -> list[tuple[str, str]]:
         credentials = self._credentials
         if credentials is None:
@@ -223,7 +253,7 @@ class ObjectGetter:
             frozen = credentials.get_frozen_credentials()
         netloc = host if self._default_port else f"{host}:{self._port}"
         return self._signing.sign(
-            "GET",
+            method,
             netloc,
             path,
             headers,
@@ -240,12 +270,11 @@ class ObjectGetter:
             return self._host, f"{self._base_path}/{bucket}/{quoted}"
         return f"{bucket}.{self._host}", f"{self._base_path}/{quoted}"
 
-    def _endpoint(self, host: str) -> Endpoint:
-        endpoint = self._endpoints.get(host)
+    def _endpoint(self, host: str, endpoints: dict[str, Endpoint] | None = None) -> Endpoint:
+        endpoints = self._endpoints if endpoints is None else endpoints
+        endpoint = endpoints.get(host)
         if endpoint is None:
-            endpoint = self._endpoints[host] = self._endpoint_factory(
-                self._scheme, host, self._port
-            )
+            endpoint = endpoints[host] = self._endpoint_factory(self._scheme, host, self._port)
         return endpoint
 
 

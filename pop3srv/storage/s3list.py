@@ -14,16 +14,18 @@ import urllib.parse
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from pop3srv.storage.base import StoreUnavailable
 from pop3srv.storage.s3get import ObjectGetter
 
 _NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
+_FIELDS = ("Key", "LastModified", "Size", "ETag")
 
 
-@dataclass(frozen=True)
-class Listed:
-    """One object of a listing page."""
+class Listed(NamedTuple):
+    """One object of a listing page (a tuple: ~4x cheaper to make than a frozen dataclass,
+    one per listed message)."""
 
     key: str
     last_modified: float
@@ -64,22 +66,33 @@ def parse_page(document: bytes) -> Page:
     root = ET.fromstring(document)  # noqa: S314 - the configured S3 endpoint's reply
     ns = _NS if root.tag.startswith(_NS) else ""
     encoded = (root.findtext(f"{ns}EncodingType") or "").lower() == "url"
+    key_tag, stamp_tag, size_tag, etag_tag = (f"{ns}{n}" for n in _FIELDS)
     objects = []
     for item in root.iter(f"{ns}Contents"):
-        key = item.findtext(f"{ns}Key") or ""
-        stamp = datetime.fromisoformat(item.findtext(f"{ns}LastModified") or "")
-        if stamp.tzinfo is None:
-            stamp = stamp.replace(tzinfo=UTC)
-        objects.append(
-            Listed(
-                urllib.parse.unquote_plus(key) if encoded else key,
-                stamp.timestamp(),
-                int(item.findtext(f"{ns}Size") or "0"),
-                item.findtext(f"{ns}ETag") or "",
-            )
-        )
+        key, stamp, size, etag = "", "", "0", ""
+        for field in item:  # one walk of the children, not a findtext (a walk) per field
+            tag = field.tag
+            if tag == key_tag:
+                key = field.text or ""
+            elif tag == stamp_tag:
+                stamp = field.text or ""
+            elif tag == size_tag:
+                size = field.text or "0"
+            elif tag == etag_tag:
+                etag = field.text or ""
+        if encoded and ("%" in key or "+" in key):  # SES names need no decoding
+            key = urllib.parse.unquote_plus(key)
+        objects.append(Listed(key, _timestamp(stamp), int(size), etag))
     truncated = (root.findtext(f"{ns}IsTruncated") or "").lower() == "true"
     token = root.findtext(f"{ns}NextContinuationToken")
     if truncated and not token:
         raise ValueError("a truncated page without a continuation token")
     return Page(objects, token if truncated else None)
+
+
+def _timestamp(text: str) -> float:
+    """POSIX seconds of an ISO 8601 ``LastModified`` (UTC unless it says otherwise)."""
+    stamp = datetime.fromisoformat(text)
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=UTC)
+    return stamp.timestamp()

@@ -7,6 +7,8 @@ classifies each request: ``list`` (ListObjectsV2), ``get`` (GetObject), ``delete
 (DeleteObjects), ``copy`` (CopyObject), ``put``, ``head``, ``other``. A fault is one of
 
 * ``500`` / ``503`` / ``slowdown`` / ``denied`` / ``nosuchbucket``: an S3 XML error reply;
+* ``error200``: a ``200 OK`` whose body is an ``<Error>`` document (``InternalError``), as S3
+  answers a CopyObject that failed after its status line went out;
 * ``reset``: the connection is reset (TCP RST) without a reply;
 * ``stall``: the request is read and never answered (until the proxy stops);
 * ``cut``: GET only, the reply is relayed for ``cut_after`` bytes, then the connection is closed
@@ -36,7 +38,7 @@ _ERRORS = {
     "denied": (403, "Forbidden", "AccessDenied", "Access Denied"),
     "nosuchbucket": (404, "Not Found", "NoSuchBucket", "The specified bucket does not exist"),
 }
-FAULTS = frozenset({*_ERRORS, "reset", "stall", "cut", "partial"})
+FAULTS = frozenset({*_ERRORS, "error200", "reset", "stall", "cut", "partial"})
 
 
 @dataclass
@@ -170,6 +172,14 @@ class FaultProxy:
                 self._forward(conn, request, limit=fault.cut_after)
             case "partial":
                 conn.sendall(self._partial_delete(request, fault.fail_key))
+            case "error200":
+                status, reason, code, message = 200, "OK", *_ERRORS["500"][2:]
+                body = (
+                    '<?xml version="1.0" encoding="UTF-8"?>\n'
+                    f"<Error><Code>{code}</Code><Message>{message}</Message>"
+                    "<RequestId>fault-proxy</RequestId></Error>"
+                ).encode()
+                conn.sendall(_response(status, reason, body))
             case kind:
                 status, reason, code, message = _ERRORS[kind]
                 body = (

@@ -178,3 +178,17 @@ async def test_trash_copy_failure_deletes_nothing(
     with pytest.raises(StoreUnavailable):
         await store.delete(["b", "c"])
     assert proxy.seen["delete"] == len(copied) and not set(result.failed) - kept
+
+
+async def test_trash_copy_answered_200_with_an_error_deletes_nothing(
+    seaweedfs: S3Server, proxy: FaultProxy, fast_pool: S3Pool
+) -> None:
+    """S3 may fail a CopyObject after sending ``200 OK``, the error in the body: that copy
+    failed, so its message is not deleted (the others are moved)."""
+    store = _setup(seaweedfs, proxy, fast_pool, trash_prefix="trash")
+    proxy.inject("copy", "error200", keys=lambda key: key.endswith("/b"))
+    result = await store.delete(["a", "b", "c"])
+    assert (result.deleted, result.failed) == (("a", "c"), ("b",))
+    assert _left(seaweedfs, store) == ["b"]
+    bucket = store.location.bucket
+    assert seaweedfs.keys(bucket, "trash/") == ["trash/box/a", "trash/box/c"]

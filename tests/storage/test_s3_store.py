@@ -268,6 +268,52 @@ async def test_trash_mode_copies_before_deleting(
     assert [m.key for m in await store.list_messages()] == ["c"]  # the trash is a sub-folder
 
 
+async def test_trash_copies_take_no_worker_thread(
+    s3_server: S3Server, bucket: str, pool: S3Pool
+) -> None:
+    """A big trash QUIT's copies run on the lean path: with every worker thread taken (other
+    sessions' lock renewals, deletions) the copies still go out; only the DeleteObjects after
+    them waits for a thread."""
+    for key in ("a", "b", "c"):
+        s3_server.put(bucket, f"inbox/{key}", f"message {key}".encode())
+    store = S3Store(s3_server.location(bucket, "inbox"), pool, trash_prefix="trash")
+    await store.list_messages()  # the pool's client exists before the threads are taken
+    limiter = pool.limiter
+    holders = [object() for _ in range(int(limiter.total_tokens))]
+    for holder in holders:
+        limiter.acquire_on_behalf_of_nowait(holder)
+    done: list[object] = []
+
+    async def quit_commit() -> None:
+        done.append(await store.delete(["a", "b"]))
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(quit_commit)
+        with trio.fail_after(20):
+            while len(await trio.to_thread.run_sync(s3_server.keys, bucket, "trash/")) < 2:
+                await trio.sleep(0.05)
+        await trio.sleep(0.1)
+        assert not done  # the deletion itself waits for a worker thread
+        for holder in holders:
+            limiter.release_on_behalf_of(holder)
+    assert s3_server.keys(bucket, "inbox/") == ["inbox/c"]
+
+
+async def test_trash_copies_use_connections_of_their_own(
+    s3_server: S3Server, bucket: str, pool: S3Pool
+) -> None:
+    """A big trash QUIT's copies never take the connections other sessions' RETRs wait for."""
+    for key in ("a", "b", "c", "d"):
+        s3_server.put(bucket, f"inbox/{key}", f"message {key}".encode())
+    store = S3Store(s3_server.location(bucket, "inbox"), pool, trash_prefix="trash")
+    await store.list_messages()
+    getter = await pool.getter(store.location)
+    before = {host: e.connections_opened for host, e in getter._endpoints.items()}
+    assert (await store.delete(["a", "b", "c"])).deleted == ("a", "b", "c")
+    assert {host: e.connections_opened for host, e in getter._endpoints.items()} == before
+    assert sum(e.connections_opened for e in getter._copy_endpoints.values()) >= 1
+
+
 async def test_missing_bucket_is_denied_at_check_access(s3_server: S3Server, pool: S3Pool) -> None:
     store = S3Store(s3_server.location("no-such-bucket-here"), pool)
     with pytest.raises(StoreDenied, match="NoSuchBucket"):
