@@ -81,7 +81,8 @@ def logins(tmp_path_factory: pytest.TempPathFactory, seaweedfs: S3Server) -> Ite
         while len(_token(seaweedfs, bucket, prefix + "inbox/")) < target:
             prefix += f"{secrets.token_hex(4)}/"
         prefix += "inbox/"
-        seaweedfs.bulk_put(bucket, [(prefix + key, raw) for key, raw in MESSAGES.items()])
+        for key, raw in MESSAGES.items():  # one after the other: m1 is message 1 (bulk_put's
+            seaweedfs.put(bucket, prefix + key, raw)  # threads may store m2 a second earlier)
         tokens[target] = _token(seaweedfs, bucket, prefix)
     process = spawn_logging_server(
         tmp,
