@@ -9,7 +9,7 @@ import trio
 import trio.testing
 from prometheus_client import CollectorRegistry
 
-from pop3srv.auth.base import Authenticator
+from pop3srv.auth.base import Authenticator, AuthFailed, LoginContext, Principal
 from pop3srv.auth.penalty import LoginPenalty
 from pop3srv.auth.static import StaticAuthenticator, StaticEntry
 from pop3srv.config import PenaltySettings
@@ -58,6 +58,31 @@ async def line(stream: trio.abc.Stream) -> bytes:
             return data
         data += chunk
     return data
+
+
+class SlowRefusals:
+    """A check taking 2 s that refuses everyone, counting the checks."""
+
+    def __init__(self) -> None:
+        self.checked = 0
+
+    async def authenticate(self, user: str, password: str, context: LoginContext) -> Principal:
+        self.checked += 1
+        await trio.sleep(2)
+        raise AuthFailed("invalid user name or password", reason="bad-password")
+
+
+async def guess(pop3: ConnectionHandler, peer: str, user: str, replies: list[bytes]) -> None:
+    """One connection from ``peer``, one wrong password for ``user``; appends the PASS reply."""
+    client, server = trio.testing.memory_stream_pair()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(pop3.serve_stream, server, "plain", False, peer)
+        await line(client)
+        await client.send_all(f"USER {user}\r\nPASS guess\r\n".encode())
+        await line(client)
+        replies.append(await line(client))
+        await client.send_all(b"QUIT\r\n")
+        await line(client)
 
 
 async def login(

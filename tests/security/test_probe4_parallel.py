@@ -9,46 +9,20 @@ are refused with ``[SYS/TEMP]`` at once (clients retry), and are not counted as 
 from __future__ import annotations
 
 import trio
-import trio.testing
 
-from pop3srv.auth.base import AuthFailed, LoginContext, Principal
 from pop3srv.login import MAX_PARALLEL_PER_ADDRESS
-from tests.security.support import handler, line
+from tests.security.support import SlowRefusals, guess, handler
 
 ATTACKER = "192.0.2.77:40000"
 
 
-class _SlowRefusals:
-    """A check taking 2 s that refuses everyone, counting the checks."""
-
-    def __init__(self) -> None:
-        self.checked = 0
-
-    async def authenticate(self, user: str, password: str, context: LoginContext) -> Principal:
-        self.checked += 1
-        await trio.sleep(2)
-        raise AuthFailed("invalid user name or password", reason="bad-password")
-
-
-async def _guess(pop3: object, peer: str, user: str, replies: list[bytes]) -> None:
-    client, server = trio.testing.memory_stream_pair()
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(pop3.serve_stream, server, "plain", False, peer)  # type: ignore[attr-defined]
-        await line(client)
-        await client.send_all(f"USER {user}\r\nPASS guess\r\n".encode())
-        await line(client)
-        replies.append(await line(client))
-        await client.send_all(b"QUIT\r\n")
-        await line(client)
-
-
 async def test_a_burst_from_one_address_is_bounded(autojump_clock: object) -> None:
-    checks = _SlowRefusals()
+    checks = SlowRefusals()
     pop3 = handler(checks)
     replies: list[bytes] = []
     async with trio.open_nursery() as nursery:
         for index in range(45):
-            nursery.start_soon(_guess, pop3, ATTACKER, f"user{index}", replies)
+            nursery.start_soon(guess, pop3, ATTACKER, f"user{index}", replies)
     assert checks.checked == MAX_PARALLEL_PER_ADDRESS  # before: 45
     busy = [r for r in replies if r.startswith(b"-ERR [SYS/TEMP] too many logins in progress")]
     assert len(busy) == 45 - MAX_PARALLEL_PER_ADDRESS
@@ -57,13 +31,13 @@ async def test_a_burst_from_one_address_is_bounded(autojump_clock: object) -> No
 async def test_other_addresses_and_ipv6_networks_are_counted_apart(
     autojump_clock: object,
 ) -> None:
-    checks = _SlowRefusals()
+    checks = SlowRefusals()
     pop3 = handler(checks)
     replies: list[bytes] = []
     async with trio.open_nursery() as nursery:
         for index in range(MAX_PARALLEL_PER_ADDRESS + 2):  # one network, several addresses
             peer = f"[2001:db8:5:5::{index + 1:x}]:1"
-            nursery.start_soon(_guess, pop3, peer, f"a{index}", replies)
+            nursery.start_soon(guess, pop3, peer, f"a{index}", replies)
         for index in range(3):  # three other addresses
-            nursery.start_soon(_guess, pop3, f"198.51.100.{index + 1}:1", "b", replies)
+            nursery.start_soon(guess, pop3, f"198.51.100.{index + 1}:1", "b", replies)
     assert checks.checked == MAX_PARALLEL_PER_ADDRESS + 3

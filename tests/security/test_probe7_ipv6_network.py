@@ -14,15 +14,13 @@ from __future__ import annotations
 from contextlib import ExitStack
 
 import trio
-import trio.testing
 
 from pop3srv.admission import Admission
-from pop3srv.auth.base import AuthFailed, LoginContext, Principal
 from pop3srv.auth.penalty import LoginPenalty
 from pop3srv.config import PenaltySettings
 from pop3srv.login import MAX_PARALLEL_PER_ADDRESS
 from pop3srv.netaddr import NETWORK_SHARE
-from tests.security.support import handler, line
+from tests.security.support import SlowRefusals, guess, handler
 
 SETTINGS = PenaltySettings(free_failures=2, start=1, maximum=15)
 
@@ -95,37 +93,15 @@ async def test_a_longer_configured_group_has_no_network_tier(autojump_clock: obj
     assert penalty.delay("10.0.0.1") == 0 and penalty.network("10.0.0.1") is None
 
 
-class _SlowRefusals:
-    def __init__(self) -> None:
-        self.checked = 0
-
-    async def authenticate(self, user: str, password: str, context: LoginContext) -> Principal:
-        self.checked += 1
-        await trio.sleep(2)
-        raise AuthFailed("invalid user name or password", reason="bad-password")
-
-
-async def _guess(pop3: object, peer: str, replies: list[bytes]) -> None:
-    client, server = trio.testing.memory_stream_pair()
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(pop3.serve_stream, server, "plain", False, peer)  # type: ignore[attr-defined]
-        await line(client)
-        await client.send_all(b"USER bob\r\nPASS guess\r\n")
-        await line(client)
-        replies.append(await line(client))
-        await client.send_all(b"QUIT\r\n")
-        await line(client)
-
-
 async def test_a_parallel_burst_from_one_network_is_bounded(autojump_clock: object) -> None:
     """200 /64s of one /48 at once, through the login gate: at most the network's share of
     checks run (before: all 200)."""
-    checks = _SlowRefusals()
+    checks = SlowRefusals()
     pop3 = handler(checks)
     replies: list[bytes] = []
     async with trio.open_nursery() as nursery:
         for subnet in range(200):
-            nursery.start_soon(_guess, pop3, f"[{_address(subnet)}]:1", replies)
+            nursery.start_soon(guess, pop3, f"[{_address(subnet)}]:1", "bob", replies)
     bound = MAX_PARALLEL_PER_ADDRESS * NETWORK_SHARE
     assert checks.checked <= bound
     assert sum(r.startswith(b"-ERR [SYS/TEMP] too many logins") for r in replies) >= 200 - bound
