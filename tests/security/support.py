@@ -5,11 +5,15 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import httpx
 import trio
 import trio.testing
 from prometheus_client import CollectorRegistry
+from pytest_httpserver import HTTPServer
 
 from pop3srv.auth.base import Authenticator, AuthFailed, LoginContext, Principal
+from pop3srv.auth.claims import MailboxResolver
+from pop3srv.auth.http import HttpCallbackAuthenticator
 from pop3srv.auth.penalty import LoginPenalty
 from pop3srv.auth.static import StaticAuthenticator, StaticEntry
 from pop3srv.config import PenaltySettings
@@ -58,6 +62,13 @@ async def line(stream: trio.abc.Stream) -> bytes:
             return data
         data += chunk
     return data
+
+
+def callback_auth(server: HTTPServer, client: httpx.AsyncClient) -> HttpCallbackAuthenticator:
+    """The HTTP login callback at ``server``'s ``/auth``, mailboxes under ``/m``."""
+    return HttpCallbackAuthenticator(
+        server.url_for("/auth"), client, MailboxResolver(mail_dir=Path("/m")), timeout=10
+    )
 
 
 class SlowRefusals:

@@ -13,8 +13,6 @@ import logging
 import ssl
 import tracemalloc
 import zlib
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -26,20 +24,9 @@ from pop3srv.auth.base import AuthFailed, AuthUnavailable, LoginContext
 from pop3srv.auth.claims import MailboxResolver
 from pop3srv.auth.http import MAX_BODY, HttpCallbackAuthenticator
 from pop3srv.storage.base import EmptyLocation
+from tests.security.support import callback_auth
 
 BOMB = gzip.compress(b"\0" * (64 * 1024 * 1024), compresslevel=9)  # ~65 KB on the wire
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as client:
-        yield client
-
-
-def _auth(server: HTTPServer, client: httpx.AsyncClient) -> HttpCallbackAuthenticator:
-    return HttpCallbackAuthenticator(
-        server.url_for("/auth"), client, MailboxResolver(mail_dir=Path("/m")), timeout=10
-    )
 
 
 def _coded(body: bytes, coding: str) -> Response:
@@ -50,7 +37,7 @@ async def test_gzip_bomb_is_refused_without_inflating_it(
     httpserver: HTTPServer, client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     httpserver.expect_request("/auth").respond_with_response(_coded(BOMB, "gzip"))
-    auth = _auth(httpserver, client)
+    auth = callback_auth(httpserver, client)
     tracemalloc.start()
     try:
         with pytest.raises(AuthFailed), caplog.at_level(logging.WARNING):
@@ -73,12 +60,12 @@ async def test_callback_is_asked_for_identity_and_small_compressed_replies_still
         return _coded(gzip.compress(body), "gzip")
 
     httpserver.expect_request("/auth").respond_with_handler(reply)
-    principal = await _auth(httpserver, client).authenticate("jane", "pw", LoginContext())
+    principal = await callback_auth(httpserver, client).authenticate("jane", "pw", LoginContext())
     assert principal.location == EmptyLocation()
     assert seen == ["identity"]
     httpserver.clear()
     httpserver.expect_request("/auth").respond_with_response(_coded(zlib.compress(body), "deflate"))
-    principal = await _auth(httpserver, client).authenticate("jane", "pw", LoginContext())
+    principal = await callback_auth(httpserver, client).authenticate("jane", "pw", LoginContext())
     assert principal.location == EmptyLocation()
 
 
@@ -99,7 +86,7 @@ async def test_unreadable_codings_are_malformed_bodies(
 ) -> None:
     httpserver.expect_request("/auth").respond_with_response(_coded(body, coding))
     with pytest.raises(AuthFailed), caplog.at_level(logging.WARNING):
-        await _auth(httpserver, client).authenticate("jane", "pw", LoginContext())
+        await callback_auth(httpserver, client).authenticate("jane", "pw", LoginContext())
     assert logged in caplog.text
 
 

@@ -6,8 +6,7 @@ UTF-8. A real HTTP server on 127.0.0.1 (pytest-httpserver)."""
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -15,20 +14,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from pop3srv.auth.base import AuthFailed, LoginContext
-from pop3srv.auth.claims import MailboxResolver
-from pop3srv.auth.http import HttpCallbackAuthenticator
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as client:
-        yield client
-
-
-def _auth(server: HTTPServer, client: httpx.AsyncClient) -> HttpCallbackAuthenticator:
-    return HttpCallbackAuthenticator(
-        server.url_for("/auth"), client, MailboxResolver(mail_dir=Path("/m")), timeout=10
-    )
+from tests.security.support import callback_auth
 
 
 def _recording(seen: list[bytes]) -> Callable[[Request], Response]:
@@ -55,7 +41,7 @@ async def test_a_name_with_a_space_arrives_whole(
 ) -> None:
     seen: list[bytes] = []
     httpserver.expect_request("/auth").respond_with_handler(_recording(seen))
-    principal = await _auth(httpserver, client).authenticate(user, "pw x", LoginContext())
+    principal = await callback_auth(httpserver, client).authenticate(user, "pw x", LoginContext())
     assert seen == [sent]
     assert principal.user == user
 
@@ -66,5 +52,5 @@ async def test_a_name_with_a_colon_is_refused_without_a_call(
     seen: list[bytes] = []
     httpserver.expect_request("/auth").respond_with_handler(_recording(seen))
     with pytest.raises(AuthFailed):
-        await _auth(httpserver, client).authenticate("victim:guess", "x", LoginContext())
+        await callback_auth(httpserver, client).authenticate("victim:guess", "x", LoginContext())
     assert seen == []
