@@ -21,6 +21,7 @@ from pop3srv.service import open_store
 from pop3srv.session import SessionDeps
 from pop3srv.storage.base import FolderLocation
 from pop3srv.transport import ConnectionHandler, TransportLimits
+from tests.security.support import guess
 from tests.test_transport import read_line
 
 ATTACKER = "192.0.2.66:40000"
@@ -109,21 +110,9 @@ async def test_parallel_logins_for_one_user_are_capped(
     )
     replies: list[bytes] = []
 
-    async def attempt(index: int) -> None:
-        client, server = trio.testing.memory_stream_pair()
-        async with trio.open_nursery() as nursery:
-            peer = f"192.0.2.1:{index}"  # slots count per (user, address)
-            nursery.start_soon(handler.serve_stream, server, "plain", False, peer)
-            await read_line(client)
-            await client.send_all(b"USER victim\r\nPASS guess\r\n")
-            await read_line(client)
-            replies.append(await read_line(client))
-            await client.send_all(b"QUIT\r\n")
-            await read_line(client)
-
     async with trio.open_nursery() as nursery:
-        for index in range(5):
-            nursery.start_soon(attempt, index)
+        for index in range(5):  # slots count per (user, address)
+            nursery.start_soon(guess, handler, f"192.0.2.1:{index}", "victim", replies)
     assert sorted(reply[:11] for reply in replies) == [b"-ERR [AUTH]"] * 2 + [b"-ERR [SYS/T"] * 3
     limited = handler.deps.metrics.auth_attempts_total.labels("user", "limited")
     assert limited._value.get() == 3
