@@ -248,10 +248,17 @@ def compare(
 
 
 def write_config(root: Path, s3: S3Server, bucket: str, delayed_endpoint: str) -> Path:
-    lines = ["mailboxes:"]
     entries = {f"u{i}": (f"m{i}", s3.endpoint_url) for i in range(CLIENTS)}
     entries["delayed"] = ("m0", delayed_endpoint)
     entries["big"] = ("big", s3.endpoint_url)
+    return write_s3_config(root, s3, bucket, entries)
+
+
+def write_s3_config(
+    root: Path, s3: S3Server, bucket: str, entries: dict[str, tuple[str, str]]
+) -> Path:
+    """One user and mailbox per entry: user -> (key prefix, endpoint URL)."""
+    lines = ["mailboxes:"]
     for name, (prefix, endpoint) in entries.items():
         lines.append(
             f"  {name}: {{bucket: {bucket}, prefix: {prefix}, region: {s3.region},"

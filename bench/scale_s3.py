@@ -34,7 +34,7 @@ from pathlib import Path
 from bench.delay_proxy import DelayProxy
 from bench.dovecot_instance import Dovecot, write_maildir
 from bench.retr import server
-from bench.s3_small import PASSWORD, FastClient, ses_mail
+from bench.s3_small import PASSWORD, FastClient, ses_mail, write_s3_config
 from tests.s3.servers import S3Server, SeaweedFS
 
 
@@ -141,19 +141,8 @@ def parallel(port: int, users: list[str]) -> dict[str, object]:
 
 def write_config(root: Path, s3: S3Server, bucket: str, endpoints: dict[str, str]) -> Path:
     """One user per mailbox prefix; ``endpoints``: user -> endpoint URL."""
-    lines = ["mailboxes:"]
-    for name, endpoint in endpoints.items():
-        prefix = name.split("@")[0]
-        lines.append(
-            f"  {name}: {{bucket: {bucket}, prefix: {prefix}, region: {s3.region},"
-            f" endpoint-url: '{endpoint}', aws-access-key-id: {s3.access_key_id},"
-            f" aws-secret-access-key: {s3.secret_access_key}}}"
-        )
-    lines.append("users:")
-    lines += [f"  {name}: {{password: {PASSWORD}, mailbox: {name}}}" for name in endpoints]
-    config = root / "config.yaml"
-    config.write_text("\n".join(lines) + "\n")
-    return config
+    entries = {name: (name.split("@")[0], endpoint) for name, endpoint in endpoints.items()}
+    return write_s3_config(root, s3, bucket, entries)
 
 
 def ses_key(prefix: str, index: int) -> str:

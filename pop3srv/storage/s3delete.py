@@ -80,7 +80,7 @@ class S3Deleter:
         success the rest is reported in ``failed`` instead.
         """
         wanted = list(dict.fromkeys(keys))
-        etags = dict(expected or {})
+        etags: Mapping[str, str] = expected or {}  # not copied: one commit passes it per batch
         failed: set[str] = set()
         changed: set[str] = set()
         removed: set[str] = set()

@@ -216,7 +216,7 @@ class ObjectGetter:
 
     async def copy(self, bucket: str, key: str, source: str, *, if_match: str | None) -> None:
         """CopyObject of ``source`` (a key of ``bucket``) to ``key``, only while the source's
-        ETag is ``if_match`` (when given): a bodiless PUT (``s3copy``'s trash moves). A 200
+        ETag is ``if_match`` (when given): a bodiless PUT (``s3delete``'s trash moves). A 200
         whose body is an error document (S3 may fail a copy after its status went out) is a
         failure, as botocore treats it."""
         quoted = urllib.parse.quote(f"{bucket}/{source}", safe="/~")

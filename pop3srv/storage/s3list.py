@@ -37,6 +37,9 @@ class Listed(NamedTuple):
 class Page:
     objects: list[Listed]
     next_token: str | None  # None: this was the last page
+    #: the page's last key or common prefix (a page of sub-folders has no objects but still
+    #: says how far the listing got: ``s3ranges.list_range`` stops past its upper bound)
+    last: str | None = None
 
 
 async def list_page(
@@ -80,14 +83,29 @@ def parse_page(document: bytes) -> Page:
                 size = field.text or "0"
             elif tag == etag_tag:
                 etag = field.text or ""
-        if encoded and ("%" in key or "+" in key):  # SES names need no decoding
-            key = urllib.parse.unquote_plus(key)
-        objects.append(Listed(key, _timestamp(stamp), int(size), etag))
+        objects.append(Listed(_decoded(key, encoded), _timestamp(stamp), int(size), etag))
     truncated = (root.findtext(f"{ns}IsTruncated") or "").lower() == "true"
     token = root.findtext(f"{ns}NextContinuationToken")
     if truncated and not token:
         raise ValueError("a truncated page without a continuation token")
-    return Page(objects, token if truncated else None)
+    if not truncated:
+        return Page(objects, None)
+    prefixes = root.findall(f"{ns}CommonPrefixes/{ns}Prefix")
+    ends = [_decoded(prefixes[-1].text or "", encoded)] if prefixes else []
+    ends += [objects[-1].key] if objects else []
+    return Page(objects, token, max(ends, key=utf8_key) if ends else None)
+
+
+def utf8_key(key: str) -> bytes:
+    """How S3 orders keys (code points order the same, but keys may carry surrogates)."""
+    return key.encode("utf-8", "surrogateescape")
+
+
+def _decoded(key: str, encoded: bool) -> str:
+    """A key or prefix as stored, from a listing that may URL-encode them."""
+    if encoded and ("%" in key or "+" in key):  # SES names need no decoding
+        return urllib.parse.unquote_plus(key)
+    return key
 
 
 def _timestamp(text: str) -> float:

@@ -27,7 +27,7 @@ from collections.abc import Awaitable, Callable
 
 import trio
 
-from pop3srv.storage.s3list import Listed, Page
+from pop3srv.storage.s3list import Listed, Page, utf8_key
 
 #: how SES names objects (base32hex, lower case)
 ALPHABET = "0123456789abcdefghijklmnopqrstuv"
@@ -37,11 +37,6 @@ MAX_RANGES = 8
 
 #: fetch(start_after, continuation token) -> the next page
 Fetch = Callable[[str, str | None], Awaitable[Page]]
-
-
-def utf8_key(key: str) -> bytes:
-    """How S3 orders keys (code points order the same, but keys may carry surrogates)."""
-    return key.encode("utf-8", "surrogateescape")
 
 
 def position(name: str) -> float | None:
@@ -96,8 +91,10 @@ async def list_range(
                 return found  # the pages are ordered: the rest belongs to later ranges
             if key > low:
                 found.append(item)
-        if page.next_token is None:
-            return found
+        if page.next_token is None or (
+            high is not None and page.last is not None and utf8_key(page.last) > high
+        ):
+            return found  # also a page of sub-folders only, past the upper bound
         token = page.next_token
 
 

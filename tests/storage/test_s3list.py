@@ -54,3 +54,12 @@ def test_the_etag_is_kept_for_the_transfer_size_cache() -> None:
     )
     parsed = parse_page(page(with_etag + item("in/b"), truncated=False))
     assert [o.etag for o in parsed.objects] == ['"9b2cf535f27731c974343645a3985328"', ""]
+
+
+def test_a_truncated_page_says_its_last_key_or_common_prefix() -> None:
+    """``last`` is what sorts last of the keys and sub-folders (``s3ranges`` stops by it);
+    a page of sub-folders only has no objects but a ``last``."""
+    assert parse_page(page(item("in/a"), truncated=True, token="t")).last == "in/sub/"
+    assert parse_page(page(item("in/z"), truncated=True, token="t")).last == "in/z"
+    assert parse_page(page("", truncated=True, token="t")).last == "in/sub/"
+    assert parse_page(page(item("in/z"), truncated=False)).last is None

@@ -14,15 +14,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pop3srv.storage.base import StoreUnavailable
-from pop3srv.storage.s3list import Listed, Page
+from pop3srv.storage.s3list import Listed, Page, utf8_key
 from pop3srv.storage.s3ranges import (
     ALPHABET,
     MAX_RANGES,
+    list_range,
     list_rest,
     name_at,
     position,
     ranges,
-    utf8_key,
 )
 
 PAGE = 7
@@ -142,7 +142,8 @@ class FolderPager(Pager):
     async def __call__(self, start_after: str, token: str | None) -> Page:
         page = await super().__call__(start_after, token)
         objects = [item for item in page.objects if not item.key.endswith("/")]
-        return Page(objects, page.next_token)
+        last = page.objects[-1].key if page.objects else None
+        return Page(objects, page.next_token, last)
 
 
 _CHARS = st.sampled_from([*"0123456789abcdefghijklmnopqrstuvwxyzAZ~/-", "ü", "€", "\U0001f600"])
@@ -184,6 +185,15 @@ def test_any_key_set_is_listed_once_as_one_listing_would(
     keys = trio.run(listing)
     assert sorted(keys, key=utf8_key) == reference
     assert len(keys) == len(set(keys))
+
+
+async def test_a_range_stops_at_a_page_of_sub_folders_past_its_bound() -> None:
+    """A page holding only common prefixes still shows where the listing is: a range whose
+    upper bound it passes stops there instead of paging through the sub-folders after it."""
+    pager = FolderPager(["in/0a", *(f"in/s{n:03d}/x" for n in range(5 * PAGE))])
+    found = await list_range(pager, "in/", "in/1")
+    assert [item.key for item in found] == ["in/0a"]
+    assert pager.requests == 1
 
 
 async def test_a_key_equal_to_a_cut_point_is_listed_once() -> None:
