@@ -185,3 +185,20 @@ def test_refusals_from_one_ipv6_network_share_a_window(caplog: pytest.LogCapture
         ("connection refused repeated 2 more times in 0 s", None),
     ]
     assert fields_of(caplog.records[-1])["address"] == "2001:db8::/64"
+
+
+def test_repeated_refusals_are_reported_at_info_as_the_refusal_is(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A refused connection is routine (a scanner, a proxy misconfigured): its repeats are no
+    WARNING either."""
+    caplog.set_level(logging.INFO)
+    failures = FailureLog(window=60, clock=Clock())
+    for _ in range(3):
+        failures.connection_refused("192.0.2.9:1", "not a trusted proxy")
+    failures.flush_all()
+    levels = [(r.getMessage(), r.levelno) for r in records(caplog)]
+    assert levels == [
+        ("connection refused", logging.INFO),
+        ("connection refused repeated 2 more times in 0 s", logging.INFO),
+    ]

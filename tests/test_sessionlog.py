@@ -5,6 +5,7 @@ never logged in get none. Real sockets against ``pop3srv serve`` with ``log-form
 from __future__ import annotations
 
 import json
+import logging
 import poplib
 import time
 from pathlib import Path
@@ -13,9 +14,10 @@ from typing import Any
 import pytest
 import trio
 
+from pop3srv.logsetup import fields_of
 from pop3srv.protocol import events as ev
 from pop3srv.registry import SessionRecord
-from pop3srv.sessionlog import MailTally
+from pop3srv.sessionlog import MailTally, session_ended
 from tests.conftest import PASSWORD, USER
 from tests.e2e.process import spawn_server
 
@@ -173,3 +175,23 @@ async def test_a_retr_cut_mid_message_counts_what_went_out_not_the_message() -> 
         await whole.send(reply)
     whole.count(top=False)
     assert (record.retr, record.top, record.mail_bytes) == (1, 0, 14)
+
+
+async def test_a_retr_answered_with_err_counts_no_message() -> None:
+    record = SessionRecord("s1", "127.0.0.1:1", "plain")
+    tally = MailTally(_CutAfter(99), record)
+    await tally.send(ev.Err("no such message"))
+    tally.count(top=False)
+    assert (record.retr, record.top, record.mail_bytes) == (0, 0, 0)
+
+
+def test_only_a_session_waiting_for_a_command_is_ended_by_the_shutdown(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A session that finished on its own while the server drained was not ended by it."""
+    caplog.set_level(logging.INFO, logger="pop3srv.session")
+    record = SessionRecord("s1", "127.0.0.1:1", "plain", user=USER)
+    session_ended(record, "completed", shutting_down=True)
+    session_ended(record, "timeout", shutting_down=True)
+    ended_by = [fields_of(line).get("ended_by") for line in caplog.records]
+    assert ended_by == [None, "server shutting down"]
