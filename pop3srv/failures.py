@@ -76,9 +76,9 @@ class FailureLog(RepeatWindows):
         kind = type(exc).__name__
         key = (kind, action, *where.values(), *detail.values())
         fields: dict[str, FieldValue] = {"action": action, "error": kind, **where, **detail}
-        if not self._admit(key, "store failure", fields):
-            return
         level = logging.INFO if isinstance(exc, MessageGone) else logging.WARNING
+        if not self._admit(key, "store failure", fields, level=level):
+            return
         event(
             log,
             level,
@@ -112,7 +112,8 @@ class FailureLog(RepeatWindows):
         window; the first line names the exact peer."""
         address, counted_as, counted = self._address("refused", host_of(peer), reason)
         fields: dict[str, FieldValue] = {"address": address, "reason": counted_as}
-        if self._admit(("refused", *fields.values()), "connection refused", fields, counted):
+        key = ("refused", *fields.values())
+        if self._admit(key, "connection refused", fields, counted, level=logging.INFO):
             event(log, logging.INFO, "connection refused", peer=peer, reason=reason, hint=hint)
 
     def tls_failed(self, peer: str, listener: str, exc: BaseException) -> None:
@@ -126,7 +127,8 @@ class FailureLog(RepeatWindows):
             return
         address, counted_as, counted = self._address("tls", host_of(peer), reason)
         fields: dict[str, FieldValue] = {"address": address, "reason": counted_as}
-        if self._admit(("tls", *fields.values()), "TLS handshake failed", fields, counted):
+        key = ("tls", *fields.values())
+        if self._admit(key, "TLS handshake failed", fields, counted, level=logging.INFO):
             event(
                 log,
                 logging.INFO,

@@ -96,16 +96,18 @@ class RepeatWindows:
         what: str,
         fields: dict[str, FieldValue],
         counted: tuple[tuple[object, ...], ...] = (),
+        level: int = logging.WARNING,
     ) -> bool:
         """Whether to log this one now (the first in its window); else it is counted.
-        ``counted``: the keys of ``_networks`` a new window counts in."""
+        ``counted``: the keys of ``_networks`` a new window counts in; ``level``: the first
+        line's, which its "repeated" line keeps."""
         now = self._clock()
         self._expire(now, everything=False)
         seen = self._seen.get(key)
         if seen is not None:
             self._seen[key] = replace(seen, count=seen.count + 1, fields=fields)
             return False
-        self._seen[key] = _Window(now, 0, what, fields, counted)
+        self._seen[key] = _Window(now, 0, what, fields, counted, level)
         self._networks.update(counted)
         while len(self._seen) > self._max_keys:
             self._report(self._seen.popitem(last=False)[1])
@@ -131,8 +133,7 @@ class RepeatWindows:
         if window.count:
             seconds = round(self._clock() - window.start)
             message = f"{window.what} repeated {window.count} more times in {seconds} s"
-            level = logging.INFO if window.what == "connection refused" else logging.WARNING
-            event(self.logger, level, message, repeats=window.count, **window.fields)
+            event(self.logger, window.level, message, repeats=window.count, **window.fields)
 
 
 @dataclass(frozen=True)
@@ -142,3 +143,4 @@ class _Window:
     what: str
     fields: dict[str, FieldValue]
     counted: tuple[tuple[object, ...], ...] = ()  # its keys in ``RepeatWindows._networks``
+    level: int = logging.WARNING  # of its first line, and so of its "repeated" line

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import ssl
 from dataclasses import replace
 from pathlib import Path
 
@@ -201,4 +202,23 @@ def test_repeated_refusals_are_reported_at_info_as_the_refusal_is(
     assert levels == [
         ("connection refused", logging.INFO),
         ("connection refused repeated 2 more times in 0 s", logging.INFO),
+    ]
+
+
+def test_repeated_tls_failures_keep_the_level_of_the_first_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Each window's "repeated" line has its first line's level: a failed handshake is INFO
+    (a client refusing a self-signed certificate), so are its repeats (they were WARNING)."""
+    caplog.set_level(logging.INFO)
+    failures = FailureLog(window=60, clock=Clock())
+    error = ssl.SSLError(1, "alert unknown ca")
+    error.reason = "TLSV1_ALERT_UNKNOWN_CA"
+    for _ in range(3):
+        failures.tls_failed("192.0.2.9:1", "tls", error)
+    failures.flush_all()
+    levels = [(r.getMessage(), r.levelno) for r in records(caplog)]
+    assert levels == [
+        ("TLS handshake failed", logging.INFO),
+        ("TLS handshake failed repeated 2 more times in 0 s", logging.INFO),
     ]
