@@ -11,7 +11,13 @@ from pathlib import Path
 import trio
 
 from tests.conftest import PASSWORD, USER
-from tests.e2e.clients import client_env, maildir_messages, make_maildir, run_client, write_private
+from tests.e2e.clients import (
+    client_env,
+    make_maildir,
+    run_client,
+    take_maildir_messages,
+    write_private,
+)
 from tests.e2e.process import ServerProcess, spawn_server
 from tests.e2e.rawclient import RawClient
 from tests.e2e.test_clients_mpop import MPOP, _config
@@ -40,11 +46,7 @@ async def _mpop(server: ServerProcess, base: Path, *, keep: bool) -> list[bytes]
         [MPOP, "--half-quiet", f"--file={config}"], client_env(base / "home"), cwd=base
     )
     assert run.returncode == 0, run
-    got = maildir_messages(maildir)
-    for folder in ("new", "cur"):
-        for path in (maildir / folder).iterdir():
-            path.unlink()
-    return got
+    return take_maildir_messages(maildir)
 
 
 def _subjects(messages: list[bytes]) -> list[str]:
