@@ -32,7 +32,7 @@ from tests.e2e.clients import (
 from tests.e2e.process import Certificate, ServerProcess, spawn_server
 from tests.e2e.rawclient import RawClient
 from tests.e2e.test_clients_fetchmail import FETCHMAIL, SOCKET_ERROR, _rcfile
-from tests.e2e.test_clients_mpop import MPOP, _config
+from tests.e2e.test_clients_mpop import MPOP, _mpop
 from tests.s3.proxy import FaultProxy
 from tests.s3.servers import S3Server
 
@@ -258,23 +258,7 @@ async def test_mpop_with_delete_cut_mid_download(tmp_path: Path, seaweedfs: S3Se
         cutter = _CuttingProxy(server.plain_port, cut_after=150_000)
         try:
             for run_number in range(2):
-                config = write_private(
-                    tmp_path / "mpoprc",
-                    _config(
-                        _Endpoint(cutter.port, server),
-                        "plain",
-                        maildir=maildir,
-                        uidls=tmp_path / "uidls",
-                        keep=False,
-                        password=PASSWORD,
-                        trust="",
-                    ),
-                )
-                run = await run_client(
-                    [MPOP, "--half-quiet", f"--file={config}"],
-                    client_env(tmp_path / "home"),
-                    cwd=tmp_path,
-                )
+                run, _ = await _mpop(_Endpoint(cutter.port, server), tmp_path, "plain", keep=False)
                 got = [_subject(m) for m in take_maildir_messages(maildir)]
                 delivered += got
                 if run_number == 0:
