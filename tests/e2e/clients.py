@@ -108,6 +108,15 @@ def maildir_messages(path: Path) -> list[bytes]:
     return [file.read_bytes() for sub in ("new", "cur") for file in sorted((path / sub).iterdir())]
 
 
+def take_maildir_messages(path: Path) -> list[bytes]:
+    """The Maildir's messages, as `maildir_messages`; the Maildir is emptied after."""
+    messages = maildir_messages(path)
+    for sub in ("new", "cur"):
+        for file in (path / sub).iterdir():
+            file.unlink()
+    return messages
+
+
 def make_mda(directory: Path, out: Path) -> Path:
     """An MDA we control: stores its standard input, byte for byte, as a new file in `out`."""
     out.mkdir(parents=True, exist_ok=True)

@@ -12,8 +12,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tests.conftest import server_env
+
+if TYPE_CHECKING:
+    from tests.s3.servers import S3Server
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,21 @@ def child_env(tmp: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("POP3_")}
     env.update(server_env(tmp, **extra), HOME=str(tmp))
     return env
+
+
+def s3_mailbox(
+    s3: S3Server, bucket: str, prefix: str, endpoint_url: str | None = None
+) -> dict[str, str]:
+    """A ``POP3_MAILBOXES`` entry for ``prefix`` in ``bucket`` of ``s3`` (reached through
+    ``endpoint_url`` when given, e.g. a proxy's)."""
+    return {
+        "bucket": bucket,
+        "prefix": prefix,
+        "region": s3.region,
+        "endpoint-url": endpoint_url or s3.endpoint_url,
+        "aws-access-key-id": s3.access_key_id,
+        "aws-secret-access-key": s3.secret_access_key,
+    }
 
 
 def run_pop3srv(tmp: Path, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:

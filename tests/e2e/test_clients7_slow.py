@@ -22,7 +22,7 @@ import trio
 from tests.conftest import PASSWORD
 from tests.e2e import test_clients_mpop as mpop
 from tests.e2e.clients import client_env, maildir_messages, make_maildir, run_client, write_private
-from tests.e2e.process import ServerProcess, spawn_logging_server
+from tests.e2e.process import ServerProcess, s3_mailbox, spawn_logging_server
 from tests.e2e.slowlink import SlowLink
 from tests.s3.servers import S3Server
 
@@ -45,14 +45,7 @@ def slow(tmp_path_factory: pytest.TempPathFactory, seaweedfs: S3Server) -> Itera
     bucket = seaweedfs.create_bucket("slow7")
     seaweedfs.put(bucket, "in/big", BIG)
     with SlowLink(seaweedfs.host_port, RATE) as link:
-        mailbox = {
-            "bucket": bucket,
-            "prefix": "in/",
-            "region": seaweedfs.region,
-            "endpoint-url": link.endpoint_url,
-            "aws-access-key-id": seaweedfs.access_key_id,
-            "aws-secret-access-key": seaweedfs.secret_access_key,
-        }
+        mailbox = s3_mailbox(seaweedfs, bucket, "in/", link.endpoint_url)
         process = spawn_logging_server(
             tmp,
             POP3_MAILBOXES=json.dumps({LOGIN: mailbox}),

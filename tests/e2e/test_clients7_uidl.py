@@ -36,7 +36,7 @@ from tests.e2e.clients import (
     trust_file,
     write_private,
 )
-from tests.e2e.process import ServerProcess, spawn_logging_server
+from tests.e2e.process import ServerProcess, s3_mailbox, spawn_logging_server
 from tests.s3.servers import S3Server
 
 pytest_plugins = ("tests.s3.plugin",)
@@ -79,14 +79,7 @@ def boxes(tmp_path_factory: pytest.TempPathFactory, seaweedfs: S3Server) -> Iter
     for name in CLIENT_NAMES:
         (tmp / "mail" / user(name, "folder")).mkdir(parents=True)
         mailboxes[user(name, "folder")] = {"folder": user(name, "folder")}
-        mailboxes[user(name, "s3")] = {
-            "bucket": bucket,
-            "prefix": f"{user(name, 's3')}/",
-            "region": seaweedfs.region,
-            "endpoint-url": seaweedfs.endpoint_url,
-            "aws-access-key-id": seaweedfs.access_key_id,
-            "aws-secret-access-key": seaweedfs.secret_access_key,
-        }
+        mailboxes[user(name, "s3")] = s3_mailbox(seaweedfs, bucket, f"{user(name, 's3')}/")
     users = {name: {"password": PASSWORD, "mailbox": name} for name in mailboxes}
     process = spawn_logging_server(
         tmp,

@@ -65,7 +65,7 @@ from tests.e2e.hardmail import (
     top_of,
     write_folder,
 )
-from tests.e2e.process import ServerProcess, spawn_logging_server
+from tests.e2e.process import ServerProcess, s3_mailbox, spawn_logging_server
 from tests.e2e.test_curl import CURL
 from tests.s3.servers import S3Server
 
@@ -114,14 +114,7 @@ def matrix(tmp_path_factory: pytest.TempPathFactory, seaweedfs: S3Server) -> Ite
         write_folder(tmp / "mail" / corpus, messages)
         seaweedfs.bulk_put(bucket, [(f"{corpus}/{key}", raw) for key, raw in messages.items()])
         mailboxes[user("folder", corpus)] = {"folder": corpus}
-        mailboxes[user("s3", corpus)] = {
-            "bucket": bucket,
-            "prefix": f"{corpus}/",
-            "region": seaweedfs.region,
-            "endpoint-url": seaweedfs.endpoint_url,
-            "aws-access-key-id": seaweedfs.access_key_id,
-            "aws-secret-access-key": seaweedfs.secret_access_key,
-        }
+        mailboxes[user("s3", corpus)] = s3_mailbox(seaweedfs, bucket, f"{corpus}/")
     for name in mailboxes:
         users[name] = {"password": PASSWORD, "mailbox": name}
     process = spawn_logging_server(

@@ -22,17 +22,17 @@ import trio
 from tests.conftest import PASSWORD, USER
 from tests.e2e.clients import (
     client_env,
-    maildir_messages,
     make_maildir,
     make_mda,
     run_client,
     stored_messages,
+    take_maildir_messages,
     write_private,
 )
 from tests.e2e.process import Certificate, ServerProcess, spawn_server
 from tests.e2e.rawclient import RawClient
 from tests.e2e.test_clients_fetchmail import FETCHMAIL, SOCKET_ERROR, _rcfile
-from tests.e2e.test_clients_mpop import MPOP, _config
+from tests.e2e.test_clients_mpop import MPOP, _mpop
 from tests.s3.proxy import FaultProxy
 from tests.s3.servers import S3Server
 
@@ -258,27 +258,8 @@ async def test_mpop_with_delete_cut_mid_download(tmp_path: Path, seaweedfs: S3Se
         cutter = _CuttingProxy(server.plain_port, cut_after=150_000)
         try:
             for run_number in range(2):
-                config = write_private(
-                    tmp_path / "mpoprc",
-                    _config(
-                        _Endpoint(cutter.port, server),
-                        "plain",
-                        maildir=maildir,
-                        uidls=tmp_path / "uidls",
-                        keep=False,
-                        password=PASSWORD,
-                        trust="",
-                    ),
-                )
-                run = await run_client(
-                    [MPOP, "--half-quiet", f"--file={config}"],
-                    client_env(tmp_path / "home"),
-                    cwd=tmp_path,
-                )
-                got = [_subject(m) for m in maildir_messages(maildir)]
-                for folder in ("new", "cur"):
-                    for path in (maildir / folder).iterdir():
-                        path.unlink()
+                run, _ = await _mpop(_Endpoint(cutter.port, server), tmp_path, "plain", keep=False)
+                got = [_subject(m) for m in take_maildir_messages(maildir)]
                 delivered += got
                 if run_number == 0:
                     assert run.returncode != 0, run  # the cut is an error for mpop

@@ -11,10 +11,10 @@ from pathlib import Path
 import trio
 
 from tests.conftest import PASSWORD, USER
-from tests.e2e.clients import client_env, maildir_messages, make_maildir, run_client, write_private
+from tests.e2e import test_clients_mpop as mpop
+from tests.e2e.clients import take_maildir_messages
 from tests.e2e.process import ServerProcess, spawn_server
 from tests.e2e.rawclient import RawClient
-from tests.e2e.test_clients_mpop import MPOP, _config
 from tests.s3.servers import S3Server
 
 pytest_plugins = ("tests.s3.plugin",)
@@ -22,29 +22,9 @@ pytest_plugins = ("tests.s3.plugin",)
 
 async def _mpop(server: ServerProcess, base: Path, *, keep: bool) -> list[bytes]:
     """One mpop run; the messages it delivered this time (its Maildir is emptied after)."""
-    assert MPOP is not None
-    maildir = make_maildir(base / "Maildir")
-    config = write_private(
-        base / "mpoprc",
-        _config(
-            server,
-            "plain",
-            maildir=maildir,
-            uidls=base / "uidls",
-            keep=keep,
-            password=PASSWORD,
-            trust="",
-        ),
-    )
-    run = await run_client(
-        [MPOP, "--half-quiet", f"--file={config}"], client_env(base / "home"), cwd=base
-    )
+    run, _ = await mpop._mpop(server, base, "plain", keep=keep)
     assert run.returncode == 0, run
-    got = maildir_messages(maildir)
-    for folder in ("new", "cur"):
-        for path in (maildir / folder).iterdir():
-            path.unlink()
-    return got
+    return take_maildir_messages(base / "Maildir")
 
 
 def _subjects(messages: list[bytes]) -> list[str]:

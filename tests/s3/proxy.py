@@ -173,21 +173,9 @@ class FaultProxy:
             case "partial":
                 conn.sendall(self._partial_delete(request, fault.fail_key))
             case "error200":
-                status, reason, code, message = 200, "OK", *_ERRORS["500"][2:]
-                body = (
-                    '<?xml version="1.0" encoding="UTF-8"?>\n'
-                    f"<Error><Code>{code}</Code><Message>{message}</Message>"
-                    "<RequestId>fault-proxy</RequestId></Error>"
-                ).encode()
-                conn.sendall(_response(status, reason, body))
+                conn.sendall(_error_response(200, "OK", *_ERRORS["500"][2:]))
             case kind:
-                status, reason, code, message = _ERRORS[kind]
-                body = (
-                    '<?xml version="1.0" encoding="UTF-8"?>\n'
-                    f"<Error><Code>{code}</Code><Message>{message}</Message>"
-                    "<RequestId>fault-proxy</RequestId></Error>"
-                ).encode()
-                conn.sendall(_response(status, reason, body))
+                conn.sendall(_error_response(*_ERRORS[kind]))
 
     def _partial_delete(self, request: _Request, fail_key: Callable[[str], bool]) -> bytes:
         assert self._s3 is not None, "the partial fault needs the proxy's own S3 client"
@@ -287,6 +275,16 @@ def _response(status: int, reason: str, body: bytes) -> bytes:
         f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
     )
     return head.encode() + body
+
+
+def _error_response(status: int, reason: str, code: str, message: str) -> bytes:
+    """An S3 XML ``<Error>`` document under the given status line."""
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f"<Error><Code>{code}</Code><Message>{message}</Message>"
+        "<RequestId>fault-proxy</RequestId></Error>"
+    ).encode()
+    return _response(status, reason, body)
 
 
 def _reset(conn: socket.socket) -> None:
